@@ -1,0 +1,1 @@
+"""Activities: every piece of I/O (PostgreSQL, providers) that workflows orchestrate."""

@@ -1,0 +1,38 @@
+"""Application factory: resources bound to the app's lifetime, middlewares, routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from api.keys import SESSIONS, SETTINGS, TEMPORAL
+from api.middleware import error_middleware, request_id_middleware, tracing_middleware
+from api.routes import setup_routes
+from db.engine import create_engine, create_session_factory
+from keeptime.settings import Settings
+from keeptime.temporal_client import connect_temporal
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    engine = create_engine(app[SETTINGS].require_database_url(), pool_size=5)
+    app[SESSIONS] = create_session_factory(engine)
+    yield
+    await engine.dispose()
+
+
+async def _temporal(app: web.Application) -> AsyncIterator[None]:
+    # Lazy: the API starts (and /readyz can say why it is not ready) even while Temporal is down.
+    app[TEMPORAL] = await connect_temporal(app[SETTINGS], lazy=True)
+    yield
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(
+        middlewares=[request_id_middleware, tracing_middleware, error_middleware],
+        client_max_size=1024 * 1024,
+    )
+    app[SETTINGS] = settings
+    app.cleanup_ctx.extend([_database, _temporal])
+    setup_routes(app)
+    return app

@@ -1,0 +1,81 @@
+"""Middlewares: request ids, one server span per request, and JSON errors (never a stack trace)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from api.errors import ApiError
+from keeptime.logs import request_id_var
+
+log = logging.getLogger("keeptime.api")
+_tracer = trace.get_tracer("keeptime.api")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Take a sane ``X-Request-ID`` from the caller or make one; echo it and put it in every log line."""
+    incoming = request.headers.get("X-Request-ID", "")
+    request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    token = request_id_var.set(request_id)
+    try:
+        response = await handler(request)
+        response.headers["X-Request-ID"] = request_id
+        return response
+    finally:
+        request_id_var.reset(token)
+
+
+@web.middleware
+async def tracing_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A SERVER span per request, continuing the caller's W3C trace context when one is sent."""
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    with _tracer.start_as_current_span(
+        f"{request.method} {route}",
+        kind=SpanKind.SERVER,
+        context=propagate.extract(dict(request.headers)),
+        attributes={
+            "http.request.method": request.method,
+            "http.route": route,
+            "keeptime.request_id": request_id_var.get(),
+        },
+    ) as span:
+        response = await handler(request)
+        span.set_attribute("http.response.status_code", response.status)
+        if response.status >= 500:
+            span.set_status(Status(StatusCode.ERROR))
+        return response
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Map every error to JSON: ApiError and HTTP errors keep their status, anything else is a logged 500."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return _json_error(exc.status, exc.body())
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        response = web.json_response(
+            {"error": exc.reason.lower().replace(" ", "_"), "message": exc.reason}, status=exc.status
+        )
+        if "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
+    except Exception:
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return _json_error(
+            500, {"error": "internal_error", "message": "internal error", "request_id": request_id_var.get()}
+        )
+
+
+def _json_error(status: int, body: dict[str, object]) -> web.Response:
+    return web.json_response(body, status=status)

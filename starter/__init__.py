@@ -1,0 +1,1 @@
+"""Management commands: ``python -m starter <command>`` (the dev stack, migrations, health check, ...)."""

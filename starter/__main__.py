@@ -1,0 +1,66 @@
+"""``python -m starter <command>``: the dev stack and management commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from keeptime.logs import setup_logging
+from keeptime.settings import get_settings
+
+if TYPE_CHECKING:
+    from activities.health_types import DatabaseHealthReport
+
+
+def _dev(_: argparse.Namespace) -> int:
+    from starter.stack import run_stack
+
+    return asyncio.run(run_stack(get_settings()))
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from db.migrate import upgrade
+
+    upgrade(get_settings().require_database_url(), args.revision)
+    return 0
+
+
+def _health_check(_: argparse.Namespace) -> int:
+    from keeptime.operations import run_database_health_check
+    from keeptime.temporal_client import connect_temporal
+
+    async def _run() -> tuple[str, DatabaseHealthReport]:
+        return await run_database_health_check(await connect_temporal(get_settings()), origin="starter")
+
+    workflow_id, report = asyncio.run(_run())
+    print(json.dumps({"workflow_id": workflow_id, **report.model_dump(mode="json")}, indent=2))
+    return 0 if report.ok else 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m starter", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("dev", help="run the whole embedded stack (what `make run` does)").set_defaults(
+        run=_dev
+    )
+    migrate = commands.add_parser("db:migrate", help="apply database migrations (DATABASE_URL)")
+    migrate.add_argument("--revision", default="head")
+    migrate.set_defaults(run=_migrate)
+    commands.add_parser(
+        "health:check", help="run the database health check workflow and print its report"
+    ).set_defaults(run=_health_check)
+    args = parser.parse_args()
+    setup_logging(get_settings().log_level, "starter")
+    code = args.run(args)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # A Temporal client at interpreter exit sometimes aborts (sdk-python#300): leave without finalizers.
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

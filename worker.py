@@ -1,0 +1,99 @@
+"""The Keeptime worker: one client, one Worker per task queue, every workflow and activity registered.
+
+Run ``python worker.py`` (all queues) or
+``python worker.py --queues keeptime-appointments,keeptime-notifications``.
+SIGTERM / SIGINT drain in-flight activities (graceful shutdown timeout) and exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from db.engine import SessionFactory, create_engine, create_session_factory
+from keeptime.logs import setup_logging
+from keeptime.registry import WORKFLOWS, build_activities
+from keeptime.settings import Settings, get_settings
+from keeptime.telemetry import setup_tracing, shutdown_tracing
+from keeptime.temporal_client import connect_temporal
+
+log = logging.getLogger("keeptime.worker")
+
+
+def build_workers(client: Client, session_factory: SessionFactory, settings: Settings) -> list[Worker]:
+    """One Worker per configured task queue, each with every workflow and activity."""
+    activities = build_activities(session_factory)
+    return [
+        Worker(
+            client,
+            task_queue=queue,
+            workflows=list(WORKFLOWS),
+            activities=activities,
+            max_concurrent_activities=settings.worker_activity_slots,
+            # Two shared cores: fewer concurrent workflow tasks keeps each under its 10 s timeout.
+            max_concurrent_workflow_tasks=settings.worker_workflow_task_slots,
+            graceful_shutdown_timeout=timedelta(seconds=10),
+        )
+        for queue in settings.worker_task_queues
+    ]
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    """Run until ``stop`` is set, then shut every worker down and close the resources it owns."""
+    setup_tracing(settings, "worker")
+    engine = create_engine(
+        settings.require_database_url(),
+        pool_size=settings.worker_activity_slots * len(settings.worker_task_queues),
+    )
+    client = await connect_temporal(settings)
+    workers = build_workers(client, create_session_factory(engine), settings)
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    log.info(
+        "worker polling %s on %s (namespace %s)",
+        ", ".join(settings.worker_task_queues),
+        settings.temporal_address,
+        settings.temporal_namespace,
+    )
+    try:
+        done, _ = await asyncio.wait(
+            [*tasks, asyncio.create_task(stop.wait())], return_when="FIRST_COMPLETED"
+        )
+        for task in done & set(tasks):
+            task.result()  # a worker that died on its own: surface why
+        log.info("shutting down: draining in-flight tasks")
+    finally:
+        await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await engine.dispose()
+        shutdown_tracing()
+        log.info("worker stopped")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--queues", help="comma-separated task queues to poll (default: all)")
+    args = parser.parse_args()
+    if args.queues:
+        os.environ["WORKER_TASK_QUEUES"] = args.queues
+    settings = get_settings()
+    setup_logging(settings.log_level, "worker")
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(settings, stop)
+
+    asyncio.run(_main())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Workflow definitions: deterministic orchestration only (stdlib, temporalio and passed-through types)."""

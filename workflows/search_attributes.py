@@ -1,0 +1,30 @@
+"""Custom search attributes: registered with the dev server and docker-compose from this list."""
+
+from typing import Final
+
+from temporalio.common import SearchAttributeKey
+
+TENANT: Final = SearchAttributeKey.for_keyword("KeeptimeTenant")
+ENTITY: Final = SearchAttributeKey.for_keyword("KeeptimeEntity")
+STATUS: Final = SearchAttributeKey.for_keyword("KeeptimeStatus")
+STARTS_AT: Final = SearchAttributeKey.for_datetime("KeeptimeStartsAt")
+
+ALL_SEARCH_ATTRIBUTES: Final = (TENANT, ENTITY, STATUS, STARTS_AT)
+
+_CLI_TYPE_NAMES: Final = {
+    "KEYWORD": "Keyword",
+    "DATETIME": "Datetime",
+    "TEXT": "Text",
+    "INT": "Int",
+    "DOUBLE": "Double",
+    "BOOL": "Bool",
+    "KEYWORD_LIST": "KeywordList",
+}
+
+
+def cli_declarations() -> list[str]:
+    """``Name=Type`` pairs as ``temporal server start-dev --search-attribute`` expects them."""
+    return [
+        f"{key.name}={_CLI_TYPE_NAMES[key.indexed_value_type.name.removeprefix('INDEXED_VALUE_TYPE_')]}"
+        for key in ALL_SEARCH_ATTRIBUTES
+    ]
