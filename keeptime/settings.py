@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from workflows.task_queues import ALL_TASK_QUEUES
 
@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_ui_port: int = 8233
     embedded_temporal: bool = True
-    worker_task_queues: list[str] = Field(default_factory=lambda: list(ALL_TASK_QUEUES))
+    worker_task_queues: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(ALL_TASK_QUEUES))
     database_url: str | None = None
     worker_activity_slots: int = 10
     worker_workflow_task_slots: int = 20
@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     @field_validator("worker_task_queues", mode="before")
     @classmethod
     def _split_queues(cls, value: object) -> object:
-        if isinstance(value, str) and not value.startswith("["):
+        if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 

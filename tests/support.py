@@ -1,0 +1,37 @@
+"""Small helpers the tests share (no fixtures here)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.engine import make_url
+from temporalio.client import Client
+
+from db.engine import SessionFactory
+from keeptime.settings import Settings
+from worker import build_workers
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def database_url_named(server_url: str, database: str) -> str:
+    return make_url(server_url).set(database=database).render_as_string(hide_password=False)
+
+
+@asynccontextmanager
+async def running_worker(client: Client, sessions: SessionFactory, settings: Settings) -> AsyncIterator[None]:
+    """The production workers (every queue, every workflow and activity) running against ``client``."""
+    workers = build_workers(client, sessions, settings)
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    try:
+        yield
+    finally:
+        await asyncio.gather(*(w.shutdown() for w in workers))
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,45 @@
+"""Settings: environment parsing and the errors a misconfigured process gets."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from keeptime.settings import Settings, to_asyncpg_url
+from workflows.task_queues import ALL_TASK_QUEUES, APPOINTMENTS, NOTIFICATIONS
+
+
+def test_defaults_are_local_and_poll_every_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    settings = Settings()
+    assert settings.temporal_address == "localhost:7233"
+    assert settings.api_port == 8080
+    assert settings.worker_task_queues == list(ALL_TASK_QUEUES)
+    assert settings.database_url is None
+
+
+def test_environment_overrides_and_queue_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WORKER_TASK_QUEUES", f"{APPOINTMENTS}, {NOTIFICATIONS}")
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "temporal:7233")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@db:5432/keeptime")
+    settings = Settings()
+    assert settings.worker_task_queues == [APPOINTMENTS, NOTIFICATIONS]
+    assert settings.temporal_port == 7233
+    assert settings.database_url == "postgresql+asyncpg://u:p@db:5432/keeptime"
+
+
+def test_unknown_queue_is_rejected_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WORKER_TASK_QUEUES", "keeptime-appointmnts")
+    with pytest.raises(ValidationError, match="keeptime-appointmnts"):
+        Settings()
+
+
+def test_non_postgres_url_is_rejected() -> None:
+    with pytest.raises(ValueError, match="postgresql://"):
+        to_asyncpg_url("mysql://root@localhost/x")
+
+
+def test_missing_database_url_says_how_to_fix_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    with pytest.raises(RuntimeError, match="make run"):
+        Settings().require_database_url()
