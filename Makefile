@@ -1,7 +1,7 @@
 # Keeptime: `make run` brings up the whole embedded stack; `make test` runs lint, types and the tests.
 # Both create .venv and install the project on first use (and again when pyproject.toml changes).
 
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed

@@ -1,10 +1,11 @@
-"""End to end: `python -m starter dev` (what `make run` runs) brings everything up, runs a workflow that
-writes to PostgreSQL, stops on Ctrl-C without leaving a process behind, and keeps its data for the next run."""
+"""End to end: `python -m starter dev` (what `make run` runs) brings everything up, runs a workflow
+that writes to PostgreSQL, stops on Ctrl-C without leaving a process behind, and keeps its data."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -62,7 +63,7 @@ async def stack_config(postgres_server_url: str) -> AsyncIterator[StackConfig]:
     )
     if external_db:
         await drop_database(external_db)
-    subprocess.run(["rm", "-rf", str(data_dir)], check=False)
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture
