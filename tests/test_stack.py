@@ -130,8 +130,9 @@ async def test_stack_starts_runs_a_workflow_stops_cleanly_and_keeps_its_data(
         async with http.post(f"{stack_config.api_url}/v1/health-checks", headers=ADMIN) as response:
             assert response.status == 200, await response.text()
             workflow_id = (await response.json())["workflow_id"]
-        async with http.get(f"{stack_config.ui_url}/") as ui:
-            assert ui.status == 200
+        async with http.get(f"{stack_config.ui_url}/api/v1/namespaces/default") as ui:
+            assert ui.status == 200  # the Web UI is up and shows the namespace
+            assert (await ui.json())["namespaceInfo"]["name"] == "default"
     await _stop_and_check_nothing_is_left(stack_config, first)
 
     second = _start(stack_config, stack_runner)
