@@ -14,9 +14,11 @@ import os
 import signal
 from datetime import timedelta
 
+import aiohttp
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.notifications import Checkpoint
 from db.engine import SessionFactory, create_engine, create_session_factory
 from keeptime.logs import setup_logging
 from keeptime.registry import WORKFLOWS, build_activities
@@ -27,9 +29,16 @@ from keeptime.temporal_client import connect_temporal
 log = logging.getLogger("keeptime.worker")
 
 
-def build_workers(client: Client, session_factory: SessionFactory, settings: Settings) -> list[Worker]:
+def build_workers(
+    client: Client,
+    session_factory: SessionFactory,
+    settings: Settings,
+    http: aiohttp.ClientSession,
+    *,
+    checkpoint: Checkpoint | None = None,
+) -> list[Worker]:
     """One Worker per configured task queue, each with every workflow and activity."""
-    activities = build_activities(session_factory)
+    activities = build_activities(session_factory, settings, http, checkpoint=checkpoint)
     return [
         Worker(
             client,
@@ -50,10 +59,12 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     setup_tracing(settings, "worker")
     engine = create_engine(
         settings.require_database_url(),
-        pool_size=settings.worker_activity_slots * len(settings.worker_task_queues),
+        # Each send holds two connections (the entity's share lock and the log writes).
+        pool_size=2 * settings.worker_activity_slots * len(settings.worker_task_queues),
     )
     client = await connect_temporal(settings)
-    workers = build_workers(client, create_session_factory(engine), settings)
+    http = aiohttp.ClientSession()
+    workers = build_workers(client, create_session_factory(engine), settings, http)
     tasks = [asyncio.create_task(w.run()) for w in workers]
     log.info(
         "worker polling %s on %s (namespace %s)",
@@ -71,6 +82,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     finally:
         await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
         await asyncio.gather(*tasks, return_exceptions=True)
+        await http.close()
         await engine.dispose()
         shutdown_tracing()
         log.info("worker stopped")

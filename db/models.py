@@ -12,12 +12,14 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -142,11 +144,16 @@ class Appointment(Base):
 
 
 class NotificationLog(Base):
-    """One row per message. The UNIQUE idempotency key is claimed before any provider is called."""
+    """One row per message and channel. The UNIQUE idempotency key is claimed before any provider is called.
+
+    ``message_key`` names the message (entity, event, recipient, instant or version); ``idempotency_key`` is
+    ``message_key:channel``. A message skipped before any channel was tried has ``channel`` NULL.
+    """
 
     __tablename__ = "notification_log"
     __table_args__ = (
         CheckConstraint("attempts >= 0", name="attempts_non_negative"),
+        Index("ix_notification_log_message_key", "message_key"),
         Index("ix_notification_log_entity", "entity_type", "entity_id", "created_at"),
         Index("ix_notification_log_business_created", "business_id", "created_at"),
         Index("ix_notification_log_status_updated", "status", "updated_at"),
@@ -155,18 +162,22 @@ class NotificationLog(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    message_key: Mapped[str] = mapped_column(String(240))
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
     entity_type: Mapped[str] = mapped_column(String(32))
     entity_id: Mapped[int] = mapped_column(BigInteger)
     event: Mapped[str] = mapped_column(String(64))
-    channel: Mapped[Channel] = mapped_column(_str_enum(Channel, "notification_channel"))
+    channel: Mapped[Channel | None] = mapped_column(_str_enum(Channel, "notification_channel"))
+    provider: Mapped[str | None] = mapped_column(String(32))
+    recipient: Mapped[str] = mapped_column(String(32))
     scheduled_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[NotificationStatus] = mapped_column(
         _str_enum(NotificationStatus, "notification_status"), default=NotificationStatus.QUEUED
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     error: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(String(64))
     provider_message_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
@@ -188,3 +199,70 @@ class HealthCheckRun(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), index=True
     )
+
+
+class ApiKey(Base):
+    """A business's API key; only its SHA-256 is stored. ``prefix`` lets operators tell keys apart."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TemplateOverride(Base):
+    """A business's own text for one part of one (event, channel) template, validated when saved."""
+
+    __tablename__ = "template_overrides"
+    __table_args__ = (UniqueConstraint("business_id", "event", "channel", "part"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    part: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class RateBucket(Base):
+    """A token bucket per provider, shared by every worker: ``tokens`` refill at ``rate`` per second."""
+
+    __tablename__ = "rate_buckets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rate: Mapped[float] = mapped_column(Float)
+    capacity: Mapped[float] = mapped_column(Float)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Broadcast(Base):
+    """A message a business sends to one or many customers (single and bulk notifications)."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"), index=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    recipient_count: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), server_default="running")
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class BroadcastRecipient(Base):
+    __tablename__ = "broadcast_recipients"
+
+    broadcast_id: Mapped[int] = mapped_column(
+        ForeignKey("broadcasts.id", ondelete="CASCADE"), primary_key=True
+    )
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)

@@ -5,14 +5,36 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import aiohttp
+
 from activities.health import HealthActivities
+from activities.notifications import Checkpoint, NotificationActivities
+from activities.providers import build_providers
 from db.engine import SessionFactory
+from keeptime.settings import Settings
+from workflows.broadcast import BroadcastWorkflow
 from workflows.health_check import DatabaseHealthCheckWorkflow
+from workflows.notification import NotificationWorkflow
 
-WORKFLOWS: Sequence[type] = (DatabaseHealthCheckWorkflow,)
+WORKFLOWS: Sequence[type] = (DatabaseHealthCheckWorkflow, NotificationWorkflow, BroadcastWorkflow)
 
 
-def build_activities(session_factory: SessionFactory) -> list[Callable[..., Any]]:
-    """Every activity, bound to the resources the worker owns."""
-    health = HealthActivities(session_factory)
-    return [health.check_database_health]
+def build_activities(
+    sessions: SessionFactory,
+    settings: Settings,
+    http: aiohttp.ClientSession,
+    *,
+    checkpoint: Checkpoint | None = None,
+) -> list[Callable[..., Any]]:
+    """Every activity, bound to the resources the worker owns (``checkpoint``: fault injection in tests)."""
+    health = HealthActivities(sessions)
+    notifications = NotificationActivities(
+        sessions, settings, build_providers(settings, http), checkpoint=checkpoint
+    )
+    return [
+        health.check_database_health,
+        notifications.plan_notification,
+        notifications.send_notification,
+        notifications.send_broadcast_batch,
+        notifications.finish_broadcast,
+    ]

@@ -36,6 +36,27 @@ class Settings(BaseSettings):
     otel_traces_exporter: TraceExporter = "none"
     otel_service_name: str = "keeptime"
 
+    # Notifications. A channel whose provider is not configured is delivered by the console provider.
+    public_base_url: str = "http://localhost:8080"
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_use_tls: bool = False
+    smtp_sender: str = "Keeptime <no-reply@keeptime.local>"
+    twilio_base_url: str = "https://api.twilio.com"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = None
+    fcm_base_url: str = "https://fcm.googleapis.com"
+    fcm_project_id: str | None = None
+    fcm_access_token: SecretStr | None = None
+    provider_timeout_s: float = 10.0
+    email_rate_per_s: float = 20.0
+    sms_rate_per_s: float = 10.0
+    push_rate_per_s: float = 100.0
+
     @field_validator("worker_task_queues", mode="before")
     @classmethod
     def _split_queues(cls, value: object) -> object:

@@ -37,13 +37,20 @@ def temporal_binary() -> str:
 
 def temporal_dev_server_argv(settings: Settings, data_dir: Path) -> list[str]:
     argv = [
-        temporal_binary(), "server", "start-dev",
-        "--db-filename", str(data_dir / "temporal.db"),
-        "--sqlite-pragma", "journal_mode=wal",
-        "--sqlite-pragma", "synchronous=normal",
-        "--port", str(settings.temporal_port),
-        "--ui-port", str(settings.temporal_ui_port),
-    ]  # fmt: skip
+        temporal_binary(),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(data_dir / "temporal.db"),
+        "--sqlite-pragma",
+        "journal_mode=wal",
+        "--sqlite-pragma",
+        "synchronous=normal",
+        "--port",
+        str(settings.temporal_port),
+        "--ui-port",
+        str(settings.temporal_ui_port),
+    ]
     if settings.temporal_namespace != "default":
         argv += ["--namespace", settings.temporal_namespace]
     for declaration in cli_declarations():

@@ -7,9 +7,11 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import aiohttp
 from sqlalchemy.engine import make_url
 from temporalio.client import Client
 
+from activities.notifications import Checkpoint
 from db.engine import SessionFactory
 from keeptime.settings import Settings
 from worker import build_workers
@@ -26,12 +28,15 @@ def database_url_named(server_url: str, database: str) -> str:
 
 
 @asynccontextmanager
-async def running_worker(client: Client, sessions: SessionFactory, settings: Settings) -> AsyncIterator[None]:
+async def running_worker(
+    client: Client, sessions: SessionFactory, settings: Settings, *, checkpoint: Checkpoint | None = None
+) -> AsyncIterator[None]:
     """The production workers (every queue, every workflow and activity) running against ``client``."""
-    workers = build_workers(client, sessions, settings)
-    tasks = [asyncio.create_task(w.run()) for w in workers]
-    try:
-        yield
-    finally:
-        await asyncio.gather(*(w.shutdown() for w in workers))
-        await asyncio.gather(*tasks, return_exceptions=True)
+    async with aiohttp.ClientSession() as http:
+        workers = build_workers(client, sessions, settings, http, checkpoint=checkpoint)
+        tasks = [asyncio.create_task(w.run()) for w in workers]
+        try:
+            yield
+        finally:
+            await asyncio.gather(*(w.shutdown() for w in workers))
+            await asyncio.gather(*tasks, return_exceptions=True)

@@ -25,8 +25,12 @@ def _compose(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str
         pytest.fail("docker-compose is missing: pip install -e '.[dev]' (make test does it)")
     return subprocess.run(
         [found, "-f", str(PROJECT_ROOT / "docker-compose.yml"), *args],
-        capture_output=True, text=True, env=env, check=False, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
 
 
 def _resolved() -> dict[str, Any]:
@@ -39,9 +43,15 @@ def _resolved() -> dict[str, Any]:
 def test_compose_file_is_valid_and_has_every_service() -> None:
     services = _resolved()["services"]
     assert set(services) == {
-        "temporal-db", "temporal", "temporal-search-attributes", "temporal-ui",
-        "app-db", "migrate", "api", "worker",
-    }  # fmt: skip
+        "temporal-db",
+        "temporal",
+        "temporal-search-attributes",
+        "temporal-ui",
+        "app-db",
+        "migrate",
+        "api",
+        "worker",
+    }
     for name in ("temporal-db", "temporal", "app-db", "api"):
         assert "healthcheck" in services[name], name
     assert services["worker"]["command"] == ["python", "worker.py"]

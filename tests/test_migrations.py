@@ -17,7 +17,18 @@ from db.migrate import downgrade_async, upgrade_async
 from db.models import Base
 from tests.support import database_url_named
 
-EXPECTED_TABLES = {"businesses", "customers", "appointments", "notification_log", "health_check_runs"}
+EXPECTED_TABLES = {
+    "businesses",
+    "customers",
+    "appointments",
+    "notification_log",
+    "health_check_runs",
+    "api_keys",
+    "template_overrides",
+    "rate_buckets",
+    "broadcasts",
+    "broadcast_recipients",
+}
 
 
 @pytest.fixture

@@ -1,0 +1,49 @@
+"""What each notification event is about, when it is still worth sending, and how it is delivered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    entity_type: str
+    live_statuses: frozenset[str]  # the entity must be in one of these when the message goes out
+    quiet_hours: bool  # reminders respect quiet hours; transactional messages go out at once
+    audience: Literal["customer", "admin"] = "customer"
+
+
+def _spec(
+    entity: str, statuses: set[str], *, quiet: bool, audience: Literal["customer", "admin"] = "customer"
+) -> EventSpec:
+    return EventSpec(entity, frozenset(statuses), quiet, audience)
+
+
+EVENTS: dict[str, EventSpec] = {
+    "appointment.booked": _spec("appointment", {"pending", "confirmed"}, quiet=False),
+    "appointment.confirmed": _spec("appointment", {"confirmed"}, quiet=False),
+    "appointment.reminder": _spec("appointment", {"confirmed"}, quiet=True),
+    "appointment.cancelled": _spec("appointment", {"cancelled"}, quiet=False),
+    "appointment.no_show": _spec("appointment", {"no_show"}, quiet=True),
+    "appointment.review_request": _spec("appointment", {"completed"}, quiet=True),
+    "appointment.review_reminder": _spec("appointment", {"completed"}, quiet=True),
+    "appointment.admin_new_booking": _spec(
+        "appointment", {"pending", "confirmed"}, quiet=False, audience="admin"
+    ),
+    "broadcast.message": _spec("broadcast", {"running"}, quiet=False),
+}
+
+CHANNELS: tuple[str, ...] = ("email", "sms", "push")
+TEMPLATE_PARTS: dict[str, tuple[str, ...]] = {
+    "email": ("subject", "text", "html"),
+    "sms": ("text",),
+    "push": ("subject", "text"),
+}
+
+
+def event_spec(event: str) -> EventSpec:
+    try:
+        return EVENTS[event]
+    except KeyError:
+        raise ValueError(f"unknown event {event!r}; known: {sorted(EVENTS)}") from None

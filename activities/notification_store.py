@@ -1,0 +1,140 @@
+"""The notification log: claim an idempotency key before sending, and record every outcome."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from activities.notification_types import NotificationRequest, NotificationResult
+from db.models import Channel, NotificationLog, NotificationStatus
+
+FINAL = (NotificationStatus.SENT, NotificationStatus.DELIVERED, NotificationStatus.SKIPPED)
+
+
+def result_of(row: NotificationLog) -> NotificationResult:
+    status = "sent" if row.status == NotificationStatus.DELIVERED else row.status.value
+    return NotificationResult(
+        status=status if status != "queued" else "failed",
+        message_key=row.message_key,
+        channel=row.channel.value if row.channel else None,
+        provider=row.provider,
+        provider_message_id=row.provider_message_id,
+        reason=row.reason,
+    )
+
+
+async def final_outcome(session: AsyncSession, message_key: str) -> NotificationLog | None:
+    """A row that settles this message (sent, delivered or skipped), if one exists."""
+    query = select(NotificationLog).where(
+        NotificationLog.message_key == message_key, NotificationLog.status.in_(FINAL)
+    )
+    return (await session.execute(query.limit(1))).scalar_one_or_none()
+
+
+async def failed_channels(session: AsyncSession, message_key: str) -> set[str]:
+    query = select(NotificationLog.channel).where(
+        NotificationLog.message_key == message_key, NotificationLog.status == NotificationStatus.FAILED
+    )
+    return {c.value for c in (await session.execute(query)).scalars() if c is not None}
+
+
+def _row_values(request: NotificationRequest, business_id: int) -> dict[str, object]:
+    return {
+        "message_key": request.message_key(),
+        "business_id": business_id,
+        "customer_id": request.customer_id,
+        "recipient": request.recipient,
+        "entity_type": request.entity_type,
+        "entity_id": request.entity_id,
+        "event": request.event_name,
+        "scheduled_for": request.scheduled_for,
+    }
+
+
+async def claim(
+    session: AsyncSession, request: NotificationRequest, channel: str, provider: str
+) -> NotificationLog:
+    """Insert the (message, channel) row, or take the existing one; count this attempt. Commits."""
+    key = request.idempotency_key(channel)
+    await session.execute(
+        insert(NotificationLog)
+        .values(
+            idempotency_key=key,
+            channel=Channel(channel),
+            provider=provider,
+            status=NotificationStatus.QUEUED,
+            attempts=0,
+            **_row_values(request, request.business_id),
+        )
+        .on_conflict_do_nothing(index_elements=[NotificationLog.idempotency_key])
+    )
+    row = (
+        await session.execute(
+            update(NotificationLog)
+            .where(NotificationLog.idempotency_key == key)
+            .values(attempts=NotificationLog.attempts + 1, updated_at=func.now())
+            .returning(NotificationLog)
+        )
+    ).scalar_one()
+    await session.commit()
+    return row
+
+
+async def mark_sent(session: AsyncSession, row_id: int, provider_message_id: str) -> NotificationLog:
+    row = (
+        await session.execute(
+            update(NotificationLog)
+            .where(NotificationLog.id == row_id)
+            .values(
+                status=NotificationStatus.SENT,
+                provider_message_id=provider_message_id,
+                sent_at=datetime.now(UTC),
+                error=None,
+                reason=None,
+            )
+            .returning(NotificationLog)
+        )
+    ).scalar_one()
+    await session.commit()
+    return row
+
+
+async def mark_failed(session: AsyncSession, row_id: int, error: str, reason: str) -> None:
+    await session.execute(
+        update(NotificationLog)
+        .where(NotificationLog.id == row_id)
+        .values(status=NotificationStatus.FAILED, error=error[:2000], reason=reason)
+    )
+    await session.commit()
+
+
+async def record_error(session: AsyncSession, row_id: int, error: str) -> None:
+    """A transient error: the row stays queued (to be retried) with the last error visible."""
+    await session.execute(
+        update(NotificationLog).where(NotificationLog.id == row_id).values(error=error[:2000])
+    )
+    await session.commit()
+
+
+async def record_skip(session: AsyncSession, request: NotificationRequest, reason: str) -> NotificationResult:
+    """Record that the message will not go out, once (a replayed skip returns the first record)."""
+    key = f"{request.message_key()}:-"
+    await session.execute(
+        insert(NotificationLog)
+        .values(
+            idempotency_key=key,
+            channel=None,
+            status=NotificationStatus.SKIPPED,
+            reason=reason,
+            **_row_values(request, request.business_id),
+        )
+        .on_conflict_do_nothing(index_elements=[NotificationLog.idempotency_key])
+    )
+    await session.commit()
+    row = (
+        await session.execute(select(NotificationLog).where(NotificationLog.idempotency_key == key))
+    ).scalar_one()
+    return result_of(row)

@@ -1,0 +1,278 @@
+"""Notification activities: plan (quiet hours), send (idempotent, fresh, with fallback), broadcast batches.
+
+``send_notification`` in order: a settled message returns its first outcome; the entity row is share-locked
+and re-read (cancelled, rescheduled or completed -> ``skipped``); then each usable channel in the customer's
+order: claim ``message_key:channel`` in the log (committed), render, take a rate-limit token, call the
+provider with the key, record the provider's id. Transient errors raise for Temporal to retry (honouring
+Retry-After); permanent ones (and transient ones on the last attempt) fail that channel and fall back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.notification_context import MessageContext, load_message_context, recipient_zone
+from activities.notification_events import event_spec
+from activities.notification_store import (
+    claim,
+    failed_channels,
+    final_outcome,
+    mark_failed,
+    mark_sent,
+    record_error,
+    record_skip,
+    result_of,
+)
+from activities.notification_types import (
+    BroadcastBatchInput,
+    BroadcastProgress,
+    DeliveryPlan,
+    FinishBroadcastInput,
+    NotificationRequest,
+    NotificationResult,
+    PlanNotificationInput,
+)
+from activities.providers import Delivery, PermanentProviderError, Provider, TransientProviderError
+from activities.rate_limit import ProviderRateLimiter
+from activities.templates import TemplateRenderError, render_message
+from db.engine import SessionFactory
+from db.models import Broadcast, BroadcastRecipient, Business, Customer
+from keeptime.automation import AutomationSettings
+from keeptime.settings import Settings
+from keeptime.timekeeping import adjust_for_quiet_hours
+
+log = logging.getLogger("keeptime.notifications")
+
+Checkpoint = Callable[[str], None]
+"""Called at each step (``claimed``, ``provider_accepted``, ``logged``); tests use it to crash there."""
+
+
+class TransientDeliveryError(Exception):
+    def __init__(self, message: str, retry_after_s: float | None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class NotificationActivities:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        settings: Settings,
+        providers: dict[str, Provider],
+        *,
+        checkpoint: Checkpoint | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._settings = settings
+        self._providers = providers
+        self._checkpoint = checkpoint or (lambda step: None)
+        self._limiter = ProviderRateLimiter(
+            sessions,
+            {
+                "smtp": settings.email_rate_per_s,
+                "twilio": settings.sms_rate_per_s,
+                "fcm": settings.push_rate_per_s,
+            },
+        )
+
+    @activity.defn
+    async def plan_notification(self, plan: PlanNotificationInput) -> DeliveryPlan:
+        """When to deliver a message planned for ``planned_for``, quiet hours applied (recipient zone)."""
+        request = plan.request
+        if not event_spec(request.event).quiet_hours:
+            return DeliveryPlan(deliver_at=plan.planned_for)
+        async with self._sessions() as session:
+            business = await session.get(Business, request.business_id)
+            customer = await session.get(Customer, request.customer_id) if request.customer_id else None
+            if business is None:
+                return DeliveryPlan(
+                    deliver_at=None, skipped=await record_skip(session, request, "entity_missing")
+                )
+            quiet = AutomationSettings.model_validate(business.automation or {}).quiet_hours
+            deliver_at = adjust_for_quiet_hours(
+                plan.planned_for,
+                now=datetime.now(UTC),
+                deadline=request.deadline,
+                zone=recipient_zone(customer, business),
+                start=quiet.start,
+                end=quiet.end,
+            )
+            if deliver_at is None:
+                return DeliveryPlan(
+                    deliver_at=None, skipped=await record_skip(session, request, "quiet_hours")
+                )
+        return DeliveryPlan(deliver_at=deliver_at)
+
+    @activity.defn
+    async def send_notification(self, request: NotificationRequest) -> NotificationResult:
+        try:
+            return await self.deliver(request, final_attempt=_is_final_attempt())
+        except TransientDeliveryError as exc:
+            delay = timedelta(seconds=exc.retry_after_s) if exc.retry_after_s is not None else None
+            raise ApplicationError(str(exc), type="TransientDeliveryError", next_retry_delay=delay) from exc
+
+    async def deliver(self, request: NotificationRequest, *, final_attempt: bool) -> NotificationResult:
+        """Deliver one message exactly once (see the module docstring); the core of every send."""
+        spec = event_spec(request.event)
+        message_key = request.message_key()
+        async with self._sessions() as log_session:
+            settled = await final_outcome(log_session, message_key)
+            if settled is not None:
+                return result_of(settled)
+            if request.deadline is not None and datetime.now(UTC) >= request.deadline:
+                return await record_skip(log_session, request, "too_late")
+            async with self._sessions() as guard, guard.begin():
+                context = await load_message_context(guard, request, spec, self._settings)
+                if context is None:
+                    return await record_skip(log_session, request, "entity_missing")
+                if context.stale_reason is not None:
+                    return await record_skip(log_session, request, context.stale_reason)
+                if not context.channels:
+                    return await record_skip(log_session, request, "no_channel")
+                already_failed = await failed_channels(log_session, message_key)
+                errors: list[str] = []
+                for channel in context.channels:
+                    if channel in already_failed:
+                        continue
+                    result = await self._deliver_on(log_session, request, context, channel, final_attempt)
+                    if result.status == "sent":
+                        return result
+                    errors.append(f"{channel}: {result.reason}")
+            return NotificationResult(
+                status="failed", message_key=message_key, reason="all_channels_failed: " + "; ".join(errors)
+            )
+
+    async def _deliver_on(
+        self,
+        log_session: AsyncSession,
+        request: NotificationRequest,
+        context: MessageContext,
+        channel: str,
+        final_attempt: bool,
+    ) -> NotificationResult:
+        assert context.contact is not None
+        provider = self._providers[channel]
+        row = await claim(log_session, request, channel, provider.name)
+        self._checkpoint("claimed")
+        try:
+            message = render_message(request.event, channel, context.template, context.overrides.get(channel))
+        except TemplateRenderError as exc:
+            await mark_failed(log_session, row.id, str(exc), "template_error")
+            return NotificationResult(
+                status="failed", message_key=row.message_key, channel=channel, reason="template_error"
+            )
+        await self._limiter.acquire(provider.name, on_wait=_heartbeat)
+        delivery = Delivery(
+            address=context.contact.addresses[channel],
+            message=message,
+            idempotency_key=row.idempotency_key,
+            status_callback=f"{self._settings.public_base_url.rstrip('/')}/v1/webhooks/sms/status"
+            if channel == "sms"
+            else None,
+        )
+        try:
+            provider_message_id = await provider.send(delivery)
+        except PermanentProviderError as exc:
+            await mark_failed(log_session, row.id, str(exc), "provider_rejected")
+            log.warning("%s on %s rejected: %s", row.message_key, channel, exc)
+            return NotificationResult(
+                status="failed", message_key=row.message_key, channel=channel, reason="provider_rejected"
+            )
+        except TransientProviderError as exc:
+            if final_attempt:
+                await mark_failed(
+                    log_session,
+                    row.id,
+                    f"gave up after {row.attempts} attempts: {exc}",
+                    "provider_unavailable",
+                )
+                return NotificationResult(
+                    status="failed",
+                    message_key=row.message_key,
+                    channel=channel,
+                    reason="provider_unavailable",
+                )
+            await record_error(log_session, row.id, str(exc))
+            raise TransientDeliveryError(f"{channel} via {provider.name}: {exc}", exc.retry_after_s) from exc
+        self._checkpoint("provider_accepted")
+        sent = await mark_sent(log_session, row.id, provider_message_id)
+        self._checkpoint("logged")
+        return result_of(sent)
+
+    @activity.defn
+    async def send_broadcast_batch(self, batch: BroadcastBatchInput) -> BroadcastProgress:
+        """Send to the next ``limit`` recipients after ``after_customer_id``; heartbeats its position."""
+        after = batch.after_customer_id
+        details = activity.info().heartbeat_details if activity.in_activity() else ()
+        if details:
+            after = max(after, int(details[0]))
+        async with self._sessions() as session:
+            customer_ids = list(
+                (
+                    await session.execute(
+                        select(BroadcastRecipient.customer_id)
+                        .where(
+                            BroadcastRecipient.broadcast_id == batch.broadcast_id,
+                            BroadcastRecipient.customer_id > after,
+                        )
+                        .order_by(BroadcastRecipient.customer_id)
+                        .limit(batch.limit)
+                    )
+                ).scalars()
+            )
+        progress = BroadcastProgress(last_customer_id=after, done=len(customer_ids) < batch.limit)
+        final_attempt = _is_final_attempt()
+        for customer_id in customer_ids:
+            request = NotificationRequest(
+                business_id=batch.business_id,
+                entity_type="broadcast",
+                entity_id=batch.broadcast_id,
+                event="broadcast.message",
+                customer_id=customer_id,
+            )
+            try:
+                result = await self.deliver(request, final_attempt=final_attempt)
+            except TransientDeliveryError as exc:
+                raise ApplicationError(str(exc), type="TransientDeliveryError") from exc
+            progress = progress.add(
+                BroadcastProgress(
+                    sent=result.status == "sent",
+                    skipped=result.status == "skipped",
+                    failed=result.status == "failed",
+                    last_customer_id=customer_id,
+                    done=progress.done,
+                )
+            )
+            _heartbeat(customer_id)
+        return progress
+
+    @activity.defn
+    async def finish_broadcast(self, finish: FinishBroadcastInput) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(Broadcast)
+                .where(Broadcast.id == finish.broadcast_id)
+                .values(
+                    status=finish.status, report=finish.progress.model_dump(), finished_at=datetime.now(UTC)
+                )
+            )
+
+
+def _is_final_attempt() -> bool:
+    if not activity.in_activity():
+        return True
+    info = activity.info()
+    maximum = info.retry_policy.maximum_attempts if info.retry_policy else 0
+    return bool(maximum) and info.attempt >= maximum
+
+
+def _heartbeat(*details: object) -> None:
+    if activity.in_activity():
+        activity.heartbeat(*details)

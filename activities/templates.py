@@ -1,0 +1,125 @@
+"""Message templates: Jinja2, one file per (event, channel) with ``subject``/``text`` blocks, optional HTML.
+
+Missing variables are errors (StrictUndefined), HTML is autoescaped, and a business's overrides are rendered
+in Jinja's sandbox. ``validate_override`` renders an override against sample data before it is saved.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound
+from jinja2.sandbox import SandboxedEnvironment
+
+from activities.notification_events import EVENTS, TEMPLATE_PARTS
+from activities.providers import RenderedMessage
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+LAYOUT = "_layout/email.html.j2"
+
+
+class TemplateRenderError(Exception):
+    """A template could not be rendered (a missing variable, a syntax error): never sent half-filled."""
+
+
+def _environment(cls: type[Environment], *, autoescape: bool) -> Environment:
+    return cls(
+        loader=FileSystemLoader(TEMPLATE_DIR),
+        undefined=StrictUndefined,
+        autoescape=autoescape,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+
+
+_TEXT = _environment(Environment, autoescape=False)
+_HTML = _environment(Environment, autoescape=True)
+_SANDBOX_TEXT = _environment(SandboxedEnvironment, autoescape=False)
+_SANDBOX_HTML = _environment(SandboxedEnvironment, autoescape=True)
+
+
+def render_message(
+    event: str, channel: str, context: dict[str, Any], overrides: dict[str, str] | None = None
+) -> RenderedMessage:
+    """Render every part of ``event`` for ``channel``; ``overrides`` maps a part name to a business's text."""
+    overrides = overrides or {}
+    try:
+        template = _TEXT.get_template(f"{event}/{channel}.j2")
+        parts: dict[str, str] = {}
+        for part in ("subject", "text"):
+            if part in overrides:
+                parts[part] = _SANDBOX_TEXT.from_string(overrides[part]).render(context).strip()
+            elif part in template.blocks:
+                parts[part] = "".join(template.blocks[part](template.new_context(context))).strip()
+        html = _render_html(event, channel, context, parts, overrides.get("html"))
+    except TemplateNotFound as exc:
+        raise TemplateRenderError(f"no template for {event} on {channel}") from exc
+    except TemplateError as exc:
+        raise TemplateRenderError(f"{event}/{channel}: {exc}") from exc
+    if not parts.get("text"):
+        raise TemplateRenderError(f"{event}/{channel}: the message text is empty")
+    return RenderedMessage(subject=parts.get("subject", ""), text=parts["text"], html=html)
+
+
+def _render_html(
+    event: str, channel: str, context: dict[str, Any], parts: dict[str, str], override: str | None
+) -> str | None:
+    if channel != "email":
+        return None
+    if override is not None:
+        return _SANDBOX_HTML.from_string(override).render(context)
+    name = f"{event}/email.html.j2" if (TEMPLATE_DIR / event / "email.html.j2").exists() else LAYOUT
+    return _HTML.get_template(name).render(
+        {**context, "subject": parts.get("subject", ""), "text": parts["text"]}
+    )
+
+
+def sample_context(event: str) -> dict[str, Any]:
+    """Realistic placeholder data of the exact shape activities pass (used to validate overrides)."""
+    context: dict[str, Any] = {
+        "customer": {"name": "Alex Example", "first_name": "Alex", "locale": "en"},
+        "business": {"name": "Example Studio", "time_zone": "Europe/Berlin"},
+        "when": {
+            "datetime": "Fri 14 Mar 2031, 14:00",
+            "date": "Fri 14 Mar 2031",
+            "time": "14:00",
+            "time_zone": "Europe/Berlin",
+            "relative": "tomorrow at 14:00",
+        },
+        "links": {
+            "cancel": "https://example.test/c",
+            "reschedule": "https://example.test/r",
+            "review": "https://example.test/v",
+            "book": "https://example.test/b",
+            "admin": "https://example.test/a",
+        },
+        "variant": "24h",
+    }
+    if event.startswith("appointment."):
+        context["appointment"] = {
+            "id": 123,
+            "service": "Haircut",
+            "resource": "Chair 1",
+            "status": "confirmed",
+            "no_show_fee": "",
+        }
+    if event.startswith("broadcast."):
+        context["broadcast"] = {
+            "subject": "We are open on Sunday",
+            "body": "Come by between 10:00 and 16:00.",
+        }
+    return context
+
+
+def validate_override(event: str, channel: str, part: str, body: str) -> None:
+    """Raise ValueError (with the reason) unless ``body`` renders for this event with real-shaped data."""
+    if event not in EVENTS:
+        raise ValueError(f"unknown event {event!r}")
+    if part not in TEMPLATE_PARTS.get(channel, ()):
+        raise ValueError(f"{channel} templates have the parts {list(TEMPLATE_PARTS.get(channel, ()))}")
+    try:
+        render_message(event, channel, sample_context(event), {part: body})
+    except TemplateRenderError as exc:
+        raise ValueError(str(exc.__cause__ or exc)) from exc

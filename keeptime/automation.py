@@ -1,0 +1,65 @@
+"""A business's automation settings (stored as JSONB on ``businesses.automation``), validated here."""
+
+from __future__ import annotations
+
+from datetime import time
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class QuietHours(BaseModel):
+    """Recipient-local hours in which reminders are not delivered; ``start == end`` disables them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: time = time(21, 0)
+    end: time = time(8, 0)
+
+
+class AutomationSettings(BaseModel):
+    """Every offset, delay and switch a business can set. All durations are in seconds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    booking_mode: Literal["confirm_automatically", "require_confirmation"] = "confirm_automatically"
+    reminder_offsets_s: list[int] = Field(default_factory=lambda: [24 * 3600, 2 * 3600])
+    reminder_cutoff_s: int = Field(
+        default=30 * 60, ge=0, description="no reminder later than this before start"
+    )
+    no_show_grace_s: int = Field(default=15 * 60, ge=0)
+    auto_complete_delay_s: int = Field(default=35 * 60, ge=0)
+    review_request_delay_s: int = Field(default=2 * 3600, ge=0)
+    review_reminder_delay_s: int = Field(default=7 * 24 * 3600, ge=0)
+    no_show_fee_cents: int = Field(default=0, ge=0)
+    no_show_reputation_penalty: int = Field(default=10, ge=0, le=100)
+    quiet_hours: QuietHours = Field(default_factory=QuietHours)
+    notify_admin_on_booking: bool = True
+    prevent_overlaps: bool = False
+
+    @field_validator("reminder_offsets_s")
+    @classmethod
+    def _positive_distinct(cls, offsets: list[int]) -> list[int]:
+        if any(o <= 0 for o in offsets):
+            raise ValueError("reminder offsets must be positive numbers of seconds")
+        if len(set(offsets)) != len(offsets):
+            raise ValueError("reminder offsets must be distinct")
+        if len(offsets) > 10:
+            raise ValueError("at most 10 reminders")
+        return sorted(offsets, reverse=True)
+
+    @model_validator(mode="after")
+    def _cutoff_below_offsets(self) -> AutomationSettings:
+        if self.reminder_offsets_s and self.reminder_cutoff_s >= min(self.reminder_offsets_s):
+            raise ValueError("reminder_cutoff_s must be shorter than the shortest reminder offset")
+        return self
+
+
+def validate_time_zone(name: str) -> str:
+    """The IANA name if it is one this machine knows, else ValueError naming it."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {name!r}") from exc
+    return name
