@@ -116,6 +116,7 @@ class BroadcastInput(BaseModel):
     broadcast_id: int
     business_id: int
     batch_size: int = 200
+    batches_per_run: int = Field(default=50, description="continue-as-new after this many batches")
     rate_per_s: float | None = Field(
         default=None, description="cap on messages per second for this broadcast"
     )

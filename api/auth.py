@@ -1,4 +1,4 @@
-"""Bearer-key checks. Per-business keys arrive with the appointment API; operators use the admin key."""
+"""Bearer-key checks: operators use the admin key, each business its own API keys (hashed at rest)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,37 @@ import hmac
 from aiohttp import web
 
 from api.errors import ApiError
-from api.keys import SETTINGS
+from api.keys import SESSIONS, SETTINGS
+from db.tenants import business_for_key
+
+
+def _bearer(request: web.Request) -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def _unauthorized(what: str) -> ApiError:
+    return ApiError(
+        401,
+        "unauthorized",
+        f"a valid {what} is required (Authorization: Bearer ...)",
+        fields=[{"field": "Authorization", "message": "missing or wrong bearer key"}],
+    )
 
 
 def require_admin(request: web.Request) -> None:
     """401 unless ``Authorization: Bearer <ADMIN_API_KEY>`` (compared in constant time)."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
     expected = request.app[SETTINGS].admin_api_key.get_secret_value()
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
-        raise ApiError(
-            401,
-            "unauthorized",
-            "a valid admin key is required (Authorization: Bearer ...)",
-            fields=[{"field": "Authorization", "message": "missing or wrong bearer key"}],
-        )
+    if not hmac.compare_digest(_bearer(request).encode(), expected.encode()):
+        raise _unauthorized("admin key")
+
+
+async def require_business(request: web.Request) -> int:
+    """The business whose API key is the bearer token; every tenant-scoped handler starts here."""
+    token = _bearer(request)
+    if token:
+        async with request.app[SESSIONS]() as session:
+            business_id = await business_for_key(session, token)
+        if business_id is not None:
+            return business_id
+    raise _unauthorized("business API key")

@@ -35,11 +35,15 @@ def error_response(description: str) -> dict[str, Any]:
     return json_response(description, {"$ref": "#/components/schemas/Error"})
 
 
-def model_schema(model: type[BaseModel]) -> dict[str, Any]:
-    return model.model_json_schema(ref_template="#/components/schemas/{model}")
+def model_ref(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, Any]:
+    """Register ``model`` (and the models it uses) under components/schemas and return a $ref to it."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(schema.pop("$defs", {}))
+    schemas[model.__name__] = schema
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
-def build_document(paths: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def build_document(paths: dict[str, dict[str, Any]], schemas: dict[str, Any]) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {
@@ -48,7 +52,7 @@ def build_document(paths: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "description": "Durable automation for businesses that live by the clock.",
         },
         "components": {
-            "schemas": {"Error": ERROR_SCHEMA},
+            "schemas": {"Error": ERROR_SCHEMA, **schemas},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "paths": paths,

@@ -7,14 +7,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from activities.health_types import DatabaseHealthReport
-from api import health, health_checks
+from api import businesses, health, health_checks, notifications, webhooks
 from api.keys import OPENAPI
-from api.openapi import build_document, error_response, json_response, model_schema, openapi_json
+from api.openapi import build_document, error_response, json_response, model_ref, openapi_json
+from api.schemas import (
+    BroadcastCreate,
+    BusinessCreate,
+    BusinessUpdate,
+    CustomerCreate,
+    CustomerUpdate,
+    PushReceipt,
+    SingleNotification,
+    TemplateOverrideBody,
+)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ADMIN: list[dict[str, list[str]]] = [{"bearer": []}]
+BUSINESS: list[dict[str, list[str]]] = [{"bearer": []}]
+UNAUTHORIZED = {"401": error_response("missing or wrong key")}
+INVALID = {"422": error_response("invalid input; `fields` names each field at fault")}
+NOT_FOUND = {"404": error_response("not found (or another business's)")}
 
 
 @dataclass(frozen=True)
@@ -26,6 +41,8 @@ class Route:
     responses: dict[str, Any]
     security: list[dict[str, list[str]]] = field(default_factory=list)
     tags: tuple[str, ...] = ()
+    body: type[BaseModel] | None = None
+    result: type[BaseModel] | None = None
 
 
 ROUTES: list[Route] = [
@@ -54,12 +71,13 @@ ROUTES: list[Route] = [
         health_checks.run_health_check,
         "Run the database health check now (a Temporal workflow) and return its report",
         {
-            "200": json_response("report", model_schema(DatabaseHealthReport)),
+            "200": json_response("report"),
             "401": error_response("missing or wrong admin key"),
             "504": error_response("no worker finished the check in time"),
         },
         security=ADMIN,
         tags=("ops",),
+        result=DatabaseHealthReport,
     ),
     Route(
         "GET",
@@ -74,11 +92,180 @@ ROUTES: list[Route] = [
         security=ADMIN,
         tags=("ops",),
     ),
+    Route(
+        "POST",
+        "/v1/businesses",
+        businesses.create,
+        "Create a business; returns its first API key (shown once)",
+        {"201": json_response("the business and its API key"), **UNAUTHORIZED, **INVALID},
+        security=ADMIN,
+        tags=("businesses",),
+        body=BusinessCreate,
+    ),
+    Route(
+        "GET",
+        "/v1/businesses/me",
+        businesses.me,
+        "The calling business and its automation settings",
+        {"200": json_response("business"), **UNAUTHORIZED},
+        security=BUSINESS,
+        tags=("businesses",),
+    ),
+    Route(
+        "PATCH",
+        "/v1/businesses/me",
+        businesses.update_me,
+        "Change name, time zone, admin e-mail, automation",
+        {"200": json_response("business"), **UNAUTHORIZED, **INVALID},
+        security=BUSINESS,
+        tags=("businesses",),
+        body=BusinessUpdate,
+    ),
+    Route(
+        "POST",
+        "/v1/customers",
+        businesses.create_customer,
+        "Create a customer with channels and opt-ins",
+        {"201": json_response("customer"), **UNAUTHORIZED, **INVALID},
+        security=BUSINESS,
+        tags=("customers",),
+        body=CustomerCreate,
+    ),
+    Route(
+        "GET",
+        "/v1/customers/{customer_id}",
+        businesses.get_customer,
+        "A customer",
+        {"200": json_response("customer"), **UNAUTHORIZED, **NOT_FOUND},
+        security=BUSINESS,
+        tags=("customers",),
+    ),
+    Route(
+        "PATCH",
+        "/v1/customers/{customer_id}",
+        businesses.update_customer,
+        "Change a customer (opt-ins too)",
+        {"200": json_response("customer"), **UNAUTHORIZED, **NOT_FOUND, **INVALID},
+        security=BUSINESS,
+        tags=("customers",),
+        body=CustomerUpdate,
+    ),
+    Route(
+        "GET",
+        "/v1/notifications",
+        notifications.list_notifications,
+        "The notification timeline: ?entity=appointment:123&status=&customer_id=&limit=&before_id=",
+        {"200": json_response("items, newest first"), **UNAUTHORIZED, **INVALID},
+        security=BUSINESS,
+        tags=("notifications",),
+    ),
+    Route(
+        "POST",
+        "/v1/notifications",
+        notifications.send_single,
+        "Send one message to one customer",
+        {
+            "200": json_response("the outcome"),
+            "202": json_response("scheduled or still sending"),
+            **UNAUTHORIZED,
+            **INVALID,
+        },
+        security=BUSINESS,
+        tags=("notifications",),
+        body=SingleNotification,
+    ),
+    Route(
+        "POST",
+        "/v1/broadcasts",
+        notifications.create_broadcast,
+        "Send one message to many customers",
+        {"202": json_response("started"), **UNAUTHORIZED, **INVALID},
+        security=BUSINESS,
+        tags=("notifications",),
+        body=BroadcastCreate,
+    ),
+    Route(
+        "GET",
+        "/v1/broadcasts/{broadcast_id}",
+        notifications.get_broadcast,
+        "A broadcast's progress or report",
+        {"200": json_response("broadcast"), **UNAUTHORIZED, **NOT_FOUND},
+        security=BUSINESS,
+        tags=("notifications",),
+    ),
+    Route(
+        "POST",
+        "/v1/broadcasts/{broadcast_id}/cancel",
+        notifications.cancel_broadcast,
+        "Stop a broadcast",
+        {
+            "202": json_response("cancelling"),
+            "409": error_response("already finished"),
+            **UNAUTHORIZED,
+            **NOT_FOUND,
+        },
+        security=BUSINESS,
+        tags=("notifications",),
+    ),
+    Route(
+        "GET",
+        "/v1/templates",
+        notifications.list_templates,
+        "This business's template overrides",
+        {"200": json_response("overrides"), **UNAUTHORIZED},
+        security=BUSINESS,
+        tags=("templates",),
+    ),
+    Route(
+        "PUT",
+        "/v1/templates/{event}/{channel}/{part}",
+        notifications.put_template,
+        "Override one part (subject, text, html) of a template; validated by rendering it",
+        {"200": json_response("saved"), **UNAUTHORIZED, **NOT_FOUND, **INVALID},
+        security=BUSINESS,
+        tags=("templates",),
+        body=TemplateOverrideBody,
+    ),
+    Route(
+        "DELETE",
+        "/v1/templates/{event}/{channel}/{part}",
+        notifications.delete_template,
+        "Back to the default template",
+        {"204": {"description": "removed"}, **UNAUTHORIZED, **NOT_FOUND},
+        security=BUSINESS,
+        tags=("templates",),
+    ),
+    Route(
+        "POST",
+        "/v1/webhooks/sms/status",
+        webhooks.sms_status,
+        "Twilio status callback (X-Twilio-Signature): sent -> delivered/failed",
+        {"204": {"description": "applied"}, "403": error_response("bad signature")},
+        tags=("webhooks",),
+    ),
+    Route(
+        "POST",
+        "/v1/webhooks/sms/inbound",
+        webhooks.sms_inbound,
+        "Inbound SMS (X-Twilio-Signature): STOP opts the number out of SMS, START opts it back in",
+        {"200": {"description": "TwiML"}, "403": error_response("bad signature")},
+        tags=("webhooks",),
+    ),
+    Route(
+        "POST",
+        "/v1/webhooks/push/status",
+        webhooks.push_status,
+        "Push receipt, JSON signed with X-Keeptime-Signature (hex HMAC-SHA256 of the body)",
+        {"204": {"description": "applied"}, "403": error_response("bad signature"), **NOT_FOUND, **INVALID},
+        tags=("webhooks",),
+        body=PushReceipt,
+    ),
 ]
 
 
 def setup_routes(app: web.Application) -> None:
     paths: dict[str, dict[str, Any]] = {}
+    schemas: dict[str, Any] = {}
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler)
         operation: dict[str, Any] = {
@@ -89,5 +276,16 @@ def setup_routes(app: web.Application) -> None:
         }
         if route.security:
             operation["security"] = route.security
+        if route.body is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": model_ref(route.body, schemas)}},
+            }
+        if route.result is not None:
+            ok = next(code for code in route.responses if code.startswith("2"))
+            operation["responses"] = {
+                **route.responses,
+                ok: json_response(route.responses[ok]["description"], model_ref(route.result, schemas)),
+            }
         paths.setdefault(route.path, {})[route.method.lower()] = operation
-    app[OPENAPI] = build_document(paths)
+    app[OPENAPI] = build_document(paths, schemas)

@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     fcm_base_url: str = "https://fcm.googleapis.com"
     fcm_project_id: str | None = None
     fcm_access_token: SecretStr | None = None
+    webhook_secret: SecretStr = SecretStr("dev-webhook-secret")
     provider_timeout_s: float = 10.0
     email_rate_per_s: float = 20.0
     sms_rate_per_s: float = 10.0

@@ -26,9 +26,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.delivery import SEND_RETRY
     from workflows.task_queues import NOTIFICATIONS
 
-BATCHES_PER_RUN = 50
-
-
 @workflow.defn
 class BroadcastWorkflow:
     @workflow.init
@@ -48,7 +45,7 @@ class BroadcastWorkflow:
     @workflow.run
     async def run(self, broadcast: BroadcastInput) -> BroadcastStatus:
         try:
-            for _ in range(BATCHES_PER_RUN):
+            for _ in range(broadcast.batches_per_run):
                 if self._progress.done:
                     break
                 await self._send_one_batch()

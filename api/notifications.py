@@ -1,0 +1,227 @@
+"""Notifications: the timeline, single sends, broadcasts, and a business's template overrides."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError
+
+from activities.notification_events import CHANNELS, EVENTS
+from activities.notification_types import (
+    BroadcastInput,
+    BroadcastStatus,
+    NotificationRequest,
+    SendNotificationInput,
+)
+from activities.templates import validate_override
+from api.auth import require_business
+from api.businesses import path_id
+from api.errors import ApiError, parse_json_body
+from api.keys import SESSIONS, TEMPORAL
+from api.schemas import BroadcastCreate, SingleNotification, TemplateOverrideBody
+from api.serializers import broadcast_json, notification_json, override_json
+from db import notification_queries as queries
+from db.models import NotificationStatus
+from db.tenants import customer_of
+from workflows.broadcast import BroadcastWorkflow
+from workflows.notification import NotificationWorkflow
+from workflows.task_queues import NOTIFICATIONS
+
+_SINGLE_WAIT_S = 20.0
+_STATUSES = {s.value for s in NotificationStatus}
+
+
+def _query_int(
+    request: web.Request, name: str, *, default: int | None = None, maximum: int | None = None
+) -> int | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(
+            422,
+            "validation_error",
+            f"{name} must be an integer",
+            fields=[{"field": name, "message": "not an integer"}],
+        ) from None
+    if value < 1 or (maximum is not None and value > maximum):
+        raise ApiError(
+            422,
+            "validation_error",
+            f"{name} is out of range",
+            fields=[{"field": name, "message": f"between 1 and {maximum}"}],
+        )
+    return value
+
+
+async def list_notifications(request: web.Request) -> web.Response:
+    """``GET /v1/notifications?entity=appointment:123&status=sent&customer_id=&limit=&before_id=``"""
+    business_id = await require_business(request)
+    entity_type = entity_id = None
+    if entity := request.query.get("entity"):
+        kind, _, raw_id = entity.partition(":")
+        if not kind or (raw_id and not raw_id.isdigit()):
+            raise ApiError(
+                422,
+                "validation_error",
+                "entity is type or type:id",
+                fields=[{"field": "entity", "message": "e.g. appointment:123"}],
+            )
+        entity_type, entity_id = kind, int(raw_id) if raw_id else None
+    status = request.query.get("status")
+    if status is not None and status not in _STATUSES:
+        raise ApiError(
+            422,
+            "validation_error",
+            "unknown status",
+            fields=[{"field": "status", "message": f"one of {sorted(_STATUSES)}"}],
+        )
+    async with request.app[SESSIONS]() as session:
+        rows = await queries.timeline(
+            session,
+            business_id,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            status=status,
+            customer_id=_query_int(request, "customer_id"),
+            before_id=_query_int(request, "before_id"),
+            limit=_query_int(request, "limit", default=100, maximum=500) or 100,
+        )
+    items = [notification_json(r) for r in rows]
+    return web.json_response({"items": items, "next_before_id": items[-1]["id"] if items else None})
+
+
+async def send_single(request: web.Request) -> web.Response:
+    """One message to one customer now (or at ``planned_for``): a one-recipient broadcast, sent once."""
+    business_id = await require_business(request)
+    body = await parse_json_body(request, SingleNotification)
+    async with request.app[SESSIONS]() as session:
+        if await customer_of(session, business_id, body.customer_id) is None:
+            raise ApiError(
+                422,
+                "validation_error",
+                "no such customer",
+                fields=[{"field": "customer_id", "message": "no such customer"}],
+            )
+        broadcast = await queries.create_broadcast(
+            session, business_id, body.subject, body.body, [body.customer_id]
+        )
+    notification = NotificationRequest(
+        business_id=business_id,
+        entity_type="broadcast",
+        entity_id=broadcast.id,
+        event="broadcast.message",
+        customer_id=body.customer_id,
+    )
+    workflow_id = f"notification-broadcast-{broadcast.id}"
+    handle = await request.app[TEMPORAL].start_workflow(
+        NotificationWorkflow.run,
+        SendNotificationInput(request=notification, planned_for=body.planned_for),
+        id=workflow_id,
+        task_queue=NOTIFICATIONS,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary=f"Notification to customer {body.customer_id} (broadcast {broadcast.id})",
+    )
+    if body.planned_for is None:
+        try:
+            async with asyncio.timeout(_SINGLE_WAIT_S):
+                result = await handle.result()
+            return web.json_response({"workflow_id": workflow_id, **result.model_dump(mode="json")})
+        except TimeoutError:
+            pass
+    return web.json_response({"workflow_id": workflow_id, "status": "scheduled"}, status=202)
+
+
+async def create_broadcast(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    body = await parse_json_body(request, BroadcastCreate)
+    async with request.app[SESSIONS]() as session:
+        broadcast = await queries.create_broadcast(
+            session, business_id, body.subject, body.body, body.customer_ids
+        )
+    await request.app[TEMPORAL].start_workflow(
+        BroadcastWorkflow.run,
+        BroadcastInput(broadcast_id=broadcast.id, business_id=business_id, rate_per_s=body.rate_per_s),
+        id=f"broadcast-{broadcast.id}",
+        task_queue=NOTIFICATIONS,
+        static_summary=f"Broadcast {broadcast.id} to {broadcast.recipient_count} customers",
+    )
+    return web.json_response(broadcast_json(broadcast), status=202)
+
+
+async def get_broadcast(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    async with request.app[SESSIONS]() as session:
+        broadcast = await queries.broadcast_of(session, business_id, path_id(request, "broadcast_id"))
+    if broadcast is None:
+        raise ApiError(404, "not_found", "no such broadcast")
+    document = broadcast_json(broadcast)
+    handle = request.app[TEMPORAL].get_workflow_handle(document["workflow_id"])
+    try:
+        if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+            live: BroadcastStatus = await handle.query(BroadcastWorkflow.progress)
+            document["progress"] = live.progress.model_dump()
+            document["status"] = live.state
+    except RPCError:
+        pass  # finished and cleaned up, or Temporal briefly away: the stored report stands
+    return web.json_response(document)
+
+
+async def cancel_broadcast(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    async with request.app[SESSIONS]() as session:
+        broadcast = await queries.broadcast_of(session, business_id, path_id(request, "broadcast_id"))
+    if broadcast is None:
+        raise ApiError(404, "not_found", "no such broadcast")
+    if broadcast.status != "running":
+        raise ApiError(409, "conflict", f"the broadcast is already {broadcast.status}")
+    await request.app[TEMPORAL].get_workflow_handle(f"broadcast-{broadcast.id}").cancel()
+    return web.json_response({"id": broadcast.id, "status": "cancelling"}, status=202)
+
+
+def _template_path(request: web.Request) -> tuple[str, str, str]:
+    event, channel, part = (request.match_info[k] for k in ("event", "channel", "part"))
+    if event not in EVENTS:
+        raise ApiError(404, "not_found", f"unknown event {event!r}; known: {sorted(EVENTS)}")
+    if channel not in CHANNELS:
+        raise ApiError(404, "not_found", f"unknown channel {channel!r}; known: {list(CHANNELS)}")
+    return event, channel, part
+
+
+async def list_templates(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    async with request.app[SESSIONS]() as session:
+        rows = await queries.list_overrides(session, business_id)
+    return web.json_response({"overrides": [override_json(r) for r in rows], "events": sorted(EVENTS)})
+
+
+async def put_template(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    event, channel, part = _template_path(request)
+    body = await parse_json_body(request, TemplateOverrideBody)
+    try:
+        validate_override(event, channel, part, body.body)
+    except ValueError as exc:
+        raise ApiError(
+            422,
+            "validation_error",
+            "the template does not render",
+            fields=[{"field": "body", "message": str(exc)}],
+        ) from exc
+    async with request.app[SESSIONS]() as session:
+        await queries.put_override(session, business_id, event, channel, part, body.body)
+    return web.json_response({"event": event, "channel": channel, "part": part, "body": body.body})
+
+
+async def delete_template(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    event, channel, part = _template_path(request)
+    async with request.app[SESSIONS]() as session:
+        if not await queries.delete_override(session, business_id, event, channel, part):
+            raise ApiError(404, "not_found", "no override for that template part")
+    return web.Response(status=204)

@@ -1,0 +1,116 @@
+"""Request bodies the API accepts (unknown fields are rejected, each error names its field)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, ClassVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+
+from keeptime.automation import AutomationSettings, validate_time_zone
+
+TimeZone = Annotated[str, AfterValidator(validate_time_zone)]
+Phone = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164, e.g. +4915112345678")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Patch(Strict):
+    """A partial update: a field may be left out, but only ``NULLABLE`` fields may be set to null."""
+
+    NULLABLE: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> Patch:
+        nulls = [f for f in self.model_fields_set if getattr(self, f) is None and f not in self.NULLABLE]
+        if nulls:
+            raise ValueError(f"{', '.join(sorted(nulls))} cannot be null")
+        return self
+
+
+class BusinessCreate(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    time_zone: TimeZone
+    admin_email: EmailStr | None = None
+    automation: AutomationSettings = Field(default_factory=AutomationSettings)
+
+
+class BusinessUpdate(Patch):
+    NULLABLE = frozenset({"admin_email"})
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    time_zone: TimeZone | None = None
+    admin_email: EmailStr | None = None
+    automation: AutomationSettings | None = None
+
+
+class CustomerFields(Strict):
+    email: EmailStr | None = None
+    phone: Phone | None = None
+    push_token: str | None = Field(default=None, max_length=512)
+    time_zone: TimeZone | None = None
+    locale: str | None = Field(default=None, pattern=r"^[a-z]{2}(_[A-Z]{2})?$")
+    channel_order: list[str] | None = None
+    email_opted_in: bool | None = None
+    sms_opted_in: bool | None = None
+    push_opted_in: bool | None = None
+
+    @field_validator("channel_order")
+    @classmethod
+    def _known_channels(cls, order: list[str] | None) -> list[str] | None:
+        if order is None:
+            return None
+        unknown = [c for c in order if c not in ("email", "sms", "push")]
+        if unknown or len(set(order)) != len(order) or not order:
+            raise ValueError("a non-empty list of distinct channels from email, sms, push")
+        return order
+
+
+class CustomerCreate(CustomerFields):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class CustomerUpdate(CustomerFields, Patch):
+    NULLABLE = frozenset({"email", "phone", "push_token", "time_zone"})
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class SingleNotification(Strict):
+    customer_id: int = Field(gt=0)
+    subject: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=1600)
+    planned_for: datetime | None = Field(default=None, description="deliver at (quiet hours do not apply)")
+
+    @field_validator("planned_for")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("must include a UTC offset, e.g. 2030-01-01T09:00:00Z")
+        return value
+
+
+class BroadcastCreate(Strict):
+    subject: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=1600)
+    customer_ids: list[int] | None = Field(default=None, min_length=1, max_length=100_000)
+    all_customers: bool = False
+    rate_per_s: float | None = Field(default=None, gt=0, le=10_000)
+
+    @model_validator(mode="after")
+    def _one_audience(self) -> BroadcastCreate:
+        if (self.customer_ids is None) == (not self.all_customers):
+            raise ValueError("give either customer_ids or all_customers: true")
+        return self
+
+
+class TemplateOverrideBody(Strict):
+    body: str = Field(min_length=1, max_length=10_000)
+
+
+class PushReceipt(Strict):
+    message_id: str = Field(min_length=1, max_length=255)
+    status: str = Field(pattern="^(delivered|failed)$")
+    error: str | None = Field(default=None, max_length=500)

@@ -1,0 +1,99 @@
+"""Provider callbacks: SMS delivery receipts and inbound STOP/START (Twilio-signed), push receipts (HMAC)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from api.errors import ApiError, validation_error
+from api.keys import SESSIONS, SETTINGS
+from api.schemas import PushReceipt
+from db import notification_queries as queries
+from db.tenants import opt_out_phone
+
+STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+START_WORDS = frozenset({"START", "UNSTOP", "YES"})
+DELIVERED = frozenset({"delivered"})
+UNDELIVERED = frozenset({"failed", "undelivered"})
+
+
+def twilio_signature(auth_token: str, url: str, params: Mapping[str, str]) -> str:
+    """Twilio's request signature: base64 HMAC-SHA1 of the URL followed by the sorted form pairs."""
+    payload = url + "".join(f"{key}{params[key]}" for key in sorted(params))
+    return base64.b64encode(hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()).decode()
+
+
+async def _verified_twilio_form(request: web.Request) -> dict[str, str]:
+    settings = request.app[SETTINGS]
+    if settings.twilio_auth_token is None:
+        raise ApiError(403, "forbidden", "SMS webhooks are off: no TWILIO_AUTH_TOKEN is configured")
+    form = {key: str(value) for key, value in (await request.post()).items()}
+    url = settings.public_base_url.rstrip("/") + request.path_qs
+    expected = twilio_signature(settings.twilio_auth_token.get_secret_value(), url, form)
+    given = request.headers.get("X-Twilio-Signature", "")
+    if not hmac.compare_digest(expected.encode(), given.encode()):
+        raise ApiError(
+            403,
+            "forbidden",
+            "bad X-Twilio-Signature",
+            fields=[{"field": "X-Twilio-Signature", "message": "does not match"}],
+        )
+    return form
+
+
+async def sms_status(request: web.Request) -> web.Response:
+    """Twilio status callback: ``MessageStatus`` moves ``sent`` to ``delivered`` or ``failed``."""
+    form = await _verified_twilio_form(request)
+    sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "").lower()
+    if not sid:
+        raise ApiError(
+            422,
+            "validation_error",
+            "MessageSid is required",
+            fields=[{"field": "MessageSid", "message": "required"}],
+        )
+    if status in DELIVERED | UNDELIVERED:
+        error = f"{status} (error {form.get('ErrorCode', '?')})" if status in UNDELIVERED else None
+        async with request.app[SESSIONS]() as session:
+            await queries.apply_receipt(session, "twilio", sid, status in DELIVERED, error)
+    return web.Response(status=204)  # intermediate states (queued, sending, sent) need no change
+
+
+async def sms_inbound(request: web.Request) -> web.Response:
+    """An SMS to our number: STOP words opt the sender out of SMS everywhere, START words opt back in."""
+    form = await _verified_twilio_form(request)
+    phone, word = form.get("From", ""), form.get("Body", "").strip().upper()
+    if phone and (word in STOP_WORDS or word in START_WORDS):
+        async with request.app[SESSIONS]() as session:
+            await opt_out_phone(session, phone, opted_in=word in START_WORDS)
+    return web.Response(text="<Response/>", content_type="application/xml")
+
+
+async def push_status(request: web.Request) -> web.Response:
+    """A push receipt from the app backend: JSON signed with ``X-Keeptime-Signature`` (HMAC-SHA256, hex)."""
+    raw = await request.read()
+    secret = request.app[SETTINGS].webhook_secret.get_secret_value().encode()
+    expected = hmac.new(secret, raw, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected.encode(), request.headers.get("X-Keeptime-Signature", "").encode()):
+        raise ApiError(
+            403,
+            "forbidden",
+            "bad X-Keeptime-Signature",
+            fields=[{"field": "X-Keeptime-Signature", "message": "does not match"}],
+        )
+    try:
+        receipt = PushReceipt.model_validate_json(raw)
+    except ValidationError as exc:
+        raise validation_error(exc) from exc
+    async with request.app[SESSIONS]() as session:
+        found = await queries.apply_receipt(
+            session, "fcm", receipt.message_id, receipt.status == "delivered", receipt.error
+        )
+    if not found:
+        raise ApiError(404, "not_found", "no sent push message with that id")
+    return web.Response(status=204)

@@ -1,0 +1,68 @@
+"""Businesses, their API keys and customers: the data access the API's handlers call."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import ApiKey, Business, Customer
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def create_business(session: AsyncSession, values: dict[str, Any]) -> tuple[Business, str]:
+    """A new business and its first API key (returned once, stored only as a hash)."""
+    business = Business(**values)
+    session.add(business)
+    await session.flush()
+    key = await issue_api_key(session, business.id)
+    await session.commit()
+    return business, key
+
+
+async def issue_api_key(session: AsyncSession, business_id: int) -> str:
+    key = f"kt_{business_id}_{secrets.token_urlsafe(24)}"
+    session.add(ApiKey(business_id=business_id, key_hash=hash_api_key(key), prefix=key[:12]))
+    await session.flush()
+    return key
+
+
+async def business_for_key(session: AsyncSession, key: str) -> int | None:
+    query = select(ApiKey.business_id).where(
+        ApiKey.key_hash == hash_api_key(key), ApiKey.revoked_at.is_(None)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def revoke_other_keys(session: AsyncSession, business_id: int, keep: str) -> None:
+    await session.execute(
+        update(ApiKey)
+        .where(
+            ApiKey.business_id == business_id,
+            ApiKey.key_hash != hash_api_key(keep),
+            ApiKey.revoked_at.is_(None),
+        )
+        .values(revoked_at=datetime.now(UTC))
+    )
+
+
+async def customer_of(session: AsyncSession, business_id: int, customer_id: int) -> Customer | None:
+    """The customer if it belongs to ``business_id`` (another tenant's customer is simply not found)."""
+    customer = await session.get(Customer, customer_id)
+    return customer if customer is not None and customer.business_id == business_id else None
+
+
+async def opt_out_phone(session: AsyncSession, phone: str, *, opted_in: bool) -> int:
+    """STOP / START from an inbound SMS: every customer with that number, in every business."""
+    result = await session.execute(
+        update(Customer).where(Customer.phone == phone).values(sms_opted_in=opted_in)
+    )
+    await session.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
