@@ -109,14 +109,11 @@ async def _http_post(
     headers: dict[str, str],
     form: dict[str, str] | None = None,
     json_body: Mapping[str, object] | None = None,
-    auth: aiohttp.BasicAuth | None = None,
 ) -> dict[str, object]:
     """One provider call, mapping failures to transient (timeouts, 408, 429, 5xx) or permanent (other 4xx)."""
     timeout = aiohttp.ClientTimeout(total=timeout_s)
     try:
-        async with http.post(
-            url, data=form, json=json_body, auth=auth, headers=headers, timeout=timeout
-        ) as response:
+        async with http.post(url, data=form, json=json_body, headers=headers, timeout=timeout) as response:
             body = await response.text()
             if response.status < 300:
                 data = json.loads(body) if body else {}
@@ -158,8 +155,12 @@ class TwilioSmsProvider:
             f"{s.twilio_base_url.rstrip('/')}/2010-04-01/Accounts/{s.twilio_account_sid}/Messages.json",
             timeout_s=s.provider_timeout_s,
             form=form,
-            auth=aiohttp.BasicAuth(s.twilio_account_sid, s.twilio_auth_token.get_secret_value()),
-            headers={"I-Twilio-Idempotency-Token": delivery.idempotency_key},
+            headers={
+                "Authorization": aiohttp.encode_basic_auth(
+                    s.twilio_account_sid, s.twilio_auth_token.get_secret_value()
+                ),
+                "I-Twilio-Idempotency-Token": delivery.idempotency_key,
+            },
         )
         return str(data.get("sid", ""))
 

