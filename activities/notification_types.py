@@ -64,6 +64,7 @@ class NotificationResult(BaseModel):
 class PlanNotificationInput(BaseModel):
     request: NotificationRequest
     planned_for: datetime
+    now: datetime = Field(description="the workflow's clock (workflow.now()), not the activity's")
 
 
 class DeliveryPlan(BaseModel):

@@ -98,7 +98,7 @@ class NotificationActivities:
             quiet = AutomationSettings.model_validate(business.automation or {}).quiet_hours
             deliver_at = adjust_for_quiet_hours(
                 plan.planned_for,
-                now=datetime.now(UTC),
+                now=plan.now,
                 deadline=request.deadline,
                 zone=recipient_zone(customer, business),
                 start=quiet.start,

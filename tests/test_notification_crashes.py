@@ -46,10 +46,15 @@ async def _request(sessions: SessionFactory, channel: str) -> NotificationReques
     customer = await make_customer(sessions, business, channel_order=[channel])
     appointment = await make_appointment(sessions, business, customer)
     return NotificationRequest(
-        business_id=business.id, entity_type="appointment", entity_id=appointment.id,
-        event="appointment.reminder", variant="2h", customer_id=customer.id,
-        scheduled_for=appointment.starts_at, entity_version=1,
-    )  # fmt: skip
+        business_id=business.id,
+        entity_type="appointment",
+        entity_id=appointment.id,
+        event="appointment.reminder",
+        variant="2h",
+        customer_id=customer.id,
+        scheduled_for=appointment.starts_at,
+        entity_version=1,
+    )
 
 
 @pytest.mark.parametrize("step", STEPS)

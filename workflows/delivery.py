@@ -29,7 +29,7 @@ async def plan_delivery(request: NotificationRequest, planned_for: datetime) -> 
     """Ask when to deliver (quiet hours, recipient's zone); a skip is already recorded when it comes back."""
     return await workflow.execute_activity_method(
         NotificationActivities.plan_notification,
-        PlanNotificationInput(request=request, planned_for=planned_for),
+        PlanNotificationInput(request=request, planned_for=planned_for, now=workflow.now()),
         task_queue=NOTIFICATIONS,
         start_to_close_timeout=timedelta(seconds=30),
         summary=f"plan {request.event_name}",
