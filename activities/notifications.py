@@ -9,6 +9,7 @@ Retry-After); permanent ones (and transient ones on the last attempt) fail that 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -50,6 +51,9 @@ from keeptime.timekeeping import adjust_for_quiet_hours
 
 log = logging.getLogger("keeptime.notifications")
 
+_INLINE_TRIES = 4
+_INLINE_MAX_WAIT_S = 5.0
+
 Checkpoint = Callable[[str], None]
 """Called at each step (``claimed``, ``provider_accepted``, ``logged``); tests use it to crash there."""
 
@@ -68,11 +72,13 @@ class NotificationActivities:
         providers: dict[str, Provider],
         *,
         checkpoint: Checkpoint | None = None,
+        concurrency: int = 16,
     ) -> None:
         self._sessions = sessions
         self._settings = settings
         self._providers = providers
         self._checkpoint = checkpoint or (lambda step: None)
+        self._concurrency = concurrency
         self._limiter = ProviderRateLimiter(
             sessions,
             {
@@ -208,11 +214,11 @@ class NotificationActivities:
 
     @activity.defn
     async def send_broadcast_batch(self, batch: BroadcastBatchInput) -> BroadcastProgress:
-        """Send to the next ``limit`` recipients after ``after_customer_id``; heartbeats its position."""
-        after = batch.after_customer_id
-        details = activity.info().heartbeat_details if activity.in_activity() else ()
-        if details:
-            after = max(after, int(details[0]))
+        """Send to the next ``limit`` recipients after ``after_customer_id``, a few at a time.
+
+        A retried batch starts over from ``after_customer_id``: recipients already served return their
+        settled outcome from the log without a send, so the counts stay exact and nobody gets two messages.
+        """
         async with self._sessions() as session:
             customer_ids = list(
                 (
@@ -220,38 +226,55 @@ class NotificationActivities:
                         select(BroadcastRecipient.customer_id)
                         .where(
                             BroadcastRecipient.broadcast_id == batch.broadcast_id,
-                            BroadcastRecipient.customer_id > after,
+                            BroadcastRecipient.customer_id > batch.after_customer_id,
                         )
                         .order_by(BroadcastRecipient.customer_id)
                         .limit(batch.limit)
                     )
                 ).scalars()
             )
-        progress = BroadcastProgress(last_customer_id=after, done=len(customer_ids) < batch.limit)
         final_attempt = _is_final_attempt()
-        for customer_id in customer_ids:
-            request = NotificationRequest(
-                business_id=batch.business_id,
-                entity_type="broadcast",
-                entity_id=batch.broadcast_id,
-                event="broadcast.message",
-                customer_id=customer_id,
-            )
+        slots = asyncio.Semaphore(self._concurrency)
+
+        async def one(customer_id: int) -> NotificationResult:
+            async with slots:  # a slow or retrying recipient holds one slot, not the whole batch
+                result = await self._deliver_in_batch(_broadcast_request(batch, customer_id), final_attempt)
+                _heartbeat()
+                return result
+
+        outcomes = await asyncio.gather(*(one(c) for c in customer_ids), return_exceptions=True)
+        counts = {"sent": 0, "skipped": 0, "failed": 0}
+        transient: TransientDeliveryError | None = None
+        for outcome in outcomes:
+            if isinstance(outcome, TransientDeliveryError):
+                transient = outcome
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                counts["sent" if outcome.status == "delivered" else outcome.status] += 1
+        if transient is not None:
+            raise ApplicationError(f"retrying the batch: {transient}", type="TransientDeliveryError")
+        return BroadcastProgress(
+            **counts,
+            last_customer_id=customer_ids[-1] if customer_ids else batch.after_customer_id,
+            done=len(customer_ids) < batch.limit,
+        )
+
+    async def _deliver_in_batch(
+        self, request: NotificationRequest, final_attempt: bool
+    ) -> NotificationResult:
+        """In a batch, a recipient's transient error is retried here first (briefly, honouring Retry-After),
+        so one flaky request does not send the whole batch into Temporal's backoff."""
+        for attempt in range(1, _INLINE_TRIES + 1):
+            last = attempt == _INLINE_TRIES
             try:
-                result = await self.deliver(request, final_attempt=final_attempt)
+                return await self.deliver(request, final_attempt=final_attempt and last)
             except TransientDeliveryError as exc:
-                raise ApplicationError(str(exc), type="TransientDeliveryError") from exc
-            progress = progress.add(
-                BroadcastProgress(
-                    sent=result.status == "sent",
-                    skipped=result.status == "skipped",
-                    failed=result.status == "failed",
-                    last_customer_id=customer_id,
-                    done=progress.done,
-                )
-            )
-            _heartbeat(customer_id)
-        return progress
+                if last:
+                    raise
+                _heartbeat()
+                await asyncio.sleep(min(exc.retry_after_s or 0.25 * 2**attempt, _INLINE_MAX_WAIT_S))
+        raise AssertionError("unreachable")
 
     @activity.defn
     async def finish_broadcast(self, finish: FinishBroadcastInput) -> None:
@@ -263,6 +286,16 @@ class NotificationActivities:
                     status=finish.status, report=finish.progress.model_dump(), finished_at=datetime.now(UTC)
                 )
             )
+
+
+def _broadcast_request(batch: BroadcastBatchInput, customer_id: int) -> NotificationRequest:
+    return NotificationRequest(
+        business_id=batch.business_id,
+        entity_type="broadcast",
+        entity_id=batch.broadcast_id,
+        event="broadcast.message",
+        customer_id=customer_id,
+    )
 
 
 def _is_final_attempt() -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import email
 import itertools
+import random
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
@@ -75,6 +76,16 @@ class Failure:
 
 
 @dataclass
+class Chaos:
+    """Random failures for benchmarks: before accepting (500, 429) and after accepting (response lost)."""
+
+    fail_before: float = 0.0
+    throttle: float = 0.0
+    lose_response: float = 0.0
+    random: random.Random = field(default_factory=lambda: random.Random(7))
+
+
+@dataclass
 class ProviderPeer:
     """Twilio- and FCM-shaped HTTP peer. ``accepted`` holds one entry per distinct message it accepted."""
 
@@ -82,6 +93,8 @@ class ProviderPeer:
     accepted: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {"sms": [], "push": []})
     requests: dict[str, int] = field(default_factory=lambda: {"sms": 0, "push": 0})
     failures: dict[str, list[Failure]] = field(default_factory=lambda: {"sms": [], "push": []})
+    chaos: Chaos | None = None
+    resent_keys: int = 0
     _by_key: dict[str, dict[str, Any]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
     runner: web.AppRunner | None = None
@@ -99,6 +112,8 @@ class ProviderPeer:
             self.failures[channel].clear()
             self.requests[channel] = 0
         self._by_key.clear()
+        self.chaos = None
+        self.resent_keys = 0
 
     async def start(self) -> None:
         app = web.Application()
@@ -114,6 +129,12 @@ class ProviderPeer:
 
     def _injected(self, channel: str) -> web.Response | None:
         self.requests[channel] += 1
+        if self.chaos is not None:
+            roll = self.chaos.random.random()
+            if roll < self.chaos.fail_before:
+                return web.Response(status=503, text="chaos")
+            if roll < self.chaos.fail_before + self.chaos.throttle:
+                return web.Response(status=429, text="chaos", headers={"Retry-After": "1"})
         if not self.failures[channel]:
             return None
         failure = self.failures[channel].pop(0)
@@ -132,9 +153,10 @@ class ProviderPeer:
         if form.get("To") == INVALID_NUMBER:
             return web.json_response({"code": 21211, "message": "Invalid 'To' Phone Number"}, status=400)
         key = request.headers.get("I-Twilio-Idempotency-Token", "")
-        return web.json_response(
-            self._accept("sms", key, {"form": form, "sid": f"SM{next(self._ids):032d}"}, "sid"), status=201
-        )
+        accepted = self._accept("sms", key, {"form": form, "sid": f"SM{next(self._ids):032d}"}, "sid")
+        if self.chaos is not None and self.chaos.random.random() < self.chaos.lose_response:
+            return web.Response(status=502, text="chaos: accepted, then the response was lost")
+        return web.json_response(accepted, status=201)
 
     async def _fcm(self, request: web.Request) -> web.Response:
         if (
@@ -153,6 +175,7 @@ class ProviderPeer:
 
     def _accept(self, channel: str, key: str, entry: dict[str, Any], id_field: str) -> dict[str, Any]:
         if key and key in self._by_key:  # a retried request: the provider returns the first message
+            self.resent_keys += 1
             return {id_field: self._by_key[key][id_field], "status": "queued"}
         entry["key"] = key
         self.accepted[channel].append(entry)

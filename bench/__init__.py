@@ -1,0 +1,1 @@
+"""Benchmarks: each prints its figures (medians and ratios measured in the same run)."""
