@@ -28,6 +28,9 @@ EXPECTED_TABLES = {
     "rate_buckets",
     "broadcasts",
     "broadcast_recipients",
+    "appointment_fees",
+    "reviews",
+    "idempotent_requests",
 }
 
 
