@@ -23,6 +23,7 @@ def _spec(
 EVENTS: dict[str, EventSpec] = {
     "appointment.booked": _spec("appointment", {"pending", "confirmed"}, quiet=False),
     "appointment.confirmed": _spec("appointment", {"confirmed"}, quiet=False),
+    "appointment.rescheduled": _spec("appointment", {"pending", "confirmed"}, quiet=False),
     "appointment.reminder": _spec("appointment", {"confirmed"}, quiet=True),
     "appointment.cancelled": _spec("appointment", {"cancelled"}, quiet=False),
     "appointment.no_show": _spec("appointment", {"no_show"}, quiet=True),

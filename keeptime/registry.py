@@ -7,16 +7,23 @@ from typing import Any
 
 import aiohttp
 
+from activities.appointments import AppointmentActivities
 from activities.health import HealthActivities
 from activities.notifications import Checkpoint, NotificationActivities
 from activities.providers import build_providers
 from db.engine import SessionFactory
 from keeptime.settings import Settings
+from workflows.appointment import AppointmentWorkflow
 from workflows.broadcast import BroadcastWorkflow
 from workflows.health_check import DatabaseHealthCheckWorkflow
 from workflows.notification import NotificationWorkflow
 
-WORKFLOWS: Sequence[type] = (DatabaseHealthCheckWorkflow, NotificationWorkflow, BroadcastWorkflow)
+WORKFLOWS: Sequence[type] = (
+    AppointmentWorkflow,
+    DatabaseHealthCheckWorkflow,
+    NotificationWorkflow,
+    BroadcastWorkflow,
+)
 
 
 def build_activities(
@@ -31,7 +38,12 @@ def build_activities(
     notifications = NotificationActivities(
         sessions, settings, build_providers(settings, http), checkpoint=checkpoint
     )
+    appointments = AppointmentActivities(sessions)
     return [
+        appointments.load_appointment,
+        appointments.apply_transition,
+        appointments.record_skipped_notification,
+        appointments.check_reviewed,
         health.check_database_health,
         notifications.plan_notification,
         notifications.send_notification,

@@ -170,3 +170,17 @@ async def notifier(
     """The real notification activities, wired to the local peers."""
     async with aiohttp.ClientSession() as http:
         yield NotificationActivities(sessions, provider_settings, build_providers(provider_settings, http))
+
+
+@pytest.fixture(scope="session")
+async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """Time-skipping v2: the real dev server with a virtual clock per workflow (Updates work here)."""
+    env = await WorkflowEnvironment.start_time_skipping_v2(
+        dev_server_existing_path=_binary("temporal"),
+        dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],
+        data_converter=pydantic_data_converter,
+        search_attributes=ALL_SEARCH_ATTRIBUTES,
+        port=free_port(),
+    )
+    yield env
+    await env.shutdown()

@@ -1,0 +1,146 @@
+"""Types that cross the Temporal boundary for appointments: ids, statuses and instants, no personal data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from activities.notification_types import NotificationRequest
+from keeptime.automation import AutomationSettings
+
+Status = Literal["pending", "confirmed", "checked_in", "completed", "cancelled", "no_show"]
+Action = Literal["confirm", "check_in", "complete", "no_show", "cancel", "reschedule"]
+ACTIVE_STATUSES: frozenset[str] = frozenset({"pending", "confirmed", "checked_in"})
+
+
+@dataclass(frozen=True)
+class Transition:
+    allowed_from: frozenset[str]
+    target: str
+
+
+# The status machine, shared by the workflow's update validators and the activity that writes it.
+TRANSITIONS: dict[str, Transition] = {
+    "confirm": Transition(frozenset({"pending"}), "confirmed"),
+    "check_in": Transition(frozenset({"pending", "confirmed"}), "checked_in"),
+    "complete": Transition(frozenset({"confirmed", "checked_in"}), "completed"),
+    "no_show": Transition(frozenset({"confirmed"}), "no_show"),
+    "cancel": Transition(frozenset({"pending", "confirmed"}), "cancelled"),
+}
+RESCHEDULABLE: frozenset[str] = frozenset({"pending", "confirmed"})
+
+
+class AppointmentRef(BaseModel):
+    appointment_id: int
+    business_id: int
+
+
+class AppointmentSnapshot(BaseModel):
+    """The appointment as PostgreSQL has it, plus the business settings the workflow plans with."""
+
+    appointment_id: int
+    business_id: int
+    customer_id: int
+    status: Status
+    starts_at: datetime
+    ends_at: datetime
+    version: int
+    time_zone: str
+    automation: AutomationSettings
+    checked_in_at: datetime | None = None
+    completed_at: datetime | None = None
+    reviewed: bool = False
+
+
+class TransitionInput(BaseModel):
+    """One status change, written in one transaction. Retries are safe: an applied change is a no-op."""
+
+    appointment_id: int
+    business_id: int
+    action: Action
+    reason: str | None = None
+    by: str | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    to_version: int | None = Field(default=None, description="reschedule: the version it creates")
+
+
+class SkipNotificationInput(BaseModel):
+    request: NotificationRequest
+    reason: str
+
+
+class CancelInput(BaseModel):
+    """Signal ``cancel``: ``temporal workflow signal --name cancel --input '{"reason": "..."}'``."""
+
+    reason: str = "cancelled"
+    by: str = "operator"
+
+
+class RescheduleInput(BaseModel):
+    starts_at: datetime
+    ends_at: datetime
+
+
+class StepInput(BaseModel):
+    """Input of the updates that need nothing but the call (``confirm``, ``check_in`` ...)."""
+
+    by: str = "operator"
+
+
+class ReviewSubmittedInput(BaseModel):
+    rating: int = Field(ge=1, le=5)
+
+
+class MessageRecord(BaseModel):
+    event: str
+    status: str
+    channel: str | None = None
+    reason: str | None = None
+    at: datetime
+
+
+class AppointmentState(BaseModel):
+    """Everything the workflow knows; carried whole across continue-as-new."""
+
+    snapshot: AppointmentSnapshot
+    handled: list[str] = Field(
+        default_factory=list, description="timeline steps done, e.g. 'reminder:86400:v2'"
+    )
+    planned: dict[str, datetime] = Field(
+        default_factory=dict, description="step -> delivery time (quiet hours)"
+    )
+    outbox: list[NotificationRequest] = Field(default_factory=list)
+    messages: list[MessageRecord] = Field(default_factory=list)
+    review_requested_at: datetime | None = None
+    cancel_request: CancelInput | None = None
+    booked_announced: bool = False
+
+
+class AppointmentInput(BaseModel):
+    appointment_id: int
+    business_id: int
+    snapshot: AppointmentSnapshot | None = Field(default=None, description="the row at booking, if known")
+    carried: AppointmentState | None = Field(default=None, description="state handed over by continue-as-new")
+    continue_as_new_after_events: int = Field(default=2_000, description="history length that triggers it")
+
+
+class NextAction(BaseModel):
+    kind: str
+    label: str
+    at: datetime
+
+
+class AppointmentView(BaseModel):
+    """The ``state`` query, and what every update returns."""
+
+    appointment_id: int
+    status: Status
+    starts_at: datetime
+    ends_at: datetime
+    version: int
+    next_action: NextAction | None
+    messages: list[MessageRecord]

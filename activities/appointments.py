@@ -1,0 +1,143 @@
+"""Appointment activities: read the row, write every status change (one transaction each), record skips."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.appointment_types import (
+    RESCHEDULABLE,
+    TRANSITIONS,
+    AppointmentRef,
+    AppointmentSnapshot,
+    SkipNotificationInput,
+    TransitionInput,
+)
+from activities.notification_store import record_skip
+from activities.notification_types import NotificationResult
+from db.appointments import appointment_snapshot, has_reviewed
+from db.engine import SessionFactory
+from db.models import Appointment, AppointmentFee, AppointmentStatus, Business, Customer
+from keeptime.automation import AutomationSettings
+
+CONFLICT = "AppointmentConflict"
+MISSING = "AppointmentMissing"
+
+
+class AppointmentActivities:
+    def __init__(self, sessions: SessionFactory) -> None:
+        self._sessions = sessions
+
+    @activity.defn
+    async def load_appointment(self, ref: AppointmentRef) -> AppointmentSnapshot:
+        async with self._sessions() as session:
+            appointment = await _locked(session, ref.appointment_id, ref.business_id, lock=False)
+            return await appointment_snapshot(session, appointment)
+
+    @activity.defn
+    async def apply_transition(self, change: TransitionInput) -> AppointmentSnapshot:
+        """Apply one status change under a row lock; a change already applied (a retry) returns the row."""
+        async with self._sessions() as session, session.begin():
+            appointment = await _locked(session, change.appointment_id, change.business_id, lock=True)
+            if change.action == "reschedule":
+                _reschedule(appointment, change)
+                return await appointment_snapshot(session, appointment)
+            target = AppointmentStatus(TRANSITIONS[change.action].target)
+            if appointment.status == target:
+                pass  # already applied by an earlier attempt
+            elif appointment.status.value not in TRANSITIONS[change.action].allowed_from:
+                raise ApplicationError(
+                    f"cannot {change.action} an appointment that is {appointment.status.value}",
+                    type=CONFLICT,
+                    non_retryable=True,
+                )
+            else:
+                await _apply(session, appointment, change, target)
+            return await appointment_snapshot(session, appointment)
+
+    @activity.defn
+    async def record_skipped_notification(self, skip: SkipNotificationInput) -> NotificationResult:
+        """A message the timeline decided not to send (e.g. a reminder whose useful time has passed)."""
+        async with self._sessions() as session:
+            return await record_skip(session, skip.request, skip.reason)
+
+    @activity.defn
+    async def check_reviewed(self, ref: AppointmentRef) -> bool:
+        """Has this appointment's customer reviewed the business (for any appointment)?"""
+        async with self._sessions() as session:
+            appointment = await _locked(session, ref.appointment_id, ref.business_id, lock=False)
+            return await has_reviewed(session, appointment)
+
+
+async def _locked(session: AsyncSession, appointment_id: int, business_id: int, *, lock: bool) -> Appointment:
+    query = select(Appointment).where(
+        Appointment.id == appointment_id, Appointment.business_id == business_id
+    )
+    appointment = (await session.execute(query.with_for_update() if lock else query)).scalar_one_or_none()
+    if appointment is None:
+        raise ApplicationError(
+            f"appointment {appointment_id} does not exist", type=MISSING, non_retryable=True
+        )
+    return appointment
+
+
+def _reschedule(appointment: Appointment, change: TransitionInput) -> None:
+    assert change.starts_at and change.ends_at and change.to_version
+    if appointment.version >= change.to_version:
+        return  # applied by an earlier attempt
+    if appointment.status.value not in RESCHEDULABLE or appointment.version != change.to_version - 1:
+        raise ApplicationError(
+            f"cannot reschedule: it is {appointment.status.value}, version {appointment.version}",
+            type=CONFLICT,
+            non_retryable=True,
+        )
+    appointment.starts_at, appointment.ends_at = change.starts_at, change.ends_at
+    appointment.version = change.to_version
+
+
+async def _apply(
+    session: AsyncSession, appointment: Appointment, change: TransitionInput, target: AppointmentStatus
+) -> None:
+    now = datetime.now(UTC)
+    appointment.status = target
+    if target == AppointmentStatus.CHECKED_IN:
+        appointment.checked_in_at = now
+    elif target == AppointmentStatus.COMPLETED:
+        appointment.completed_at = now
+    elif target == AppointmentStatus.CANCELLED:
+        appointment.cancel_reason, appointment.cancelled_by = change.reason, change.by
+    elif target == AppointmentStatus.NO_SHOW:
+        await _charge_no_show(session, appointment)
+
+
+async def _charge_no_show(session: AsyncSession, appointment: Appointment) -> None:
+    """The no-show fee (for the payment system) and the reputation penalty, in the same transaction."""
+    business = await session.get(Business, appointment.business_id)
+    assert business is not None
+    settings = AutomationSettings.model_validate(business.automation or {})
+    if settings.no_show_fee_cents > 0:
+        await session.execute(
+            insert(AppointmentFee)
+            .values(
+                appointment_id=appointment.id,
+                business_id=appointment.business_id,
+                customer_id=appointment.customer_id,
+                amount_cents=settings.no_show_fee_cents,
+            )
+            .on_conflict_do_nothing(index_elements=[AppointmentFee.appointment_id])
+        )
+    if settings.no_show_reputation_penalty:
+        await session.execute(
+            update(Customer)
+            .where(Customer.id == appointment.customer_id)
+            .values(
+                reputation_score=func.greatest(
+                    Customer.reputation_score - settings.no_show_reputation_penalty, 0
+                )
+            )
+        )

@@ -1,0 +1,200 @@
+"""Appointments for the API and the activities: snapshots, booking (idempotent, overlap-checked), reviews."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import exists, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from activities.appointment_types import AppointmentSnapshot
+from db.models import Appointment, AppointmentStatus, Business, IdempotentRequest, Review
+from keeptime.automation import AutomationSettings
+
+BLOCKING = (AppointmentStatus.PENDING, AppointmentStatus.CONFIRMED, AppointmentStatus.CHECKED_IN)
+
+
+class BookingConflict(Exception):
+    """The booking cannot be made as asked; ``field`` names the input at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+async def has_reviewed(session: AsyncSession, appointment: Appointment) -> bool:
+    query = select(
+        exists().where(
+            Review.business_id == appointment.business_id, Review.customer_id == appointment.customer_id
+        )
+    )
+    return bool((await session.execute(query)).scalar())
+
+
+async def appointment_snapshot(session: AsyncSession, appointment: Appointment) -> AppointmentSnapshot:
+    """What the workflow plans with: the row plus its business's zone and automation settings."""
+    business = await session.get(Business, appointment.business_id)
+    assert business is not None
+    return AppointmentSnapshot(
+        appointment_id=appointment.id,
+        business_id=appointment.business_id,
+        customer_id=appointment.customer_id,
+        status=appointment.status.value,
+        starts_at=appointment.starts_at,
+        ends_at=appointment.ends_at,
+        version=appointment.version,
+        time_zone=business.time_zone,
+        automation=AutomationSettings.model_validate(business.automation or {}),
+        checked_in_at=appointment.checked_in_at,
+        completed_at=appointment.completed_at,
+        reviewed=await has_reviewed(session, appointment),
+    )
+
+
+def request_hash(body: dict[str, Any]) -> str:
+    canonical = repr(sorted(body.items())).encode()
+    return hashlib.sha256(canonical).hexdigest()
+
+
+async def book(
+    session: AsyncSession,
+    business_id: int,
+    values: dict[str, Any],
+    *,
+    idempotency_key: str | None,
+    body_hash: str,
+) -> tuple[Appointment, bool]:
+    """Insert the appointment (or return the one this Idempotency-Key made); True when it is new. Commits.
+
+    Serialised per business with a transaction-scoped advisory lock, so neither two retries of one request
+    nor two overlapping bookings of one resource can both get through.
+    """
+    async with session.begin():
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:ns, :id)"), {"ns": 4_711, "id": business_id}
+        )
+        if idempotency_key is not None:
+            earlier = await session.get(IdempotentRequest, (business_id, idempotency_key))
+            if earlier is not None:
+                if earlier.request_hash != body_hash:
+                    raise BookingConflict(
+                        "Idempotency-Key", "this Idempotency-Key was used with a different body"
+                    )
+                appointment = await session.get(Appointment, earlier.resource_id)
+                assert appointment is not None
+                return appointment, False
+        business = await session.get(Business, business_id)
+        assert business is not None
+        settings = AutomationSettings.model_validate(business.automation or {})
+        if settings.prevent_overlaps and values.get("resource"):
+            await _refuse_overlap(
+                session, business_id, values["resource"], values["starts_at"], values["ends_at"]
+            )
+        status = (
+            AppointmentStatus.CONFIRMED
+            if settings.booking_mode == "confirm_automatically"
+            else AppointmentStatus.PENDING
+        )
+        appointment = Appointment(business_id=business_id, status=status, **values)
+        session.add(appointment)
+        await session.flush()
+        if idempotency_key is not None:
+            session.add(
+                IdempotentRequest(
+                    business_id=business_id,
+                    key=idempotency_key,
+                    request_hash=body_hash,
+                    resource_id=appointment.id,
+                )
+            )
+    await session.refresh(appointment)
+    return appointment, True
+
+
+async def _refuse_overlap(
+    session: AsyncSession, business_id: int, resource: str, starts_at: datetime, ends_at: datetime
+) -> None:
+    clash = await session.execute(
+        select(Appointment.id)
+        .where(
+            Appointment.business_id == business_id,
+            Appointment.resource == resource,
+            Appointment.status.in_(BLOCKING),
+            Appointment.starts_at < ends_at,
+            Appointment.ends_at > starts_at,
+        )
+        .limit(1)
+    )
+    other = clash.scalar_one_or_none()
+    if other is not None:
+        raise BookingConflict("starts_at", f"{resource} is already booked then (appointment {other})")
+
+
+async def appointment_of(session: AsyncSession, business_id: int, appointment_id: int) -> Appointment | None:
+    appointment = await session.get(Appointment, appointment_id)
+    return appointment if appointment is not None and appointment.business_id == business_id else None
+
+
+async def list_appointments(
+    session: AsyncSession,
+    business_id: int,
+    *,
+    status: str | None,
+    starts_from: datetime | None,
+    starts_before: datetime | None,
+    customer_id: int | None,
+    limit: int,
+) -> list[Appointment]:
+    query = select(Appointment).where(Appointment.business_id == business_id)
+    if status is not None:
+        query = query.where(Appointment.status == AppointmentStatus(status))
+    if starts_from is not None:
+        query = query.where(Appointment.starts_at >= starts_from)
+    if starts_before is not None:
+        query = query.where(Appointment.starts_at < starts_before)
+    if customer_id is not None:
+        query = query.where(Appointment.customer_id == customer_id)
+    return list(
+        (await session.execute(query.order_by(Appointment.starts_at, Appointment.id).limit(limit))).scalars()
+    )
+
+
+async def add_review(
+    session: AsyncSession, appointment: Appointment, rating: int, text_: str | None
+) -> Business:
+    """Store the review and recompute the business's rating statistics in the same transaction."""
+    async with session.begin():
+        session.add(
+            Review(
+                business_id=appointment.business_id,
+                customer_id=appointment.customer_id,
+                appointment_id=appointment.id,
+                rating=rating,
+                text=text_,
+            )
+        )
+        await session.flush()
+        business = (
+            await session.execute(
+                select(Business).where(Business.id == appointment.business_id).with_for_update()
+            )
+        ).scalar_one()
+        grouped = await session.execute(
+            select(Review.rating, func.count())
+            .where(Review.business_id == appointment.business_id)
+            .group_by(Review.rating)
+        )
+        counts = {int(stars): int(n) for stars, n in grouped.all()}
+        total = sum(counts.values())
+        business.rating_count = total
+        business.rating_average = round(sum(stars * n for stars, n in counts.items()) / total, 2)
+        business.rating_distribution = {str(stars): counts.get(stars, 0) for stars in range(1, 6)}
+    return business
+
+
+async def review_exists(session: AsyncSession, appointment_id: int) -> bool:
+    return bool(
+        (await session.execute(select(func.count()).where(Review.appointment_id == appointment_id))).scalar()
+    )

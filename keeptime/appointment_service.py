@@ -1,0 +1,123 @@
+"""Booking and steering appointments: the database first, then the workflow, idempotently.
+
+The booking path commits the row (with its Idempotency-Key) and then starts ``appointment-<id>``. A process
+that dies in between leaves a row without a workflow; the client's retry with the same Idempotency-Key, or
+``reconcile_appointment_workflows`` (``python -m starter appointments:reconcile``), starts it. A workflow
+never exists without its row: it is only started after the commit, and its first activity fails without one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.appointment_types import ACTIVE_STATUSES, AppointmentInput, AppointmentSnapshot
+from db import appointments as store
+from db.engine import SessionFactory
+from db.models import Appointment, AppointmentStatus
+from workflows import search_attributes as attrs
+from workflows.appointment import AppointmentWorkflow
+from workflows.task_queues import APPOINTMENTS
+
+AfterCommit = Callable[[Appointment], None]
+
+
+def appointment_workflow_id(appointment_id: int) -> str:
+    return f"appointment-{appointment_id}"
+
+
+def summary_of(snapshot: AppointmentSnapshot) -> str:
+    """``Appointment 123 · Fri 14 Mar 14:00 Europe/Berlin``: the Web UI's one-line description."""
+    local = snapshot.starts_at.astimezone(ZoneInfo(snapshot.time_zone))
+    return f"Appointment {snapshot.appointment_id} · {local:%a %d %b %H:%M} {snapshot.time_zone}"
+
+
+async def ensure_workflow(client: Client, snapshot: AppointmentSnapshot) -> WorkflowHandle[Any, Any]:
+    """Start ``appointment-<id>`` unless it runs or has run: safe to call any number of times."""
+    workflow_id = appointment_workflow_id(snapshot.appointment_id)
+    try:
+        return await client.start_workflow(
+            AppointmentWorkflow.run,
+            AppointmentInput(
+                appointment_id=snapshot.appointment_id, business_id=snapshot.business_id, snapshot=snapshot
+            ),
+            id=workflow_id,
+            task_queue=APPOINTMENTS,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(attrs.TENANT, str(snapshot.business_id)),
+                    SearchAttributePair(attrs.ENTITY, "appointment"),
+                    SearchAttributePair(attrs.STATUS, snapshot.status),
+                    SearchAttributePair(attrs.STARTS_AT, snapshot.starts_at),
+                ]
+            ),
+            static_summary=summary_of(snapshot),
+            static_details=f"business {snapshot.business_id}, customer {snapshot.customer_id}",
+        )
+    except WorkflowAlreadyStartedError:
+        return client.get_workflow_handle(workflow_id)  # it ran and finished: nothing to start
+
+
+async def book_appointment(
+    sessions: SessionFactory,
+    client: Client,
+    business_id: int,
+    values: dict[str, Any],
+    *,
+    idempotency_key: str | None,
+    after_commit: AfterCommit | None = None,
+) -> tuple[Appointment, bool]:
+    """Commit the booking, then make sure its workflow runs. Returns the appointment and whether it is new."""
+    async with sessions() as session:
+        appointment, created = await store.book(
+            session,
+            business_id,
+            values,
+            idempotency_key=idempotency_key,
+            body_hash=store.request_hash(values),
+        )
+        snapshot = await store.appointment_snapshot(session, appointment)
+    if after_commit is not None:
+        after_commit(appointment)  # fault injection in tests: "the process dies here"
+    await ensure_workflow(client, snapshot)
+    return appointment, created
+
+
+async def reconcile_appointment_workflows(
+    sessions: SessionFactory, client: Client, *, horizon_days: int = 60
+) -> int:
+    """Start the workflow of every active appointment that has none (e.g. after a crash). Returns how many."""
+    started = 0
+    since = datetime.now(UTC) - timedelta(days=horizon_days)
+    async with sessions() as session:
+        rows = await session.execute(
+            select(Appointment).where(
+                Appointment.status.in_([AppointmentStatus(s) for s in ACTIVE_STATUSES]),
+                Appointment.starts_at >= since,
+                Appointment.archived_at.is_(None),
+            )
+        )
+        for appointment in rows.scalars():
+            try:
+                await client.get_workflow_handle(appointment_workflow_id(appointment.id)).describe()
+            except RPCError as exc:
+                if exc.status != RPCStatusCode.NOT_FOUND:
+                    raise
+                await ensure_workflow(client, await store.appointment_snapshot(session, appointment))
+                started += 1
+    return started

@@ -1,0 +1,403 @@
+"""AppointmentWorkflow (``appointment-<id>``): one durable timeline per appointment.
+
+Booked -> confirmation (and admin alert); confirmed -> reminders at each offset; start + grace without
+check-in -> no-show (fee, penalty, notice); checked in -> completed at the end; completed -> review request
+and one review reminder unless reviewed; pending never confirmed -> cancelled ``unconfirmed`` at start.
+
+Steering: updates ``reschedule``, ``confirm``, ``check_in``, ``complete``, ``mark_no_show`` (validated,
+answered with the new state); signals ``cancel`` and ``review_submitted``; native cancellation behaves like
+``cancel``; query ``state``. Every status change is written to PostgreSQL by an activity before the
+workflow adopts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.appointment_types import (
+        RESCHEDULABLE,
+        TRANSITIONS,
+        AppointmentInput,
+        AppointmentRef,
+        AppointmentSnapshot,
+        AppointmentState,
+        AppointmentView,
+        CancelInput,
+        MessageRecord,
+        NextAction,
+        RescheduleInput,
+        ReviewSubmittedInput,
+        SkipNotificationInput,
+        StepInput,
+        TransitionInput,
+    )
+    from activities.appointments import CONFLICT, AppointmentActivities
+    from activities.notification_types import NotificationRequest, NotificationResult
+    from workflows import search_attributes as attrs
+    from workflows.appointment_timeline import Step, next_step, offset_label
+    from workflows.delivery import plan_delivery, send_now
+    from workflows.task_queues import APPOINTMENTS, REVIEWS
+
+Arg = TypeVar("Arg")
+Result = TypeVar("Result")
+DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+INVALID = "InvalidRequest"
+MESSAGE_HISTORY = 50  # the query shows the latest messages; the notification log has them all
+
+
+@workflow.defn
+class AppointmentWorkflow:
+    @workflow.init
+    def __init__(self, start: AppointmentInput) -> None:
+        self._ref = AppointmentRef(appointment_id=start.appointment_id, business_id=start.business_id)
+        self._state: AppointmentState | None = start.carried or (
+            AppointmentState(snapshot=start.snapshot) if start.snapshot else None
+        )
+        self._lock = asyncio.Lock()
+        self._woken = False
+        self._next: NextAction | None = None
+
+    # ----------------------------------------------------------------------------------------- run loop
+    @workflow.run
+    async def run(self, start: AppointmentInput) -> AppointmentView:
+        if self._state is None:
+            snapshot = await self._activity(
+                AppointmentActivities.load_appointment, self._ref, "load appointment"
+            )
+            self._state = AppointmentState(snapshot=snapshot)
+        try:
+            if not self._s.booked_announced:
+                self._announce_booking()
+            while True:
+                if self._history_is_long(start):
+                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    workflow.continue_as_new(start.model_copy(update={"carried": self._s, "snapshot": None}))
+                await self._drain_outbox()
+                if self._s.cancel_request is not None:
+                    await self._cancel(self._s.cancel_request)
+                    continue
+                step = next_step(self._s, workflow.now())
+                if step is None:
+                    break
+                if await self._wait_for(step):
+                    continue  # woken by steering: the timeline may have changed
+                if step.kind in ("reminder", "review_request", "review_reminder", "skip_reminder"):
+                    await self._message_step(step)
+                else:
+                    async with self._lock:
+                        if self._still_next(step):
+                            await self._status_step(step)
+            await workflow.wait_condition(workflow.all_handlers_finished)
+        except asyncio.CancelledError:
+            # `temporal workflow cancel` ends it like the cancel signal: status, message, clean end.
+            await asyncio.shield(self._cancel(CancelInput(reason="cancelled in Temporal", by="temporal")))
+            await asyncio.shield(self._drain_outbox())
+            raise
+        self._next = None
+        self._publish()
+        return self.state()
+
+    @property
+    def _s(self) -> AppointmentState:
+        if self._state is None:  # only while the very first activity loads the row
+            raise ApplicationError("the appointment is still being loaded; try again", type=CONFLICT)
+        return self._state
+
+    def _history_is_long(self, start: AppointmentInput) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() > (
+            start.continue_as_new_after_events
+        )
+
+    async def _wait_for(self, step: Step) -> bool:
+        """Sleep until the step is due (after quiet-hours planning for messages); True if steering woke us."""
+        needs_plan = (
+            step.kind in ("reminder", "review_request", "review_reminder") and step.key not in self._s.planned
+        )
+        if needs_plan and not await self._plan(step):
+            return False
+        at = self._s.planned.get(step.key, step.at)
+        self._next = NextAction(kind=step.kind, label=step.label, at=at)
+        self._publish()
+        delay = at - workflow.now()
+        if delay <= timedelta(0):
+            return False
+        self._woken = False
+        try:
+            await workflow.wait_condition(lambda: self._woken, timeout=delay, timeout_summary=step.label)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _plan(self, step: Step) -> bool:
+        """Quiet hours: when may this message go out? False when planning already recorded a skip."""
+        request = self._request_for(step)
+        plan = await plan_delivery(request, step.at)
+        if plan.skipped is not None:
+            self._record(request, plan.skipped)
+            self._s.handled.append(step.key)
+            return False
+        assert plan.deliver_at is not None
+        self._s.planned[step.key] = plan.deliver_at
+        return True
+
+    def _still_next(self, step: Step) -> bool:
+        current = next_step(self._s, workflow.now())
+        return current is not None and current.key == step.key
+
+    # -------------------------------------------------------------------------------------- timeline steps
+    async def _message_step(self, step: Step) -> None:
+        if not self._still_next(step):
+            return
+        request = self._request_for(step)
+        if step.kind == "skip_reminder":
+            skip = SkipNotificationInput(request=request, reason=step.reason or "skipped")
+            result = await self._activity(
+                AppointmentActivities.record_skipped_notification, skip, "record skip"
+            )
+        elif step.kind in ("review_request", "review_reminder") and await self._reviewed():
+            result = await self._activity(
+                AppointmentActivities.record_skipped_notification,
+                SkipNotificationInput(request=request, reason="already_reviewed"),
+                "record skip",
+            )
+        else:
+            result = await send_now(request)
+        if step.kind == "review_request":
+            self._s.review_requested_at = workflow.now()
+        self._s.handled.append(step.key)
+        self._record(request, result)
+
+    async def _status_step(self, step: Step) -> None:
+        self._s.handled.append(step.key)
+        if step.kind == "expire":
+            await self._transition("cancel", reason="unconfirmed", by="system")
+            self._queue("appointment.cancelled")
+        elif step.kind == "no_show_check":
+            await self._transition("no_show", by="system")
+            self._queue("appointment.no_show")
+        elif step.kind == "auto_complete":
+            await self._transition("complete", by="system")
+
+    async def _reviewed(self) -> bool:
+        if not self._s.snapshot.reviewed:
+            reviewed = await self._activity(
+                AppointmentActivities.check_reviewed, self._ref, "check reviews", queue=REVIEWS
+            )
+            self._s.snapshot = self._s.snapshot.model_copy(update={"reviewed": reviewed})
+        return self._s.snapshot.reviewed
+
+    async def _cancel(self, request: CancelInput) -> None:
+        async with self._lock:
+            self._s.cancel_request = None
+            if self._s.snapshot.status in TRANSITIONS["cancel"].allowed_from:
+                await self._transition("cancel", reason=request.reason, by=request.by)
+                self._queue("appointment.cancelled")
+
+    # ------------------------------------------------------------------------------------------ messages
+    def _announce_booking(self) -> None:
+        self._s.booked_announced = True
+        self._queue("appointment.booked")
+        if self._s.snapshot.automation.notify_admin_on_booking:
+            self._queue("appointment.admin_new_booking", to_admin=True)
+
+    def _queue(self, event: str, *, to_admin: bool = False) -> None:
+        snapshot = self._s.snapshot
+        self._s.outbox.append(
+            NotificationRequest(
+                business_id=snapshot.business_id,
+                entity_type="appointment",
+                entity_id=snapshot.appointment_id,
+                event=event,
+                customer_id=None if to_admin else snapshot.customer_id,
+                entity_version=snapshot.version,
+            )
+        )
+
+    async def _drain_outbox(self) -> None:
+        while self._s.outbox:
+            request = self._s.outbox[0]
+            self._record(request, await send_now(request))
+            self._s.outbox.pop(0)
+
+    def _request_for(self, step: Step) -> NotificationRequest:
+        snapshot = self._s.snapshot
+        cutoff = timedelta(seconds=snapshot.automation.reminder_cutoff_s)
+        is_reminder = step.kind in ("reminder", "skip_reminder")
+        return NotificationRequest(
+            business_id=snapshot.business_id,
+            entity_type="appointment",
+            entity_id=snapshot.appointment_id,
+            event="appointment.reminder" if is_reminder else f"appointment.{step.kind}",
+            variant=offset_label(step.offset_s) if is_reminder and step.offset_s else None,
+            customer_id=snapshot.customer_id,
+            scheduled_for=step.at
+            if not is_reminder
+            else snapshot.starts_at - timedelta(seconds=step.offset_s or 0),
+            entity_version=snapshot.version if is_reminder else None,
+            deadline=snapshot.starts_at - cutoff if is_reminder else None,
+        )
+
+    def _record(self, request: NotificationRequest, result: NotificationResult) -> None:
+        self._s.messages.append(
+            MessageRecord(
+                event=request.event_name,
+                status=result.status,
+                channel=result.channel,
+                reason=result.reason,
+                at=workflow.now(),
+            )
+        )
+        del self._s.messages[:-MESSAGE_HISTORY]
+
+    # --------------------------------------------------------------------------------------- DB writes
+    async def _transition(self, action: str, **values: object) -> None:
+        change = TransitionInput.model_validate(
+            {
+                "appointment_id": self._ref.appointment_id,
+                "business_id": self._ref.business_id,
+                "action": action,
+                **values,
+            }
+        )
+        snapshot = await self._activity(AppointmentActivities.apply_transition, change, f"write {action}")
+        self._adopt(snapshot)
+
+    def _adopt(self, snapshot: AppointmentSnapshot) -> None:
+        reviewed = self._s.snapshot.reviewed or snapshot.reviewed
+        self._s.snapshot = snapshot.model_copy(update={"reviewed": reviewed})
+        self._woken = True
+        self._publish()
+
+    async def _activity(
+        self,
+        method: Callable[[Any, Arg], Awaitable[Result]],
+        arg: Arg,
+        summary: str,
+        *,
+        queue: str = APPOINTMENTS,
+    ) -> Result:
+        return await workflow.execute_activity_method(
+            method,
+            arg,
+            task_queue=queue,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=DB_RETRY,
+            summary=summary,
+        )
+
+    # ------------------------------------------------------------------------------ visibility: query, UI
+    @workflow.query
+    def state(self) -> AppointmentView:
+        snapshot = self._s.snapshot
+        return AppointmentView(
+            appointment_id=snapshot.appointment_id,
+            status=snapshot.status,
+            starts_at=snapshot.starts_at,
+            ends_at=snapshot.ends_at,
+            version=snapshot.version,
+            next_action=self._next,
+            messages=list(self._s.messages),
+        )
+
+    def _publish(self) -> None:
+        snapshot = self._s.snapshot
+        workflow.upsert_search_attributes(
+            [attrs.STATUS.value_set(snapshot.status), attrs.STARTS_AT.value_set(snapshot.starts_at)]
+        )
+        upcoming = f"next: {self._next.label} at {self._next.at:%Y-%m-%d %H:%M} UTC" if self._next else "done"
+        workflow.set_current_details(f"**{snapshot.status}** · v{snapshot.version} · {upcoming}")
+
+    # -------------------------------------------------------------------------------------------- steering
+    @workflow.signal
+    def cancel(self, request: CancelInput) -> None:
+        """CLI: ``temporal workflow signal -w appointment-<id> --name cancel --input '{"reason": "x"}'``"""
+        self._s.cancel_request = request
+        self._woken = True
+
+    @workflow.signal
+    def review_submitted(self, review: ReviewSubmittedInput) -> None:
+        self._s.snapshot = self._s.snapshot.model_copy(update={"reviewed": True})
+        self._woken = True
+
+    @workflow.update
+    async def reschedule(self, change: RescheduleInput) -> AppointmentView:
+        async with self._lock:
+            self._require(self._s.snapshot.status in RESCHEDULABLE, "reschedule")
+            await self._transition(
+                "reschedule",
+                starts_at=change.starts_at,
+                ends_at=change.ends_at,
+                to_version=self._s.snapshot.version + 1,
+            )
+            self._s.planned.clear()
+            self._queue("appointment.rescheduled")
+        return self.state()
+
+    @reschedule.validator
+    def _validate_reschedule(self, change: RescheduleInput) -> None:
+        self._require(self._s.snapshot.status in RESCHEDULABLE, "reschedule")
+        if change.starts_at.tzinfo is None or change.ends_at.tzinfo is None:
+            raise ApplicationError("starts_at and ends_at need a UTC offset", type=INVALID)
+        if change.starts_at <= workflow.now():
+            raise ApplicationError("starts_at is in the past", type=INVALID)
+        if change.ends_at <= change.starts_at:
+            raise ApplicationError("ends_at must be after starts_at", type=INVALID)
+
+    @workflow.update
+    async def confirm(self, step: StepInput) -> AppointmentView:
+        return await self._steer("confirm", step, "appointment.confirmed")
+
+    @confirm.validator
+    def _validate_confirm(self, step: StepInput) -> None:
+        self._require(self._s.snapshot.status in TRANSITIONS["confirm"].allowed_from, "confirm")
+
+    @workflow.update
+    async def check_in(self, step: StepInput) -> AppointmentView:
+        return await self._steer("check_in", step, None)
+
+    @check_in.validator
+    def _validate_check_in(self, step: StepInput) -> None:
+        self._require(self._s.snapshot.status in TRANSITIONS["check_in"].allowed_from, "check in")
+
+    @workflow.update
+    async def complete(self, step: StepInput) -> AppointmentView:
+        return await self._steer("complete", step, None)
+
+    @complete.validator
+    def _validate_complete(self, step: StepInput) -> None:
+        self._require(self._s.snapshot.status in TRANSITIONS["complete"].allowed_from, "complete")
+
+    @workflow.update
+    async def mark_no_show(self, step: StepInput) -> AppointmentView:
+        return await self._steer("no_show", step, "appointment.no_show")
+
+    @mark_no_show.validator
+    def _validate_mark_no_show(self, step: StepInput) -> None:
+        self._require(self._s.snapshot.status in TRANSITIONS["no_show"].allowed_from, "mark as no-show")
+        if workflow.now() < self._s.snapshot.starts_at:
+            raise ApplicationError("an appointment that has not started cannot be a no-show", type=CONFLICT)
+
+    async def _steer(self, action: str, step: StepInput, message: str | None) -> AppointmentView:
+        async with self._lock:  # re-checked under the lock: the timeline may have moved meanwhile
+            self._require(
+                self._s.snapshot.status in TRANSITIONS[action].allowed_from, action.replace("_", " ")
+            )
+            await self._transition(action, by=step.by)
+            if message:
+                self._queue(message)
+        return self.state()
+
+    def _require(self, allowed: bool, verb: str) -> None:
+        if not allowed:
+            raise ApplicationError(
+                f"cannot {verb}: the appointment is {self._s.snapshot.status}", type=CONFLICT
+            )

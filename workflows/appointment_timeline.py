@@ -1,0 +1,119 @@
+"""The appointment's timeline as a pure function: given what happened and the time, what comes next.
+
+Deterministic (no I/O, no clock of its own): the workflow calls it with ``workflow.now()``; tests call it
+with any instant. Reminders each have a *useful window*: from their instant until halfway to the next
+reminder (or to the cut-off before start). Inside it a reminder is sent, even late (booked late, worker
+down); past it, it is skipped: ``superseded`` when a later reminder is still to come, else ``too_late``.
+So a booking 3 h before start gets the 2 h reminder and never a "24 h reminder" 20 minutes before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from activities.appointment_types import AppointmentSnapshot, AppointmentState
+
+StepKind = Literal[
+    "reminder",
+    "skip_reminder",
+    "expire",
+    "no_show_check",
+    "auto_complete",
+    "review_request",
+    "review_reminder",
+]
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    kind: StepKind
+    at: datetime
+    label: str
+    offset_s: int | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ReminderWindow:
+    offset_s: int
+    instant: datetime
+    useful_until: datetime
+
+
+def offset_label(seconds: int) -> str:
+    """``86400`` -> ``24h``, ``5400`` -> ``90m``, ``45`` -> ``45s``: the reminder's name in the log."""
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600}h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60}m"
+    return f"{seconds}s"
+
+
+def reminder_windows(snapshot: AppointmentSnapshot) -> list[ReminderWindow]:
+    settings = snapshot.automation
+    cutoff = snapshot.starts_at - timedelta(seconds=settings.reminder_cutoff_s)
+    offsets = sorted(settings.reminder_offsets_s, reverse=True)
+    windows = []
+    for index, offset in enumerate(offsets):
+        following = offsets[index + 1] if index + 1 < len(offsets) else settings.reminder_cutoff_s
+        instant = snapshot.starts_at - timedelta(seconds=offset)
+        useful_until = min(instant + timedelta(seconds=(offset - following) / 2), cutoff)
+        windows.append(ReminderWindow(offset, instant, useful_until))
+    return windows
+
+
+def auto_complete_at(snapshot: AppointmentSnapshot) -> datetime:
+    """Never before the appointment ends, and at least the business's delay after its start."""
+    return max(
+        snapshot.ends_at, snapshot.starts_at + timedelta(seconds=snapshot.automation.auto_complete_delay_s)
+    )
+
+
+def next_step(state: AppointmentState, now: datetime) -> Step | None:
+    """The earliest step not yet handled, or None when the appointment's automation is over."""
+    snapshot = state.snapshot
+    settings = snapshot.automation
+    version = snapshot.version
+    candidates: list[Step] = []
+    if snapshot.status == "pending":
+        candidates.append(
+            Step(f"expire:v{version}", "expire", snapshot.starts_at, "expire if still unconfirmed")
+        )
+    elif snapshot.status == "confirmed":
+        candidates.extend(_reminder_steps(snapshot, state.handled, now))
+        no_show_at = snapshot.starts_at + timedelta(seconds=settings.no_show_grace_s)
+        candidates.append(Step(f"no_show_check:v{version}", "no_show_check", no_show_at, "no-show check"))
+    elif snapshot.status == "checked_in":
+        candidates.append(
+            Step(f"auto_complete:v{version}", "auto_complete", auto_complete_at(snapshot), "auto-complete")
+        )
+    elif snapshot.status == "completed" and not snapshot.reviewed:
+        completed_at = snapshot.completed_at or now
+        if "review_request" not in state.handled:
+            at = completed_at + timedelta(seconds=settings.review_request_delay_s)
+            candidates.append(Step("review_request", "review_request", at, "review request"))
+        elif "review_reminder" not in state.handled and state.review_requested_at is not None:
+            at = state.review_requested_at + timedelta(seconds=settings.review_reminder_delay_s)
+            candidates.append(Step("review_reminder", "review_reminder", at, "review reminder"))
+    pending = [step for step in candidates if step.key not in state.handled]
+    return min(pending, key=lambda step: (step.at, step.key)) if pending else None
+
+
+def _reminder_steps(snapshot: AppointmentSnapshot, handled: list[str], now: datetime) -> list[Step]:
+    windows = reminder_windows(snapshot)
+    steps = []
+    for index, window in enumerate(windows):
+        key = f"reminder:{window.offset_s}:v{snapshot.version}"
+        label = f"{offset_label(window.offset_s)} reminder"
+        if key in handled:
+            continue
+        if now > window.useful_until:
+            later_still_useful = any(now <= w.useful_until for w in windows[index + 1 :])
+            reason = "superseded" if later_still_useful else "too_late"
+            steps.append(Step(key, "skip_reminder", now, label, window.offset_s, reason))
+        else:
+            steps.append(Step(key, "reminder", window.instant, label, window.offset_s))
+    return steps
