@@ -143,4 +143,5 @@ class AppointmentView(BaseModel):
     ends_at: datetime
     version: int
     next_action: NextAction | None
+    sleeping: bool = Field(default=False, description="waiting durably for next_action (nothing in flight)")
     messages: list[MessageRecord]

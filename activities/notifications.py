@@ -98,9 +98,7 @@ class NotificationActivities:
             business = await session.get(Business, request.business_id)
             customer = await session.get(Customer, request.customer_id) if request.customer_id else None
             if business is None:
-                return DeliveryPlan(
-                    deliver_at=None, skipped=await record_skip(session, request, "entity_missing")
-                )
+                return DeliveryPlan(deliver_at=None, skipped=_unloggable(request, "business_missing"))
             quiet = AutomationSettings.model_validate(business.automation or {}).quiet_hours
             deliver_at = adjust_for_quiet_hours(
                 plan.planned_for,
@@ -137,6 +135,8 @@ class NotificationActivities:
             async with self._sessions() as guard, guard.begin():
                 context = await load_message_context(guard, request, spec, self._settings)
                 if context is None:
+                    if await log_session.get(Business, request.business_id) is None:
+                        return _unloggable(request, "business_missing")
                     return await record_skip(log_session, request, "entity_missing")
                 if context.stale_reason is not None:
                     return await record_skip(log_session, request, context.stale_reason)
@@ -286,6 +286,12 @@ class NotificationActivities:
                     status=finish.status, report=finish.progress.model_dump(), finished_at=datetime.now(UTC)
                 )
             )
+
+
+def _unloggable(request: NotificationRequest, reason: str) -> NotificationResult:
+    """A skip that cannot be logged: the business (and with it the log's tenant) is gone."""
+    log.warning("%s skipped: %s", request.message_key(), reason)
+    return NotificationResult(status="skipped", message_key=request.message_key(), reason=reason)
 
 
 def _broadcast_request(batch: BroadcastBatchInput, customer_id: int) -> NotificationRequest:

@@ -70,7 +70,7 @@ async def ensure_workflow(client: Client, snapshot: AppointmentSnapshot) -> Work
             static_details=f"business {snapshot.business_id}, customer {snapshot.customer_id}",
         )
     except WorkflowAlreadyStartedError:
-        return client.get_workflow_handle(workflow_id)  # it ran and finished: nothing to start
+        return client.get_workflow_handle_for(AppointmentWorkflow.run, workflow_id)  # ran and finished
 
 
 async def book_appointment(

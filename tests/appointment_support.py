@@ -1,4 +1,4 @@
-"""Helpers for the appointment workflow tests: a business with fast, quiet-hours-free settings, and polling."""
+"""Helpers for the appointment workflow tests: businesses without quiet hours, and polling."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ async def until_next(handle: WorkflowHandle[Any, Any], kind: str, timeout_s: flo
     async def check() -> bool:
         view = await state(handle)
         found[:] = [view]
-        return view.next_action is not None and view.next_action.kind == kind
+        return view.sleeping and view.next_action is not None and view.next_action.kind == kind
 
     await eventually(check, timeout_s=timeout_s, what=f"next action {kind}")
     return found[0]

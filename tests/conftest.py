@@ -70,11 +70,14 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 async def sessions(engine: AsyncEngine) -> AsyncIterator[SessionFactory]:
-    """A session factory on the session database; every table is emptied after the test."""
+    """A session factory on the session database; every table is emptied after the test.
+
+    Ids keep counting across tests: workflow ids are built from them and the Temporal servers live for the
+    whole session."""
     yield create_session_factory(engine)
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     async with engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        await conn.execute(text(f"TRUNCATE {tables} CASCADE"))
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,6 +11,7 @@ from contextlib import asynccontextmanager
 import aiohttp
 from sqlalchemy.engine import make_url
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from activities.notifications import Checkpoint
 from db.engine import SessionFactory
@@ -38,5 +40,18 @@ async def running_worker(
         try:
             yield
         finally:
+            await terminate_running(client)
             await asyncio.gather(*(w.shutdown() for w in workers))
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def terminate_running(client: Client) -> None:
+    """End what a test left running, so the next test's worker does not pick it up against emptied tables."""
+    try:
+        async for execution in client.list_workflows('ExecutionStatus="Running"'):
+            with contextlib.suppress(RPCError):
+                await client.get_workflow_handle(execution.id, run_id=execution.run_id).terminate(
+                    "test ended"
+                )
+    except RPCError:
+        pass  # the Java test server has no visibility queries; its tests do not leave workflows running

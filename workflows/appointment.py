@@ -63,7 +63,8 @@ class AppointmentWorkflow:
         )
         self._lock = asyncio.Lock()
         self._woken = False
-        self._next: NextAction | None = None
+        self._upcoming = "starting"
+        self._sleeping = False
 
     # ----------------------------------------------------------------------------------------- run loop
     @workflow.run
@@ -101,8 +102,7 @@ class AppointmentWorkflow:
             await asyncio.shield(self._cancel(CancelInput(reason="cancelled in Temporal", by="temporal")))
             await asyncio.shield(self._drain_outbox())
             raise
-        self._next = None
-        self._publish()
+        self._publish("done")
         return self.state()
 
     @property
@@ -125,16 +125,18 @@ class AppointmentWorkflow:
         if needs_plan and not await self._plan(step):
             return False
         at = self._s.planned.get(step.key, step.at)
-        self._next = NextAction(kind=step.kind, label=step.label, at=at)
-        self._publish()
+        self._publish(f"next: {step.label} at {at:%Y-%m-%d %H:%M} UTC")
         delay = at - workflow.now()
         if delay <= timedelta(0):
             return False
         self._woken = False
+        self._sleeping = True
         try:
             await workflow.wait_condition(lambda: self._woken, timeout=delay, timeout_summary=step.label)
         except TimeoutError:
             return False
+        finally:
+            self._sleeping = False
         return True
 
     async def _plan(self, step: Step) -> bool:
@@ -298,23 +300,32 @@ class AppointmentWorkflow:
     @workflow.query
     def state(self) -> AppointmentView:
         snapshot = self._s.snapshot
+        step = next_step(self._s, workflow.now())
+        upcoming = (
+            NextAction(kind=step.kind, label=step.label, at=self._s.planned.get(step.key, step.at))
+            if step
+            else None
+        )
         return AppointmentView(
             appointment_id=snapshot.appointment_id,
             status=snapshot.status,
             starts_at=snapshot.starts_at,
             ends_at=snapshot.ends_at,
             version=snapshot.version,
-            next_action=self._next,
+            next_action=upcoming,
+            sleeping=self._sleeping,
             messages=list(self._s.messages),
         )
 
-    def _publish(self) -> None:
+    def _publish(self, upcoming: str | None = None) -> None:
+        """Keep the Web UI current: search attributes, and the details line under the summary."""
         snapshot = self._s.snapshot
         workflow.upsert_search_attributes(
             [attrs.STATUS.value_set(snapshot.status), attrs.STARTS_AT.value_set(snapshot.starts_at)]
         )
-        upcoming = f"next: {self._next.label} at {self._next.at:%Y-%m-%d %H:%M} UTC" if self._next else "done"
-        workflow.set_current_details(f"**{snapshot.status}** · v{snapshot.version} · {upcoming}")
+        if upcoming is not None:
+            self._upcoming = upcoming
+        workflow.set_current_details(f"**{snapshot.status}** · v{snapshot.version} · {self._upcoming}")
 
     # -------------------------------------------------------------------------------------------- steering
     @workflow.signal

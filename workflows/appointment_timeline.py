@@ -113,7 +113,7 @@ def _reminder_steps(snapshot: AppointmentSnapshot, handled: list[str], now: date
         if now > window.useful_until:
             later_still_useful = any(now <= w.useful_until for w in windows[index + 1 :])
             reason = "superseded" if later_still_useful else "too_late"
-            steps.append(Step(key, "skip_reminder", now, label, window.offset_s, reason))
+            steps.append(Step(key, "skip_reminder", window.instant, label, window.offset_s, reason))
         else:
             steps.append(Step(key, "reminder", window.instant, label, window.offset_s))
     return steps
