@@ -39,7 +39,7 @@ async def test_happy_path_from_booking_to_review_reminder(
     env = skipping_env
     async with running_worker(env.client, sessions, provider_settings):
         with env.with_time_skipping_disabled():
-            business, customer, appointment, handle = await booked(sessions, env.client)
+            business, _customer, appointment, handle = await booked(sessions, env.client)
         await until_next(handle, "reminder")
         assert await log_of(sessions, appointment.id) == [
             ("appointment.booked", "sent", None),
