@@ -10,16 +10,20 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from activities.health_types import DatabaseHealthReport
-from api import businesses, health, health_checks, notifications, webhooks
+from api import appointments, businesses, health, health_checks, notifications, webhooks
 from api.keys import OPENAPI
 from api.openapi import build_document, error_response, json_response, model_ref, openapi_json
 from api.schemas import (
+    AppointmentCreate,
     BroadcastCreate,
     BusinessCreate,
     BusinessUpdate,
+    CancelBody,
     CustomerCreate,
     CustomerUpdate,
     PushReceipt,
+    Reschedule,
+    ReviewBody,
     SingleNotification,
     TemplateOverrideBody,
 )
@@ -234,6 +238,109 @@ ROUTES: list[Route] = [
         {"204": {"description": "removed"}, **UNAUTHORIZED, **NOT_FOUND},
         security=BUSINESS,
         tags=("templates",),
+    ),
+    Route(
+        "POST",
+        "/v1/appointments",
+        appointments.create,
+        "Book an appointment and start its workflow; send Idempotency-Key to make retries safe",
+        {
+            "201": json_response("booked"),
+            "200": json_response("the booking this Idempotency-Key made"),
+            **UNAUTHORIZED,
+            **INVALID,
+        },
+        security=BUSINESS,
+        tags=("appointments",),
+        body=AppointmentCreate,
+    ),
+    Route(
+        "GET",
+        "/v1/appointments",
+        appointments.list_,
+        "Appointments by start time: ?status=&from=&to=&customer_id=&limit=",
+        {"200": json_response("items"), **UNAUTHORIZED, **INVALID},
+        security=BUSINESS,
+        tags=("appointments",),
+    ),
+    Route(
+        "GET",
+        "/v1/appointments/{appointment_id}",
+        appointments.get,
+        "The row, the workflow's state (next action and when) and the notification timeline",
+        {"200": json_response("appointment"), **UNAUTHORIZED, **NOT_FOUND},
+        security=BUSINESS,
+        tags=("appointments",),
+    ),
+    *[
+        Route(
+            "POST",
+            f"/v1/appointments/{{appointment_id}}/{verb}",
+            handler,
+            summary,
+            {
+                "200": json_response("the new state"),
+                "409": error_response("not possible in this status"),
+                **UNAUTHORIZED,
+                **NOT_FOUND,
+            },
+            security=BUSINESS,
+            tags=("appointments",),
+        )
+        for verb, handler, summary in (
+            ("confirm", appointments.confirm, "Confirm a pending appointment (update `confirm`)"),
+            ("check-in", appointments.check_in, "Check the customer in (update `check_in`)"),
+            ("complete", appointments.complete, "Complete now (update `complete`)"),
+            ("no-show", appointments.no_show, "Mark as no-show after its start (update `mark_no_show`)"),
+        )
+    ],
+    Route(
+        "POST",
+        "/v1/appointments/{appointment_id}/reschedule",
+        appointments.reschedule,
+        "Move it (update `reschedule`): every pending timer moves, the version goes up",
+        {
+            "200": json_response("the new state"),
+            "409": error_response("not possible in this status"),
+            **UNAUTHORIZED,
+            **NOT_FOUND,
+            **INVALID,
+        },
+        security=BUSINESS,
+        tags=("appointments",),
+        body=Reschedule,
+    ),
+    Route(
+        "POST",
+        "/v1/appointments/{appointment_id}/cancel",
+        appointments.cancel,
+        "Cancel it (signal `cancel`) and return the new state",
+        {
+            "200": json_response("the new state"),
+            "409": error_response("not cancellable"),
+            **UNAUTHORIZED,
+            **NOT_FOUND,
+            **INVALID,
+        },
+        security=BUSINESS,
+        tags=("appointments",),
+        body=CancelBody,
+    ),
+    Route(
+        "POST",
+        "/v1/appointments/{appointment_id}/review",
+        appointments.review,
+        "Record a review (1-5 stars) of a completed appointment; returns the business's new rating",
+        {
+            "201": json_response("rating statistics"),
+            "409": error_response("not completed, or reviewed"),
+            **UNAUTHORIZED,
+            **NOT_FOUND,
+            **INVALID,
+        },
+        security=BUSINESS,
+        tags=("appointments",),
+        body=ReviewBody,
     ),
     Route(
         "POST",

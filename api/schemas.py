@@ -114,3 +114,43 @@ class PushReceipt(Strict):
     message_id: str = Field(min_length=1, max_length=255)
     status: str = Field(pattern="^(delivered|failed)$")
     error: str | None = Field(default=None, max_length=500)
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must include a UTC offset, e.g. 2030-01-01T09:00:00Z")
+    return value
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+
+
+class TimeRange(Strict):
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimeRange:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+class AppointmentCreate(TimeRange):
+    customer_id: int = Field(gt=0)
+    service: str | None = Field(default=None, max_length=200)
+    resource: str | None = Field(default=None, max_length=120)
+
+
+class Reschedule(TimeRange):
+    pass
+
+
+class CancelBody(Strict):
+    reason: str = Field(default="cancelled", min_length=1, max_length=500)
+    by: str = Field(default="business", min_length=1, max_length=64)
+
+
+class ReviewBody(Strict):
+    rating: int = Field(ge=1, le=5)
+    text: str | None = Field(default=None, max_length=5000)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from db.models import Broadcast, Business, Customer, NotificationLog, TemplateOverride
+from db.models import Appointment, Broadcast, Business, Customer, NotificationLog, TemplateOverride
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -19,6 +19,7 @@ def business_json(business: Business) -> dict[str, Any]:
         "time_zone": business.time_zone,
         "admin_email": business.admin_email,
         "automation": business.automation,
+        "rating": rating_json(business),
         "created_at": _iso(business.created_at),
     }
 
@@ -76,3 +77,28 @@ def broadcast_json(broadcast: Broadcast) -> dict[str, Any]:
 
 def override_json(row: TemplateOverride) -> dict[str, Any]:
     return {"event": row.event, "channel": row.channel, "part": row.part, "body": row.body}
+
+
+def appointment_json(appointment: Appointment) -> dict[str, Any]:
+    return {
+        "id": appointment.id,
+        "customer_id": appointment.customer_id,
+        "service": appointment.service,
+        "resource": appointment.resource,
+        "status": appointment.status.value,
+        "starts_at": _iso(appointment.starts_at),
+        "ends_at": _iso(appointment.ends_at),
+        "version": appointment.version,
+        "cancel_reason": appointment.cancel_reason,
+        "checked_in_at": _iso(appointment.checked_in_at),
+        "completed_at": _iso(appointment.completed_at),
+        "workflow_id": f"appointment-{appointment.id}",
+    }
+
+
+def rating_json(business: Business) -> dict[str, Any]:
+    return {
+        "average": business.rating_average,
+        "count": business.rating_count,
+        "distribution": business.rating_distribution,
+    }

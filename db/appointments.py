@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exists, func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.appointment_types import AppointmentSnapshot
@@ -114,22 +115,44 @@ async def book(
 
 
 async def _refuse_overlap(
-    session: AsyncSession, business_id: int, resource: str, starts_at: datetime, ends_at: datetime
+    session: AsyncSession,
+    business_id: int,
+    resource: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    *,
+    except_id: int | None = None,
 ) -> None:
-    clash = await session.execute(
-        select(Appointment.id)
-        .where(
-            Appointment.business_id == business_id,
-            Appointment.resource == resource,
-            Appointment.status.in_(BLOCKING),
-            Appointment.starts_at < ends_at,
-            Appointment.ends_at > starts_at,
-        )
-        .limit(1)
+    query = select(Appointment.id).where(
+        Appointment.business_id == business_id,
+        Appointment.resource == resource,
+        Appointment.status.in_(BLOCKING),
+        Appointment.starts_at < ends_at,
+        Appointment.ends_at > starts_at,
     )
+    if except_id is not None:
+        query = query.where(Appointment.id != except_id)
+    clash = await session.execute(query.limit(1))
     other = clash.scalar_one_or_none()
     if other is not None:
         raise BookingConflict("starts_at", f"{resource} is already booked then (appointment {other})")
+
+
+async def refuse_overlap_on_reschedule(
+    session: AsyncSession, appointment: Appointment, starts_at: datetime, ends_at: datetime
+) -> None:
+    """Raise BookingConflict if moving ``appointment`` there would overlap its resource's other bookings."""
+    business = await session.get(Business, appointment.business_id)
+    assert business is not None
+    if AutomationSettings.model_validate(business.automation or {}).prevent_overlaps and appointment.resource:
+        await _refuse_overlap(
+            session,
+            appointment.business_id,
+            appointment.resource,
+            starts_at,
+            ends_at,
+            except_id=appointment.id,
+        )
 
 
 async def appointment_of(session: AsyncSession, business_id: int, appointment_id: int) -> Appointment | None:
@@ -161,40 +184,42 @@ async def list_appointments(
     )
 
 
+class AlreadyReviewed(Exception):
+    pass
+
+
 async def add_review(
     session: AsyncSession, appointment: Appointment, rating: int, text_: str | None
 ) -> Business:
-    """Store the review and recompute the business's rating statistics in the same transaction."""
-    async with session.begin():
-        session.add(
-            Review(
-                business_id=appointment.business_id,
-                customer_id=appointment.customer_id,
-                appointment_id=appointment.id,
-                rating=rating,
-                text=text_,
-            )
+    """Store the review and recompute the business's rating statistics, in one transaction."""
+    session.add(
+        Review(
+            business_id=appointment.business_id,
+            customer_id=appointment.customer_id,
+            appointment_id=appointment.id,
+            rating=rating,
+            text=text_,
         )
-        await session.flush()
-        business = (
-            await session.execute(
-                select(Business).where(Business.id == appointment.business_id).with_for_update()
-            )
-        ).scalar_one()
-        grouped = await session.execute(
-            select(Review.rating, func.count())
-            .where(Review.business_id == appointment.business_id)
-            .group_by(Review.rating)
-        )
-        counts = {int(stars): int(n) for stars, n in grouped.all()}
-        total = sum(counts.values())
-        business.rating_count = total
-        business.rating_average = round(sum(stars * n for stars, n in counts.items()) / total, 2)
-        business.rating_distribution = {str(stars): counts.get(stars, 0) for stars in range(1, 6)}
-    return business
-
-
-async def review_exists(session: AsyncSession, appointment_id: int) -> bool:
-    return bool(
-        (await session.execute(select(func.count()).where(Review.appointment_id == appointment_id))).scalar()
     )
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # UNIQUE(appointment_id): one review per appointment, even under a race
+        await session.rollback()
+        raise AlreadyReviewed from exc
+    business = (
+        await session.execute(
+            select(Business).where(Business.id == appointment.business_id).with_for_update()
+        )
+    ).scalar_one()
+    grouped = await session.execute(
+        select(Review.rating, func.count())
+        .where(Review.business_id == appointment.business_id)
+        .group_by(Review.rating)
+    )
+    counts = {int(stars): int(n) for stars, n in grouped.all()}
+    total = sum(counts.values())
+    business.rating_count = total
+    business.rating_average = round(sum(stars * n for stars, n in counts.items()) / total, 2)
+    business.rating_distribution = {str(stars): counts.get(stars, 0) for stars in range(1, 6)}
+    await session.commit()
+    return business

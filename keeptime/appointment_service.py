@@ -8,28 +8,35 @@ never exists without its row: it is only started after the commit, and its first
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.appointment_types import ACTIVE_STATUSES, AppointmentInput, AppointmentSnapshot
+from activities.appointment_types import (
+    ACTIVE_STATUSES,
+    AppointmentInput,
+    AppointmentSnapshot,
+    AppointmentView,
+    CancelInput,
+)
 from db import appointments as store
 from db.engine import SessionFactory
 from db.models import Appointment, AppointmentStatus
 from workflows import search_attributes as attrs
-from workflows.appointment import AppointmentWorkflow
+from workflows.appointment import INVALID, AppointmentWorkflow
 from workflows.task_queues import APPOINTMENTS
 
 AfterCommit = Callable[[Appointment], None]
@@ -121,3 +128,58 @@ async def reconcile_appointment_workflows(
                 await ensure_workflow(client, await store.appointment_snapshot(session, appointment))
                 started += 1
     return started
+
+
+class SteeringRejected(Exception):
+    """The workflow (or Temporal) said no; ``status`` is the HTTP status that explains it best."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def steer(client: Client, appointment_id: int, update: Any, arg: Any) -> AppointmentView:
+    """Run one of the workflow's updates and return the new state, or raise SteeringRejected."""
+    handle = client.get_workflow_handle(appointment_workflow_id(appointment_id))
+    try:
+        result: AppointmentView = await handle.execute_update(update, arg, result_type=AppointmentView)
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type == INVALID:
+            raise SteeringRejected(422, cause.message) from exc
+        raise SteeringRejected(409, getattr(cause, "message", None) or str(cause)) from exc
+    except RPCError as exc:
+        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+            raise SteeringRejected(409, "this appointment's automation has ended") from exc
+        raise
+    return result
+
+
+async def current_state(client: Client, appointment_id: int) -> AppointmentView | None:
+    """The workflow's ``state`` query, or None when its workflow is gone or not answering."""
+    handle = client.get_workflow_handle(appointment_workflow_id(appointment_id))
+    try:
+        view: AppointmentView = await handle.query(AppointmentWorkflow.state)
+    except (RPCError, WorkflowQueryFailedError):
+        return None
+    return view
+
+
+async def cancel_and_wait(
+    client: Client, appointment_id: int, request: CancelInput, *, wait_s: float = 10.0
+) -> AppointmentView:
+    """Send the ``cancel`` signal, then wait (briefly) until the workflow reports the cancellation."""
+    handle = client.get_workflow_handle_for(AppointmentWorkflow.run, appointment_workflow_id(appointment_id))
+    await handle.signal(AppointmentWorkflow.cancel, request)
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while True:
+        view = await current_state(client, appointment_id)
+        if view is not None and view.status == "cancelled":
+            return view
+        if view is None:
+            return await handle.result()
+        if asyncio.get_running_loop().time() > deadline:
+            raise SteeringRejected(
+                504, "the cancellation was sent but not confirmed in time; check again shortly"
+            )
+        await asyncio.sleep(0.1)

@@ -41,6 +41,26 @@ def _health_check(_: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _reconcile(_: argparse.Namespace) -> int:
+    from db.engine import create_engine, create_session_factory
+    from keeptime.appointment_service import reconcile_appointment_workflows
+    from keeptime.temporal_client import connect_temporal
+
+    async def _run() -> int:
+        settings = get_settings()
+        engine = create_engine(settings.require_database_url(), pool_size=2)
+        try:
+            return await reconcile_appointment_workflows(
+                create_session_factory(engine), await connect_temporal(settings)
+            )
+        finally:
+            await engine.dispose()
+
+    started = asyncio.run(_run())
+    print(f"started {started} missing appointment workflow(s)")
+    return 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m starter", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -53,6 +73,9 @@ def main() -> None:
     commands.add_parser(
         "health:check", help="run the database health check workflow and print its report"
     ).set_defaults(run=_health_check)
+    commands.add_parser(
+        "appointments:reconcile", help="start the workflow of every active appointment that has none"
+    ).set_defaults(run=_reconcile)
     args = parser.parse_args()
     setup_logging(get_settings().log_level, "starter")
     code = args.run(args)

@@ -1,0 +1,199 @@
+"""Appointments: book (idempotent), read with the workflow's state and timeline, list, steer, review."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+from temporalio.service import RPCError
+
+from activities.appointment_types import CancelInput, RescheduleInput, ReviewSubmittedInput, StepInput
+from api.auth import require_business
+from api.businesses import path_id
+from api.errors import ApiError, parse_json_body
+from api.keys import SESSIONS, TEMPORAL
+from api.schemas import AppointmentCreate, CancelBody, Reschedule, ReviewBody
+from api.serializers import appointment_json, notification_json, rating_json
+from db import appointments as store
+from db import notification_queries
+from db.models import Appointment, AppointmentStatus
+from db.tenants import customer_of
+from keeptime.appointment_service import (
+    SteeringRejected,
+    appointment_workflow_id,
+    book_appointment,
+    cancel_and_wait,
+    current_state,
+    steer,
+)
+from workflows.appointment import AppointmentWorkflow
+
+_STATUSES = {s.value for s in AppointmentStatus}
+
+
+def _field_error(field: str, message: str, status: int = 422) -> ApiError:
+    code = "validation_error" if status == 422 else "conflict"
+    return ApiError(status, code, message, fields=[{"field": field, "message": message}])
+
+
+async def create(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    body = await parse_json_body(request, AppointmentCreate)
+    if body.starts_at <= datetime.now(UTC):
+        raise _field_error("starts_at", "starts_at is in the past")
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 1 <= len(key) <= 255:
+        raise _field_error("Idempotency-Key", "between 1 and 255 characters")
+    async with request.app[SESSIONS]() as session:
+        if await customer_of(session, business_id, body.customer_id) is None:
+            raise _field_error("customer_id", "no such customer")
+    try:
+        appointment, created = await book_appointment(
+            request.app[SESSIONS], request.app[TEMPORAL], business_id, body.model_dump(), idempotency_key=key
+        )
+    except store.BookingConflict as exc:
+        raise _field_error(exc.field, str(exc)) from exc
+    return web.json_response(appointment_json(appointment), status=201 if created else 200)
+
+
+async def _owned(request: web.Request) -> tuple[int, Appointment]:
+    business_id = await require_business(request)
+    async with request.app[SESSIONS]() as session:
+        appointment = await store.appointment_of(session, business_id, path_id(request, "appointment_id"))
+    if appointment is None:
+        raise ApiError(404, "not_found", "no such appointment")
+    return business_id, appointment
+
+
+async def get(request: web.Request) -> web.Response:
+    business_id, appointment = await _owned(request)
+    view = await current_state(request.app[TEMPORAL], appointment.id)
+    async with request.app[SESSIONS]() as session:
+        timeline = await notification_queries.timeline(
+            session, business_id, entity_type="appointment", entity_id=appointment.id, limit=200
+        )
+    return web.json_response(
+        {
+            **appointment_json(appointment),
+            "workflow": view.model_dump(mode="json", exclude={"messages"}) if view else None,
+            "notifications": [notification_json(row) for row in timeline],
+        }
+    )
+
+
+def _query_datetime(request: web.Request, name: str) -> datetime | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise _field_error(name, "an ISO 8601 date-time with offset, e.g. 2030-01-01T00:00:00Z") from None
+    if value.tzinfo is None:
+        raise _field_error(name, "must include a UTC offset")
+    return value
+
+
+async def list_(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    status = request.query.get("status")
+    if status is not None and status not in _STATUSES:
+        raise _field_error("status", f"one of {sorted(_STATUSES)}")
+    customer = request.query.get("customer_id")
+    if customer is not None and not customer.isdigit():
+        raise _field_error("customer_id", "an integer")
+    limit = request.query.get("limit", "100")
+    if not limit.isdigit() or not 1 <= int(limit) <= 500:
+        raise _field_error("limit", "between 1 and 500")
+    async with request.app[SESSIONS]() as session:
+        rows = await store.list_appointments(
+            session,
+            business_id,
+            status=status,
+            starts_from=_query_datetime(request, "from"),
+            starts_before=_query_datetime(request, "to"),
+            customer_id=int(customer) if customer else None,
+            limit=int(limit),
+        )
+    return web.json_response({"items": [appointment_json(row) for row in rows]})
+
+
+async def _steer(request: web.Request, appointment: Appointment, update: Any, arg: BaseModel) -> web.Response:
+    try:
+        view = await steer(request.app[TEMPORAL], appointment.id, update, arg)
+    except SteeringRejected as exc:
+        raise ApiError(exc.status, "conflict" if exc.status == 409 else "validation_error", str(exc)) from exc
+    return web.json_response(view.model_dump(mode="json"))
+
+
+async def confirm(request: web.Request) -> web.Response:
+    _, appointment = await _owned(request)
+    return await _steer(request, appointment, AppointmentWorkflow.confirm, StepInput(by="api"))
+
+
+async def check_in(request: web.Request) -> web.Response:
+    _, appointment = await _owned(request)
+    return await _steer(request, appointment, AppointmentWorkflow.check_in, StepInput(by="api"))
+
+
+async def complete(request: web.Request) -> web.Response:
+    _, appointment = await _owned(request)
+    return await _steer(request, appointment, AppointmentWorkflow.complete, StepInput(by="api"))
+
+
+async def no_show(request: web.Request) -> web.Response:
+    _, appointment = await _owned(request)
+    return await _steer(request, appointment, AppointmentWorkflow.mark_no_show, StepInput(by="api"))
+
+
+async def reschedule(request: web.Request) -> web.Response:
+    _, appointment = await _owned(request)
+    body = await parse_json_body(request, Reschedule)
+    if body.starts_at <= datetime.now(UTC):
+        raise _field_error("starts_at", "starts_at is in the past")
+    async with request.app[SESSIONS]() as session:
+        try:
+            await store.refuse_overlap_on_reschedule(session, appointment, body.starts_at, body.ends_at)
+        except store.BookingConflict as exc:
+            raise _field_error(exc.field, str(exc)) from exc
+    change = RescheduleInput(starts_at=body.starts_at, ends_at=body.ends_at)
+    return await _steer(request, appointment, AppointmentWorkflow.reschedule, change)
+
+
+async def cancel(request: web.Request) -> web.Response:
+    _, appointment = await _owned(request)
+    body = await parse_json_body(request, CancelBody)
+    if appointment.status.value not in ("pending", "confirmed"):
+        raise ApiError(409, "conflict", f"cannot cancel: the appointment is {appointment.status.value}")
+    try:
+        view = await cancel_and_wait(
+            request.app[TEMPORAL], appointment.id, CancelInput(reason=body.reason, by=body.by)
+        )
+    except SteeringRejected as exc:
+        raise ApiError(exc.status, "timeout", str(exc)) from exc
+    return web.json_response(view.model_dump(mode="json"))
+
+
+async def review(request: web.Request) -> web.Response:
+    _, appointment = await _owned(request)
+    body = await parse_json_body(request, ReviewBody)
+    if appointment.status != AppointmentStatus.COMPLETED:
+        raise ApiError(
+            409,
+            "conflict",
+            f"only completed appointments can be reviewed; this one is {appointment.status.value}",
+        )
+    async with request.app[SESSIONS]() as session:
+        try:
+            business = await store.add_review(session, appointment, body.rating, body.text)
+        except store.AlreadyReviewed as exc:
+            raise ApiError(409, "conflict", "this appointment has been reviewed already") from exc
+    handle = request.app[TEMPORAL].get_workflow_handle(appointment_workflow_id(appointment.id))
+    with contextlib.suppress(
+        RPCError
+    ):  # a finished workflow needs no signal; the review is stored either way
+        await handle.signal(AppointmentWorkflow.review_submitted, ReviewSubmittedInput(rating=body.rating))
+    return web.json_response({"appointment_id": appointment.id, "rating": rating_json(business)}, status=201)

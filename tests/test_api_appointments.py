@@ -1,0 +1,218 @@
+"""Appointments through the real HTTP API on the dev server: booking, validation, steering, reviews."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from db.engine import SessionFactory
+from db.models import Appointment
+from keeptime.appointment_service import book_appointment, reconcile_appointment_workflows
+from keeptime.settings import Settings
+from tests.support import running_worker
+
+Client = TestClient[web.Request, web.Application]
+ADMIN = {"Authorization": "Bearer dev-admin-key"}
+
+
+@pytest.fixture
+def api_settings(provider_settings: Settings, dev_env: WorkflowEnvironment) -> Settings:
+    return provider_settings.model_copy(
+        update={"temporal_address": dev_env.client.service_client.config.target_host}
+    )
+
+
+@pytest.fixture
+async def api(
+    api_settings: Settings, dev_env: WorkflowEnvironment, sessions: SessionFactory
+) -> AsyncIterator[Client]:
+    async with (
+        running_worker(dev_env.client, sessions, api_settings),
+        TestClient(TestServer(create_app(api_settings), host="127.0.0.1")) as client,
+    ):
+        yield client
+
+
+async def tenant(api: Client, **automation: Any) -> tuple[dict[str, str], int]:
+    body = {"name": "Salon Lumen", "time_zone": "Europe/Berlin", "admin_email": "desk@lumen-salon.com",
+            "automation": automation}  # fmt: skip
+    created = await (await api.post("/v1/businesses", json=body, headers=ADMIN)).json()
+    auth = {"Authorization": f"Bearer {created['api_key']}"}
+    customer = await api.post(
+        "/v1/customers",
+        json={"name": "Mia Wolf", "phone": "+4915133334444", "sms_opted_in": True},
+        headers=auth,
+    )
+    return auth, (await customer.json())["id"]
+
+
+def slot(days: float = 2, hours: float = 1) -> dict[str, str]:
+    start = (datetime.now(UTC) + timedelta(days=days)).replace(microsecond=0)
+    return {"starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=hours)).isoformat()}
+
+
+async def book(api: Client, auth: dict[str, str], customer_id: int, **extra: Any) -> dict[str, Any]:
+    response = await api.post(
+        "/v1/appointments", json={"customer_id": customer_id, **slot(), **extra}, headers=auth
+    )
+    assert response.status == 201, await response.text()
+    return dict(await response.json())
+
+
+async def test_booking_is_idempotent_per_key(api: Client) -> None:
+    auth, customer_id = await tenant(api)
+    body = {"customer_id": customer_id, "service": "Colour", **slot()}
+    headers = {**auth, "Idempotency-Key": "booking-42"}
+    first = await api.post("/v1/appointments", json=body, headers=headers)
+    again = await api.post("/v1/appointments", json=body, headers=headers)
+    assert (first.status, again.status) == (201, 200)
+    assert (await first.json())["id"] == (await again.json())["id"]
+    other_body = await api.post("/v1/appointments", json={**body, "service": "Cut"}, headers=headers)
+    assert other_body.status == 422
+    assert (await other_body.json())["fields"][0]["field"] == "Idempotency-Key"
+    listed = await (await api.get("/v1/appointments", headers=auth)).json()
+    assert len(listed["items"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"ends_at": "2020-01-01T00:00:00Z"}, "body"),
+        ({**slot(days=-1)}, "starts_at"),
+        ({"colour": "red"}, "colour"),
+        ({"starts_at": "tomorrow"}, "starts_at"),
+        ({"starts_at": "2031-01-01T10:00:00", "ends_at": "2031-01-01T11:00:00"}, "starts_at"),
+        ({"customer_id": "seven"}, "customer_id"),
+        ({"customer_id": 999_999}, "customer_id"),
+    ],
+)
+async def test_bad_bookings_are_422_naming_the_field(api: Client, change: dict[str, Any], field: str) -> None:
+    auth, customer_id = await tenant(api)
+    response = await api.post(
+        "/v1/appointments", json={"customer_id": customer_id, **slot(), **change}, headers=auth
+    )
+    assert response.status == 422, await response.text()
+    assert field in [f["field"] for f in (await response.json())["fields"]]
+
+
+async def test_overlaps_are_refused_when_the_business_asks(api: Client) -> None:
+    auth, customer_id = await tenant(api, prevent_overlaps=True)
+    await book(api, auth, customer_id, resource="Chair 1")
+    clash = await api.post(
+        "/v1/appointments",
+        json={"customer_id": customer_id, "resource": "Chair 1", **slot(days=2, hours=2)},
+        headers=auth,
+    )
+    assert clash.status == 422
+    assert (await clash.json())["fields"][0]["field"] == "starts_at"
+    other_chair = await api.post(
+        "/v1/appointments", json={"customer_id": customer_id, "resource": "Chair 2", **slot()}, headers=auth
+    )
+    assert other_chair.status == 201
+
+
+async def test_get_shows_row_workflow_state_and_timeline_and_is_tenant_scoped(api: Client) -> None:
+    auth, customer_id = await tenant(api)
+    booked = await book(api, auth, customer_id)
+    for _ in range(50):
+        shown = await (await api.get(f"/v1/appointments/{booked['id']}", headers=auth)).json()
+        if len(shown["notifications"]) == 2:
+            break
+    assert shown["status"] == "confirmed" and shown["workflow"]["next_action"]["label"] == "24h reminder"
+    assert {n["event"] for n in shown["notifications"]} == {
+        "appointment.booked",
+        "appointment.admin_new_booking",
+    }
+    stranger, _ = await tenant(api)
+    assert (await api.get(f"/v1/appointments/{booked['id']}", headers=stranger)).status == 404
+    assert (
+        await api.post(f"/v1/appointments/{booked['id']}/cancel", json={}, headers=stranger)
+    ).status == 404
+
+
+async def test_steering_answers_with_the_new_state_or_explains_why_not(api: Client) -> None:
+    auth, customer_id = await tenant(api)
+    booked = await book(api, auth, customer_id)
+    path = f"/v1/appointments/{booked['id']}"
+    refused = await api.post(f"{path}/confirm", headers=auth)
+    assert refused.status == 409 and "cannot confirm" in (await refused.json())["message"]
+    assert (await api.post(f"{path}/no-show", headers=auth)).status == 409
+    moved = await api.post(f"{path}/reschedule", json=slot(days=3), headers=auth)
+    assert moved.status == 200 and (await moved.json())["version"] == 2
+    backwards = await api.post(
+        f"{path}/reschedule", json={**slot(days=3), "ends_at": slot(days=1)["starts_at"]}, headers=auth
+    )
+    assert backwards.status == 422
+    cancelled = await api.post(f"{path}/cancel", json={"reason": "moved away"}, headers=auth)
+    assert cancelled.status == 200 and (await cancelled.json())["status"] == "cancelled"
+    assert (await api.post(f"{path}/cancel", json={}, headers=auth)).status == 409
+    assert (await api.post(f"{path}/check-in", headers=auth)).status == 409
+
+
+async def test_reviews_need_a_completed_appointment_and_update_the_rating(api: Client) -> None:
+    auth, customer_id = await tenant(api)
+    booked = await book(api, auth, customer_id)
+    path = f"/v1/appointments/{booked['id']}"
+    assert (await api.post(f"{path}/review", json={"rating": 5}, headers=auth)).status == 409
+    assert (await api.post(f"{path}/check-in", headers=auth)).status == 200
+    assert (await api.post(f"{path}/complete", headers=auth)).status == 200
+    assert (await api.post(f"{path}/review", json={"rating": 6}, headers=auth)).status == 422
+    reviewed = await api.post(f"{path}/review", json={"rating": 4, "text": "Lovely"}, headers=auth)
+    assert reviewed.status == 201
+    assert (await reviewed.json())["rating"] == {
+        "average": 4.0,
+        "count": 1,
+        "distribution": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 0},
+    }
+    assert (await api.post(f"{path}/review", json={"rating": 5}, headers=auth)).status == 409
+    me = await (await api.get("/v1/businesses/me", headers=auth)).json()
+    assert me["rating"]["count"] == 1
+
+
+class ProcessDied(Exception):
+    pass
+
+
+async def test_a_crash_between_commit_and_start_is_healed_by_the_retry_or_the_reconciler(
+    api: Client, dev_env: WorkflowEnvironment, sessions: SessionFactory
+) -> None:
+    auth, customer_id = await tenant(api)
+    business_id = int(auth["Authorization"].split("_")[1])
+    values = {"customer_id": customer_id, **{k: datetime.fromisoformat(v) for k, v in slot().items()}}
+
+    def die(_: Appointment) -> None:
+        raise ProcessDied
+
+    with pytest.raises(ProcessDied):
+        await book_appointment(
+            sessions, dev_env.client, business_id, values, idempotency_key="k1", after_commit=die
+        )
+    [orphan] = (await (await api.get("/v1/appointments", headers=auth)).json())["items"]
+    with pytest.raises(RPCError):
+        await dev_env.client.get_workflow_handle(orphan["workflow_id"]).describe()
+    # the client retries with the same key: same appointment, and now its workflow runs
+    retried, created = await book_appointment(
+        sessions, dev_env.client, business_id, values, idempotency_key="k1"
+    )
+    assert retried.id == orphan["id"] and not created
+    await dev_env.client.get_workflow_handle(orphan["workflow_id"]).describe()
+
+    with pytest.raises(ProcessDied):
+        await book_appointment(
+            sessions,
+            dev_env.client,
+            business_id,
+            {**values, "service": "x"},
+            idempotency_key=None,
+            after_commit=die,
+        )
+    assert await reconcile_appointment_workflows(sessions, dev_env.client) == 1
+    assert await reconcile_appointment_workflows(sessions, dev_env.client) == 0
