@@ -1,0 +1,110 @@
+"""Record the workflow histories that tests/test_replay.py replays.
+
+Not collected by default (no ``test_`` prefix). Run it when a workflow change is *meant* to be incompatible
+with running workflows (guard the change with ``workflow.patched`` instead whenever possible):
+
+    .venv/bin/python -m pytest tests/record_histories.py
+
+Each scenario runs the real workflow on the v2 time-skipping server and writes tests/histories/<name>.json.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from activities.appointment_types import CancelInput, RescheduleInput, ReviewSubmittedInput, StepInput
+from activities.notification_types import BroadcastInput, NotificationRequest, SendNotificationInput
+from db import notification_queries
+from db.engine import SessionFactory
+from keeptime.settings import Settings
+from tests.appointment_support import booked, until_next
+from tests.factories import make_business, make_customer
+from tests.peers import ProviderPeer, SmtpPeer
+from tests.support import running_worker
+from workflows.appointment import AppointmentWorkflow
+from workflows.broadcast import BroadcastWorkflow
+from workflows.notification import NotificationWorkflow
+from workflows.task_queues import NOTIFICATIONS
+
+HISTORIES = Path(__file__).resolve().parent / "histories"
+
+
+async def _save(handle: WorkflowHandle[Any, Any], name: str) -> None:
+    await handle.result()
+    history = await handle.fetch_history()
+    (HISTORIES / f"{name}.json").write_text(history.to_json())
+
+
+async def test_record_appointment_histories(
+    skipping_env: WorkflowEnvironment,
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+) -> None:
+    env = skipping_env
+    async with running_worker(env.client, sessions, provider_settings):
+        with env.with_time_skipping_disabled():
+            *_, full = await booked(sessions, env.client, starts_in=timedelta(hours=30))
+        await until_next(full, "reminder")
+        await env.fast_forward(full, timedelta(hours=29, minutes=30))
+        await until_next(full, "no_show_check")
+        await full.execute_update(AppointmentWorkflow.check_in, StepInput())
+        await env.fast_forward(full, timedelta(hours=5))
+        await until_next(full, "review_reminder")
+        await full.signal(AppointmentWorkflow.review_submitted, ReviewSubmittedInput(rating=5))
+        await env.fast_forward(full, timedelta(days=8))
+        await _save(full, "appointment_happy_path")
+
+        with env.with_time_skipping_disabled():
+            *_, moved = await booked(sessions, env.client, starts_in=timedelta(days=2), status="pending")
+        await until_next(moved, "expire")
+        await moved.execute_update(AppointmentWorkflow.confirm, StepInput())
+        view = await until_next(moved, "reminder")
+        start = view.starts_at + timedelta(days=1)
+        await moved.execute_update(
+            AppointmentWorkflow.reschedule,
+            RescheduleInput(starts_at=start, ends_at=start + timedelta(hours=1)),
+        )
+        await until_next(moved, "reminder")
+        await moved.signal(AppointmentWorkflow.cancel, CancelInput(reason="recorded", by="test"))
+        await _save(moved, "appointment_confirm_reschedule_cancel")
+
+        *_, missed = await booked(sessions, env.client, starts_in=timedelta(hours=3), no_show_fee_cents=1000)
+        await _save(missed, "appointment_late_booking_no_show")
+
+
+async def test_record_notification_histories(
+    skipping_env: WorkflowEnvironment,
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+) -> None:
+    env = skipping_env
+    business = await make_business(sessions)
+    customers = [
+        await make_customer(sessions, business, name=f"C{n}", channel_order=["sms"]) for n in range(5)
+    ]
+    async with sessions() as session:
+        broadcast = await notification_queries.create_broadcast(session, business.id, "News", "Hello", None)
+    async with running_worker(env.client, sessions, provider_settings):
+        single = await env.client.start_workflow(
+            NotificationWorkflow.run,
+            SendNotificationInput(request=NotificationRequest(
+                business_id=business.id, entity_type="broadcast", entity_id=broadcast.id,
+                event="broadcast.message", customer_id=customers[0].id,
+            )),
+            id=f"record-notification-{broadcast.id}", task_queue=NOTIFICATIONS,
+        )  # fmt: skip
+        await _save(single, "notification_single")
+        batches = await env.client.start_workflow(
+            BroadcastWorkflow.run,
+            BroadcastInput(broadcast_id=broadcast.id, business_id=business.id, batch_size=2, rate_per_s=100),
+            id=f"record-broadcast-{broadcast.id}",
+            task_queue=NOTIFICATIONS,
+        )
+        await _save(batches, "broadcast_batches")
