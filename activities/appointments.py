@@ -44,6 +44,8 @@ class AppointmentActivities:
         """Apply one status change under a row lock; a change already applied (a retry) returns the row."""
         async with self._sessions() as session, session.begin():
             appointment = await _locked(session, change.appointment_id, change.business_id, lock=True)
+            # Stamped once the row lock is held: every send that raced this change finished before it.
+            appointment.updated_at = datetime.now(UTC)
             if change.action == "reschedule":
                 _reschedule(appointment, change)
                 return await appointment_snapshot(session, appointment)
