@@ -36,11 +36,17 @@ async def main(recipients: int, runs: int) -> None:
     await peer.start()
     async with bench_database("notifications") as url, dev_server() as env:
         settings = Settings(
-            database_url=url, twilio_base_url=peer.base_url, twilio_account_sid=TWILIO_SID,
-            twilio_auth_token=TWILIO_TOKEN, twilio_from_number="+15005550006", fcm_base_url=peer.base_url,
-            fcm_project_id=FCM_PROJECT, fcm_access_token=FCM_TOKEN, sms_rate_per_s=100_000,
+            database_url=url,
+            twilio_base_url=peer.base_url,
+            twilio_account_sid=TWILIO_SID,
+            twilio_auth_token=TWILIO_TOKEN,
+            twilio_from_number="+15005550006",
+            fcm_base_url=peer.base_url,
+            fcm_project_id=FCM_PROJECT,
+            fcm_access_token=FCM_TOKEN,
+            sms_rate_per_s=100_000,
             worker_activity_slots=10,
-        )  # fmt: skip
+        )
         engine = create_engine(url, pool_size=60)
         sessions = create_session_factory(engine)
         rates: list[float] = []

@@ -94,12 +94,18 @@ async def test_record_notification_histories(
     async with running_worker(env.client, sessions, provider_settings):
         single = await env.client.start_workflow(
             NotificationWorkflow.run,
-            SendNotificationInput(request=NotificationRequest(
-                business_id=business.id, entity_type="broadcast", entity_id=broadcast.id,
-                event="broadcast.message", customer_id=customers[0].id,
-            )),
-            id=f"record-notification-{broadcast.id}", task_queue=NOTIFICATIONS,
-        )  # fmt: skip
+            SendNotificationInput(
+                request=NotificationRequest(
+                    business_id=business.id,
+                    entity_type="broadcast",
+                    entity_id=broadcast.id,
+                    event="broadcast.message",
+                    customer_id=customers[0].id,
+                )
+            ),
+            id=f"record-notification-{broadcast.id}",
+            task_queue=NOTIFICATIONS,
+        )
         await _save(single, "notification_single")
         batches = await env.client.start_workflow(
             BroadcastWorkflow.run,

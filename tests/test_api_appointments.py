@@ -42,8 +42,12 @@ async def api(
 
 
 async def tenant(api: Client, **automation: Any) -> tuple[dict[str, str], int]:
-    body = {"name": "Salon Lumen", "time_zone": "Europe/Berlin", "admin_email": "desk@lumen-salon.com",
-            "automation": automation}  # fmt: skip
+    body = {
+        "name": "Salon Lumen",
+        "time_zone": "Europe/Berlin",
+        "admin_email": "desk@lumen-salon.com",
+        "automation": automation,
+    }
     created = await (await api.post("/v1/businesses", json=body, headers=ADMIN)).json()
     auth = {"Authorization": f"Bearer {created['api_key']}"}
     customer = await api.post(

@@ -64,9 +64,8 @@ async def test_invariants_hold_for_any_sequence_of_steering(
             view = await state(handle) if kind != "restart_worker" else None
             if kind == "reschedule" and view is not None and view.status in ("pending", "confirmed"):
                 start = view.starts_at + timedelta(minutes=amount)
-                await _tolerant(handle.execute_update(
-                    AppointmentWorkflow.reschedule, RescheduleInput(starts_at=start, ends_at=start + timedelta(minutes=45))
-                ))  # fmt: skip
+                change = RescheduleInput(starts_at=start, ends_at=start + timedelta(minutes=45))
+                await _tolerant(handle.execute_update(AppointmentWorkflow.reschedule, change))
             elif kind == "cancel":
                 await handle.signal(AppointmentWorkflow.cancel, CancelInput(reason="property test"))
             elif kind == "check_in" and view is not None and view.status in ("pending", "confirmed"):
