@@ -12,6 +12,7 @@ import email
 import itertools
 import random
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.message import Message
 from typing import Any
 
@@ -178,6 +179,7 @@ class ProviderPeer:
             self.resent_keys += 1
             return {id_field: self._by_key[key][id_field], "status": "queued"}
         entry["key"] = key
+        entry["at"] = datetime.now(UTC)
         self.accepted[channel].append(entry)
         if key:
             self._by_key[key] = entry
