@@ -15,7 +15,7 @@ from keeptime.temporal_client import connect_temporal
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
-    engine = create_engine(app[SETTINGS].require_database_url(), pool_size=5)
+    engine = create_engine(app[SETTINGS].require_database_url(), pool_size=app[SETTINGS].api_db_pool_size)
     app[SESSIONS] = create_session_factory(engine)
     yield
     await engine.dispose()

@@ -114,6 +114,10 @@ async def book(
     return appointment, True
 
 
+async def _lock(session: AsyncSession, name: str) -> None:
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": name})
+
+
 async def _refuse_overlap(
     session: AsyncSession,
     business_id: int,

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     worker_workflow_task_slots: int = 20
     api_host: str = "127.0.0.1"
     api_port: int = 8080
+    api_db_pool_size: int = 10
     admin_api_key: SecretStr = SecretStr("dev-admin-key")
     keeptime_data_dir: Path = Path(".keeptime")
     log_level: LogLevel = "INFO"
