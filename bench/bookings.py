@@ -5,7 +5,8 @@
 The dev server runs as `make run` runs it (SQLite file, WAL, synchronous=normal), the API as its own
 process (``python -m api``). Each API booking is a real HTTP POST /v1/appointments: validation, auth, the
 PostgreSQL transaction with its Idempotency-Key, and the workflow start. The raw side starts the same
-AppointmentWorkflow with a prepared input. No worker runs, so both measure the booking path alone. Rounds alternate API and raw; medians and their ratio are printed.
+AppointmentWorkflow with a prepared input. No worker runs, so both measure the booking path alone.
+Rounds alternate API and raw; medians and their ratio are printed.
 """
 
 from __future__ import annotations
@@ -125,7 +126,8 @@ async def main(bookings: int, rounds: int, concurrency: int) -> None:
     api_median, raw_median = statistics.median(api_rates), statistics.median(raw_rates)
     print(
         f"median over {rounds} rounds of {bookings} (concurrency {concurrency}): "
-        f"API {api_median:.0f} bookings/s, raw start_workflow {raw_median:.0f}/s, ratio {api_median / raw_median:.2f}"
+        f"API {api_median:.0f} bookings/s, raw start_workflow {raw_median:.0f}/s, "
+        f"ratio {api_median / raw_median:.2f}"
     )
 
 
