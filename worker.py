@@ -1,7 +1,7 @@
 """The Keeptime worker: one client, one Worker per task queue, every workflow and activity registered.
 
 Run ``python worker.py`` (all queues) or
-``python worker.py --queues keeptime-appointments,keeptime-notifications``.
+``python worker.py --queues appointments,notifications`` (short or full queue names).
 SIGTERM / SIGINT drain in-flight activities (graceful shutdown timeout) and exit.
 """
 

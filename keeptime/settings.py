@@ -62,8 +62,13 @@ class Settings(BaseSettings):
     @field_validator("worker_task_queues", mode="before")
     @classmethod
     def _split_queues(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [item.strip() for item in value.split(",") if item.strip()]
+        items = [item.strip() for item in value.split(",")] if isinstance(value, str) else value
+        if isinstance(items, list):  # short names are fine: "appointments" means "keeptime-appointments"
+            return [
+                f"keeptime-{item}" if item and not item.startswith("keeptime-") else item
+                for item in items
+                if item
+            ]
         return value
 
     @field_validator("worker_task_queues")

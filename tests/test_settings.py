@@ -28,6 +28,11 @@ def test_environment_overrides_and_queue_lists(monkeypatch: pytest.MonkeyPatch) 
     assert settings.database_url == "postgresql+asyncpg://u:p@db:5432/keeptime"
 
 
+def test_short_queue_names_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WORKER_TASK_QUEUES", "appointments,notifications")
+    assert Settings().worker_task_queues == [APPOINTMENTS, NOTIFICATIONS]
+
+
 def test_unknown_queue_is_rejected_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WORKER_TASK_QUEUES", "keeptime-appointmnts")
     with pytest.raises(ValidationError, match="keeptime-appointmnts"):
