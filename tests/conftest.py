@@ -16,6 +16,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -23,13 +25,14 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.notifications import NotificationActivities
 from activities.providers import build_providers
+from api.app import create_app
 from db.embedded import EmbeddedPostgres, drop_database, ensure_database
 from db.engine import SessionFactory, create_engine, create_session_factory
 from db.migrate import upgrade_async
 from db.models import Base
 from keeptime.settings import Settings, to_asyncpg_url
 from tests.peers import FCM_PROJECT, FCM_TOKEN, TWILIO_SID, TWILIO_TOKEN, ProviderPeer, SmtpPeer
-from tests.support import database_url_named, free_port
+from tests.support import database_url_named, free_port, running_worker
 from workflows.search_attributes import ALL_SEARCH_ATTRIBUTES
 
 
@@ -187,3 +190,23 @@ async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     )
     yield env
     await env.shutdown()
+
+
+@pytest.fixture
+def api_settings(provider_settings: Settings, dev_env: WorkflowEnvironment) -> Settings:
+    """Provider settings pointing at the dev server: what the API and worker use in the API tests."""
+    return provider_settings.model_copy(
+        update={"temporal_address": dev_env.client.service_client.config.target_host}
+    )
+
+
+@pytest.fixture
+async def api(
+    api_settings: Settings, dev_env: WorkflowEnvironment, sessions: SessionFactory
+) -> AsyncIterator[TestClient[web.Request, web.Application]]:
+    """The real API over HTTP on 127.0.0.1, with the real worker running against the dev server."""
+    async with (
+        running_worker(dev_env.client, sessions, api_settings),
+        TestClient(TestServer(create_app(api_settings), host="127.0.0.1")) as client,
+    ):
+        yield client

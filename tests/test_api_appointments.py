@@ -2,43 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
 from db.engine import SessionFactory
 from db.models import Appointment
 from keeptime.appointment_service import book_appointment, reconcile_appointment_workflows
-from keeptime.settings import Settings
-from tests.support import running_worker
 
 Client = TestClient[web.Request, web.Application]
 ADMIN = {"Authorization": "Bearer dev-admin-key"}
-
-
-@pytest.fixture
-def api_settings(provider_settings: Settings, dev_env: WorkflowEnvironment) -> Settings:
-    return provider_settings.model_copy(
-        update={"temporal_address": dev_env.client.service_client.config.target_host}
-    )
-
-
-@pytest.fixture
-async def api(
-    api_settings: Settings, dev_env: WorkflowEnvironment, sessions: SessionFactory
-) -> AsyncIterator[Client]:
-    async with (
-        running_worker(dev_env.client, sessions, api_settings),
-        TestClient(TestServer(create_app(api_settings), host="127.0.0.1")) as client,
-    ):
-        yield client
 
 
 async def tenant(api: Client, **automation: Any) -> tuple[dict[str, str], int]:

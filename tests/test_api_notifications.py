@@ -6,41 +6,18 @@ import asyncio
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
-from temporalio.testing import WorkflowEnvironment
+from aiohttp.test_utils import TestClient
 
-from api.app import create_app
 from api.webhooks import twilio_signature
-from db.engine import SessionFactory
 from keeptime.settings import Settings
 from tests.peers import TWILIO_TOKEN, ProviderPeer, SmtpPeer
-from tests.support import running_worker
 
 Client = TestClient[web.Request, web.Application]
 ADMIN = {"Authorization": "Bearer dev-admin-key"}
-
-
-@pytest.fixture
-def api_settings(provider_settings: Settings, dev_env: WorkflowEnvironment) -> Settings:
-    return provider_settings.model_copy(
-        update={"temporal_address": dev_env.client.service_client.config.target_host}
-    )
-
-
-@pytest.fixture
-async def api(
-    api_settings: Settings, dev_env: WorkflowEnvironment, sessions: SessionFactory
-) -> AsyncIterator[Client]:
-    async with (
-        running_worker(dev_env.client, sessions, api_settings),
-        TestClient(TestServer(create_app(api_settings), host="127.0.0.1")) as client,
-    ):
-        yield client
 
 
 async def new_business(api: Client, **values: Any) -> dict[str, str]:
