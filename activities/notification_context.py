@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.notification_events import EventSpec
 from activities.notification_types import NotificationRequest
-from db.models import Appointment, Broadcast, Business, Customer, TemplateOverride
+from db.models import Appointment, Broadcast, Business, Customer, Pet, TemplateOverride, Vaccination
 from keeptime.automation import AutomationSettings
 from keeptime.settings import Settings
 
@@ -107,6 +107,8 @@ async def load_message_context(
     else:
         contact, channels = customer_contact(customer)
         customer_name = customer.name
+    if spec.channels is not None:
+        channels = [c for c in channels if c in spec.channels]
     stale = None
     if status not in spec.live_statuses:
         stale = status
@@ -168,6 +170,8 @@ async def _load_entity(
         }
         status = "archived" if appointment.archived_at else appointment.status.value
         return appointment, status, appointment.version, appointment.starts_at, extra
+    if request.entity_type == "vaccination":
+        return await _load_vaccination(session, request)
     if request.entity_type == "broadcast":
         broadcast = (
             await session.execute(
@@ -186,6 +190,27 @@ async def _load_entity(
             {"broadcast": {"subject": broadcast.subject, "body": broadcast.body}},
         )
     return None, "", None, None, {}
+
+
+async def _load_vaccination(
+    session: AsyncSession, request: NotificationRequest
+) -> tuple[object | None, str, int | None, datetime | None, dict[str, Any]]:
+    row = (
+        await session.execute(
+            select(Vaccination, Pet)
+            .join(Pet, Pet.id == Vaccination.pet_id)
+            .where(Vaccination.id == request.entity_id, Vaccination.business_id == request.business_id)
+            .with_for_update(read=True, of=Vaccination)
+        )
+    ).one_or_none()
+    if row is None:
+        return None, "", None, None, {}
+    record, pet = row
+    extra = {
+        "vaccination": {"vaccine": record.vaccine},
+        "pet": {"name": pet.name, "species": pet.species or ""},
+    }
+    return record, record.status.value, None, record.expires_at, extra
 
 
 async def _appointment_customer_name(session: AsyncSession, entity: object) -> str:

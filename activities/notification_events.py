@@ -12,6 +12,9 @@ class EventSpec:
     live_statuses: frozenset[str]  # the entity must be in one of these when the message goes out
     quiet_hours: bool  # reminders respect quiet hours; transactional messages go out at once
     audience: Literal["customer", "admin"] = "customer"
+    channels: tuple[str, ...] | None = (
+        None  # only these channels (e.g. SMS alerts); None: the customer's order
+    )
 
 
 def _spec(
@@ -33,6 +36,10 @@ EVENTS: dict[str, EventSpec] = {
         "appointment", {"pending", "confirmed"}, quiet=False, audience="admin"
     ),
     "broadcast.message": _spec("broadcast", {"running"}, quiet=False),
+    "vaccination.expiring": EventSpec(
+        "vaccination", frozenset({"valid", "expiring_soon"}), False, channels=("sms",)
+    ),
+    "vaccination.expired": EventSpec("vaccination", frozenset({"expired"}), False, channels=("sms",)),
 }
 
 CHANNELS: tuple[str, ...] = ("email", "sms", "push")

@@ -105,6 +105,9 @@ def sample_context(event: str) -> dict[str, Any]:
             "status": "confirmed",
             "no_show_fee": "",
         }
+    if event.startswith("vaccination."):
+        context["vaccination"] = {"vaccine": "Rabies"}
+        context["pet"] = {"name": "Bello", "species": "dog"}
     if event.startswith("broadcast."):
         context["broadcast"] = {
             "subject": "We are open on Sunday",

@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from activities.health_types import DatabaseHealthReport
-from api import appointments, businesses, health, health_checks, notifications, webhooks
+from api import appointments, businesses, health, health_checks, notifications, vaccinations, webhooks
 from api.keys import OPENAPI
 from api.openapi import build_document, error_response, json_response, model_ref, openapi_json
 from api.schemas import (
@@ -21,11 +21,13 @@ from api.schemas import (
     CancelBody,
     CustomerCreate,
     CustomerUpdate,
+    PetCreate,
     PushReceipt,
     Reschedule,
     ReviewBody,
     SingleNotification,
     TemplateOverrideBody,
+    VaccinationCreate,
 )
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -341,6 +343,44 @@ ROUTES: list[Route] = [
         security=BUSINESS,
         tags=("appointments",),
         body=ReviewBody,
+    ),
+    Route(
+        "POST",
+        "/v1/pets",
+        vaccinations.create_pet,
+        "Register a pet of a customer",
+        {"201": json_response("pet"), **UNAUTHORIZED, **INVALID},
+        security=BUSINESS,
+        tags=("vaccinations",),
+        body=PetCreate,
+    ),
+    Route(
+        "POST",
+        "/v1/vaccinations",
+        vaccinations.create_vaccination,
+        "Register a vaccination record; supersedes the pet's active record of the same vaccine",
+        {"201": json_response("record"), **UNAUTHORIZED, **INVALID},
+        security=BUSINESS,
+        tags=("vaccinations",),
+        body=VaccinationCreate,
+    ),
+    Route(
+        "GET",
+        "/v1/vaccinations/upcoming",
+        vaccinations.upcoming,
+        "Active records expiring within ?within_days= (default 30), soonest first",
+        {"200": json_response("items"), **UNAUTHORIZED, **INVALID},
+        security=BUSINESS,
+        tags=("vaccinations",),
+    ),
+    Route(
+        "GET",
+        "/v1/vaccinations/{vaccination_id}",
+        vaccinations.get_vaccination,
+        "A record with its workflow's state (next alert and when, what was sent)",
+        {"200": json_response("record"), **UNAUTHORIZED, **NOT_FOUND},
+        security=BUSINESS,
+        tags=("vaccinations",),
     ),
     Route(
         "POST",

@@ -154,3 +154,22 @@ class CancelBody(Strict):
 class ReviewBody(Strict):
     rating: int = Field(ge=1, le=5)
     text: str | None = Field(default=None, max_length=5000)
+
+
+class PetCreate(Strict):
+    owner_id: int = Field(gt=0, description="the customer who owns the pet")
+    name: str = Field(min_length=1, max_length=120)
+    species: str | None = Field(default=None, max_length=60)
+
+
+class VaccinationCreate(Strict):
+    pet_id: int = Field(gt=0)
+    vaccine: str = Field(min_length=1, max_length=120)
+    administered_at: AwareDatetime | None = None
+    expires_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _after_administered(self) -> VaccinationCreate:
+        if self.administered_at is not None and self.expires_at <= self.administered_at:
+            raise ValueError("expires_at must be after administered_at")
+        return self

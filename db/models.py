@@ -320,3 +320,47 @@ class IdempotentRequest(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), index=True
     )
+
+
+class VaccinationStatus(enum.StrEnum):
+    VALID = "valid"
+    EXPIRING_SOON = "expiring_soon"
+    EXPIRED = "expired"
+    SUPERSEDED = "superseded"
+
+
+class Pet(Base):
+    __tablename__ = "pets"
+    __table_args__ = (Index("ix_pets_business_owner", "business_id", "owner_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(120))
+    species: Mapped[str | None] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Vaccination(Base):
+    """A vaccination record; ``expires_at`` drives its workflow (``vaccination-<id>``)."""
+
+    __tablename__ = "vaccinations"
+    __table_args__ = (
+        Index("ix_vaccinations_business_expires", "business_id", "expires_at"),
+        Index("ix_vaccinations_pet_vaccine_status", "pet_id", "vaccine", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    pet_id: Mapped[int] = mapped_column(ForeignKey("pets.id", ondelete="CASCADE"))
+    vaccine: Mapped[str] = mapped_column(String(120))
+    administered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[VaccinationStatus] = mapped_column(
+        _str_enum(VaccinationStatus, "vaccination_status"), default=VaccinationStatus.VALID
+    )
+    superseded_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )

@@ -37,6 +37,17 @@ class AutomationSettings(BaseModel):
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
     notify_admin_on_booking: bool = True
     prevent_overlaps: bool = False
+    vaccination_alert_days: list[int] = Field(default_factory=lambda: [30, 14, 7])
+    expiry_alert_local_time: time = Field(
+        default=time(10, 0), description="business-local time of expiry alerts"
+    )
+
+    @field_validator("vaccination_alert_days")
+    @classmethod
+    def _alert_days(cls, days: list[int]) -> list[int]:
+        if any(d <= 0 or d > 366 for d in days) or len(set(days)) != len(days) or len(days) > 10:
+            raise ValueError("up to 10 distinct whole days between 1 and 366")
+        return sorted(days, reverse=True)
 
     @field_validator("reminder_offsets_s")
     @classmethod

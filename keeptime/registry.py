@@ -11,15 +11,18 @@ from activities.appointments import AppointmentActivities
 from activities.health import HealthActivities
 from activities.notifications import Checkpoint, NotificationActivities
 from activities.providers import build_providers
+from activities.vaccinations import VaccinationActivities
 from db.engine import SessionFactory
 from keeptime.settings import Settings
 from workflows.appointment import AppointmentWorkflow
 from workflows.broadcast import BroadcastWorkflow
 from workflows.health_check import DatabaseHealthCheckWorkflow
 from workflows.notification import NotificationWorkflow
+from workflows.vaccination import VaccinationWorkflow
 
 WORKFLOWS: Sequence[type] = (
     AppointmentWorkflow,
+    VaccinationWorkflow,
     DatabaseHealthCheckWorkflow,
     NotificationWorkflow,
     BroadcastWorkflow,
@@ -39,7 +42,10 @@ def build_activities(
         sessions, settings, build_providers(settings, http), checkpoint=checkpoint
     )
     appointments = AppointmentActivities(sessions)
+    vaccinations = VaccinationActivities(sessions)
     return [
+        vaccinations.load_vaccination,
+        vaccinations.set_vaccination_status,
         appointments.load_appointment,
         appointments.apply_transition,
         appointments.record_skipped_notification,

@@ -31,6 +31,8 @@ EXPECTED_TABLES = {
     "appointment_fees",
     "reviews",
     "idempotent_requests",
+    "pets",
+    "vaccinations",
 }
 
 

@@ -18,7 +18,6 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -43,12 +42,12 @@ with workflow.unsafe.imports_passed_through():
     from activities.notification_types import NotificationRequest, NotificationResult
     from workflows import search_attributes as attrs
     from workflows.appointment_timeline import Step, next_step, offset_label
+    from workflows.db_calls import call_db
     from workflows.delivery import plan_delivery, send_now
     from workflows.task_queues import APPOINTMENTS, REVIEWS
 
 Arg = TypeVar("Arg")
 Result = TypeVar("Result")
-DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 INVALID = "InvalidRequest"
 MESSAGE_HISTORY = 50  # the query shows the latest messages; the notification log has them all
 
@@ -81,6 +80,8 @@ class AppointmentWorkflow:
                 if self._history_is_long(start):
                     await workflow.wait_condition(workflow.all_handlers_finished)
                     workflow.continue_as_new(start.model_copy(update={"carried": self._s, "snapshot": None}))
+                # Steering that arrives from here on (even during an activity below) wakes the next wait.
+                self._woken = False
                 await self._drain_outbox()
                 if self._s.cancel_request is not None:
                     await self._cancel(self._s.cancel_request)
@@ -88,8 +89,8 @@ class AppointmentWorkflow:
                 step = next_step(self._s, workflow.now())
                 if step is None:
                     break
-                if await self._wait_for(step):
-                    continue  # woken by steering: the timeline may have changed
+                if await self._wait_for(step) or self._woken:
+                    continue  # steering arrived: the timeline may have changed
                 if step.kind in ("reminder", "review_request", "review_reminder", "skip_reminder"):
                     await self._message_step(step)
                 else:
@@ -127,9 +128,8 @@ class AppointmentWorkflow:
         at = self._s.planned.get(step.key, step.at)
         self._publish(f"next: {step.label} at {at:%Y-%m-%d %H:%M} UTC")
         delay = at - workflow.now()
-        if delay <= timedelta(0):
-            return False
-        self._woken = False
+        if delay <= timedelta(0) or self._woken:
+            return self._woken
         self._sleeping = True
         try:
             await workflow.wait_condition(lambda: self._woken, timeout=delay, timeout_summary=step.label)
@@ -287,14 +287,7 @@ class AppointmentWorkflow:
         *,
         queue: str = APPOINTMENTS,
     ) -> Result:
-        return await workflow.execute_activity_method(
-            method,
-            arg,
-            task_queue=queue,
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=DB_RETRY,
-            summary=summary,
-        )
+        return await call_db(method, arg, summary, queue=queue)
 
     # ------------------------------------------------------------------------------ visibility: query, UI
     @workflow.query

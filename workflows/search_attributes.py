@@ -8,8 +8,9 @@ TENANT: Final = SearchAttributeKey.for_keyword("KeeptimeTenant")
 ENTITY: Final = SearchAttributeKey.for_keyword("KeeptimeEntity")
 STATUS: Final = SearchAttributeKey.for_keyword("KeeptimeStatus")
 STARTS_AT: Final = SearchAttributeKey.for_datetime("KeeptimeStartsAt")
+DUE_AT: Final = SearchAttributeKey.for_datetime("KeeptimeDueAt")  # when the workflow next acts
 
-ALL_SEARCH_ATTRIBUTES: Final = (TENANT, ENTITY, STATUS, STARTS_AT)
+ALL_SEARCH_ATTRIBUTES: Final = (TENANT, ENTITY, STATUS, STARTS_AT, DUE_AT)
 
 _CLI_TYPE_NAMES: Final = {
     "KEYWORD": "Keyword",

@@ -1,0 +1,61 @@
+"""Types that cross the Temporal boundary for vaccination records (ids, statuses, instants only)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+VaccinationStatusName = Literal["valid", "expiring_soon", "expired", "superseded"]
+
+
+class VaccinationRef(BaseModel):
+    vaccination_id: int
+    business_id: int
+
+
+class ExpiryAlert(BaseModel):
+    days_before: int
+    at: datetime
+
+
+class VaccinationSnapshot(BaseModel):
+    """The record, its owner's id, and its alert moments (planned in the business's zone)."""
+
+    vaccination_id: int
+    business_id: int
+    owner_id: int
+    status: VaccinationStatusName
+    expires_at: datetime
+    alerts: list[ExpiryAlert]
+
+
+class SetVaccinationStatusInput(BaseModel):
+    vaccination_id: int
+    business_id: int
+    status: VaccinationStatusName
+    allowed_from: list[VaccinationStatusName]
+
+
+class SupersedeInput(BaseModel):
+    """Signal ``supersede``: a newer record of the same pet and vaccine replaces this one."""
+
+    by_vaccination_id: int
+
+
+class VaccinationInput(BaseModel):
+    vaccination_id: int
+    business_id: int
+    snapshot: VaccinationSnapshot | None = None
+
+
+class VaccinationView(BaseModel):
+    vaccination_id: int
+    status: VaccinationStatusName
+    expires_at: datetime
+    next_action: str | None = None
+    next_action_at: datetime | None = None
+    sent: list[str] = Field(
+        default_factory=list, description="event: outcome, e.g. 'vaccination.expiring_30d: sent'"
+    )

@@ -1,0 +1,106 @@
+"""Pets and vaccination records: register, read with the workflow's state, list upcoming expiries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from temporalio.client import WorkflowQueryFailedError
+from temporalio.service import RPCError
+
+from activities.vaccination_types import VaccinationView
+from api.auth import require_business
+from api.businesses import path_id
+from api.errors import ApiError, parse_json_body
+from api.keys import SESSIONS, TEMPORAL
+from api.schemas import PetCreate, VaccinationCreate
+from db import pets
+from db.models import Pet, Vaccination
+from db.tenants import customer_of
+from keeptime.vaccination_service import register_vaccination, vaccination_workflow_id
+from workflows.vaccination import VaccinationWorkflow
+
+
+def pet_json(pet: Pet) -> dict[str, Any]:
+    return {"id": pet.id, "owner_id": pet.owner_id, "name": pet.name, "species": pet.species}
+
+
+def vaccination_json(record: Vaccination) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "pet_id": record.pet_id,
+        "vaccine": record.vaccine,
+        "status": record.status.value,
+        "administered_at": record.administered_at.isoformat() if record.administered_at else None,
+        "expires_at": record.expires_at.isoformat(),
+        "superseded_by": record.superseded_by,
+        "workflow_id": vaccination_workflow_id(record.id),
+    }
+
+
+async def create_pet(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    body = await parse_json_body(request, PetCreate)
+    async with request.app[SESSIONS]() as session:
+        if await customer_of(session, business_id, body.owner_id) is None:
+            raise ApiError(
+                422,
+                "validation_error",
+                "no such customer",
+                fields=[{"field": "owner_id", "message": "no such customer"}],
+            )
+        pet = Pet(business_id=business_id, **body.model_dump())
+        session.add(pet)
+        await session.commit()
+    return web.json_response(pet_json(pet), status=201)
+
+
+async def create_vaccination(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    body = await parse_json_body(request, VaccinationCreate)
+    async with request.app[SESSIONS]() as session:
+        if await pets.pet_of(session, business_id, body.pet_id) is None:
+            raise ApiError(
+                422, "validation_error", "no such pet", fields=[{"field": "pet_id", "message": "no such pet"}]
+            )
+    record = await register_vaccination(
+        request.app[SESSIONS], request.app[TEMPORAL], business_id, body.model_dump()
+    )
+    return web.json_response(vaccination_json(record), status=201)
+
+
+async def get_vaccination(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    async with request.app[SESSIONS]() as session:
+        record = await pets.vaccination_of(session, business_id, path_id(request, "vaccination_id"))
+    if record is None:
+        raise ApiError(404, "not_found", "no such vaccination record")
+    view: VaccinationView | None = None
+    try:
+        handle = request.app[TEMPORAL].get_workflow_handle(vaccination_workflow_id(record.id))
+        view = await handle.query(VaccinationWorkflow.state)
+    except (RPCError, WorkflowQueryFailedError):
+        view = None
+    return web.json_response(
+        {**vaccination_json(record), "workflow": view.model_dump(mode="json") if view else None}
+    )
+
+
+async def upcoming(request: web.Request) -> web.Response:
+    """``GET /v1/vaccinations/upcoming?within_days=30``: active records expiring soonest first."""
+    business_id = await require_business(request)
+    raw = request.query.get("within_days", "30")
+    if not raw.isdigit() or not 1 <= int(raw) <= 366:
+        raise ApiError(
+            422,
+            "validation_error",
+            "within_days is 1-366",
+            fields=[{"field": "within_days", "message": "1-366"}],
+        )
+    before = datetime.now(UTC) + timedelta(days=int(raw))
+    async with request.app[SESSIONS]() as session:
+        rows = await pets.upcoming_expiries(session, business_id, before, limit=500)
+    return web.json_response(
+        {"items": [{**vaccination_json(record), "pet": pet_json(pet)} for record, pet in rows]}
+    )

@@ -1,0 +1,64 @@
+"""Pets and their vaccination records, for the API and the vaccination service."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Pet, Vaccination, VaccinationStatus
+
+ACTIVE = (VaccinationStatus.VALID, VaccinationStatus.EXPIRING_SOON)
+
+
+async def pet_of(session: AsyncSession, business_id: int, pet_id: int) -> Pet | None:
+    pet = await session.get(Pet, pet_id)
+    return pet if pet is not None and pet.business_id == business_id else None
+
+
+async def add_vaccination(
+    session: AsyncSession, business_id: int, values: dict[str, Any]
+) -> tuple[Vaccination, list[int]]:
+    """Insert the record and supersede the pet's active records of the same vaccine. Returns their ids."""
+    async with session.begin():
+        record = Vaccination(business_id=business_id, **values)
+        session.add(record)
+        await session.flush()
+        superseded = await session.execute(
+            update(Vaccination)
+            .where(
+                Vaccination.business_id == business_id,
+                Vaccination.pet_id == record.pet_id,
+                Vaccination.vaccine == record.vaccine,
+                Vaccination.id != record.id,
+                Vaccination.status.in_(ACTIVE),
+            )
+            .values(status=VaccinationStatus.SUPERSEDED, superseded_by=record.id)
+            .returning(Vaccination.id)
+        )
+        older = list(superseded.scalars())
+    return record, older
+
+
+async def upcoming_expiries(
+    session: AsyncSession, business_id: int, before: datetime, limit: int
+) -> list[tuple[Vaccination, Pet]]:
+    rows = await session.execute(
+        select(Vaccination, Pet)
+        .join(Pet, Pet.id == Vaccination.pet_id)
+        .where(
+            Vaccination.business_id == business_id,
+            Vaccination.status.in_(ACTIVE),
+            Vaccination.expires_at < before,
+        )
+        .order_by(Vaccination.expires_at)
+        .limit(limit)
+    )
+    return [(record, pet) for record, pet in rows.all()]
+
+
+async def vaccination_of(session: AsyncSession, business_id: int, vaccination_id: int) -> Vaccination | None:
+    record = await session.get(Vaccination, vaccination_id)
+    return record if record is not None and record.business_id == business_id else None

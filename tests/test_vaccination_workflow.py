@@ -1,0 +1,175 @@
+"""VaccinationWorkflow on the v2 time-skipping server with the real activities, PostgreSQL and SMS peer."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from temporalio.testing import WorkflowEnvironment
+
+from activities.vaccination_types import VaccinationView
+from db.engine import SessionFactory
+from db.models import NotificationLog, Pet, Vaccination
+from keeptime.expiry import expiry_moments
+from keeptime.settings import Settings
+from keeptime.vaccination_service import register_vaccination, vaccination_workflow_id
+from tests.appointment_support import eventually
+from tests.factories import make_business, make_customer
+from tests.peers import ProviderPeer, SmtpPeer
+from tests.support import running_worker
+from workflows.vaccination import VaccinationWorkflow
+
+
+async def _pet(sessions: SessionFactory, **owner: Any) -> tuple[int, int]:
+    business = await make_business(sessions, time_zone="Europe/Berlin")
+    customer = await make_customer(sessions, business, **{"channel_order": ["sms", "email"], **owner})
+    async with sessions() as session:
+        pet = Pet(business_id=business.id, owner_id=customer.id, name="Bello", species="dog")
+        session.add(pet)
+        await session.commit()
+        return business.id, pet.id
+
+
+async def _log(sessions: SessionFactory, record_id: int) -> list[tuple[str, str, str | None]]:
+    async with sessions() as session:
+        rows = await session.execute(
+            select(NotificationLog)
+            .where(NotificationLog.entity_type == "vaccination", NotificationLog.entity_id == record_id)
+            .order_by(NotificationLog.id)
+        )
+        return [(r.event, r.status.value, r.reason) for r in rows.scalars()]
+
+
+async def _result(env: WorkflowEnvironment, record_id: int) -> VaccinationView:
+    handle = env.client.get_workflow_handle_for(VaccinationWorkflow.run, vaccination_workflow_id(record_id))
+    return await asyncio.wait_for(handle.result(), 60)
+
+
+def test_alert_moments_are_business_local_mornings_across_dst() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    expires = datetime(2026, 11, 10, 23, 0, tzinfo=UTC)  # 00:00 on 11 Nov in Berlin
+    moments = expiry_moments(expires, [30, 14, 7], time(10, 0), berlin)
+    assert [m.days_before for m in moments] == [30, 14, 7]
+    assert moments[0].at == datetime(2026, 10, 12, 8, 0, tzinfo=UTC)  # summer time: 10:00 CEST
+    assert moments[1].at == datetime(2026, 10, 28, 9, 0, tzinfo=UTC)  # winter time: 10:00 CET
+
+
+async def test_a_record_goes_through_every_threshold_then_expires(
+    skipping_env: WorkflowEnvironment,
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+) -> None:
+    _, sms = peers
+    business_id, pet_id = await _pet(sessions)
+    async with running_worker(skipping_env.client, sessions, provider_settings):
+        record = await register_vaccination(
+            sessions,
+            skipping_env.client,
+            business_id,
+            {"pet_id": pet_id, "vaccine": "Rabies", "expires_at": datetime.now(UTC) + timedelta(days=40)},
+        )
+        final = await _result(skipping_env, record.id)
+    assert final.status == "expired"
+    assert await _log(sessions, record.id) == [
+        ("vaccination.expiring_30d", "sent", None),
+        ("vaccination.expiring_14d", "sent", None),
+        ("vaccination.expiring_7d", "sent", None),
+        ("vaccination.expired", "sent", None),
+    ]
+    assert "Bello's Rabies vaccination expires on" in sms.accepted["sms"][0]["form"]["Body"]
+    async with sessions() as session:
+        stored = await session.get(Vaccination, record.id)
+    assert stored is not None and stored.status.value == "expired"
+
+
+async def test_a_late_record_sends_only_the_latest_due_alert(
+    skipping_env: WorkflowEnvironment,
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+) -> None:
+    business_id, pet_id = await _pet(sessions)
+    async with running_worker(skipping_env.client, sessions, provider_settings):
+        record = await register_vaccination(
+            sessions,
+            skipping_env.client,
+            business_id,
+            {"pet_id": pet_id, "vaccine": "Lepto", "expires_at": datetime.now(UTC) + timedelta(days=10)},
+        )
+        final = await _result(skipping_env, record.id)
+    assert [event for event, _, _ in await _log(sessions, record.id)] == [
+        "vaccination.expiring_14d",
+        "vaccination.expiring_7d",
+        "vaccination.expired",
+    ]
+    assert "vaccination.expiring_30d: skipped (overtaken)" in final.sent
+
+
+async def test_a_new_record_supersedes_the_old_one_which_ends_quietly(
+    skipping_env: WorkflowEnvironment,
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+) -> None:
+    business_id, pet_id = await _pet(sessions)
+    async with running_worker(skipping_env.client, sessions, provider_settings):
+        with skipping_env.with_time_skipping_disabled():
+            old = await register_vaccination(
+                sessions,
+                skipping_env.client,
+                business_id,
+                {"pet_id": pet_id, "vaccine": "Rabies", "expires_at": datetime.now(UTC) + timedelta(days=20)},
+            )
+            handle = skipping_env.client.get_workflow_handle_for(
+                VaccinationWorkflow.run, vaccination_workflow_id(old.id)
+            )
+            await eventually(lambda: _sleeping(handle), what="the old record to wait")
+            new = await register_vaccination(
+                sessions,
+                skipping_env.client,
+                business_id,
+                {
+                    "pet_id": pet_id,
+                    "vaccine": "Rabies",
+                    "expires_at": datetime.now(UTC) + timedelta(days=400),
+                },
+            )
+        final = await _result(skipping_env, old.id)
+    assert final.status == "superseded"
+    async with sessions() as session:
+        stored = await session.get(Vaccination, old.id)
+    assert stored is not None and (stored.status.value, stored.superseded_by) == ("superseded", new.id)
+    assert [event for event, _, _ in await _log(sessions, old.id)] == [
+        "vaccination.expiring_30d"
+    ]  # late, still due
+
+
+async def _sleeping(handle: Any) -> bool:
+    view: VaccinationView = await handle.query(VaccinationWorkflow.state)
+    return view.sent != []
+
+
+async def test_an_owner_without_sms_consent_gets_nothing_but_the_status_still_moves(
+    skipping_env: WorkflowEnvironment,
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+) -> None:
+    smtp, sms = peers
+    business_id, pet_id = await _pet(sessions, sms_opted_in=False)
+    async with running_worker(skipping_env.client, sessions, provider_settings):
+        record = await register_vaccination(
+            sessions,
+            skipping_env.client,
+            business_id,
+            {"pet_id": pet_id, "vaccine": "Rabies", "expires_at": datetime.now(UTC) + timedelta(days=8)},
+        )
+        final = await _result(skipping_env, record.id)
+    assert final.status == "expired"
+    assert {status for _, status, _ in await _log(sessions, record.id)} == {"skipped"}
+    assert {reason for _, _, reason in await _log(sessions, record.id)} == {"no_channel"}
+    assert sms.accepted["sms"] == [] and smtp.messages == []  # SMS-only alerts never fall back to e-mail

@@ -1,0 +1,149 @@
+"""VaccinationWorkflow (``vaccination-<id>``): alerts before a vaccination expires, then marks it expired.
+
+At each alert moment (default 30, 14 and 7 days before expiry, 10:00 business time) the record becomes
+``expiring_soon`` and the owner gets an SMS (opt-in respected, idempotent); at expiry it becomes ``expired``
+and the owner is told. A record registered late sends only the most recent alert already due. A newer record
+of the same pet and vaccine signals ``supersede``: this workflow then ends quietly.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.notification_types import NotificationRequest
+    from activities.vaccination_types import (
+        ExpiryAlert,
+        SetVaccinationStatusInput,
+        SupersedeInput,
+        VaccinationInput,
+        VaccinationRef,
+        VaccinationSnapshot,
+        VaccinationStatusName,
+        VaccinationView,
+    )
+    from activities.vaccinations import VaccinationActivities
+    from workflows import search_attributes as attrs
+    from workflows.db_calls import call_db
+    from workflows.delivery import send_now
+    from workflows.task_queues import MAINTENANCE
+
+
+@workflow.defn
+class VaccinationWorkflow:
+    @workflow.init
+    def __init__(self, start: VaccinationInput) -> None:
+        self._ref = VaccinationRef(vaccination_id=start.vaccination_id, business_id=start.business_id)
+        self._snapshot: VaccinationSnapshot | None = start.snapshot
+        self._handled: set[str] = set()
+        self._sent: list[str] = []
+        self._superseded_by: int | None = None
+
+    @workflow.run
+    async def run(self, start: VaccinationInput) -> VaccinationView:
+        if self._snapshot is None:
+            self._snapshot = await call_db(
+                VaccinationActivities.load_vaccination, self._ref, "load vaccination", queue=MAINTENANCE
+            )
+        while self._superseded_by is None and self._snapshot.status in ("valid", "expiring_soon"):
+            alert = self._next_alert()
+            at = alert.at if alert else self._snapshot.expires_at
+            label = f"{alert.days_before}-day alert" if alert else "expiry"
+            workflow.upsert_search_attributes(
+                [attrs.STATUS.value_set(self._snapshot.status), attrs.DUE_AT.value_set(at)]
+            )
+            delay = at - workflow.now()
+            if delay > timedelta(0):
+                try:
+                    await workflow.wait_condition(
+                        lambda: self._superseded_by is not None, timeout=delay, timeout_summary=label
+                    )
+                    continue  # superseded while waiting
+                except TimeoutError:
+                    pass
+            if alert is not None:
+                await self._alert(alert)
+            else:
+                await self._expire()
+        workflow.upsert_search_attributes([attrs.STATUS.value_set(self._status())])
+        return self.state()
+
+    def _next_alert(self) -> ExpiryAlert | None:
+        """The next alert to act on; one overtaken by a later alert already due is dropped (late records)."""
+        assert self._snapshot is not None
+        now = workflow.now()
+        pending = [a for a in self._snapshot.alerts if _key(a) not in self._handled]
+        for index, alert in enumerate(pending):
+            if any(later.at <= now for later in pending[index + 1 :]):
+                self._handled.add(_key(alert))
+                self._sent.append(f"vaccination.expiring_{alert.days_before}d: skipped (overtaken)")
+                continue
+            return alert
+        return None
+
+    async def _alert(self, alert: ExpiryAlert) -> None:
+        self._handled.add(_key(alert))
+        await self._set_status("expiring_soon", allowed_from=["valid"])
+        await self._notify("vaccination.expiring", f"{alert.days_before}d", alert.at)
+
+    async def _expire(self) -> None:
+        assert self._snapshot is not None
+        await self._set_status("expired", allowed_from=["valid", "expiring_soon"])
+        await self._notify("vaccination.expired", None, self._snapshot.expires_at)
+
+    async def _set_status(
+        self, status: VaccinationStatusName, *, allowed_from: list[VaccinationStatusName]
+    ) -> None:
+        change = SetVaccinationStatusInput(**self._ref.model_dump(), status=status, allowed_from=allowed_from)
+        self._snapshot = await call_db(
+            VaccinationActivities.set_vaccination_status, change, f"status {status}", queue=MAINTENANCE
+        )
+
+    async def _notify(self, event: str, variant: str | None, scheduled_for: datetime) -> None:
+        assert self._snapshot is not None
+        request = NotificationRequest(
+            business_id=self._ref.business_id,
+            entity_type="vaccination",
+            entity_id=self._ref.vaccination_id,
+            event=event,
+            variant=variant,
+            customer_id=self._snapshot.owner_id,
+            scheduled_for=scheduled_for,
+        )
+        result = await send_now(request)
+        self._sent.append(
+            f"{request.event_name}: {result.status}" + (f" ({result.reason})" if result.reason else "")
+        )
+
+    def _status(self) -> VaccinationStatusName:
+        assert self._snapshot is not None
+        return "superseded" if self._superseded_by is not None else self._snapshot.status
+
+    @workflow.signal
+    def supersede(self, newer: SupersedeInput) -> None:
+        self._superseded_by = newer.by_vaccination_id
+
+    @workflow.query
+    def state(self) -> VaccinationView:
+        assert self._snapshot is not None
+        active = self._superseded_by is None and self._snapshot.status in ("valid", "expiring_soon")
+        alert = self._next_alert_peek() if active else None
+        return VaccinationView(
+            vaccination_id=self._ref.vaccination_id,
+            status=self._status(),
+            expires_at=self._snapshot.expires_at,
+            next_action=(f"{alert.days_before}-day alert" if alert else "expiry") if active else None,
+            next_action_at=(alert.at if alert else self._snapshot.expires_at) if active else None,
+            sent=list(self._sent),
+        )
+
+    def _next_alert_peek(self) -> ExpiryAlert | None:
+        assert self._snapshot is not None
+        pending = [a for a in self._snapshot.alerts if _key(a) not in self._handled]
+        return pending[0] if pending else None
+
+
+def _key(alert: ExpiryAlert) -> str:
+    return f"alert:{alert.days_before}"
