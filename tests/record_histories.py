@@ -114,3 +114,33 @@ async def test_record_notification_histories(
             task_queue=NOTIFICATIONS,
         )
         await _save(batches, "broadcast_batches")
+
+
+async def test_record_vaccination_history(
+    skipping_env: WorkflowEnvironment,
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+) -> None:
+    from datetime import UTC, datetime
+
+    from db.models import Pet
+    from keeptime.vaccination_service import register_vaccination, vaccination_workflow_id
+
+    business = await make_business(sessions)
+    owner = await make_customer(sessions, business, channel_order=["sms"])
+    async with sessions() as session:
+        pet = Pet(business_id=business.id, owner_id=owner.id, name="Rex")
+        session.add(pet)
+        await session.commit()
+    async with running_worker(skipping_env.client, sessions, provider_settings):
+        record = await register_vaccination(
+            sessions,
+            skipping_env.client,
+            business.id,
+            {"pet_id": pet.id, "vaccine": "Rabies", "expires_at": datetime.now(UTC) + timedelta(days=40)},
+        )
+        await _save(
+            skipping_env.client.get_workflow_handle(vaccination_workflow_id(record.id)),
+            "vaccination_thresholds",
+        )
