@@ -13,7 +13,7 @@ from temporalio.service import RPCError
 from activities.appointment_types import CancelInput, RescheduleInput, ReviewSubmittedInput, StepInput
 from api.auth import require_business
 from api.businesses import path_id
-from api.errors import ApiError, parse_json_body
+from api.errors import ApiError, field_error, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
 from api.schemas import AppointmentCreate, CancelBody, Reschedule, ReviewBody
 from api.serializers import appointment_json, notification_json, rating_json
@@ -34,28 +34,23 @@ from workflows.appointment import AppointmentWorkflow
 _STATUSES = {s.value for s in AppointmentStatus}
 
 
-def _field_error(field: str, message: str, status: int = 422) -> ApiError:
-    code = "validation_error" if status == 422 else "conflict"
-    return ApiError(status, code, message, fields=[{"field": field, "message": message}])
-
-
 async def create(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     body = await parse_json_body(request, AppointmentCreate)
     if body.starts_at <= datetime.now(UTC):
-        raise _field_error("starts_at", "starts_at is in the past")
+        raise field_error("starts_at", "starts_at is in the past")
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 1 <= len(key) <= 255:
-        raise _field_error("Idempotency-Key", "between 1 and 255 characters")
+        raise field_error("Idempotency-Key", "between 1 and 255 characters")
     async with request.app[SESSIONS]() as session:
         if await customer_of(session, business_id, body.customer_id) is None:
-            raise _field_error("customer_id", "no such customer")
+            raise field_error("customer_id", "no such customer")
     try:
         appointment, created = await book_appointment(
             request.app[SESSIONS], request.app[TEMPORAL], business_id, body.model_dump(), idempotency_key=key
         )
     except store.BookingConflict as exc:
-        raise _field_error(exc.field, str(exc)) from exc
+        raise field_error(exc.field, str(exc)) from exc
     return web.json_response(appointment_json(appointment), status=201 if created else 200)
 
 
@@ -91,9 +86,9 @@ def _query_datetime(request: web.Request, name: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise _field_error(name, "an ISO 8601 date-time with offset, e.g. 2030-01-01T00:00:00Z") from None
+        raise field_error(name, "an ISO 8601 date-time with offset, e.g. 2030-01-01T00:00:00Z") from None
     if value.tzinfo is None:
-        raise _field_error(name, "must include a UTC offset")
+        raise field_error(name, "must include a UTC offset")
     return value
 
 
@@ -101,13 +96,13 @@ async def list_(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     status = request.query.get("status")
     if status is not None and status not in _STATUSES:
-        raise _field_error("status", f"one of {sorted(_STATUSES)}")
+        raise field_error("status", f"one of {sorted(_STATUSES)}")
     customer = request.query.get("customer_id")
     if customer is not None and not customer.isdigit():
-        raise _field_error("customer_id", "an integer")
+        raise field_error("customer_id", "an integer")
     limit = request.query.get("limit", "100")
     if not limit.isdigit() or not 1 <= int(limit) <= 500:
-        raise _field_error("limit", "between 1 and 500")
+        raise field_error("limit", "between 1 and 500")
     async with request.app[SESSIONS]() as session:
         rows = await store.list_appointments(
             session,
@@ -153,12 +148,12 @@ async def reschedule(request: web.Request) -> web.Response:
     _, appointment = await _owned(request)
     body = await parse_json_body(request, Reschedule)
     if body.starts_at <= datetime.now(UTC):
-        raise _field_error("starts_at", "starts_at is in the past")
+        raise field_error("starts_at", "starts_at is in the past")
     async with request.app[SESSIONS]() as session:
         try:
             await store.refuse_overlap_on_reschedule(session, appointment, body.starts_at, body.ends_at)
         except store.BookingConflict as exc:
-            raise _field_error(exc.field, str(exc)) from exc
+            raise field_error(exc.field, str(exc)) from exc
     change = RescheduleInput(starts_at=body.starts_at, ends_at=body.ends_at)
     return await _steer(request, appointment, AppointmentWorkflow.reschedule, change)
 

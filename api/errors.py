@@ -30,6 +30,11 @@ class ApiError(Exception):
         return body
 
 
+def field_error(field: str, message: str) -> ApiError:
+    """A 422 naming the one field at fault (query parameters, headers, lookups a body model cannot do)."""
+    return ApiError(422, "validation_error", message, fields=[{"field": field, "message": message}])
+
+
 def validation_error(exc: ValidationError) -> ApiError:
     fields = [
         {"field": ".".join(str(part) for part in err["loc"]) or "body", "message": err["msg"]}

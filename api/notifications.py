@@ -19,7 +19,7 @@ from activities.notification_types import (
 from activities.templates import validate_override
 from api.auth import require_business
 from api.businesses import path_id
-from api.errors import ApiError, parse_json_body
+from api.errors import ApiError, field_error, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
 from api.schemas import BroadcastCreate, SingleNotification, TemplateOverrideBody
 from api.serializers import broadcast_json, notification_json, override_json
@@ -43,19 +43,9 @@ def _query_int(
     try:
         value = int(raw)
     except ValueError:
-        raise ApiError(
-            422,
-            "validation_error",
-            f"{name} must be an integer",
-            fields=[{"field": name, "message": "not an integer"}],
-        ) from None
+        raise field_error(name, f"{name} must be an integer") from None
     if value < 1 or (maximum is not None and value > maximum):
-        raise ApiError(
-            422,
-            "validation_error",
-            f"{name} is out of range",
-            fields=[{"field": name, "message": f"between 1 and {maximum}"}],
-        )
+        raise field_error(name, f"{name} must be between 1 and {maximum}")
     return value
 
 
@@ -66,21 +56,11 @@ async def list_notifications(request: web.Request) -> web.Response:
     if entity := request.query.get("entity"):
         kind, _, raw_id = entity.partition(":")
         if not kind or (raw_id and not raw_id.isdigit()):
-            raise ApiError(
-                422,
-                "validation_error",
-                "entity is type or type:id",
-                fields=[{"field": "entity", "message": "e.g. appointment:123"}],
-            )
+            raise field_error("entity", "e.g. appointment:123")
         entity_type, entity_id = kind, int(raw_id) if raw_id else None
     status = request.query.get("status")
     if status is not None and status not in _STATUSES:
-        raise ApiError(
-            422,
-            "validation_error",
-            "unknown status",
-            fields=[{"field": "status", "message": f"one of {sorted(_STATUSES)}"}],
-        )
+        raise field_error("status", f"one of {sorted(_STATUSES)}")
     async with request.app[SESSIONS]() as session:
         rows = await queries.timeline(
             session,
@@ -102,12 +82,7 @@ async def send_single(request: web.Request) -> web.Response:
     body = await parse_json_body(request, SingleNotification)
     async with request.app[SESSIONS]() as session:
         if await customer_of(session, business_id, body.customer_id) is None:
-            raise ApiError(
-                422,
-                "validation_error",
-                "no such customer",
-                fields=[{"field": "customer_id", "message": "no such customer"}],
-            )
+            raise field_error("customer_id", "no such customer")
         broadcast = await queries.create_broadcast(
             session, business_id, body.subject, body.body, [body.customer_id]
         )
@@ -207,12 +182,7 @@ async def put_template(request: web.Request) -> web.Response:
     try:
         validate_override(event, channel, part, body.body)
     except ValueError as exc:
-        raise ApiError(
-            422,
-            "validation_error",
-            "the template does not render",
-            fields=[{"field": "body", "message": str(exc)}],
-        ) from exc
+        raise field_error("body", str(exc)) from exc
     async with request.app[SESSIONS]() as session:
         await queries.put_override(session, business_id, event, channel, part, body.body)
     return web.json_response({"event": event, "channel": channel, "part": part, "body": body.body})

@@ -12,7 +12,7 @@ from temporalio.service import RPCError
 from activities.vaccination_types import VaccinationView
 from api.auth import require_business
 from api.businesses import path_id
-from api.errors import ApiError, parse_json_body
+from api.errors import ApiError, field_error, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
 from api.schemas import PetCreate, VaccinationCreate
 from db import pets
@@ -44,12 +44,7 @@ async def create_pet(request: web.Request) -> web.Response:
     body = await parse_json_body(request, PetCreate)
     async with request.app[SESSIONS]() as session:
         if await customer_of(session, business_id, body.owner_id) is None:
-            raise ApiError(
-                422,
-                "validation_error",
-                "no such customer",
-                fields=[{"field": "owner_id", "message": "no such customer"}],
-            )
+            raise field_error("owner_id", "no such customer")
         pet = Pet(business_id=business_id, **body.model_dump())
         session.add(pet)
         await session.commit()
@@ -61,9 +56,7 @@ async def create_vaccination(request: web.Request) -> web.Response:
     body = await parse_json_body(request, VaccinationCreate)
     async with request.app[SESSIONS]() as session:
         if await pets.pet_of(session, business_id, body.pet_id) is None:
-            raise ApiError(
-                422, "validation_error", "no such pet", fields=[{"field": "pet_id", "message": "no such pet"}]
-            )
+            raise field_error("pet_id", "no such pet")
     record = await register_vaccination(
         request.app[SESSIONS], request.app[TEMPORAL], business_id, body.model_dump()
     )
@@ -92,12 +85,7 @@ async def upcoming(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     raw = request.query.get("within_days", "30")
     if not raw.isdigit() or not 1 <= int(raw) <= 366:
-        raise ApiError(
-            422,
-            "validation_error",
-            "within_days is 1-366",
-            fields=[{"field": "within_days", "message": "1-366"}],
-        )
+        raise field_error("within_days", "1-366")
     before = datetime.now(UTC) + timedelta(days=int(raw))
     async with request.app[SESSIONS]() as session:
         rows = await pets.upcoming_expiries(session, business_id, before, limit=500)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from aiohttp import web
 from pydantic import ValidationError
 
-from api.errors import ApiError, validation_error
+from api.errors import ApiError, field_error, validation_error
 from api.keys import SESSIONS, SETTINGS
 from api.schemas import PushReceipt
 from db import notification_queries as queries
@@ -51,12 +51,7 @@ async def sms_status(request: web.Request) -> web.Response:
     form = await _verified_twilio_form(request)
     sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "").lower()
     if not sid:
-        raise ApiError(
-            422,
-            "validation_error",
-            "MessageSid is required",
-            fields=[{"field": "MessageSid", "message": "required"}],
-        )
+        raise field_error("MessageSid", "required")
     if status in DELIVERED | UNDELIVERED:
         error = f"{status} (error {form.get('ErrorCode', '?')})" if status in UNDELIVERED else None
         async with request.app[SESSIONS]() as session:

@@ -31,16 +31,25 @@ def database_url_named(server_url: str, database: str) -> str:
 
 @asynccontextmanager
 async def running_worker(
-    client: Client, sessions: SessionFactory, settings: Settings, *, checkpoint: Checkpoint | None = None
+    client: Client,
+    sessions: SessionFactory,
+    settings: Settings,
+    *,
+    checkpoint: Checkpoint | None = None,
+    end_workflows: bool = True,
 ) -> AsyncIterator[None]:
-    """The production workers (every queue, every workflow and activity) running against ``client``."""
+    """The production workers (every queue, every workflow and activity) running against ``client``.
+
+    On exit it terminates what is still running (``end_workflows``), unless the test restarts the worker
+    and means its workflows to carry on."""
     async with aiohttp.ClientSession() as http:
         workers = build_workers(client, sessions, settings, http, checkpoint=checkpoint)
         tasks = [asyncio.create_task(w.run()) for w in workers]
         try:
             yield
         finally:
-            await terminate_running(client)
+            if end_workflows:
+                await terminate_running(client)
             await asyncio.gather(*(w.shutdown() for w in workers))
             await asyncio.gather(*tasks, return_exceptions=True)
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 from temporalio.client import WorkflowHandle
@@ -23,7 +23,7 @@ from db.models import Appointment, NotificationLog, NotificationStatus
 from keeptime.settings import Settings
 from tests.appointment_support import booked, eventually, state
 from tests.peers import ProviderPeer, SmtpPeer
-from tests.support import running_worker
+from tests.support import running_worker, terminate_running
 from workflows.appointment import AppointmentWorkflow
 
 operation = st.one_of(
@@ -35,7 +35,16 @@ operation = st.one_of(
 )
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+    phases=[
+        Phase.explicit,
+        Phase.generate,
+    ],  # shrinking reruns whole workflows for minutes; the blob reproduces
+    print_blob=True,
+)
 @given(
     starts_in=st.lists(st.integers(30, 600), min_size=2, max_size=2),
     operations=st.lists(operation, max_size=6),
@@ -51,8 +60,8 @@ async def test_invariants_hold_for_any_sequence_of_steering(
     env = skipping_env
     handles: list[WorkflowHandle[Any, Any]] = []
     ids: list[int] = []
-    worker = running_worker(env.client, sessions, provider_settings)
-    await worker.__aenter__()
+    restarting = running_worker(env.client, sessions, provider_settings, end_workflows=False)
+    await restarting.__aenter__()
     try:
         with env.with_time_skipping_disabled():
             for minutes in starts_in:
@@ -77,9 +86,9 @@ async def test_invariants_hold_for_any_sequence_of_steering(
             elif kind == "advance" and view is not None and view.next_action is not None:
                 await _tolerant(env.fast_forward(handle, timedelta(minutes=amount)))
             elif kind == "restart_worker":
-                await worker.__aexit__(None, None, None)
-                worker = running_worker(env.client, sessions, provider_settings)
-                await worker.__aenter__()
+                await restarting.__aexit__(None, None, None)  # a worker goes away mid-flight ...
+                restarting = running_worker(env.client, sessions, provider_settings, end_workflows=False)
+                await restarting.__aenter__()  # ... and a new one picks the workflows up
         for handle in handles:  # let every timeline run to its end
             await _tolerant(env.fast_forward(handle, timedelta(days=10)))
         for handle, appointment_id in zip(handles, ids, strict=True):
@@ -87,7 +96,8 @@ async def test_invariants_hold_for_any_sequence_of_steering(
                 partial(_agree, sessions, handle, appointment_id), what="DB and workflow to agree"
             )
     finally:
-        await worker.__aexit__(None, None, None)
+        await restarting.__aexit__(None, None, None)
+        await terminate_running(env.client)
     await _nothing_after_cancel(sessions, ids)
     keys = [entry["key"] for entry in peers[1].accepted["sms"]]
     assert len(keys) == len(set(keys)), "a message reached the provider twice"
