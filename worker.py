@@ -38,7 +38,7 @@ def build_workers(
     checkpoint: Checkpoint | None = None,
 ) -> list[Worker]:
     """One Worker per configured task queue, each with every workflow and activity."""
-    activities = build_activities(session_factory, settings, http, checkpoint=checkpoint)
+    activities = build_activities(session_factory, settings, http, client, checkpoint=checkpoint)
     return [
         Worker(
             client,

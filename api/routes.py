@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from activities.health_types import DatabaseHealthReport
-from api import appointments, businesses, health, health_checks, notifications, vaccinations, webhooks
+from api import appointments, businesses, health, health_checks, jobs, notifications, vaccinations, webhooks
 from api.keys import OPENAPI
 from api.openapi import build_document, error_response, json_response, model_ref, openapi_json
 from api.schemas import (
@@ -344,6 +344,31 @@ ROUTES: list[Route] = [
         tags=("appointments",),
         body=ReviewBody,
     ),
+    Route(
+        "GET",
+        "/v1/jobs",
+        jobs.list_jobs,
+        "Batch jobs (Temporal Schedules): paused or not, next runs, recent runs with their results",
+        {"200": json_response("jobs"), **UNAUTHORIZED},
+        security=ADMIN,
+        tags=("jobs",),
+    ),
+    *[
+        Route(
+            "POST",
+            f"/v1/jobs/{{name}}/{verb}",
+            handler,
+            summary,
+            {"200": json_response("the job"), "202": json_response("triggered"), **UNAUTHORIZED, **NOT_FOUND},
+            security=ADMIN,
+            tags=("jobs",),
+        )
+        for verb, handler, summary in (
+            ("trigger", jobs.trigger, "Run the job now (overlap policy still applies)"),
+            ("pause", jobs.pause, "Pause the job's schedule"),
+            ("resume", jobs.resume, "Resume the job's schedule"),
+        )
+    ],
     Route(
         "POST",
         "/v1/pets",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -105,11 +106,17 @@ async def book_appointment(
     return appointment, created
 
 
+@dataclass
+class ReconcileReport:
+    scanned: int = 0
+    started: list[int] = field(default_factory=list)
+
+
 async def reconcile_appointment_workflows(
     sessions: SessionFactory, client: Client, *, horizon_days: int = 60
-) -> int:
-    """Start the workflow of every active appointment that has none (e.g. after a crash). Returns how many."""
-    started = 0
+) -> ReconcileReport:
+    """Start the workflow of every active appointment that has none (e.g. after a crash); idempotent."""
+    report = ReconcileReport()
     since = datetime.now(UTC) - timedelta(days=horizon_days)
     async with sessions() as session:
         rows = await session.execute(
@@ -120,14 +127,15 @@ async def reconcile_appointment_workflows(
             )
         )
         for appointment in rows.scalars():
+            report.scanned += 1
             try:
                 await client.get_workflow_handle(appointment_workflow_id(appointment.id)).describe()
             except RPCError as exc:
                 if exc.status != RPCStatusCode.NOT_FOUND:
                     raise
                 await ensure_workflow(client, await store.appointment_snapshot(session, appointment))
-                started += 1
-    return started
+                report.started.append(appointment.id)
+    return report
 
 
 class SteeringRejected(Exception):

@@ -6,17 +6,20 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiohttp
+from temporalio.client import Client
 
 from activities.appointments import AppointmentActivities
 from activities.health import HealthActivities
 from activities.notifications import Checkpoint, NotificationActivities
 from activities.providers import build_providers
+from activities.reconciler import ReconcilerActivities
 from activities.vaccinations import VaccinationActivities
 from db.engine import SessionFactory
 from keeptime.settings import Settings
 from workflows.appointment import AppointmentWorkflow
 from workflows.broadcast import BroadcastWorkflow
 from workflows.health_check import DatabaseHealthCheckWorkflow
+from workflows.jobs import AppointmentReconcilerWorkflow
 from workflows.notification import NotificationWorkflow
 from workflows.vaccination import VaccinationWorkflow
 
@@ -24,6 +27,7 @@ WORKFLOWS: Sequence[type] = (
     AppointmentWorkflow,
     VaccinationWorkflow,
     DatabaseHealthCheckWorkflow,
+    AppointmentReconcilerWorkflow,
     NotificationWorkflow,
     BroadcastWorkflow,
 )
@@ -33,6 +37,7 @@ def build_activities(
     sessions: SessionFactory,
     settings: Settings,
     http: aiohttp.ClientSession,
+    client: Client,
     *,
     checkpoint: Checkpoint | None = None,
 ) -> list[Callable[..., Any]]:
@@ -43,7 +48,9 @@ def build_activities(
     )
     appointments = AppointmentActivities(sessions)
     vaccinations = VaccinationActivities(sessions)
+    reconciler = ReconcilerActivities(sessions, client)
     return [
+        reconciler.reconcile_appointments,
         vaccinations.load_vaccination,
         vaccinations.set_vaccination_status,
         appointments.load_appointment,

@@ -43,10 +43,10 @@ def _health_check(_: argparse.Namespace) -> int:
 
 def _reconcile(_: argparse.Namespace) -> int:
     from db.engine import create_engine, create_session_factory
-    from keeptime.appointment_service import reconcile_appointment_workflows
+    from keeptime.appointment_service import ReconcileReport, reconcile_appointment_workflows
     from keeptime.temporal_client import connect_temporal
 
-    async def _run() -> int:
+    async def _run() -> ReconcileReport:
         settings = get_settings()
         engine = create_engine(settings.require_database_url(), pool_size=2)
         try:
@@ -56,8 +56,22 @@ def _reconcile(_: argparse.Namespace) -> int:
         finally:
             await engine.dispose()
 
-    started = asyncio.run(_run())
-    print(f"started {started} missing appointment workflow(s)")
+    report = asyncio.run(_run())
+    print(
+        f"checked {report.scanned} active appointment(s), started {len(report.started)} missing workflow(s)"
+    )
+    return 0
+
+
+def _sync_schedules(_: argparse.Namespace) -> int:
+    from keeptime.schedules import sync_schedules
+    from keeptime.temporal_client import connect_temporal
+
+    async def _run() -> None:
+        report = await sync_schedules(await connect_temporal(get_settings()))
+        print(f"schedules: created {report.created}, updated {report.updated}, deleted {report.deleted}")
+
+    asyncio.run(_run())
     return 0
 
 
@@ -76,6 +90,9 @@ def main() -> None:
     commands.add_parser(
         "appointments:reconcile", help="start the workflow of every active appointment that has none"
     ).set_defaults(run=_reconcile)
+    commands.add_parser(
+        "schedules:sync", help="create, update and delete the batch-job schedules to match the code"
+    ).set_defaults(run=_sync_schedules)
     args = parser.parse_args()
     setup_logging(get_settings().log_level, "starter")
     code = args.run(args)

@@ -17,6 +17,7 @@ import aiohttp
 
 from db.embedded import EmbeddedPostgres, ensure_database
 from db.migrate import upgrade_async
+from keeptime.schedules import sync_schedules
 from keeptime.settings import Settings
 from keeptime.temporal_client import connect_temporal
 from starter.processes import ChildProcess, child_environment
@@ -131,6 +132,10 @@ async def run_stack(settings: Settings) -> int:
             log.info(
                 "Temporal dev server on %s, state in %s", settings.temporal_address, data_dir / "temporal.db"
             )
+        report = await sync_schedules(await connect_temporal(settings))
+        log.info(
+            "schedules: created %s, updated %s, deleted %s", report.created, report.updated, report.deleted
+        )
         children.append(ChildProcess("worker", [sys.executable, "worker.py"], env=env))
         children.append(ChildProcess("api", [sys.executable, "-m", "api"], env=env))
         for child in children[-2:]:

@@ -1,0 +1,33 @@
+"""The reconciler: active rows whose workflow is missing get it back (the safety net polling never had)."""
+
+from __future__ import annotations
+
+import time
+
+from temporalio import activity
+from temporalio.client import Client
+
+from activities.job_types import JobMetrics, ReconcileInput
+from db.engine import SessionFactory
+
+
+class ReconcilerActivities:
+    def __init__(self, sessions: SessionFactory, client: Client) -> None:
+        self._sessions = sessions
+        self._client = client
+
+    @activity.defn
+    async def reconcile_appointments(self, request: ReconcileInput) -> JobMetrics:
+        from keeptime.appointment_service import reconcile_appointment_workflows
+
+        began = time.monotonic()
+        report = await reconcile_appointment_workflows(
+            self._sessions, self._client, horizon_days=request.horizon_days
+        )
+        return JobMetrics(
+            job="appointment-reconciler",
+            scanned=report.scanned,
+            changed=len(report.started),
+            duration_s=round(time.monotonic() - began, 3),
+            details=[f"started appointment-{appointment_id}" for appointment_id in report.started],
+        )

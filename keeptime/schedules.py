@@ -1,0 +1,166 @@
+"""Every periodic job, declared once, and the sync that makes Temporal's Schedules match the list.
+
+``python -m starter schedules:sync`` (run by ``make run`` and on every deploy) creates missing schedules,
+re-applies declared ones (keeping an operator's pause), and deletes ``keeptime-job-*`` schedules no longer
+declared. Overlap SKIP (a job never runs twice at once), a catch-up window of one period (a run missed
+during an outage happens once when the server is back), jitter where many tenants would start together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionExecutionStartWorkflow,
+    ScheduleActionStartWorkflow,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleState,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+)
+from temporalio.service import RPCError
+
+from activities.health_types import CheckDatabaseHealthInput
+from activities.job_types import ReconcileInput
+from workflows.health_check import DatabaseHealthCheckWorkflow
+from workflows.jobs import AppointmentReconcilerWorkflow
+from workflows.task_queues import MAINTENANCE
+
+PREFIX = "keeptime-job-"
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    description: str
+    workflow: Callable[..., Awaitable[Any]]
+    arg: BaseModel
+    cron: str
+    period: timedelta
+    time_zone: str = "UTC"
+    jitter: timedelta = timedelta(0)
+    task_queue: str = MAINTENANCE
+
+    @property
+    def schedule_id(self) -> str:
+        return f"{PREFIX}{self.name}"
+
+    def schedule(self, *, paused: bool = False, note: str | None = None) -> Schedule:
+        return Schedule(
+            action=ScheduleActionStartWorkflow(
+                self.workflow,
+                self.arg,
+                id=f"job-{self.name}",  # the schedule appends the run's time
+                task_queue=self.task_queue,
+                static_summary=self.description,
+            ),
+            spec=ScheduleSpec(
+                cron_expressions=[self.cron], time_zone_name=self.time_zone, jitter=self.jitter
+            ),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=self.period),
+            state=ScheduleState(paused=paused, note=note or self.description),
+        )
+
+
+JOBS: Sequence[Job] = (
+    Job(
+        "appointment-reconciler",
+        "Restart missing appointment workflows (hourly)",
+        AppointmentReconcilerWorkflow.run,
+        ReconcileInput(),
+        cron="7 * * * *",
+        period=timedelta(hours=1),
+        jitter=timedelta(minutes=2),
+    ),
+    Job(
+        "database-health-check",
+        "Database health check (daily 04:30 UTC)",
+        DatabaseHealthCheckWorkflow.run,
+        CheckDatabaseHealthInput(run_id="scheduled"),
+        cron="30 4 * * *",
+        period=timedelta(days=1),
+    ),
+)
+
+
+@dataclass
+class SyncReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+
+async def sync_schedules(client: Client, jobs: Sequence[Job] = JOBS) -> SyncReport:
+    """Make the namespace's ``keeptime-job-*`` schedules match ``jobs``. Safe to run any number of times."""
+    report = SyncReport()
+    existing = {s.id async for s in await client.list_schedules() if s.id.startswith(PREFIX)}
+    for job in jobs:
+        if job.schedule_id in existing:
+            await client.get_schedule_handle(job.schedule_id).update(_keeping_state(job))
+            report.updated.append(job.schedule_id)
+        else:
+            await client.create_schedule(job.schedule_id, job.schedule())
+            report.created.append(job.schedule_id)
+    for stale in sorted(existing - {job.schedule_id for job in jobs}):
+        await client.get_schedule_handle(stale).delete()
+        report.deleted.append(stale)
+    return report
+
+
+def _keeping_state(job: Job) -> Callable[[ScheduleUpdateInput], ScheduleUpdate]:
+    def update(current: ScheduleUpdateInput) -> ScheduleUpdate:
+        state = current.description.schedule.state
+        return ScheduleUpdate(schedule=job.schedule(paused=state.paused, note=state.note))
+
+    return update
+
+
+def job_named(name: str) -> Job | None:
+    return next((job for job in JOBS if job.name == name), None)
+
+
+async def describe_job(client: Client, job: Job) -> dict[str, Any]:
+    """A job as operators see it: paused or not, next runs, and the recent runs with their results."""
+    try:
+        description = await client.get_schedule_handle(job.schedule_id).describe()
+    except RPCError:
+        return {"name": job.name, "description": job.description, "cron": job.cron, "scheduled": False}
+    recent = []
+    for action in description.info.recent_actions[-5:]:
+        started = action.action
+        run: dict[str, Any] = {"at": action.started_at.isoformat()}
+        if isinstance(started, ScheduleActionExecutionStartWorkflow):
+            run["workflow_id"] = started.workflow_id
+            run["result"] = await _result(client, started.workflow_id, started.first_execution_run_id)
+        recent.append(run)
+    return {
+        "name": job.name,
+        "description": job.description,
+        "cron": job.cron,
+        "time_zone": job.time_zone,
+        "scheduled": True,
+        "paused": description.schedule.state.paused,
+        "note": description.schedule.state.note,
+        "next_runs": [t.isoformat() for t in description.info.next_action_times[:3]],
+        "recent_runs": recent,
+    }
+
+
+async def _result(client: Client, workflow_id: str, run_id: str) -> Any:
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+    try:
+        if (await handle.describe()).status != WorkflowExecutionStatus.COMPLETED:
+            return None
+        return await handle.result()
+    except (RPCError, WorkflowFailureError):
+        return None

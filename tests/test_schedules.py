@@ -1,0 +1,80 @@
+"""Batch jobs as Temporal Schedules on the dev server: the sync, and jobs run through the operator API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from temporalio.client import Client, ScheduleOverlapPolicy
+from temporalio.testing import WorkflowEnvironment
+
+from db.engine import SessionFactory
+from keeptime.schedules import JOBS, PREFIX, sync_schedules
+from tests.appointment_support import eventually
+from tests.factories import make_appointment, make_business, make_customer
+
+ADMIN = {"Authorization": "Bearer dev-admin-key"}
+
+
+@pytest.fixture
+async def clean_schedules(dev_env: WorkflowEnvironment) -> AsyncIterator[Client]:
+    yield dev_env.client
+    async for schedule in await dev_env.client.list_schedules():
+        if schedule.id.startswith(PREFIX):
+            await dev_env.client.get_schedule_handle(schedule.id).delete()
+
+
+async def test_sync_creates_updates_keeps_pauses_and_deletes(clean_schedules: Client) -> None:
+    client = clean_schedules
+    first = await sync_schedules(client)
+    assert sorted(first.created) == sorted(job.schedule_id for job in JOBS) and first.deleted == []
+    described = await client.get_schedule_handle(JOBS[0].schedule_id).describe()
+    assert described.schedule.policy.overlap == ScheduleOverlapPolicy.SKIP
+    assert described.schedule.policy.catchup_window == JOBS[0].period
+    await client.get_schedule_handle(JOBS[0].schedule_id).pause(note="maintenance window")
+
+    again = await sync_schedules(client)
+    assert again.created == [] and sorted(again.updated) == sorted(job.schedule_id for job in JOBS)
+    state = (await client.get_schedule_handle(JOBS[0].schedule_id).describe()).schedule.state
+    assert state.paused and state.note == "maintenance window"  # a deploy does not undo an operator's pause
+
+    fewer = await sync_schedules(client, JOBS[:1])
+    assert fewer.deleted == [JOBS[1].schedule_id]
+    remaining = [s.id async for s in await client.list_schedules() if s.id.startswith(PREFIX)]
+    assert remaining == [JOBS[0].schedule_id]
+
+
+async def test_the_reconciler_job_runs_from_the_api_and_reports_what_it_fixed(
+    api: TestClient[web.Request, web.Application], clean_schedules: Client, sessions: SessionFactory
+) -> None:
+    await sync_schedules(clean_schedules)
+    business = await make_business(sessions)
+    customer = await make_customer(sessions, business)
+    orphan = await make_appointment(
+        sessions, business, customer, starts_at=datetime.now(UTC) + timedelta(days=3)
+    )
+
+    assert (await api.post("/v1/jobs/appointment-reconciler/pause", headers=ADMIN)).status == 200
+    assert (await api.post("/v1/jobs/appointment-reconciler/resume", headers=ADMIN)).status == 200
+    assert (await api.post("/v1/jobs/nope/trigger", headers=ADMIN)).status == 404
+    assert (await api.post("/v1/jobs/appointment-reconciler/trigger")).status == 401
+    assert (await api.post("/v1/jobs/appointment-reconciler/trigger", headers=ADMIN)).status == 202
+
+    async def fixed() -> bool:
+        jobs = (await (await api.get("/v1/jobs", headers=ADMIN)).json())["jobs"]
+        runs: list[dict[str, Any]] = next(j for j in jobs if j["name"] == "appointment-reconciler")[
+            "recent_runs"
+        ]
+        return bool(runs) and runs[-1].get("result") is not None
+
+    await eventually(fixed, timeout_s=30, what="the reconciler run and its result")
+    jobs = (await (await api.get("/v1/jobs", headers=ADMIN)).json())["jobs"]
+    reconciler = next(j for j in jobs if j["name"] == "appointment-reconciler")
+    assert reconciler["paused"] is False and reconciler["next_runs"]
+    result = reconciler["recent_runs"][-1]["result"]
+    assert result["changed"] == 1 and result["details"] == [f"started appointment-{orphan.id}"]
+    await clean_schedules.get_workflow_handle(f"appointment-{orphan.id}").describe()  # it runs now
