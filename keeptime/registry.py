@@ -9,6 +9,7 @@ import aiohttp
 from temporalio.client import Client
 
 from activities.appointments import AppointmentActivities
+from activities.cleanup import CleanupActivities
 from activities.health import HealthActivities
 from activities.notifications import Checkpoint, NotificationActivities
 from activities.providers import build_providers
@@ -19,7 +20,7 @@ from keeptime.settings import Settings
 from workflows.appointment import AppointmentWorkflow
 from workflows.broadcast import BroadcastWorkflow
 from workflows.health_check import DatabaseHealthCheckWorkflow
-from workflows.jobs import AppointmentReconcilerWorkflow
+from workflows.jobs import AppointmentReconcilerWorkflow, NotificationLogCleanupWorkflow
 from workflows.notification import NotificationWorkflow
 from workflows.vaccination import VaccinationWorkflow
 
@@ -28,6 +29,7 @@ WORKFLOWS: Sequence[type] = (
     VaccinationWorkflow,
     DatabaseHealthCheckWorkflow,
     AppointmentReconcilerWorkflow,
+    NotificationLogCleanupWorkflow,
     NotificationWorkflow,
     BroadcastWorkflow,
 )
@@ -49,7 +51,9 @@ def build_activities(
     appointments = AppointmentActivities(sessions)
     vaccinations = VaccinationActivities(sessions)
     reconciler = ReconcilerActivities(sessions, client)
+    cleanup = CleanupActivities(sessions)
     return [
+        cleanup.delete_notification_log_batch,
         reconciler.reconcile_appointments,
         vaccinations.load_vaccination,
         vaccinations.set_vaccination_status,

@@ -31,9 +31,9 @@ from temporalio.client import (
 from temporalio.service import RPCError
 
 from activities.health_types import CheckDatabaseHealthInput
-from activities.job_types import ReconcileInput
+from activities.job_types import CleanupInput, ReconcileInput
 from workflows.health_check import DatabaseHealthCheckWorkflow
-from workflows.jobs import AppointmentReconcilerWorkflow
+from workflows.jobs import AppointmentReconcilerWorkflow, NotificationLogCleanupWorkflow
 from workflows.task_queues import MAINTENANCE
 
 PREFIX = "keeptime-job-"
@@ -81,6 +81,14 @@ JOBS: Sequence[Job] = (
         cron="7 * * * *",
         period=timedelta(hours=1),
         jitter=timedelta(minutes=2),
+    ),
+    Job(
+        "notification-log-cleanup",
+        "Delete delivered notification logs older than 90 days, failed older than 30 (Mondays 02:00 UTC)",
+        NotificationLogCleanupWorkflow.run,
+        CleanupInput(),
+        cron="0 2 * * 1",
+        period=timedelta(days=7),
     ),
     Job(
         "database-health-check",
