@@ -98,18 +98,31 @@ async def test_no_show_records_fee_penalty_and_notice(
     assert penalised is not None and penalised.reputation_score == 85
 
 
+STAGES = {  # stage -> (booking status, what it has sent by then, what the workflow sleeps towards)
+    "pending": ("pending", [], "expire"),
+    "before_reminders": ("confirmed", [], "reminder"),
+    "between_reminders": ("confirmed", ["appointment.reminder_24h"], "reminder"),
+}
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
 @pytest.mark.parametrize("how", ["signal", "native"])
-async def test_cancel_ends_it_and_nothing_is_sent_afterwards(
+async def test_cancel_at_any_stage_ends_it_and_nothing_is_sent_afterwards(
     skipping_env: WorkflowEnvironment,
     sessions: SessionFactory,
     provider_settings: Settings,
     peers: tuple[SmtpPeer, ProviderPeer],
     how: str,
+    stage: str,
 ) -> None:
+    status, sent_before, sleeping_towards = STAGES[stage]
     async with running_worker(skipping_env.client, sessions, provider_settings):
         with skipping_env.with_time_skipping_disabled():
-            _, _, appointment, handle = await booked(sessions, skipping_env.client)
-        await until_next(handle, "reminder")
+            _, _, appointment, handle = await booked(sessions, skipping_env.client, status=status)
+        await until_next(handle, sleeping_towards)
+        if sent_before:
+            await skipping_env.fast_forward(handle, timedelta(days=1, minutes=5))
+            await until_next(handle, "reminder")
         if how == "signal":
             await handle.signal(AppointmentWorkflow.cancel, CancelInput(reason="flu", by="customer"))
             final = await finished(handle)
@@ -124,6 +137,7 @@ async def test_cancel_ends_it_and_nothing_is_sent_afterwards(
     assert [event for event, _, _ in await log_of(sessions, appointment.id)] == [
         "appointment.booked",
         "appointment.admin_new_booking",
+        *sent_before,
         "appointment.cancelled",
     ]
 
