@@ -9,7 +9,8 @@ from api.errors import ApiError, parse_json_body
 from api.keys import SESSIONS
 from api.schemas import BusinessCreate, BusinessUpdate, CustomerCreate, CustomerUpdate
 from api.serializers import business_json, customer_json
-from db.models import Business, Customer
+from db import tenants
+from db.models import Business
 from db.tenants import create_business, customer_of
 
 
@@ -44,11 +45,9 @@ async def update_me(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     body = await parse_json_body(request, BusinessUpdate)
     async with request.app[SESSIONS]() as session:
-        business = await session.get(Business, business_id)
-        assert business is not None
-        for field, value in body.model_dump(mode="json", exclude_unset=True).items():
-            setattr(business, field, value)
-        await session.commit()
+        business = await tenants.update_business(
+            session, business_id, body.model_dump(mode="json", exclude_unset=True)
+        )
     return web.json_response(business_json(business))
 
 
@@ -57,10 +56,7 @@ async def create_customer(request: web.Request) -> web.Response:
     body = await parse_json_body(request, CustomerCreate)
     values = {k: v for k, v in body.model_dump(mode="json").items() if v is not None}
     async with request.app[SESSIONS]() as session:
-        customer = Customer(business_id=business_id, **values)
-        session.add(customer)
-        await session.commit()
-        await session.refresh(customer)
+        customer = await tenants.create_customer(session, business_id, values)
     return web.json_response(customer_json(customer), status=201)
 
 
@@ -80,7 +76,5 @@ async def update_customer(request: web.Request) -> web.Response:
         customer = await customer_of(session, business_id, path_id(request, "customer_id"))
         if customer is None:
             raise ApiError(404, "not_found", "no such customer")
-        for field, value in body.model_dump(mode="json", exclude_unset=True).items():
-            setattr(customer, field, value)
-        await session.commit()
+        await tenants.update_customer(session, customer, body.model_dump(mode="json", exclude_unset=True))
     return web.json_response(customer_json(customer))

@@ -45,9 +45,7 @@ async def create_pet(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         if await customer_of(session, business_id, body.owner_id) is None:
             raise field_error("owner_id", "no such customer")
-        pet = Pet(business_id=business_id, **body.model_dump())
-        session.add(pet)
-        await session.commit()
+        pet = await pets.create_pet(session, business_id, body.model_dump())
     return web.json_response(pet_json(pet), status=201)
 
 

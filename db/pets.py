@@ -13,6 +13,13 @@ from db.models import Pet, Vaccination, VaccinationStatus
 ACTIVE = (VaccinationStatus.VALID, VaccinationStatus.EXPIRING_SOON)
 
 
+async def create_pet(session: AsyncSession, business_id: int, values: dict[str, Any]) -> Pet:
+    pet = Pet(business_id=business_id, **values)
+    session.add(pet)
+    await session.commit()
+    return pet
+
+
 async def pet_of(session: AsyncSession, business_id: int, pet_id: int) -> Pet | None:
     pet = await session.get(Pet, pet_id)
     return pet if pet is not None and pet.business_id == business_id else None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -41,18 +40,6 @@ async def business_for_key(session: AsyncSession, key: str) -> int | None:
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def revoke_other_keys(session: AsyncSession, business_id: int, keep: str) -> None:
-    await session.execute(
-        update(ApiKey)
-        .where(
-            ApiKey.business_id == business_id,
-            ApiKey.key_hash != hash_api_key(keep),
-            ApiKey.revoked_at.is_(None),
-        )
-        .values(revoked_at=datetime.now(UTC))
-    )
-
-
 async def customer_of(session: AsyncSession, business_id: int, customer_id: int) -> Customer | None:
     """The customer if it belongs to ``business_id`` (another tenant's customer is simply not found)."""
     customer = await session.get(Customer, customer_id)
@@ -66,3 +53,27 @@ async def opt_out_phone(session: AsyncSession, phone: str, *, opted_in: bool) ->
     )
     await session.commit()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def update_business(session: AsyncSession, business_id: int, changes: dict[str, Any]) -> Business:
+    business = await session.get(Business, business_id)
+    assert business is not None  # the API key that named it exists
+    for field, value in changes.items():
+        setattr(business, field, value)
+    await session.commit()
+    return business
+
+
+async def create_customer(session: AsyncSession, business_id: int, values: dict[str, Any]) -> Customer:
+    customer = Customer(business_id=business_id, **values)
+    session.add(customer)
+    await session.commit()
+    await session.refresh(customer)
+    return customer
+
+
+async def update_customer(session: AsyncSession, customer: Customer, changes: dict[str, Any]) -> Customer:
+    for field, value in changes.items():
+        setattr(customer, field, value)
+    await session.commit()
+    return customer

@@ -18,8 +18,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
@@ -66,13 +64,8 @@ async def ensure_workflow(client: Client, snapshot: AppointmentSnapshot) -> Work
             task_queue=APPOINTMENTS,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(attrs.TENANT, str(snapshot.business_id)),
-                    SearchAttributePair(attrs.ENTITY, "appointment"),
-                    SearchAttributePair(attrs.STATUS, snapshot.status),
-                    SearchAttributePair(attrs.STARTS_AT, snapshot.starts_at),
-                ]
+            search_attributes=attrs.entity_attributes(
+                snapshot.business_id, "appointment", snapshot.status, snapshot.starts_at
             ),
             static_summary=summary_of(snapshot),
             static_details=f"business {snapshot.business_id}, customer {snapshot.customer_id}",

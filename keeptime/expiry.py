@@ -28,9 +28,3 @@ def expiry_moments(
         for days in days_before
     ]
     return sorted((m for m in moments if m.at < expires_at), key=lambda m: m.at)
-
-
-def latest_passed(moments: list[ExpiryMoment], now: datetime) -> ExpiryMoment | None:
-    """The most recent moment already past: the one alert a late registration still sends."""
-    passed = [m for m in moments if m.at <= now]
-    return passed[-1] if passed else None

@@ -6,7 +6,7 @@ import contextlib
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
 from activities.vaccination_types import SupersedeInput, VaccinationInput
@@ -40,13 +40,7 @@ async def register_vaccination(
         id=vaccination_workflow_id(record.id),
         task_queue=MAINTENANCE,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        search_attributes=TypedSearchAttributes(
-            [
-                SearchAttributePair(attrs.TENANT, str(business_id)),
-                SearchAttributePair(attrs.ENTITY, "vaccination"),
-                SearchAttributePair(attrs.STATUS, snapshot.status),
-            ]
-        ),
+        search_attributes=attrs.entity_attributes(business_id, "vaccination", snapshot.status),
         static_summary=f"Vaccination {record.id} ({record.vaccine}) · expires {record.expires_at:%Y-%m-%d}",
     )
     return record

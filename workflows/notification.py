@@ -11,7 +11,7 @@ with workflow.unsafe.imports_passed_through():
 
 @workflow.defn
 class NotificationWorkflow:
-    """Started by ``POST /v1/notifications``; its id is the message key, so a repeated request joins it."""
+    """Started by ``POST /v1/notifications`` as ``notification-broadcast-<id>`` (a repeat joins the run)."""
 
     @workflow.run
     async def run(self, send: SendNotificationInput) -> NotificationResult:

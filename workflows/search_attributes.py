@@ -1,8 +1,9 @@
 """Custom search attributes: registered with the dev server and docker-compose from this list."""
 
-from typing import Final
+from datetime import datetime
+from typing import Any, Final
 
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 TENANT: Final = SearchAttributeKey.for_keyword("KeeptimeTenant")
 ENTITY: Final = SearchAttributeKey.for_keyword("KeeptimeEntity")
@@ -29,3 +30,17 @@ def cli_declarations() -> list[str]:
         f"{key.name}={_CLI_TYPE_NAMES[key.indexed_value_type.name.removeprefix('INDEXED_VALUE_TYPE_')]}"
         for key in ALL_SEARCH_ATTRIBUTES
     ]
+
+
+def entity_attributes(
+    business_id: int, entity: str, status: str, starts_at: datetime | None = None
+) -> TypedSearchAttributes:
+    """What a per-entity workflow starts with, so the Web UI can find it by tenant, kind and status."""
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(TENANT, str(business_id)),
+        SearchAttributePair(ENTITY, entity),
+        SearchAttributePair(STATUS, status),
+    ]
+    if starts_at is not None:
+        pairs.append(SearchAttributePair(STARTS_AT, starts_at))
+    return TypedSearchAttributes(pairs)
