@@ -22,6 +22,21 @@ class JobMetrics(BaseModel):
     longest_transaction_s: float = 0.0
     details: list[str] = Field(default_factory=list)
 
+    def plus(
+        self, scanned: int, changed: int, seconds: float, errors: int = 0, details: list[str] | None = None
+    ) -> JobMetrics:
+        """These metrics with one more batch counted (the longest transaction is the longest batch)."""
+        return self.model_copy(
+            update={
+                "scanned": self.scanned + scanned,
+                "changed": self.changed + changed,
+                "errors": self.errors + errors,
+                "duration_s": round(self.duration_s + seconds, 3),
+                "longest_transaction_s": max(self.longest_transaction_s, seconds),
+                "details": (self.details + (details or []))[-50:],
+            }
+        )
+
 
 class CleanupInput(BaseModel):
     """Input of NotificationLogCleanupWorkflow; cut-offs and progress are carried across continue-as-new."""
@@ -50,3 +65,54 @@ class DeleteBatchResult(BaseModel):
     last: tuple[str, int] | None
     done: bool
     seconds: float
+
+
+class BatchJobInput(BaseModel):
+    """Input of BatchJobWorkflow: one job of ``keeptime.schedules`` that walks rows in id order.
+
+    ``cutoff`` and ``started`` are fixed at the first run (from ``older_than_days``) and carried with the
+    keyset position and the metrics across continue-as-new, so a resumed run uses the same boundary."""
+
+    job: str
+    older_than_days: int = 0
+    batch_size: int = 1_000
+    batches_per_run: int = 100
+    points: int = Field(default=5, description="reputation-recovery: points regained per run")
+    cap: int = Field(default=100, description="reputation-recovery: the score it never exceeds")
+    cutoff: str | None = None
+    started: str | None = None
+    after: int = 0
+    metrics: JobMetrics | None = None
+
+
+class JobBatchInput(BaseModel):
+    job: str
+    cutoff: str
+    now: str
+    after: int
+    limit: int
+    points: int = 5
+    cap: int = 100
+
+
+class JobBatchResult(BaseModel):
+    scanned: int
+    changed: int
+    last: int
+    done: bool
+    seconds: float
+    errors: int = 0
+    details: list[str] = Field(default_factory=list)
+
+
+class PlatformStatsInput(BaseModel):
+    day: str | None = Field(default=None, description="ISO date; default: the UTC day before the run")
+
+
+class PlatformStatsResult(BaseModel):
+    day: str
+    appointments_by_status: dict[str, int]
+    new_customers: int
+    active_businesses: int
+    reviews: int
+    average_rating: float | None

@@ -12,12 +12,21 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.notification_events import EventSpec
 from activities.notification_types import NotificationRequest
-from db.models import Appointment, Broadcast, Business, Customer, Pet, TemplateOverride, Vaccination
+from db.models import (
+    Appointment,
+    Broadcast,
+    Business,
+    Customer,
+    Pet,
+    Policy,
+    TemplateOverride,
+    Vaccination,
+)
 from keeptime.automation import AutomationSettings
 from keeptime.settings import Settings
 
@@ -150,13 +159,7 @@ async def _load_entity(
     session: AsyncSession, request: NotificationRequest
 ) -> tuple[object | None, str, int | None, datetime | None, dict[str, Any]]:
     if request.entity_type == "appointment":
-        appointment = (
-            await session.execute(
-                select(Appointment)
-                .where(Appointment.id == request.entity_id, Appointment.business_id == request.business_id)
-                .with_for_update(read=True)
-            )
-        ).scalar_one_or_none()
+        appointment: Appointment | None = await session.scalar(_share_locked(Appointment, request))
         if appointment is None:
             return None, "", None, None, {}
         extra = {
@@ -172,14 +175,10 @@ async def _load_entity(
         return appointment, status, appointment.version, appointment.starts_at, extra
     if request.entity_type == "vaccination":
         return await _load_vaccination(session, request)
+    if request.entity_type == "policy":
+        return await _load_policy(session, request)
     if request.entity_type == "broadcast":
-        broadcast = (
-            await session.execute(
-                select(Broadcast)
-                .where(Broadcast.id == request.entity_id, Broadcast.business_id == request.business_id)
-                .with_for_update(read=True)
-            )
-        ).scalar_one_or_none()
+        broadcast: Broadcast | None = await session.scalar(_share_locked(Broadcast, request))
         if broadcast is None:
             return None, "", None, None, {}
         return (
@@ -190,6 +189,15 @@ async def _load_entity(
             {"broadcast": {"subject": broadcast.subject, "body": broadcast.body}},
         )
     return None, "", None, None, {}
+
+
+def _share_locked(model: Any, request: NotificationRequest) -> Select[Any]:
+    """The request's entity of the business, share-locked: a cancel commits before the send or after it."""
+    return (
+        select(model)
+        .where(model.id == request.entity_id, model.business_id == request.business_id)
+        .with_for_update(read=True)
+    )
 
 
 async def _load_vaccination(
@@ -211,6 +219,22 @@ async def _load_vaccination(
         "pet": {"name": pet.name, "species": pet.species or ""},
     }
     return record, record.status.value, None, record.expires_at, extra
+
+
+async def _load_policy(
+    session: AsyncSession, request: NotificationRequest
+) -> tuple[object | None, str, int | None, datetime | None, dict[str, Any]]:
+    policy: Policy | None = await session.scalar(_share_locked(Policy, request))
+    if policy is None:
+        return None, "", None, None, {}
+    extra = {
+        "policy": {
+            "number": policy.policy_number,
+            "product": policy.product or "policy",
+            "end_date": policy.end_date.isoformat(),
+        }
+    }
+    return policy, policy.status.value, policy.term, None, extra
 
 
 async def _appointment_customer_name(session: AsyncSession, entity: object) -> str:

@@ -40,6 +40,7 @@ EVENTS: dict[str, EventSpec] = {
         "vaccination", frozenset({"valid", "expiring_soon"}), False, channels=("sms",)
     ),
     "vaccination.expired": EventSpec("vaccination", frozenset({"expired"}), False, channels=("sms",)),
+    "policy.expired": _spec("policy", {"expired"}, quiet=True),
 }
 
 CHANNELS: tuple[str, ...] = ("email", "sms", "push")

@@ -67,6 +67,7 @@ async def claim(
             provider=provider,
             status=NotificationStatus.QUEUED,
             attempts=0,
+            request=request.model_dump(mode="json"),
             **_row_values(request, request.business_id),
         )
         .on_conflict_do_nothing(index_elements=[NotificationLog.idempotency_key])
@@ -138,3 +139,25 @@ async def record_skip(session: AsyncSession, request: NotificationRequest, reaso
         await session.execute(select(NotificationLog).where(NotificationLog.idempotency_key == key))
     ).scalar_one()
     return result_of(row)
+
+
+async def reopen_failed(session: AsyncSession, row_id: int) -> bool:
+    """Turn a failed row back to queued for one more try; False if someone else took it first. Commits."""
+    result = await session.execute(
+        update(NotificationLog)
+        .where(NotificationLog.id == row_id, NotificationLog.status == NotificationStatus.FAILED)
+        .values(status=NotificationStatus.QUEUED, reason=None)
+        .returning(NotificationLog.id)
+    )
+    await session.commit()
+    return result.scalar_one_or_none() is not None
+
+
+async def fail_if_still_queued(session: AsyncSession, row_id: int, error: str, reason: str) -> None:
+    """After a retry that did not reach this row's channel (settled elsewhere, stale, too late)."""
+    await session.execute(
+        update(NotificationLog)
+        .where(NotificationLog.id == row_id, NotificationLog.status == NotificationStatus.QUEUED)
+        .values(status=NotificationStatus.FAILED, error=error[:2000], reason=reason)
+    )
+    await session.commit()

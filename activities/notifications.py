@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -19,16 +20,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.job_types import JobBatchInput, JobBatchResult
 from activities.notification_context import MessageContext, load_message_context, recipient_zone
 from activities.notification_events import event_spec
 from activities.notification_store import (
     claim,
+    fail_if_still_queued,
     failed_channels,
     final_outcome,
     mark_failed,
     mark_sent,
     record_error,
     record_skip,
+    reopen_failed,
     result_of,
 )
 from activities.notification_types import (
@@ -44,11 +48,12 @@ from activities.providers import Delivery, PermanentProviderError, Provider, Tra
 from activities.rate_limit import ProviderRateLimiter
 from activities.templates import TemplateRenderError, render_message
 from db.engine import SessionFactory
-from db.models import Broadcast, BroadcastRecipient, Business, Customer
+from db.models import Broadcast, BroadcastRecipient, Business, Customer, NotificationLog, NotificationStatus
 from keeptime.automation import AutomationSettings
 from keeptime.settings import Settings
 from keeptime.timekeeping import adjust_for_quiet_hours
 
+RETRY_MAX_ATTEMPTS = 3  # the sweep retries a failed delivery while it has had fewer attempts than this
 log = logging.getLogger("keeptime.notifications")
 
 _INLINE_TRIES = 4
@@ -211,6 +216,58 @@ class NotificationActivities:
         sent = await mark_sent(log_session, row.id, provider_message_id)
         self._checkpoint("logged")
         return result_of(sent)
+
+    @activity.defn
+    async def retry_failed_batch(self, batch: JobBatchInput) -> JobBatchResult:
+        """The retry sweep: failed deliveries younger than the cut-off with fewer than ``RETRY_MAX_ATTEMPTS``
+        attempts, failed because the provider was unavailable, go through ``deliver`` once more.
+
+        A message another channel already delivered is left alone; the row is re-opened with a conditional
+        update (one sweep wins); ``deliver`` re-checks the entity and claims the same idempotency key, so the
+        sweep can never send a message twice."""
+        began = time.monotonic()
+        async with self._sessions() as session:
+            rows = (
+                await session.execute(
+                    select(NotificationLog.id, NotificationLog.request, NotificationLog.message_key)
+                    .where(
+                        NotificationLog.id > batch.after,
+                        NotificationLog.status == NotificationStatus.FAILED,
+                        NotificationLog.reason == "provider_unavailable",
+                        NotificationLog.attempts < RETRY_MAX_ATTEMPTS,
+                        NotificationLog.created_at >= datetime.fromisoformat(batch.cutoff),
+                        NotificationLog.request.is_not(None),
+                    )
+                    .order_by(NotificationLog.id)
+                    .limit(batch.limit)
+                )
+            ).all()
+        sent, errors, details = 0, 0, []
+        for row_id, payload, message_key in rows:
+            _heartbeat(row_id)
+            async with self._sessions() as session:
+                if await final_outcome(session, message_key) is not None or not await reopen_failed(
+                    session, row_id
+                ):
+                    continue
+            try:
+                result = await self.deliver(NotificationRequest.model_validate(payload), final_attempt=True)
+            except Exception as exc:  # one bad row must not stop the sweep; it is reported
+                errors += 1
+                details.append(f"row {row_id}: {exc!r}"[:300])
+                result = NotificationResult(status="failed", message_key=message_key, reason=repr(exc)[:200])
+            async with self._sessions() as session:
+                await fail_if_still_queued(session, row_id, f"retry: {result.reason}", "retry_not_sent")
+            sent += result.status == "sent"
+        return JobBatchResult(
+            scanned=len(rows),
+            changed=sent,
+            last=rows[-1][0] if rows else batch.after,
+            done=len(rows) < batch.limit,
+            seconds=round(time.monotonic() - began, 4),
+            errors=errors,
+            details=details,
+        )
 
     @activity.defn
     async def send_broadcast_batch(self, batch: BroadcastBatchInput) -> BroadcastProgress:

@@ -17,17 +17,20 @@ class ReconcilerActivities:
         self._client = client
 
     @activity.defn
-    async def reconcile_appointments(self, request: ReconcileInput) -> JobMetrics:
-        from keeptime.appointment_service import reconcile_appointment_workflows
+    async def reconcile_workflows(self, request: ReconcileInput) -> JobMetrics:
+        from keeptime.reconciler import reconcile_workflows
 
         began = time.monotonic()
-        report = await reconcile_appointment_workflows(
-            self._sessions, self._client, horizon_days=request.horizon_days
+        report = await reconcile_workflows(
+            self._sessions,
+            self._client,
+            horizon_days=request.horizon_days,
+            progress=lambda n: activity.heartbeat(n),
         )
         return JobMetrics(
-            job="appointment-reconciler",
+            job="reconciler",
             scanned=report.scanned,
             changed=len(report.started),
             duration_s=round(time.monotonic() - began, 3),
-            details=[f"started appointment-{appointment_id}" for appointment_id in report.started],
+            details=[f"started {workflow_id}" for workflow_id in report.started],
         )

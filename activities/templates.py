@@ -108,6 +108,8 @@ def sample_context(event: str) -> dict[str, Any]:
     if event.startswith("vaccination."):
         context["vaccination"] = {"vaccine": "Rabies"}
         context["pet"] = {"name": "Bello", "species": "dog"}
+    if event.startswith("policy."):
+        context["policy"] = {"number": "MOT-1001", "product": "Motor", "end_date": "2031-03-31"}
     if event.startswith("broadcast."):
         context["broadcast"] = {
             "subject": "We are open on Sunday",

@@ -15,6 +15,7 @@ from api.auth import require_business
 from api.businesses import path_id
 from api.errors import ApiError, field_error, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
+from api.query import query_datetime
 from api.schemas import AppointmentCreate, CancelBody, Reschedule, ReviewBody
 from api.serializers import appointment_json, notification_json, rating_json
 from db import appointments as store
@@ -79,19 +80,6 @@ async def get(request: web.Request) -> web.Response:
     )
 
 
-def _query_datetime(request: web.Request, name: str) -> datetime | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return None
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise field_error(name, "an ISO 8601 date-time with offset, e.g. 2030-01-01T00:00:00Z") from None
-    if value.tzinfo is None:
-        raise field_error(name, "must include a UTC offset")
-    return value
-
-
 async def list_(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     status = request.query.get("status")
@@ -108,8 +96,8 @@ async def list_(request: web.Request) -> web.Response:
             session,
             business_id,
             status=status,
-            starts_from=_query_datetime(request, "from"),
-            starts_before=_query_datetime(request, "to"),
+            starts_from=query_datetime(request, "from"),
+            starts_before=query_datetime(request, "to"),
             customer_id=int(customer) if customer else None,
             limit=int(limit),
         )

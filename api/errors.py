@@ -45,6 +45,27 @@ def validation_error(exc: ValidationError) -> ApiError:
 
 async def parse_json_body(request: web.Request, model: type[Model]) -> Model:
     """Parse the JSON body into ``model``; 400 for malformed JSON, 422 naming each field at fault."""
+    data = await _json(request)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc) from exc
+
+
+async def parse_json_object(request: web.Request) -> dict[str, Any]:
+    """The JSON body as an object (for partial updates merged before validation); 400 otherwise."""
+    data = await _json(request)
+    if not isinstance(data, dict):
+        raise ApiError(
+            400,
+            "invalid_json",
+            "the body must be a JSON object",
+            fields=[{"field": "body", "message": "object"}],
+        )
+    return data
+
+
+async def _json(request: web.Request) -> Any:
     raw = await request.read()
     try:
         data = json.loads(raw) if raw else {}
@@ -55,7 +76,4 @@ async def parse_json_body(request: web.Request, model: type[Model]) -> Model:
             f"the body is not valid JSON: {exc}",
             fields=[{"field": "body", "message": "invalid JSON"}],
         ) from exc
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise validation_error(exc) from exc
+    return data

@@ -21,6 +21,7 @@ from api.auth import require_business
 from api.businesses import path_id
 from api.errors import ApiError, field_error, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
+from api.query import query_int
 from api.schemas import BroadcastCreate, SingleNotification, TemplateOverrideBody
 from api.serializers import broadcast_json, notification_json, override_json
 from db import notification_queries as queries
@@ -32,21 +33,6 @@ from workflows.task_queues import NOTIFICATIONS
 
 _SINGLE_WAIT_S = 20.0
 _STATUSES = {s.value for s in NotificationStatus}
-
-
-def _query_int(
-    request: web.Request, name: str, *, default: int | None = None, maximum: int | None = None
-) -> int | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise field_error(name, f"{name} must be an integer") from None
-    if value < 1 or (maximum is not None and value > maximum):
-        raise field_error(name, f"{name} must be between 1 and {maximum}")
-    return value
 
 
 async def list_notifications(request: web.Request) -> web.Response:
@@ -68,9 +54,9 @@ async def list_notifications(request: web.Request) -> web.Response:
             entity_type=entity_type,
             entity_id=entity_id,
             status=status,
-            customer_id=_query_int(request, "customer_id"),
-            before_id=_query_int(request, "before_id"),
-            limit=_query_int(request, "limit", default=100, maximum=500) or 100,
+            customer_id=query_int(request, "customer_id"),
+            before_id=query_int(request, "before_id"),
+            limit=query_int(request, "limit", default=100, maximum=500) or 100,
         )
     items = [notification_json(r) for r in rows]
     return web.json_response({"items": items, "next_before_id": items[-1]["id"] if items else None})

@@ -10,7 +10,20 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from activities.health_types import DatabaseHealthReport
-from api import appointments, businesses, health, health_checks, jobs, notifications, vaccinations, webhooks
+from api import (
+    appointments,
+    businesses,
+    calls,
+    health,
+    health_checks,
+    jobs,
+    notifications,
+    policies,
+    scheduler,
+    stats,
+    vaccinations,
+    webhooks,
+)
 from api.keys import OPENAPI
 from api.openapi import build_document, error_response, json_response, model_ref, openapi_json
 from api.schemas import (
@@ -18,17 +31,24 @@ from api.schemas import (
     BroadcastCreate,
     BusinessCreate,
     BusinessUpdate,
+    CallCleanupBody,
+    CallSummaryBody,
     CancelBody,
     CustomerCreate,
     CustomerUpdate,
+    ManualCallCreate,
     PetCreate,
+    PolicyCreate,
+    PolicyUpdate,
     PushReceipt,
     Reschedule,
     ReviewBody,
     SingleNotification,
     TemplateOverrideBody,
+    TriggerCallsBody,
     VaccinationCreate,
 )
+from keeptime.call_config import CallSchedulerConfig
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ADMIN: list[dict[str, list[str]]] = [{"bearer": []}]
@@ -433,6 +453,175 @@ ROUTES: list[Route] = [
         body=PushReceipt,
     ),
 ]
+
+
+def _policy_route(
+    method: str, path: str, handler: Handler, summary: str, responses: dict[str, Any], **extra: Any
+) -> Route:
+    return Route(method, path, handler, summary, {**responses, **UNAUTHORIZED}, security=BUSINESS, **extra)
+
+
+POLICY_ROUTES: list[Route] = [
+    _policy_route(
+        "POST",
+        "/v1/policies",
+        policies.create_policy,
+        "Create a policy; its workflow (policy-<id>) plans the renewal calls and the expiry",
+        {"201": json_response("policy"), "409": error_response("policy_number taken"), **INVALID},
+        tags=("policies",),
+        body=PolicyCreate,
+    ),
+    _policy_route(
+        "GET",
+        "/v1/policies",
+        policies.list_policies,
+        "Policies, soonest end date first (?status=, ?limit=)",
+        {"200": json_response("items"), **INVALID},
+        tags=("policies",),
+    ),
+    _policy_route(
+        "GET",
+        "/v1/policies/{policy_id}",
+        policies.get_policy,
+        "A policy with its calls and its workflow's state (phase, next call and why)",
+        {"200": json_response("policy"), **NOT_FOUND},
+        tags=("policies",),
+    ),
+    _policy_route(
+        "PATCH",
+        "/v1/policies/{policy_id}",
+        policies.patch_policy,
+        "Change an active policy; a new end_date moves its calls and expiry",
+        {"200": json_response("policy"), "409": error_response("not active"), **NOT_FOUND, **INVALID},
+        tags=("policies",),
+        body=PolicyUpdate,
+    ),
+    _policy_route(
+        "POST",
+        "/v1/policies/{policy_id}/cancel",
+        policies.cancel,
+        "Cancel the policy: no more calls, its workflow ends",
+        {"200": json_response("policy"), **NOT_FOUND},
+        tags=("policies",),
+    ),
+    _policy_route(
+        "POST",
+        "/v1/policies/{policy_id}/stop-calls",
+        policies.stop_calls,
+        "No more calls this term; the policy still renews or expires",
+        {"200": json_response("policy"), **NOT_FOUND},
+        tags=("policies",),
+    ),
+    _policy_route(
+        "POST",
+        "/v1/calls",
+        calls.schedule_call,
+        "Schedule a manual call (refused within skip_if_called_within_days of another call)",
+        {"201": json_response("call"), "409": error_response("skip window or policy not active"), **INVALID},
+        tags=("calls",),
+        body=ManualCallCreate,
+    ),
+    _policy_route(
+        "GET",
+        "/v1/calls",
+        calls.list_calls,
+        "Calls, newest first (?status=, ?policy_id=, ?from=, ?to=, ?limit=)",
+        {"200": json_response("items"), **INVALID},
+        tags=("calls",),
+    ),
+    _policy_route(
+        "DELETE",
+        "/v1/calls/{call_id}",
+        calls.cancel_call,
+        "Cancel a scheduled manual call",
+        {"200": json_response("call"), "409": error_response("already placed"), **NOT_FOUND},
+        tags=("calls",),
+    ),
+    _policy_route(
+        "PUT",
+        "/v1/calls/{call_id}/summary",
+        calls.put_summary,
+        "The voice agent's call summary; renewal_agreed renews the policy (idempotent)",
+        {"200": json_response("call"), "409": error_response("call not answered"), **NOT_FOUND, **INVALID},
+        tags=("calls",),
+        body=CallSummaryBody,
+    ),
+    _policy_route(
+        "POST",
+        "/v1/calls/cleanup",
+        calls.cleanup_calls,
+        "Delete finished call records older than older_than_days (default 30)",
+        {"200": json_response("deleted count"), **INVALID},
+        tags=("calls",),
+        body=CallCleanupBody,
+    ),
+    _policy_route(
+        "GET",
+        "/v1/scheduler/config",
+        scheduler.get_config,
+        "The call scheduler's settings",
+        {"200": json_response("config")},
+        tags=("scheduler",),
+        result=CallSchedulerConfig,
+    ),
+    _policy_route(
+        "PUT",
+        "/v1/scheduler/config",
+        scheduler.put_config,
+        "Change settings (fields left out keep their values); running policy workflows re-plan",
+        {"200": json_response("config"), **INVALID},
+        tags=("scheduler",),
+        body=CallSchedulerConfig,
+    ),
+    _policy_route(
+        "GET",
+        "/v1/scheduler/pending",
+        scheduler.pending,
+        "Customers who will be called within ?within_days= (default 7): who, why, when",
+        {"200": json_response("items"), **INVALID},
+        tags=("scheduler",),
+    ),
+    _policy_route(
+        "GET",
+        "/v1/scheduler/stats",
+        scheduler.stats,
+        "Today's calls (business-local day): scheduled, pending, in progress, completed, failed, next call",
+        {"200": json_response("statistics")},
+        tags=("scheduler",),
+    ),
+    _policy_route(
+        "POST",
+        "/v1/scheduler/trigger",
+        scheduler.trigger,
+        "Call now every policy planned up to within_days after today (the caps still apply)",
+        {"202": json_response("triggered policies"), **INVALID},
+        tags=("scheduler",),
+        body=TriggerCallsBody,
+    ),
+]
+ROUTES.extend(POLICY_ROUTES)
+ROUTES.extend(
+    [
+        Route(
+            "GET",
+            "/v1/businesses/me/stats",
+            stats.business_stats,
+            "This business's figures, recomputed now (also stored daily by the business-stats job)",
+            {"200": json_response("statistics"), **UNAUTHORIZED},
+            security=BUSINESS,
+            tags=("statistics",),
+        ),
+        Route(
+            "GET",
+            "/v1/stats/platform",
+            stats.platform_stats,
+            "The platform's daily figures (platform-daily-stats job), newest first (?days=30)",
+            {"200": json_response("items"), **UNAUTHORIZED, **INVALID},
+            security=ADMIN,
+            tags=("statistics",),
+        ),
+    ]
+)
 
 
 def setup_routes(app: web.Application) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
@@ -173,3 +173,43 @@ class VaccinationCreate(Strict):
         if self.administered_at is not None and self.expires_at <= self.administered_at:
             raise ValueError("expires_at must be after administered_at")
         return self
+
+
+class PolicyCreate(Strict):
+    customer_id: int = Field(gt=0)
+    policy_number: str = Field(min_length=1, max_length=64)
+    product: str | None = Field(default=None, max_length=120)
+    duration_months: int = Field(ge=1, le=120, description="a renewal extends the end date by this much")
+    end_date: date = Field(description="last day of cover; the policy expires at the next local midnight")
+
+
+class PolicyUpdate(Patch):
+    """Changing ``end_date`` moves the policy's call timeline and expiry (its workflow re-plans)."""
+
+    NULLABLE: ClassVar[frozenset[str]] = frozenset({"product"})
+
+    product: str | None = Field(default=None, max_length=120)
+    duration_months: int | None = Field(default=None, ge=1, le=120)
+    end_date: date | None = None
+
+
+class ManualCallCreate(Strict):
+    policy_id: int = Field(gt=0)
+    scheduled_for: AwareDatetime = Field(description="when to call (the daily and concurrency caps apply)")
+
+
+class CallSummaryBody(Strict):
+    """The voice agent's summary of an answered call."""
+
+    renewal_agreed: bool
+    summary: str | None = Field(default=None, max_length=20_000)
+
+
+class TriggerCallsBody(Strict):
+    within_days: int = Field(
+        default=0, ge=0, le=366, description="calls planned up to this many days after today (0: today)"
+    )
+
+
+class CallCleanupBody(Strict):
+    older_than_days: int = Field(default=30, ge=1, le=3650)

@@ -6,10 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from temporalio.client import WorkflowQueryFailedError
-from temporalio.service import RPCError
 
-from activities.vaccination_types import VaccinationView
 from api.auth import require_business
 from api.businesses import path_id
 from api.errors import ApiError, field_error, parse_json_body
@@ -18,6 +15,7 @@ from api.schemas import PetCreate, VaccinationCreate
 from db import pets
 from db.models import Pet, Vaccination
 from db.tenants import customer_of
+from keeptime.temporal_client import query_or_none
 from keeptime.vaccination_service import register_vaccination, vaccination_workflow_id
 from workflows.vaccination import VaccinationWorkflow
 
@@ -67,12 +65,9 @@ async def get_vaccination(request: web.Request) -> web.Response:
         record = await pets.vaccination_of(session, business_id, path_id(request, "vaccination_id"))
     if record is None:
         raise ApiError(404, "not_found", "no such vaccination record")
-    view: VaccinationView | None = None
-    try:
-        handle = request.app[TEMPORAL].get_workflow_handle(vaccination_workflow_id(record.id))
-        view = await handle.query(VaccinationWorkflow.state)
-    except (RPCError, WorkflowQueryFailedError):
-        view = None
+    view = await query_or_none(
+        request.app[TEMPORAL], vaccination_workflow_id(record.id), VaccinationWorkflow.state
+    )
     return web.json_response(
         {**vaccination_json(record), "workflow": view.model_dump(mode="json") if view else None}
     )

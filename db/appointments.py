@@ -10,7 +10,7 @@ from sqlalchemy import exists, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.appointment_types import AppointmentSnapshot
+from activities.appointment_types import ACTIVE_STATUSES, AppointmentSnapshot
 from db.models import Appointment, AppointmentStatus, Business, IdempotentRequest, Review
 from keeptime.automation import AutomationSettings
 
@@ -227,3 +227,15 @@ async def add_review(
     business.rating_distribution = {str(stars): counts.get(stars, 0) for stars in range(1, 6)}
     await session.commit()
     return business
+
+
+async def active_appointments(session: AsyncSession, starting_since: datetime) -> list[Appointment]:
+    """Pending, confirmed or checked-in appointments, not archived, starting since the given instant."""
+    rows = await session.execute(
+        select(Appointment).where(
+            Appointment.status.in_([AppointmentStatus(s) for s in ACTIVE_STATUSES]),
+            Appointment.starts_at >= starting_since,
+            Appointment.archived_at.is_(None),
+        )
+    )
+    return list(rows.scalars())

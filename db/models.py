@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Enum,
     Float,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -110,6 +112,9 @@ class Customer(Base):
     sms_opted_in: Mapped[bool] = mapped_column(Boolean, server_default="false")
     push_opted_in: Mapped[bool] = mapped_column(Boolean, server_default="true")
     reputation_score: Mapped[int] = mapped_column(Integer, server_default="100")
+    reputation_recovered_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), comment="last reputation recovery (the weekly job's idempotency marker)"
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -187,6 +192,9 @@ class NotificationLog(Base):
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    request: Mapped[dict[str, Any] | None] = mapped_column(
+        JSONB, comment="the NotificationRequest (ids only), so the retry sweep can deliver it again"
+    )
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -364,3 +372,162 @@ class Vaccination(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class PolicyStatus(enum.StrEnum):
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+class Policy(Base):
+    """An insurance policy; ``end_date`` drives its workflow (``policy-<id>``) and its renewal calls.
+
+    ``term`` counts renewals; ``call_attempts`` and ``declined_at`` belong to the current term.
+    ``next_call_at`` is the workflow's plan (NULL: none planned); the call caps rank due ones by end date.
+    """
+
+    __tablename__ = "policies"
+    __table_args__ = (
+        UniqueConstraint("business_id", "policy_number", name="uq_policies_business_number"),
+        CheckConstraint("duration_months BETWEEN 1 AND 120", name="duration_months_range"),
+        Index("ix_policies_business_next_call", "business_id", "next_call_at"),
+        Index("ix_policies_business_end", "business_id", "end_date"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="RESTRICT"))
+    policy_number: Mapped[str] = mapped_column(String(64))
+    product: Mapped[str | None] = mapped_column(String(120))
+    duration_months: Mapped[int] = mapped_column(Integer)
+    end_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[PolicyStatus] = mapped_column(
+        _str_enum(PolicyStatus, "policy_status"), default=PolicyStatus.ACTIVE
+    )
+    term: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    call_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    declined_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    calls_stopped: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    call_not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    call_now_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    next_call_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class CallStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"  # a manual call waiting for its time
+    DIALING = "dialing"  # claimed, the voice agent is being asked to call
+    ANSWERED = "answered"  # the customer picked up; waiting for the agent's summary
+    COMPLETED = "completed"  # summary received (renewal agreed or not)
+    NO_ANSWER = "no_answer"
+    DECLINED = "declined"
+    FAILED = "failed"  # the voice agent could not be reached after every attempt
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"  # a manual call that would break the skip window, or whose policy ended
+
+    @classmethod
+    def in_flight(cls) -> tuple[CallStatus, ...]:
+        return (cls.DIALING, cls.ANSWERED)
+
+
+class Call(Base):
+    """One renewal call (automatic or manual). ``call_key`` makes claiming a call idempotent;
+    ``local_day`` is the business-local day the call counts against for ``max_calls_per_day``."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        Index("ix_calls_business_day", "business_id", "local_day"),
+        Index("ix_calls_business_status", "business_id", "status"),
+        Index("ix_calls_policy_created", "policy_id", "created_at"),
+        Index("ix_calls_created", "created_at"),
+        Index(
+            "uq_calls_one_in_flight_per_policy",
+            "policy_id",
+            unique=True,
+            postgresql_where=text("status IN ('dialing', 'answered')"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    policy_id: Mapped[int] = mapped_column(ForeignKey("policies.id", ondelete="CASCADE"))
+    call_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # automatic | manual
+    status: Mapped[CallStatus] = mapped_column(_str_enum(CallStatus, "call_status"))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    scheduled_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    local_day: Mapped[date | None] = mapped_column(Date)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    renewal_agreed: Mapped[bool | None] = mapped_column(Boolean)
+    summary: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class CallSchedulerConfig(Base):
+    """A business's call scheduler settings (validated by keeptime.call_config); no row means defaults."""
+
+    __tablename__ = "call_scheduler_configs"
+
+    business_id: Mapped[int] = mapped_column(
+        ForeignKey("businesses.id", ondelete="CASCADE"), primary_key=True
+    )
+    config: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class ChatRoom(Base):
+    """A customer's conversation with a business; archived (never deleted) after months without activity."""
+
+    __tablename__ = "chat_rooms"
+    __table_args__ = (Index("ix_chat_rooms_activity", "last_activity_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
+    subject: Mapped[str | None] = mapped_column(String(200))
+    last_activity_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PlatformDailyStats(Base):
+    """Platform-wide figures of one UTC day (``platform-daily-stats`` job; recomputing overwrites the day)."""
+
+    __tablename__ = "platform_daily_stats"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    appointments_by_status: Mapped[dict[str, int]] = mapped_column(JSONB)
+    new_customers: Mapped[int] = mapped_column(Integer)
+    active_businesses: Mapped[int] = mapped_column(Integer)
+    reviews: Mapped[int] = mapped_column(Integer)
+    average_rating: Mapped[float | None] = mapped_column(Float)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class BusinessStats(Base):
+    """A business's running figures (``business-stats`` job daily, or on demand through the API)."""
+
+    __tablename__ = "business_stats"
+
+    business_id: Mapped[int] = mapped_column(
+        ForeignKey("businesses.id", ondelete="CASCADE"), primary_key=True
+    )
+    total_appointments: Mapped[int] = mapped_column(Integer)
+    completed: Mapped[int] = mapped_column(Integer)
+    no_shows: Mapped[int] = mapped_column(Integer)
+    cancelled: Mapped[int] = mapped_column(Integer)
+    completion_rate: Mapped[float | None] = mapped_column(Float)
+    average_rating: Mapped[float | None] = mapped_column(Float)
+    review_count: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

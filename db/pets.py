@@ -69,3 +69,8 @@ async def upcoming_expiries(
 async def vaccination_of(session: AsyncSession, business_id: int, vaccination_id: int) -> Vaccination | None:
     record = await session.get(Vaccination, vaccination_id)
     return record if record is not None and record.business_id == business_id else None
+
+
+async def active_vaccinations(session: AsyncSession) -> list[Vaccination]:
+    rows = await session.execute(select(Vaccination).where(Vaccination.status.in_(ACTIVE)))
+    return list(rows.scalars())

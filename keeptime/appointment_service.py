@@ -2,7 +2,7 @@
 
 The booking path commits the row (with its Idempotency-Key) and then starts ``appointment-<id>``. A process
 that dies in between leaves a row without a workflow; the client's retry with the same Idempotency-Key, or
-``reconcile_appointment_workflows`` (``python -m starter appointments:reconcile``), starts it. A workflow
+``keeptime.reconciler`` (hourly, or ``python -m starter task:reconcile``), starts it. A workflow
 never exists without its row: it is only started after the commit, and its first activity fails without one.
 """
 
@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
@@ -25,7 +22,6 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.appointment_types import (
-    ACTIVE_STATUSES,
     AppointmentInput,
     AppointmentSnapshot,
     AppointmentView,
@@ -33,7 +29,8 @@ from activities.appointment_types import (
 )
 from db import appointments as store
 from db.engine import SessionFactory
-from db.models import Appointment, AppointmentStatus
+from db.models import Appointment
+from keeptime.temporal_client import query_or_none
 from workflows import search_attributes as attrs
 from workflows.appointment import INVALID, AppointmentWorkflow
 from workflows.task_queues import APPOINTMENTS
@@ -51,8 +48,12 @@ def summary_of(snapshot: AppointmentSnapshot) -> str:
     return f"Appointment {snapshot.appointment_id} · {local:%a %d %b %H:%M} {snapshot.time_zone}"
 
 
-async def ensure_workflow(client: Client, snapshot: AppointmentSnapshot) -> WorkflowHandle[Any, Any]:
-    """Start ``appointment-<id>`` unless it runs or has run: safe to call any number of times."""
+async def ensure_workflow(
+    client: Client, snapshot: AppointmentSnapshot, *, restart_closed: bool = False
+) -> WorkflowHandle[Any, Any]:
+    """Start ``appointment-<id>`` unless it runs or has run: safe to call any number of times.
+
+    ``restart_closed``: the reconciler's case, the row is active but its workflow was closed (terminated)."""
     workflow_id = appointment_workflow_id(snapshot.appointment_id)
     try:
         return await client.start_workflow(
@@ -63,7 +64,9 @@ async def ensure_workflow(client: Client, snapshot: AppointmentSnapshot) -> Work
             id=workflow_id,
             task_queue=APPOINTMENTS,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE
+            if restart_closed
+            else WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=attrs.entity_attributes(
                 snapshot.business_id, "appointment", snapshot.status, snapshot.starts_at
             ),
@@ -99,38 +102,6 @@ async def book_appointment(
     return appointment, created
 
 
-@dataclass
-class ReconcileReport:
-    scanned: int = 0
-    started: list[int] = field(default_factory=list)
-
-
-async def reconcile_appointment_workflows(
-    sessions: SessionFactory, client: Client, *, horizon_days: int = 60
-) -> ReconcileReport:
-    """Start the workflow of every active appointment that has none (e.g. after a crash); idempotent."""
-    report = ReconcileReport()
-    since = datetime.now(UTC) - timedelta(days=horizon_days)
-    async with sessions() as session:
-        rows = await session.execute(
-            select(Appointment).where(
-                Appointment.status.in_([AppointmentStatus(s) for s in ACTIVE_STATUSES]),
-                Appointment.starts_at >= since,
-                Appointment.archived_at.is_(None),
-            )
-        )
-        for appointment in rows.scalars():
-            report.scanned += 1
-            try:
-                await client.get_workflow_handle(appointment_workflow_id(appointment.id)).describe()
-            except RPCError as exc:
-                if exc.status != RPCStatusCode.NOT_FOUND:
-                    raise
-                await ensure_workflow(client, await store.appointment_snapshot(session, appointment))
-                report.started.append(appointment.id)
-    return report
-
-
 class SteeringRejected(Exception):
     """The workflow (or Temporal) said no; ``status`` is the HTTP status that explains it best."""
 
@@ -158,12 +129,7 @@ async def steer(client: Client, appointment_id: int, update: Any, arg: Any) -> A
 
 async def current_state(client: Client, appointment_id: int) -> AppointmentView | None:
     """The workflow's ``state`` query, or None when its workflow is gone or not answering."""
-    handle = client.get_workflow_handle(appointment_workflow_id(appointment_id))
-    try:
-        view: AppointmentView = await handle.query(AppointmentWorkflow.state)
-    except (RPCError, WorkflowQueryFailedError):
-        return None
-    return view
+    return await query_or_none(client, appointment_workflow_id(appointment_id), AppointmentWorkflow.state)
 
 
 async def cancel_and_wait(

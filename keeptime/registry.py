@@ -9,27 +9,39 @@ import aiohttp
 from temporalio.client import Client
 
 from activities.appointments import AppointmentActivities
+from activities.batch_jobs import BatchJobActivities
 from activities.cleanup import CleanupActivities
 from activities.health import HealthActivities
 from activities.notifications import Checkpoint, NotificationActivities
+from activities.policies import PolicyActivities
 from activities.providers import build_providers
 from activities.reconciler import ReconcilerActivities
 from activities.vaccinations import VaccinationActivities
+from activities.voice_agent import VoiceAgentClient
 from db.engine import SessionFactory
 from keeptime.settings import Settings
 from workflows.appointment import AppointmentWorkflow
 from workflows.broadcast import BroadcastWorkflow
 from workflows.health_check import DatabaseHealthCheckWorkflow
-from workflows.jobs import AppointmentReconcilerWorkflow, NotificationLogCleanupWorkflow
+from workflows.jobs import (
+    BatchJobWorkflow,
+    NotificationLogCleanupWorkflow,
+    PlatformStatsWorkflow,
+    ReconcilerWorkflow,
+)
 from workflows.notification import NotificationWorkflow
+from workflows.policy import PolicyWorkflow
 from workflows.vaccination import VaccinationWorkflow
 
 WORKFLOWS: Sequence[type] = (
     AppointmentWorkflow,
     VaccinationWorkflow,
+    PolicyWorkflow,
     DatabaseHealthCheckWorkflow,
-    AppointmentReconcilerWorkflow,
+    ReconcilerWorkflow,
     NotificationLogCleanupWorkflow,
+    BatchJobWorkflow,
+    PlatformStatsWorkflow,
     NotificationWorkflow,
     BroadcastWorkflow,
 )
@@ -52,9 +64,21 @@ def build_activities(
     vaccinations = VaccinationActivities(sessions)
     reconciler = ReconcilerActivities(sessions, client)
     cleanup = CleanupActivities(sessions)
+    batch_jobs = BatchJobActivities(sessions)
+    policies = PolicyActivities(sessions, VoiceAgentClient(settings, http))
     return [
+        policies.plan_policy_call,
+        policies.claim_call,
+        policies.place_call,
+        policies.finish_call,
+        policies.apply_policy_action,
+        policies.renew_policy,
+        policies.expire_policy,
         cleanup.delete_notification_log_batch,
-        reconciler.reconcile_appointments,
+        batch_jobs.run_job_batch,
+        batch_jobs.compute_platform_stats,
+        notifications.retry_failed_batch,
+        reconciler.reconcile_workflows,
         vaccinations.load_vaccination,
         vaccinations.set_vaccination_status,
         appointments.load_appointment,

@@ -8,8 +8,8 @@ during an outage happens once when the server is back), jitter where many tenant
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -28,12 +28,19 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowFailureError,
 )
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.health_types import CheckDatabaseHealthInput
-from activities.job_types import CleanupInput, ReconcileInput
+from activities.job_types import BatchJobInput, CleanupInput, PlatformStatsInput, ReconcileInput
+from keeptime.automation import validate_time_zone
+from keeptime.settings import JobOverride
 from workflows.health_check import DatabaseHealthCheckWorkflow
-from workflows.jobs import AppointmentReconcilerWorkflow, NotificationLogCleanupWorkflow
+from workflows.jobs import (
+    BatchJobWorkflow,
+    NotificationLogCleanupWorkflow,
+    PlatformStatsWorkflow,
+    ReconcilerWorkflow,
+)
 from workflows.task_queues import MAINTENANCE
 
 PREFIX = "keeptime-job-"
@@ -74,13 +81,38 @@ class Job:
 
 JOBS: Sequence[Job] = (
     Job(
-        "appointment-reconciler",
-        "Restart missing appointment workflows (hourly)",
-        AppointmentReconcilerWorkflow.run,
+        "reconciler",
+        "Restart lost workflows of active appointments, policies and vaccinations (hourly)",
+        ReconcilerWorkflow.run,
         ReconcileInput(),
         cron="7 * * * *",
         period=timedelta(hours=1),
         jitter=timedelta(minutes=2),
+    ),
+    Job(
+        "notification-retry-sweep",
+        "Retry failed deliveries younger than 24 h with fewer than 3 attempts (hourly)",
+        BatchJobWorkflow.run,
+        BatchJobInput(job="notification-retry-sweep", older_than_days=1, batch_size=200),
+        cron="15 * * * *",
+        period=timedelta(hours=1),
+        jitter=timedelta(minutes=2),
+    ),
+    Job(
+        "platform-daily-stats",
+        "Platform statistics of the previous UTC day (daily 01:00 UTC)",
+        PlatformStatsWorkflow.run,
+        PlatformStatsInput(),
+        cron="0 1 * * *",
+        period=timedelta(days=1),
+    ),
+    Job(
+        "business-stats",
+        "Per-business totals, completion rate, rating and reviews (daily 01:30 UTC)",
+        BatchJobWorkflow.run,
+        BatchJobInput(job="business-stats", batch_size=200),
+        cron="30 1 * * *",
+        period=timedelta(days=1),
     ),
     Job(
         "notification-log-cleanup",
@@ -91,12 +123,44 @@ JOBS: Sequence[Job] = (
         period=timedelta(days=7),
     ),
     Job(
+        "appointment-archive",
+        "Archive completed and cancelled appointments older than a year (daily 03:00 UTC)",
+        BatchJobWorkflow.run,
+        BatchJobInput(job="appointment-archive", older_than_days=365),
+        cron="0 3 * * *",
+        period=timedelta(days=1),
+    ),
+    Job(
+        "call-record-cleanup",
+        "Delete finished call records older than 30 days (daily 03:30 UTC)",
+        BatchJobWorkflow.run,
+        BatchJobInput(job="call-record-cleanup", older_than_days=30),
+        cron="30 3 * * *",
+        period=timedelta(days=1),
+    ),
+    Job(
+        "chat-room-archive",
+        "Archive chat rooms without activity for 6 months (monthly, the 1st, 04:00 UTC)",
+        BatchJobWorkflow.run,
+        BatchJobInput(job="chat-room-archive", older_than_days=183),
+        cron="0 4 1 * *",
+        period=timedelta(days=28),
+    ),
+    Job(
         "database-health-check",
         "Database health check (daily 04:30 UTC)",
         DatabaseHealthCheckWorkflow.run,
         CheckDatabaseHealthInput(run_id="scheduled"),
         cron="30 4 * * *",
         period=timedelta(days=1),
+    ),
+    Job(
+        "reputation-recovery",
+        "Customers 90 days without a no-show regain 5 reputation points, up to 100 (Sundays 00:00 UTC)",
+        BatchJobWorkflow.run,
+        BatchJobInput(job="reputation-recovery", older_than_days=90),
+        cron="0 0 * * 0",
+        period=timedelta(days=7),
     ),
 )
 
@@ -111,16 +175,23 @@ class SyncReport:
 async def sync_schedules(client: Client, jobs: Sequence[Job] = JOBS) -> SyncReport:
     """Make the namespace's ``keeptime-job-*`` schedules match ``jobs``. Safe to run any number of times."""
     report = SyncReport()
-    existing = {s.id async for s in await client.list_schedules() if s.id.startswith(PREFIX)}
-    for job in jobs:
-        if job.schedule_id in existing:
+    for job in jobs:  # by id, not from the (eventually consistent) listing
+        try:
             await client.get_schedule_handle(job.schedule_id).update(_keeping_state(job))
             report.updated.append(job.schedule_id)
-        else:
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
             await client.create_schedule(job.schedule_id, job.schedule())
             report.created.append(job.schedule_id)
-    for stale in sorted(existing - {job.schedule_id for job in jobs}):
-        await client.get_schedule_handle(stale).delete()
+    listed = {s.id async for s in await client.list_schedules() if s.id.startswith(PREFIX)}
+    for stale in sorted(listed - {job.schedule_id for job in jobs}):
+        try:
+            await client.get_schedule_handle(stale).delete()
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            continue  # the listing lags: it was deleted already
         report.deleted.append(stale)
     return report
 
@@ -131,6 +202,28 @@ def _keeping_state(job: Job) -> Callable[[ScheduleUpdateInput], ScheduleUpdate]:
         return ScheduleUpdate(schedule=job.schedule(paused=state.paused, note=state.note))
 
     return update
+
+
+def configured_jobs(overrides: Mapping[str, JobOverride]) -> list[Job]:
+    """``JOBS`` with a deployment's ``JOB_OVERRIDES`` applied (cron, time zone, input fields), validated."""
+    unknown = sorted(set(overrides) - {job.name for job in JOBS})
+    if unknown:
+        raise ValueError(f"JOB_OVERRIDES names unknown jobs {unknown}; known: {[job.name for job in JOBS]}")
+    jobs = []
+    for job in JOBS:
+        change = overrides.get(job.name)
+        if change is not None:
+            if change.time_zone is not None:
+                validate_time_zone(change.time_zone)
+            unknown_fields = sorted(set(change.arg) - set(type(job.arg).model_fields))
+            if unknown_fields:
+                raise ValueError(f"JOB_OVERRIDES: {job.name} has no input fields {unknown_fields}")
+            arg = type(job.arg).model_validate({**job.arg.model_dump(), **change.arg})
+            job = replace(
+                job, cron=change.cron or job.cron, time_zone=change.time_zone or job.time_zone, arg=arg
+            )
+        jobs.append(job)
+    return jobs
 
 
 def job_named(name: str) -> Job | None:

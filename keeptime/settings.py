@@ -4,15 +4,30 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from workflows.task_queues import ALL_TASK_QUEUES
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 TraceExporter = Literal["none", "console", "otlp"]
+
+
+class JobOverride(BaseModel):
+    """A deployment's change to one declared batch job (``JOB_OVERRIDES``, JSON keyed by job name)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cron: str | None = None
+    time_zone: str | None = None
+    arg: dict[str, Any] = Field(
+        default_factory=dict, description="fields of the job's input, e.g. older_than_days"
+    )
+
+
+DATABASE_URL_FILE = "database_url"  # in KEEPTIME_DATA_DIR while `make run` serves the embedded PostgreSQL
 
 
 class Settings(BaseSettings):
@@ -54,6 +69,10 @@ class Settings(BaseSettings):
     fcm_project_id: str | None = None
     fcm_access_token: SecretStr | None = None
     webhook_secret: SecretStr = SecretStr("dev-webhook-secret")
+    job_overrides: dict[str, JobOverride] = Field(default_factory=dict)
+    voice_agent_url: str | None = None
+    voice_agent_token: SecretStr | None = None
+    voice_agent_timeout_s: float = 20.0
     provider_timeout_s: float = 10.0
     email_rate_per_s: float = 20.0
     sms_rate_per_s: float = 10.0
@@ -91,12 +110,15 @@ class Settings(BaseSettings):
         return int(self.temporal_address.rsplit(":", 1)[1]) if ":" in self.temporal_address else 7233
 
     def require_database_url(self) -> str:
-        """The database URL, or a clear error for a process started without one."""
-        if not self.database_url:
-            raise RuntimeError(
-                "DATABASE_URL is not set; start the embedded stack with `make run` or set DATABASE_URL"
-            )
-        return self.database_url
+        """The database URL; else the running embedded stack's (``make run`` writes it into the data dir)."""
+        if self.database_url:
+            return self.database_url
+        running = self.keeptime_data_dir / DATABASE_URL_FILE
+        if running.is_file():
+            return to_asyncpg_url(running.read_text().strip())
+        raise RuntimeError(
+            "DATABASE_URL is not set and no embedded stack is running: start `make run` or set DATABASE_URL"
+        )
 
 
 def to_asyncpg_url(url: str) -> str:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from temporalio.client import Client
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 
 from keeptime.settings import Settings
+
+Result = TypeVar("Result")
 
 
 async def connect_temporal(settings: Settings, *, lazy: bool = False) -> Client:
@@ -18,3 +24,12 @@ async def connect_temporal(settings: Settings, *, lazy: bool = False) -> Client:
         interceptors=[TracingInterceptor()],
         lazy=lazy,
     )
+
+
+async def query_or_none(client: Client, workflow_id: str, query: Callable[[Any], Result]) -> Result | None:
+    """A workflow's query answer, or None when the workflow is gone or not answering (API reads)."""
+    try:
+        answer: Result = await client.get_workflow_handle(workflow_id).query(query)
+    except (RPCError, WorkflowQueryFailedError):
+        return None
+    return answer

@@ -9,7 +9,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
-from activities.vaccination_types import SupersedeInput, VaccinationInput
+from activities.vaccination_types import SupersedeInput, VaccinationInput, VaccinationSnapshot
 from activities.vaccinations import vaccination_snapshot
 from db import pets
 from db.engine import SessionFactory
@@ -34,13 +34,20 @@ async def register_vaccination(
             await client.get_workflow_handle(vaccination_workflow_id(old_id)).signal(
                 VaccinationWorkflow.supersede, SupersedeInput(by_vaccination_id=record.id)
             )
+    await start_vaccination_workflow(client, record, snapshot)
+    return record
+
+
+async def start_vaccination_workflow(
+    client: Client, record: Vaccination, snapshot: VaccinationSnapshot
+) -> None:
+    """Start ``vaccination-<id>`` unless it runs already (the API and the reconciler both call it)."""
     await client.start_workflow(
         VaccinationWorkflow.run,
-        VaccinationInput(vaccination_id=record.id, business_id=business_id, snapshot=snapshot),
+        VaccinationInput(vaccination_id=record.id, business_id=record.business_id, snapshot=snapshot),
         id=vaccination_workflow_id(record.id),
         task_queue=MAINTENANCE,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        search_attributes=attrs.entity_attributes(business_id, "vaccination", snapshot.status),
+        search_attributes=attrs.entity_attributes(record.business_id, "vaccination", snapshot.status),
         static_summary=f"Vaccination {record.id} ({record.vaccine}) · expires {record.expires_at:%Y-%m-%d}",
     )
-    return record

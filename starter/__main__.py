@@ -7,10 +7,12 @@ import asyncio
 import json
 import os
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from keeptime.logs import setup_logging
 from keeptime.settings import get_settings
+from starter.tasks import add_task_commands
 
 if TYPE_CHECKING:
     from activities.health_types import DatabaseHealthReport
@@ -41,34 +43,31 @@ def _health_check(_: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _reconcile(_: argparse.Namespace) -> int:
-    from db.engine import create_engine, create_session_factory
-    from keeptime.appointment_service import ReconcileReport, reconcile_appointment_workflows
-    from keeptime.temporal_client import connect_temporal
+def _run_async(
+    command: Callable[[argparse.Namespace], Coroutine[Any, Any, int]],
+) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        code: int = asyncio.run(command(args))
+        return code
 
-    async def _run() -> ReconcileReport:
-        settings = get_settings()
-        engine = create_engine(settings.require_database_url(), pool_size=2)
-        try:
-            return await reconcile_appointment_workflows(
-                create_session_factory(engine), await connect_temporal(settings)
-            )
-        finally:
-            await engine.dispose()
+    return run
 
-    report = asyncio.run(_run())
-    print(
-        f"checked {report.scanned} active appointment(s), started {len(report.started)} missing workflow(s)"
-    )
-    return 0
+
+async def _seed(args: argparse.Namespace) -> int:
+    from starter.seed import seed_demo
+
+    return await seed_demo(args)
 
 
 def _sync_schedules(_: argparse.Namespace) -> int:
-    from keeptime.schedules import sync_schedules
+    from keeptime.schedules import configured_jobs, sync_schedules
     from keeptime.temporal_client import connect_temporal
 
     async def _run() -> None:
-        report = await sync_schedules(await connect_temporal(get_settings()))
+        settings = get_settings()
+        report = await sync_schedules(
+            await connect_temporal(settings), configured_jobs(settings.job_overrides)
+        )
         print(f"schedules: created {report.created}, updated {report.updated}, deleted {report.deleted}")
 
     asyncio.run(_run())
@@ -87,9 +86,12 @@ def main() -> None:
     commands.add_parser(
         "health:check", help="run the database health check workflow and print its report"
     ).set_defaults(run=_health_check)
-    commands.add_parser(
-        "appointments:reconcile", help="start the workflow of every active appointment that has none"
-    ).set_defaults(run=_reconcile)
+    seed = commands.add_parser(
+        "db:seed", help="create a demo data set and start its workflows (stack running)"
+    )
+    seed.add_argument("--force", action="store_true", help="seed again even if demo businesses exist")
+    seed.set_defaults(run=_run_async(_seed))
+    add_task_commands(commands, _run_async)
     commands.add_parser(
         "schedules:sync", help="create, update and delete the batch-job schedules to match the code"
     ).set_defaults(run=_sync_schedules)

@@ -17,8 +17,8 @@ import aiohttp
 
 from db.embedded import EmbeddedPostgres, ensure_database
 from db.migrate import upgrade_async
-from keeptime.schedules import sync_schedules
-from keeptime.settings import Settings
+from keeptime.schedules import configured_jobs, sync_schedules
+from keeptime.settings import DATABASE_URL_FILE, Settings
 from keeptime.temporal_client import connect_temporal
 from starter.processes import ChildProcess, child_environment
 from workflows.search_attributes import cli_declarations
@@ -115,6 +115,9 @@ async def run_stack(settings: Settings) -> int:
     data_dir = settings.keeptime_data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     database_url, embedded = await _prepare_database(settings, data_dir)
+    url_file = data_dir / DATABASE_URL_FILE
+    if embedded is not None:  # so `python -m starter db:seed` / `task:*` in another terminal find it
+        url_file.write_text(database_url)
     env = child_environment(DATABASE_URL=database_url)
     children: list[ChildProcess] = []
     exit_code = 0
@@ -132,7 +135,9 @@ async def run_stack(settings: Settings) -> int:
             log.info(
                 "Temporal dev server on %s, state in %s", settings.temporal_address, data_dir / "temporal.db"
             )
-        report = await sync_schedules(await connect_temporal(settings))
+        report = await sync_schedules(
+            await connect_temporal(settings), configured_jobs(settings.job_overrides)
+        )
         log.info(
             "schedules: created %s, updated %s, deleted %s", report.created, report.updated, report.deleted
         )
@@ -157,6 +162,7 @@ async def run_stack(settings: Settings) -> int:
         for child in reversed(children):
             await child.stop(grace_s=15)
         if embedded is not None:
+            url_file.unlink(missing_ok=True)
             await asyncio.to_thread(embedded.stop)
             log.info("stopped embedded PostgreSQL")
     return exit_code

@@ -33,6 +33,8 @@ from db.models import Base
 from keeptime.settings import Settings, to_asyncpg_url
 from tests.peers import FCM_PROJECT, FCM_TOKEN, TWILIO_SID, TWILIO_TOKEN, ProviderPeer, SmtpPeer
 from tests.support import database_url_named, free_port, running_worker
+from tests.voice_agent_peer import TOKEN as VOICE_AGENT_TOKEN
+from tests.voice_agent_peer import VoiceAgentPeer
 from workflows.search_attributes import ALL_SEARCH_ATTRIBUTES
 
 
@@ -148,9 +150,25 @@ def peers(smtp_peer: SmtpPeer, provider_peer: ProviderPeer) -> Iterator[tuple[Sm
     yield smtp_peer, provider_peer
 
 
+@pytest.fixture(scope="session")
+async def voice_agent_peer() -> AsyncIterator[VoiceAgentPeer]:
+    peer = VoiceAgentPeer()
+    await peer.start()
+    yield peer
+    await peer.stop()
+
+
 @pytest.fixture
-def provider_settings(database_url: str, peers: tuple[SmtpPeer, ProviderPeer]) -> Settings:
-    """Settings whose e-mail, SMS and push providers are the local peers."""
+def voice_agent(voice_agent_peer: VoiceAgentPeer) -> Iterator[VoiceAgentPeer]:
+    voice_agent_peer.reset()
+    yield voice_agent_peer
+
+
+@pytest.fixture
+def provider_settings(
+    database_url: str, peers: tuple[SmtpPeer, ProviderPeer], voice_agent: VoiceAgentPeer
+) -> Settings:
+    """Settings whose e-mail, SMS and push providers and the voice agent are the local peers."""
     smtp, http = peers
     return Settings(
         database_url=database_url,
@@ -166,6 +184,8 @@ def provider_settings(database_url: str, peers: tuple[SmtpPeer, ProviderPeer]) -
         fcm_access_token=FCM_TOKEN,
         public_base_url="https://keeptime.example",
         provider_timeout_s=5,
+        voice_agent_url=voice_agent.url,
+        voice_agent_token=VOICE_AGENT_TOKEN,
     )
 
 

@@ -10,7 +10,7 @@ Each scenario runs the real workflow on the v2 time-skipping server and writes t
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +21,18 @@ from activities.appointment_types import CancelInput, RescheduleInput, ReviewSub
 from activities.notification_types import BroadcastInput, NotificationRequest, SendNotificationInput
 from db import notification_queries
 from db.engine import SessionFactory
+from keeptime.policy_service import start_policy_workflow
 from keeptime.settings import Settings
-from tests.appointment_support import booked, until_next
+from tests.appointment_support import booked, eventually, until_next
 from tests.factories import make_business, make_customer
 from tests.peers import ProviderPeer, SmtpPeer
+from tests.policy_support import make_insurer, make_policy, summarise_calls
 from tests.support import running_worker
+from tests.voice_agent_peer import VoiceAgentPeer
 from workflows.appointment import AppointmentWorkflow
 from workflows.broadcast import BroadcastWorkflow
 from workflows.notification import NotificationWorkflow
+from workflows.policy import PolicyWorkflow
 from workflows.task_queues import NOTIFICATIONS
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
@@ -144,3 +148,42 @@ async def test_record_vaccination_history(
             skipping_env.client.get_workflow_handle(vaccination_workflow_id(record.id)),
             "vaccination_thresholds",
         )
+
+
+async def test_record_policy_histories(
+    skipping_env: WorkflowEnvironment,
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+    voice_agent: VoiceAgentPeer,
+) -> None:
+    env = skipping_env
+    insurer = await make_insurer(sessions)
+    end = date.today() + timedelta(days=40)
+    summarise_calls(voice_agent, sessions, env.client, insurer.business.id, agreed=True)
+    async with running_worker(env.client, sessions, provider_settings):
+        policy, latest = await make_policy(sessions, env.client, insurer, end, start=False)
+        voice_agent.scripts[policy.id] = ["answered"]
+        first = await start_policy_workflow(env.client, policy)
+        await latest.result()
+        renewal = env.client.get_workflow_handle(first.id, run_id=first.first_execution_run_id)
+        (HISTORIES / "policy_renewal.json").write_text((await renewal.fetch_history()).to_json())
+        await _save(latest, "policy_next_term_expiry")
+
+        with env.with_time_skipping_disabled():
+            _, steered = await make_policy(sessions, env.client, insurer, end + timedelta(days=30))
+        await _policy_phase(steered, "call_scheduled")
+        await steered.signal(PolicyWorkflow.call_now)
+        await _policy_phase(steered, "call_scheduled", calls=1)
+        await steered.signal(PolicyWorkflow.stop_calls)
+        await _policy_phase(steered, "calls_done")
+        await steered.signal(PolicyWorkflow.cancel)
+        await _save(steered, "policy_call_now_stop_cancel")
+
+
+async def _policy_phase(handle: WorkflowHandle[Any, Any], phase: str, calls: int = 0) -> None:
+    async def check() -> bool:
+        view = await handle.query(PolicyWorkflow.state)
+        return bool(view.phase == phase and len([c for c in view.calls if "no_answer" in c]) >= calls)
+
+    await eventually(check, what=phase)

@@ -13,7 +13,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from db.engine import SessionFactory
 from db.models import Appointment
-from keeptime.appointment_service import book_appointment, reconcile_appointment_workflows
+from keeptime.appointment_service import book_appointment
+from keeptime.reconciler import reconcile_workflows
 
 Client = TestClient[web.Request, web.Application]
 ADMIN = {"Authorization": "Bearer dev-admin-key"}
@@ -196,5 +197,5 @@ async def test_a_crash_between_commit_and_start_is_healed_by_the_retry_or_the_re
             idempotency_key=None,
             after_commit=die,
         )
-    assert len((await reconcile_appointment_workflows(sessions, dev_env.client)).started) == 1
-    assert (await reconcile_appointment_workflows(sessions, dev_env.client)).started == []
+    assert len((await reconcile_workflows(sessions, dev_env.client)).started) == 1
+    assert (await reconcile_workflows(sessions, dev_env.client)).started == []

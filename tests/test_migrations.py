@@ -33,6 +33,12 @@ EXPECTED_TABLES = {
     "idempotent_requests",
     "pets",
     "vaccinations",
+    "policies",
+    "calls",
+    "call_scheduler_configs",
+    "chat_rooms",
+    "platform_daily_stats",
+    "business_stats",
 }
 
 

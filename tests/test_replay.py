@@ -28,7 +28,15 @@ def _load(path: Path) -> WorkflowHistory:
 
 def test_there_are_histories_for_every_long_lived_workflow() -> None:
     names = {path.stem for path in HISTORIES}
-    assert {"appointment_happy_path", "appointment_confirm_reschedule_cancel", "broadcast_batches"} <= names
+    assert {
+        "appointment_happy_path",
+        "appointment_confirm_reschedule_cancel",
+        "broadcast_batches",
+        "vaccination_thresholds",
+        "policy_renewal",
+        "policy_next_term_expiry",
+        "policy_call_now_stop_cancel",
+    } <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)

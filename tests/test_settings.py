@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
-from keeptime.settings import Settings, to_asyncpg_url
+from keeptime.settings import DATABASE_URL_FILE, Settings, to_asyncpg_url
 from workflows.task_queues import ALL_TASK_QUEUES, APPOINTMENTS, NOTIFICATIONS
 
 
@@ -44,7 +46,17 @@ def test_non_postgres_url_is_rejected() -> None:
         to_asyncpg_url("mysql://root@localhost/x")
 
 
-def test_missing_database_url_says_how_to_fix_it(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_database_url_says_how_to_fix_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("KEEPTIME_DATA_DIR", str(tmp_path))
     with pytest.raises(RuntimeError, match="make run"):
         Settings().require_database_url()
+
+
+def test_management_commands_find_the_running_embedded_database(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("KEEPTIME_DATA_DIR", str(tmp_path))
+    (tmp_path / DATABASE_URL_FILE).write_text("postgresql://postgres@127.0.0.1:5999/keeptime\n")
+    assert Settings().require_database_url() == "postgresql+asyncpg://postgres@127.0.0.1:5999/keeptime"

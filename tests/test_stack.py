@@ -4,6 +4,7 @@ that writes to PostgreSQL, stops on Ctrl-C without leaving a process behind, and
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -13,6 +14,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -21,6 +23,7 @@ import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from db.embedded import drop_database
+from tests.appointment_support import eventually
 from tests.support import database_url_named, free_port
 
 pytestmark = pytest.mark.e2e
@@ -145,4 +148,40 @@ async def test_stack_starts_runs_a_workflow_stops_cleanly_and_keeps_its_data(
     client = await Client.connect(stack_config.temporal_address)
     described = await client.get_workflow_handle(workflow_id).describe()
     assert described.status == WorkflowExecutionStatus.COMPLETED  # Temporal kept its history
+
+    # The management commands find the running stack's database and Temporal by themselves.
+    seeded = await _starter(stack_config, "db:seed")
+    assert "demo data created" in seeded and "insurer" in seeded
+    assert "demo data exists already" in await _starter(stack_config, "db:seed")  # a second seed refuses
+
+    async def sleeping(entity: str, count: int) -> bool:
+        query = f'KeeptimeEntity="{entity}" AND ExecutionStatus="Running"'
+        return (await client.count_workflows(query)).count == count
+
+    for entity, count in (("appointment", 24), ("vaccination", 10), ("policy", 20)):
+        await eventually(partial(sleeping, entity, count), timeout_s=60, what=f"{count} {entity} workflows")
+    assert "started 0 workflow(s)" in await _starter(stack_config, "task:send-reminders")
+    cleanup = await _starter(stack_config, "task:cleanup")
+    assert [json.loads(line)["job"] for line in cleanup.splitlines() if line.startswith("{")] == [
+        "notification-log-cleanup",
+        "appointment-archive",
+        "chat-room-archive",
+        "call-record-cleanup",
+    ]
+    assert '"changed": 3' in cleanup  # the demo's three stale chat rooms
+    assert '"job": "business-stats"' in await _starter(stack_config, "task:stats")
     await _stop_and_check_nothing_is_left(stack_config, second)
+
+
+async def _starter(config: StackConfig, command: str) -> str:
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "starter", command],
+        cwd=PROJECT_ROOT,
+        env=config.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout

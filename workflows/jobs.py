@@ -7,21 +7,37 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.batch_jobs import BatchJobActivities
     from activities.cleanup import CleanupActivities
-    from activities.job_types import CleanupInput, DeleteBatchInput, JobMetrics, ReconcileInput
+    from activities.job_types import (
+        BatchJobInput,
+        CleanupInput,
+        DeleteBatchInput,
+        JobBatchInput,
+        JobMetrics,
+        PlatformStatsInput,
+        PlatformStatsResult,
+        ReconcileInput,
+    )
+    from activities.notifications import NotificationActivities
     from activities.reconciler import ReconcilerActivities
     from workflows.db_calls import call_db
     from workflows.task_queues import MAINTENANCE
 
 
 @workflow.defn
-class AppointmentReconcilerWorkflow:
-    """Finds active appointments whose workflow is missing and starts it; returns what it fixed."""
+class ReconcilerWorkflow:
+    """Restarts the workflow of every active appointment, policy and vaccination that has lost it."""
 
     @workflow.run
     async def run(self, request: ReconcileInput) -> JobMetrics:
-        return await call_db(
-            ReconcilerActivities.reconcile_appointments, request, "reconcile appointments", queue=MAINTENANCE
+        return await workflow.execute_activity_method(
+            ReconcilerActivities.reconcile_workflows,
+            request,
+            task_queue=MAINTENANCE,
+            start_to_close_timeout=timedelta(minutes=30),
+            heartbeat_timeout=timedelta(minutes=2),
+            summary="reconcile appointments, policies, vaccinations",
         )
 
 
@@ -59,13 +75,71 @@ class NotificationLogCleanupWorkflow:
                 start_to_close_timeout=timedelta(minutes=2),
                 summary=f"delete {status} older than {cutoff[:10]}",
             )
-            metrics = metrics.model_copy(
-                update={
-                    "scanned": metrics.scanned + batch.deleted,
-                    "changed": metrics.changed + batch.deleted,
-                    "duration_s": round(metrics.duration_s + batch.seconds, 3),
-                    "longest_transaction_s": max(metrics.longest_transaction_s, batch.seconds),
-                }
-            )
+            metrics = metrics.plus(batch.deleted, batch.deleted, batch.seconds)
             phase, after = (phase + 1, None) if batch.done else (phase, batch.last)
         workflow.continue_as_new(job.model_copy(update={"phase": phase, "after": after, "metrics": metrics}))
+
+
+@workflow.defn
+class BatchJobWorkflow:
+    """Walks one job's rows in id order, one activity (one short transaction) per batch of ``batch_size``.
+
+    The cut-off is fixed at the first run (``older_than_days`` before it); every ``batches_per_run`` batches
+    it continues as new with its position and metrics. Jobs: see ``db/batch_statements.py`` and
+    ``notification-retry-sweep`` (through the idempotent delivery layer)."""
+
+    @workflow.run
+    async def run(self, job: BatchJobInput) -> JobMetrics:
+        if job.cutoff is None or job.started is None:
+            started = workflow.now()
+            job = job.model_copy(
+                update={
+                    "started": started.isoformat(),
+                    "cutoff": (started - timedelta(days=job.older_than_days)).isoformat(),
+                }
+            )
+        assert job.cutoff is not None and job.started is not None
+        metrics = job.metrics or JobMetrics(job=job.job)
+        after = job.after
+        method = (
+            NotificationActivities.retry_failed_batch
+            if job.job == "notification-retry-sweep"
+            else BatchJobActivities.run_job_batch
+        )
+        for _ in range(job.batches_per_run):
+            batch = await workflow.execute_activity_method(
+                method,
+                JobBatchInput(
+                    job=job.job,
+                    cutoff=job.cutoff,
+                    now=job.started,
+                    after=after,
+                    limit=job.batch_size,
+                    points=job.points,
+                    cap=job.cap,
+                ),
+                task_queue=MAINTENANCE,
+                start_to_close_timeout=timedelta(minutes=5),
+                heartbeat_timeout=timedelta(minutes=2),  # the sweep beats per row; a batch statement is short
+                summary=f"{job.job} after id {after}",
+            )
+            metrics = metrics.plus(batch.scanned, batch.changed, batch.seconds, batch.errors, batch.details)
+            after = batch.last
+            if batch.done:
+                return metrics
+        workflow.continue_as_new(job.model_copy(update={"after": after, "metrics": metrics}))
+
+
+@workflow.defn
+class PlatformStatsWorkflow:
+    """Computes and stores the platform's figures of one UTC day (default: the day before the run)."""
+
+    @workflow.run
+    async def run(self, request: PlatformStatsInput) -> PlatformStatsResult:
+        day = request.day or (workflow.now() - timedelta(days=1)).date().isoformat()
+        return await call_db(
+            BatchJobActivities.compute_platform_stats,
+            PlatformStatsInput(day=day),
+            f"platform statistics of {day}",
+            queue=MAINTENANCE,
+        )

@@ -1,0 +1,100 @@
+"""Renewal calls: schedule a manual call, list and cancel calls, take the voice agent's summary, clean up."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from aiohttp import web
+
+from api.auth import require_business
+from api.businesses import path_id
+from api.errors import ApiError, field_error, parse_json_body
+from api.keys import SESSIONS, TEMPORAL
+from api.policy_json import call_json
+from api.query import query_choice, query_datetime, query_int
+from api.scheduler import business_call_settings
+from api.schemas import CallCleanupBody, CallSummaryBody, ManualCallCreate
+from db import policies, policy_queries
+from db.models import CallStatus
+from keeptime.policy_service import record_call_summary, refresh
+
+
+async def schedule_call(request: web.Request) -> web.Response:
+    """``POST /v1/calls``: a manual call at a chosen time; 409 within the skip window of another call."""
+    business_id = await require_business(request)
+    body = await parse_json_body(request, ManualCallCreate)
+    if body.scheduled_for <= datetime.now(UTC):
+        raise field_error("scheduled_for", "must be in the future")
+    zone, config = await business_call_settings(request, business_id)
+    async with request.app[SESSIONS]() as session:
+        try:
+            call = await policies.schedule_manual_call(
+                session, business_id, body.policy_id, body.scheduled_for, config, zone
+            )
+        except policies.CallNotAllowed as exc:
+            raise ApiError(409, "conflict", str(exc)) from exc
+    if call is None:
+        raise ApiError(404, "not_found", "no such policy")
+    await refresh(request.app[TEMPORAL], [call.policy_id])
+    return web.json_response(call_json(call), status=201)
+
+
+async def list_calls(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    status = query_choice(request, "status", [s.value for s in CallStatus])
+    where = policy_queries.CallFilter(
+        status=CallStatus(status) if status else None,
+        policy_id=query_int(request, "policy_id"),
+        since=query_datetime(request, "from"),
+        until=query_datetime(request, "to"),
+    )
+    limit = query_int(request, "limit", default=100, maximum=500) or 100
+    async with request.app[SESSIONS]() as session:
+        rows = await policy_queries.list_calls(session, business_id, where, limit)
+    return web.json_response({"items": [call_json(c) for c in rows]})
+
+
+async def cancel_call(request: web.Request) -> web.Response:
+    """``DELETE /v1/calls/{id}``: cancel a scheduled manual call; 409 once it has started."""
+    business_id = await require_business(request)
+    async with request.app[SESSIONS]() as session:
+        call = await policies.cancel_scheduled_call(session, business_id, path_id(request, "call_id"))
+    if call is None:
+        raise ApiError(404, "not_found", "no such call")
+    if call.status != CallStatus.CANCELLED:
+        raise ApiError(
+            409, "conflict", f"the call is {call.status.value}; only scheduled calls can be cancelled"
+        )
+    await refresh(request.app[TEMPORAL], [call.policy_id])
+    return web.json_response(call_json(call))
+
+
+async def put_summary(request: web.Request) -> web.Response:
+    """``PUT /v1/calls/{id}/summary``: the voice agent's summary; ``renewal_agreed`` renews the policy."""
+    business_id = await require_business(request)
+    call_id = path_id(request, "call_id")
+    body = await parse_json_body(request, CallSummaryBody)
+    try:
+        call = await record_call_summary(
+            request.app[SESSIONS],
+            request.app[TEMPORAL],
+            business_id,
+            call_id,
+            body.renewal_agreed,
+            body.summary,
+        )
+    except policies.CallSummaryConflict as exc:
+        raise ApiError(409, "conflict", str(exc)) from exc
+    if call is None:
+        raise ApiError(404, "not_found", "no such call")
+    return web.json_response(call_json(call))
+
+
+async def cleanup_calls(request: web.Request) -> web.Response:
+    """``POST /v1/calls/cleanup``: delete this business's finished call records older than N days."""
+    business_id = await require_business(request)
+    body = await parse_json_body(request, CallCleanupBody)
+    before = datetime.now(UTC) - timedelta(days=body.older_than_days)
+    async with request.app[SESSIONS]() as session:
+        deleted = await policies.delete_finished_calls_before(session, business_id, before)
+    return web.json_response({"deleted": deleted, "before": before.isoformat()})

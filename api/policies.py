@@ -1,0 +1,109 @@
+"""Policies: create, list, read with the workflow's state, change (the timeline moves), cancel, stop calls."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from api.auth import require_business
+from api.businesses import path_id
+from api.errors import ApiError, field_error, parse_json_body
+from api.keys import SESSIONS, TEMPORAL
+from api.policy_json import call_json, policy_json
+from api.query import query_choice, query_int
+from api.schemas import PolicyCreate, PolicyUpdate
+from db import policies, policy_queries
+from db.models import Policy, PolicyStatus
+from db.tenants import customer_of
+from keeptime.policy_service import (
+    cancel_policy,
+    policy_workflow_id,
+    register_policy,
+    stop_policy_calls,
+    update_policy,
+)
+from keeptime.temporal_client import query_or_none
+from workflows.policy import PolicyWorkflow
+
+
+async def create_policy(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    body = await parse_json_body(request, PolicyCreate)
+    async with request.app[SESSIONS]() as session:
+        if await customer_of(session, business_id, body.customer_id) is None:
+            raise field_error("customer_id", "no such customer")
+    try:
+        policy = await register_policy(
+            request.app[SESSIONS], request.app[TEMPORAL], business_id, body.model_dump()
+        )
+    except policies.PolicyNumberTaken as exc:  # the UNIQUE constraint decides, races included
+        raise ApiError(409, "conflict", "a policy with this policy_number exists") from exc
+    return web.json_response(policy_json(policy), status=201)
+
+
+async def list_policies(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    status = query_choice(request, "status", [s.value for s in PolicyStatus])
+    limit = query_int(request, "limit", default=100, maximum=500) or 100
+    async with request.app[SESSIONS]() as session:
+        rows = await policy_queries.list_policies(
+            session, business_id, PolicyStatus(status) if status else None, limit
+        )
+    return web.json_response({"items": [policy_json(p) for p in rows]})
+
+
+async def get_policy(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    async with request.app[SESSIONS]() as session:
+        policy = await policies.policy_of(session, business_id, path_id(request, "policy_id"))
+        if policy is None:
+            raise ApiError(404, "not_found", "no such policy")
+        calls = await policy_queries.calls_of_policy(session, policy.id)
+    view = await query_or_none(request.app[TEMPORAL], policy_workflow_id(policy.id), PolicyWorkflow.state)
+    return web.json_response(
+        {
+            **policy_json(policy),
+            "workflow": view.model_dump(mode="json") if view else None,
+            "calls": [call_json(c) for c in calls],
+        }
+    )
+
+
+async def patch_policy(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    policy_id = path_id(request, "policy_id")
+    body = await parse_json_body(request, PolicyUpdate)
+    try:
+        policy = await update_policy(
+            request.app[SESSIONS],
+            request.app[TEMPORAL],
+            business_id,
+            policy_id,
+            body.model_dump(exclude_unset=True),
+        )
+    except policies.PolicyNotActive as exc:
+        raise ApiError(409, "conflict", str(exc)) from exc
+    return _found(policy)
+
+
+async def cancel(request: web.Request) -> web.Response:
+    """Cancel the row and its scheduled calls, then end its workflow (signal ``cancel``)."""
+    return await _act(request, cancel_policy)
+
+
+async def stop_calls(request: web.Request) -> web.Response:
+    """No more calls this term (signal ``refresh`` after the row says so)."""
+    return await _act(request, stop_policy_calls)
+
+
+async def _act(request: web.Request, action: Callable[..., Awaitable[Policy | None]]) -> web.Response:
+    business_id = await require_business(request)
+    policy_id = path_id(request, "policy_id")
+    return _found(await action(request.app[SESSIONS], request.app[TEMPORAL], business_id, policy_id))
+
+
+def _found(policy: Policy | None) -> web.Response:
+    if policy is None:
+        raise ApiError(404, "not_found", "no such policy")
+    return web.json_response(policy_json(policy))

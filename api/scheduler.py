@@ -1,0 +1,107 @@
+"""The call scheduler's operator endpoints: config, pending customers, today's statistics, trigger-now."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from api.auth import require_business
+from api.errors import parse_json_body, parse_json_object, validation_error
+from api.keys import SESSIONS, TEMPORAL
+from api.query import query_int
+from api.schemas import TriggerCallsBody
+from db import policies, policy_queries
+from keeptime.call_config import CallSchedulerConfig
+from keeptime.policy_plan import local_day, local_day_ends
+from keeptime.policy_service import change_call_config, trigger_calls_now
+
+
+async def business_call_settings(
+    request: web.Request, business_id: int
+) -> tuple[ZoneInfo, CallSchedulerConfig]:
+    """The authenticated business's time zone and call config."""
+    async with request.app[SESSIONS]() as session:
+        settings = await policies.call_settings(session, business_id)
+    assert settings is not None  # require_business found the business
+    return settings
+
+
+async def get_config(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    async with request.app[SESSIONS]() as session:
+        config = await policies.call_config(session, business_id)
+    return web.json_response(config.model_dump(mode="json"))
+
+
+async def put_config(request: web.Request) -> web.Response:
+    """Fields left out keep their current values; running policy workflows re-plan with the result."""
+    business_id = await require_business(request)
+    changes = await parse_json_object(request)
+    async with request.app[SESSIONS]() as session:
+        current = await policies.call_config(session, business_id)
+    try:
+        config = CallSchedulerConfig.model_validate({**current.model_dump(), **changes})
+    except ValidationError as exc:
+        raise validation_error(exc) from exc
+    reached = await change_call_config(request.app[SESSIONS], request.app[TEMPORAL], business_id, config)
+    return web.json_response({**config.model_dump(mode="json"), "workflows_signalled": reached})
+
+
+async def pending(request: web.Request) -> web.Response:
+    """``GET /v1/scheduler/pending?within_days=7``: who will be called, why and when, soonest first."""
+    business_id = await require_business(request)
+    within = query_int(request, "within_days", default=7, minimum=0, maximum=366) or 0
+    limit = query_int(request, "limit", default=200, maximum=1000) or 200
+    now = datetime.now(UTC)
+    async with request.app[SESSIONS]() as session:
+        rows = await policy_queries.pending_customers(
+            session, business_id, now + timedelta(days=within), limit
+        )
+    zone, _ = await business_call_settings(request, business_id)
+    today = local_day(now, zone)
+    items = [
+        {
+            "policy_id": policy.id,
+            "policy_number": policy.policy_number,
+            "customer": {"id": customer.id, "name": customer.name, "phone": customer.phone},
+            "end_date": policy.end_date.isoformat(),
+            "days_to_expiry": (policy.end_date - today).days,
+            "next_call_at": policy.next_call_at.isoformat() if policy.next_call_at else None,
+            "reason": f"expires in {(policy.end_date - today).days} days"
+            + (f"; {policy.call_attempts} unanswered call(s)" if policy.call_attempts else ""),
+            "last_call_day": last.isoformat() if last else None,
+        }
+        for policy, customer, last in rows
+    ]
+    return web.json_response({"items": items})
+
+
+async def stats(request: web.Request) -> web.Response:
+    """``GET /v1/scheduler/stats``: today's calls (business-local day) and what is still planned."""
+    business_id = await require_business(request)
+    zone, config = await business_call_settings(request, business_id)
+    now = datetime.now(UTC)
+    async with request.app[SESSIONS]() as session:
+        figures = await policy_queries.day_statistics(
+            session, business_id, local_day(now, zone), now, local_day_ends(now, zone)
+        )
+    return web.json_response(
+        {**figures, "enabled": config.enabled, "max_calls_per_day": config.max_calls_per_day}
+    )
+
+
+async def trigger(request: web.Request) -> web.Response:
+    """``POST /v1/scheduler/trigger``: call now everyone planned up to ``within_days`` after today.
+
+    The caps still apply: calls over the daily cap move to the next day, busy slots are waited for."""
+    business_id = await require_business(request)
+    body = await parse_json_body(request, TriggerCallsBody)
+    zone, _ = await business_call_settings(request, business_id)
+    day_ends = local_day_ends(datetime.now(UTC), zone)
+    ids = await trigger_calls_now(
+        request.app[SESSIONS], request.app[TEMPORAL], business_id, day_ends + timedelta(days=body.within_days)
+    )
+    return web.json_response({"triggered": len(ids), "policy_ids": ids}, status=202)

@@ -1,0 +1,53 @@
+"""Statistics: a business's own figures (recomputed on request) and the platform's daily figures (admin)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from api.auth import require_admin, require_business
+from api.keys import SESSIONS
+from api.query import query_int
+from db import stats
+
+
+async def business_stats(request: web.Request) -> web.Response:
+    """``GET /v1/businesses/me/stats``: total appointments, completion rate, average rating, review count."""
+    business_id = await require_business(request)
+    async with request.app[SESSIONS]() as session:
+        row = await stats.refresh_business_stats(session, business_id)
+    return web.json_response(
+        {
+            "business_id": row.business_id,
+            "total_appointments": row.total_appointments,
+            "completed": row.completed,
+            "no_shows": row.no_shows,
+            "cancelled": row.cancelled,
+            "completion_rate": row.completion_rate,
+            "average_rating": row.average_rating,
+            "review_count": row.review_count,
+            "computed_at": row.computed_at.isoformat(),
+        }
+    )
+
+
+async def platform_stats(request: web.Request) -> web.Response:
+    """``GET /v1/stats/platform?days=30``: the stored daily figures, newest first (admin)."""
+    require_admin(request)
+    days = query_int(request, "days", default=30, maximum=366) or 30
+    async with request.app[SESSIONS]() as session:
+        rows = await stats.platform_days(session, days)
+    return web.json_response(
+        {
+            "items": [
+                {
+                    "day": r.day.isoformat(),
+                    "appointments_by_status": r.appointments_by_status,
+                    "new_customers": r.new_customers,
+                    "active_businesses": r.active_businesses,
+                    "reviews": r.reviews,
+                    "average_rating": r.average_rating,
+                }
+                for r in rows
+            ]
+        }
+    )

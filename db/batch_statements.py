@@ -1,0 +1,125 @@
+"""The SQL of each batch job: one statement per batch, keyset-paginated on the primary key.
+
+Each statement picks at most ``:limit`` rows after ``:after`` that match the job's condition, changes them,
+and returns ``scanned``, ``changed`` and ``last`` (the highest id it looked at). One short transaction per
+batch; a second run finds nothing left to change (archived rows have ``archived_at``, recovered customers a
+fresh ``reputation_recovered_at``, deleted rows are gone).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import TextClause, text
+
+_RESULT = "SELECT (SELECT count(*) FROM batch) AS scanned, (SELECT count(*) FROM changed) AS changed, " + (
+    "(SELECT max(id) FROM batch) AS last"
+)
+
+APPOINTMENT_ARCHIVE = text(
+    """
+    WITH batch AS (
+        SELECT id FROM appointments
+         WHERE id > :after AND status IN ('completed', 'cancelled') AND archived_at IS NULL
+           AND ends_at < :cutoff
+         ORDER BY id LIMIT :limit
+    ), changed AS (
+        UPDATE appointments a SET archived_at = :now FROM batch b WHERE a.id = b.id RETURNING a.id
+    )
+    """
+    + _RESULT
+)
+
+CHAT_ROOM_ARCHIVE = text(
+    """
+    WITH batch AS (
+        SELECT id FROM chat_rooms
+         WHERE id > :after AND archived_at IS NULL AND last_activity_at < :cutoff
+         ORDER BY id LIMIT :limit
+    ), changed AS (
+        UPDATE chat_rooms r SET archived_at = :now FROM batch b WHERE r.id = b.id RETURNING r.id
+    )
+    """
+    + _RESULT
+)
+
+CALL_RECORD_CLEANUP = text(
+    """
+    WITH batch AS (
+        SELECT id FROM calls
+         WHERE id > :after AND created_at < :cutoff
+           AND status IN ('completed', 'no_answer', 'declined', 'failed', 'cancelled', 'skipped')
+         ORDER BY id LIMIT :limit
+    ), changed AS (
+        DELETE FROM calls c USING batch b WHERE c.id = b.id RETURNING c.id
+    )
+    """
+    + _RESULT
+)
+
+# Customers without a no-show since the cutoff regain points, at most once a week (the marker), never
+# above the cap.
+REPUTATION_RECOVERY = text(
+    """
+    WITH batch AS (
+        SELECT c.id FROM customers c
+         WHERE c.id > :after AND c.reputation_score < :cap
+           AND (c.reputation_recovered_at IS NULL OR c.reputation_recovered_at < :marker)
+           AND NOT EXISTS (
+                SELECT 1 FROM appointments a
+                 WHERE a.customer_id = c.id AND a.status = 'no_show' AND a.starts_at >= :cutoff)
+         ORDER BY c.id LIMIT :limit
+    ), changed AS (
+        UPDATE customers c
+           SET reputation_score = LEAST(:cap, c.reputation_score + :points), reputation_recovered_at = :now
+          FROM batch b WHERE c.id = b.id RETURNING c.id
+    )
+    """
+    + _RESULT
+)
+
+# Completion rate: completed / (completed + no-shows); cancelled appointments never took place.
+BUSINESS_STATS = text(
+    """
+    WITH batch AS (
+        SELECT id, rating_average, rating_count FROM businesses
+         WHERE id > :after AND (CAST(:only AS BIGINT) IS NULL OR id = :only)
+         ORDER BY id LIMIT :limit
+    ), figures AS (
+        SELECT b.id AS business_id,
+               count(a.id) AS total,
+               count(a.id) FILTER (WHERE a.status = 'completed') AS completed,
+               count(a.id) FILTER (WHERE a.status = 'no_show') AS no_shows,
+               count(a.id) FILTER (WHERE a.status = 'cancelled') AS cancelled,
+               b.rating_average, b.rating_count
+          FROM batch b LEFT JOIN appointments a ON a.business_id = b.id
+         GROUP BY b.id, b.rating_average, b.rating_count
+    ), changed AS (
+        INSERT INTO business_stats AS s (business_id, total_appointments, completed, no_shows, cancelled,
+                                         completion_rate, average_rating, review_count, computed_at)
+        SELECT business_id, total, completed, no_shows, cancelled,
+               CASE WHEN completed + no_shows > 0
+                    THEN round(completed::numeric / (completed + no_shows), 4)::float END,
+               rating_average, rating_count, :now
+          FROM figures
+        ON CONFLICT (business_id) DO UPDATE SET
+               total_appointments = EXCLUDED.total_appointments, completed = EXCLUDED.completed,
+               no_shows = EXCLUDED.no_shows, cancelled = EXCLUDED.cancelled,
+               completion_rate = EXCLUDED.completion_rate, average_rating = EXCLUDED.average_rating,
+               review_count = EXCLUDED.review_count, computed_at = EXCLUDED.computed_at
+         WHERE (s.total_appointments, s.completed, s.no_shows, s.cancelled, s.completion_rate,
+                s.average_rating, s.review_count)
+               IS DISTINCT FROM
+               (EXCLUDED.total_appointments, EXCLUDED.completed, EXCLUDED.no_shows, EXCLUDED.cancelled,
+                EXCLUDED.completion_rate, EXCLUDED.average_rating, EXCLUDED.review_count)
+        RETURNING s.business_id AS id
+    )
+    """
+    + _RESULT
+)
+
+STATEMENTS: dict[str, TextClause] = {
+    "appointment-archive": APPOINTMENT_ARCHIVE,
+    "chat-room-archive": CHAT_ROOM_ARCHIVE,
+    "call-record-cleanup": CALL_RECORD_CLEANUP,
+    "reputation-recovery": REPUTATION_RECOVERY,
+    "business-stats": BUSINESS_STATS,
+}

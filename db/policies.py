@@ -1,0 +1,359 @@
+"""Policies, their renewal calls and the call scheduler config: the queries the API and activities share."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, delete, func, select, text, tuple_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Business, Call, CallSchedulerConfig, CallStatus, Policy, PolicyStatus
+from keeptime.call_config import CallSchedulerConfig as CallConfig
+from keeptime.policy_plan import skip_gap_days
+
+# Calls that happened (they count for the skip window and the daily cap); scheduled/cancelled/skipped did not.
+PLACED = (
+    CallStatus.DIALING,
+    CallStatus.ANSWERED,
+    CallStatus.COMPLETED,
+    CallStatus.NO_ANSWER,
+    CallStatus.DECLINED,
+    CallStatus.FAILED,
+)
+FINISHED = (
+    CallStatus.COMPLETED,
+    CallStatus.NO_ANSWER,
+    CallStatus.DECLINED,
+    CallStatus.FAILED,
+    CallStatus.CANCELLED,
+    CallStatus.SKIPPED,
+)
+CALLS_LOCK_CLASS = 7101  # pg_advisory_xact_lock(class, business_id): one call claim at a time per business
+
+
+async def call_config(session: AsyncSession, business_id: int) -> CallConfig:
+    row = await session.get(CallSchedulerConfig, business_id)
+    return CallConfig.model_validate(row.config) if row else CallConfig()
+
+
+async def save_call_config(session: AsyncSession, business_id: int, config: CallConfig) -> None:
+    async with session.begin():
+        row = await session.get(CallSchedulerConfig, business_id, with_for_update=True)
+        if row is None:
+            session.add(CallSchedulerConfig(business_id=business_id, config=config.model_dump(mode="json")))
+        else:
+            row.config = config.model_dump(mode="json")
+
+
+async def lock_business_calls(session: AsyncSession, business_id: int) -> None:
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(:lock_class, :business_id)"),
+        {"lock_class": CALLS_LOCK_CLASS, "business_id": business_id},
+    )
+
+
+async def call_settings(session: AsyncSession, business_id: int) -> tuple[ZoneInfo, CallConfig] | None:
+    """The business's time zone and call config (None: no such business)."""
+    business = await session.get(Business, business_id)
+    if business is None:
+        return None
+    return ZoneInfo(business.time_zone), await call_config(session, business_id)
+
+
+async def locked_policy(session: AsyncSession, business_id: int, policy_id: int) -> Policy | None:
+    """The business's policy, row-locked until the transaction ends (None: not theirs or gone)."""
+    found: Policy | None = await session.scalar(
+        select(Policy).where(Policy.id == policy_id, Policy.business_id == business_id).with_for_update()
+    )
+    return found
+
+
+async def share_locked_policy(session: AsyncSession, policy_id: int) -> Policy:
+    """A policy share-locked: changes to it (a cancellation) wait until this transaction ends."""
+    return (
+        await session.execute(select(Policy).where(Policy.id == policy_id).with_for_update(read=True))
+    ).scalar_one()
+
+
+async def locked_call(session: AsyncSession, business_id: int, call_id: int) -> Call | None:
+    found: Call | None = await session.scalar(
+        select(Call).where(Call.id == call_id, Call.business_id == business_id).with_for_update()
+    )
+    return found
+
+
+async def calls_placed_on(session: AsyncSession, business_id: int, day: date) -> int:
+    """Calls placed on one business-local day (what ``max_calls_per_day`` counts)."""
+    return await _count_calls(
+        session, Call.business_id == business_id, Call.local_day == day, Call.status.in_(PLACED)
+    )
+
+
+async def calls_in_flight(session: AsyncSession, business_id: int) -> int:
+    return await _count_calls(
+        session, Call.business_id == business_id, Call.status.in_(CallStatus.in_flight())
+    )
+
+
+async def policies_ahead(session: AsyncSession, policy: Policy, now: datetime, day_start: datetime) -> int:
+    """Active policies of the business due now (planned since ``day_start``) expiring sooner than this one."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Policy)
+        .where(
+            Policy.business_id == policy.business_id,
+            Policy.status == PolicyStatus.ACTIVE,
+            Policy.id != policy.id,
+            Policy.next_call_at >= day_start,
+            Policy.next_call_at <= now,
+            tuple_(Policy.end_date, Policy.id) < tuple_(policy.end_date, policy.id),
+        )
+    )
+    return int(count or 0)
+
+
+async def close_dialing_call(
+    session: AsyncSession, call_id: int, status: CallStatus, error: str | None, *, ended: bool = True
+) -> None:
+    """Move a call out of ``dialing`` unless its summary already moved it on."""
+    await session.execute(
+        update(Call)
+        .where(Call.id == call_id, Call.status == CallStatus.DIALING)
+        .values(status=status, error=error, ended_at=datetime.now(UTC) if ended else None)
+    )
+
+
+async def _count_calls(session: AsyncSession, *conditions: ColumnElement[bool]) -> int:
+    return int(await session.scalar(select(func.count()).select_from(Call).where(*conditions)) or 0)
+
+
+async def last_call_day(session: AsyncSession, policy_id: int) -> date | None:
+    day: date | None = await session.scalar(
+        select(func.max(Call.local_day)).where(Call.policy_id == policy_id, Call.status.in_(PLACED))
+    )
+    return day
+
+
+async def locked_scheduled_call(session: AsyncSession, policy_id: int, call_id: int) -> Call | None:
+    """The policy's manual call, row-locked, if it is still scheduled."""
+    found: Call | None = await session.scalar(
+        select(Call)
+        .where(Call.id == call_id, Call.policy_id == policy_id, Call.status == CallStatus.SCHEDULED)
+        .with_for_update()
+    )
+    return found
+
+
+async def scheduled_manual_calls(session: AsyncSession, policy_id: int) -> list[Call]:
+    rows = await session.execute(
+        select(Call)
+        .where(Call.policy_id == policy_id, Call.status == CallStatus.SCHEDULED)
+        .order_by(Call.scheduled_for)
+    )
+    return list(rows.scalars())
+
+
+async def policy_of(session: AsyncSession, business_id: int, policy_id: int) -> Policy | None:
+    policy = await session.get(Policy, policy_id)
+    return policy if policy is not None and policy.business_id == business_id else None
+
+
+class PolicyNumberTaken(Exception):
+    """The business already has a policy with this policy_number."""
+
+
+async def create_policy(session: AsyncSession, business_id: int, values: dict[str, Any]) -> Policy:
+    """Insert a policy; the UNIQUE (business, policy_number) constraint decides races."""
+    policy = Policy(business_id=business_id, **values)
+    session.add(policy)
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        if "uq_policies_business_number" in str(exc.orig):
+            raise PolicyNumberTaken(values.get("policy_number", "")) from exc
+        raise
+    return policy
+
+
+async def active_policies(session: AsyncSession) -> list[Policy]:
+    rows = await session.execute(select(Policy).where(Policy.status == PolicyStatus.ACTIVE))
+    return list(rows.scalars())
+
+
+async def active_policy_ids(session: AsyncSession, business_id: int) -> list[int]:
+    rows = await session.execute(
+        select(Policy.id).where(Policy.business_id == business_id, Policy.status == PolicyStatus.ACTIVE)
+    )
+    return list(rows.scalars())
+
+
+async def policies_due_within(session: AsyncSession, business_id: int, before: datetime) -> list[int]:
+    rows = await session.execute(
+        select(Policy.id)
+        .where(
+            Policy.business_id == business_id,
+            Policy.status == PolicyStatus.ACTIVE,
+            Policy.next_call_at.is_not(None),
+            Policy.next_call_at <= before,
+        )
+        .order_by(Policy.end_date, Policy.id)
+    )
+    return list(rows.scalars())
+
+
+async def delete_finished_calls_before(
+    session: AsyncSession, business_id: int | None, before: datetime
+) -> int:
+    """Delete finished call records created before ``before`` (one business, or all when None)."""
+    statement = delete(Call).where(Call.status.in_(FINISHED), Call.created_at < before)
+    if business_id is not None:
+        statement = statement.where(Call.business_id == business_id)
+    async with session.begin():
+        result = await session.execute(statement.returning(Call.id))
+        return len(result.all())
+
+
+def add_months(day: date, months: int) -> date:
+    """``day`` plus whole months, clamped to the month's last day (31 Jan + 1 month = 28/29 Feb)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def apply_action(policy: Policy, action: str, scheduled: list[Call]) -> None:
+    """An operator's action on a locked policy (idempotent): cancel, stop_calls or call_now."""
+    if policy.status != PolicyStatus.ACTIVE:
+        return
+    if action == "cancel":
+        policy.status, policy.next_call_at = PolicyStatus.CANCELLED, None
+        for call in scheduled:
+            call.status, call.error = CallStatus.CANCELLED, "policy cancelled"
+    elif action == "stop_calls":
+        policy.calls_stopped = True
+    elif action == "call_now":
+        policy.call_now_requested = True
+    elif action == "decline":  # the agent's summary says the customer will not renew this term
+        policy.declined_at = policy.declined_at or datetime.now(UTC)
+    else:
+        raise ValueError(f"unknown policy action {action!r}")
+
+
+class CallSummaryConflict(Exception):
+    """The call cannot take this summary (not answered, or a different summary is already stored)."""
+
+
+async def store_call_summary(
+    session: AsyncSession, business_id: int, call_id: int, renewal_agreed: bool, summary: str | None
+) -> Call | None:
+    """Store the voice agent's summary on an answered call (idempotent for the same summary).
+
+    Returns None for an unknown call; raises CallSummaryConflict when the call cannot take it."""
+    async with session.begin():
+        call = await locked_call(session, business_id, call_id)
+        if call is None:
+            return None
+        if call.status == CallStatus.COMPLETED and call.renewal_agreed == renewal_agreed:
+            return call
+        if call.status not in CallStatus.in_flight():
+            raise CallSummaryConflict(f"call {call_id} is {call.status.value}")
+        call.status, call.renewal_agreed, call.summary = CallStatus.COMPLETED, renewal_agreed, summary
+        call.ended_at, call.error = datetime.now(UTC), None
+        return call
+
+
+class CallNotAllowed(Exception):
+    """A manual call that would break the skip window or fall outside the policy's term."""
+
+
+async def schedule_manual_call(
+    session: AsyncSession, business_id: int, policy_id: int, at: datetime, config: CallConfig, zone: ZoneInfo
+) -> Call | None:
+    """Schedule an operator's call (None: no such policy); refused (CallNotAllowed) within
+    ``skip_if_called_within_days`` of another call."""
+    async with session.begin():
+        policy = await locked_policy(session, business_id, policy_id)
+        if policy is None:
+            return None
+        if policy.status != PolicyStatus.ACTIVE:
+            raise CallNotAllowed(f"the policy is {policy.status.value}")
+        day = at.astimezone(zone).date()
+        gap = skip_gap_days(config)
+        rows = await session.execute(
+            select(Call.local_day, Call.scheduled_for, Call.status).where(
+                Call.policy_id == policy.id, Call.status.in_((*PLACED, CallStatus.SCHEDULED))
+            )
+        )
+        for other_day, scheduled_for, status in rows.all():
+            other = other_day or (scheduled_for.astimezone(zone).date() if scheduled_for else None)
+            if other is not None and abs((day - other).days) < gap:
+                raise CallNotAllowed(
+                    f"another call ({status.value}) on {other} is within skip_if_called_within_days={gap}"
+                )
+        call = Call(
+            business_id=policy.business_id,
+            policy_id=policy.id,
+            kind="manual",
+            status=CallStatus.SCHEDULED,
+            reason="manual call scheduled by an operator",
+            scheduled_for=at,
+            local_day=day,
+        )
+        session.add(call)
+    return call
+
+
+async def cancel_scheduled_call(session: AsyncSession, business_id: int, call_id: int) -> Call | None:
+    """Cancel a scheduled manual call; returns the call as it now is (None: no such call)."""
+    async with session.begin():
+        call = await locked_call(session, business_id, call_id)
+        if call is None:
+            return None
+        if call.status == CallStatus.SCHEDULED:
+            call.status, call.error = CallStatus.CANCELLED, "cancelled by an operator"
+        return call
+
+
+async def request_calls_now(session: AsyncSession, business_id: int, before: datetime) -> list[int]:
+    """Mark every active policy with a call planned before ``before`` to be called now; returns their ids."""
+    async with session.begin():
+        ids = await policies_due_within(session, business_id, before)
+        if ids:
+            await session.execute(update(Policy).where(Policy.id.in_(ids)).values(call_now_requested=True))
+    return ids
+
+
+class PolicyNotActive(Exception):
+    """Only an active policy can be changed."""
+
+
+async def update_policy(
+    session: AsyncSession, business_id: int, policy_id: int, values: dict[str, Any]
+) -> Policy | None:
+    """Change an active policy's fields (the workflow re-plans when told); None if there is no such policy."""
+    async with session.begin():
+        policy = await locked_policy(session, business_id, policy_id)
+        if policy is None:
+            return None
+        if policy.status != PolicyStatus.ACTIVE:
+            raise PolicyNotActive(f"the policy is {policy.status.value}")
+        for name, value in values.items():
+            setattr(policy, name, value)
+        if "end_date" in values:
+            policy.call_not_before = None  # a postponement belonged to the old timeline
+    return policy
+
+
+async def act_on_policy(
+    session: AsyncSession, business_id: int, policy_id: int, action: str
+) -> Policy | None:
+    async with session.begin():
+        policy = await locked_policy(session, business_id, policy_id)
+        if policy is None:
+            return None
+        apply_action(policy, action, await scheduled_manual_calls(session, policy.id))
+    return policy

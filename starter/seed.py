@@ -1,0 +1,157 @@
+"""``python -m starter db:seed``: a realistic demo data set, started through the same services as the API.
+
+Three businesses (a salon in Berlin, a vet clinic in London, an insurer in Kolkata) with customers,
+appointments across the next five days, pets with vaccinations expiring over the next months, policies ending
+over the next three months, and a few chat rooms. Every appointment, vaccination and policy gets its workflow,
+so the Web UI (http://localhost:8233) fills with sleeping workflows at once. Run it with the stack up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from temporalio.client import Client
+from tqdm import tqdm
+
+from db import pets, tenants
+from db.engine import SessionFactory, create_engine, create_session_factory
+from db.models import Business, ChatRoom
+from keeptime.appointment_service import book_appointment
+from keeptime.policy_service import register_policy
+from keeptime.settings import get_settings
+from keeptime.temporal_client import connect_temporal
+from keeptime.vaccination_service import register_vaccination
+
+FIRST = ["Ada", "Ravi", "Lena", "Tom", "Mia", "Omar", "Sofia", "Jonas", "Priya", "Noah", "Emma", "Kenji"]
+LAST = ["Lovelace", "Kumar", "Weber", "Brown", "Rossi", "Haddad", "Silva", "Berg", "Nair", "Klein"]
+SERVICES = ["Haircut", "Colour", "Beard trim", "Blow-dry", "Manicure"]
+VACCINES = ["Rabies", "Distemper", "Parvovirus", "Leptospirosis"]
+
+
+async def seed_demo(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    engine = create_engine(settings.require_database_url(), pool_size=4)
+    sessions = create_session_factory(engine)
+    try:
+        async with sessions() as session:
+            existing = await session.scalar(select(Business.id).where(Business.name.like("Demo %")).limit(1))
+        if existing is not None and not args.force:
+            print("demo data exists already (businesses named 'Demo ...'); use --force to add another set")
+            return 0
+        client = await connect_temporal(settings)
+        rng = random.Random(2026)
+        keys = {
+            "salon": await _salon(sessions, client, rng),
+            "vet": await _vet(sessions, client, rng),
+            "insurer": await _insurer(sessions, client, rng),
+        }
+    finally:
+        await engine.dispose()
+    print("demo data created; API keys (shown once):")
+    for name, key in keys.items():
+        print(f"  {name:8} {key}")
+    print('open http://localhost:8233 to see the workflows; e.g. KeeptimeEntity="appointment"')
+    return 0
+
+
+async def _business(
+    sessions: SessionFactory, name: str, zone: str, customers: int, rng: random.Random
+) -> tuple[int, str, list[int]]:
+    async with sessions() as session:
+        business, key = await tenants.create_business(
+            session, {"name": name, "time_zone": zone, "admin_email": "owner@demo.test"}
+        )
+    ids = []
+    for n in range(customers):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        async with sessions() as session:
+            customer = await tenants.create_customer(
+                session,
+                business.id,
+                {
+                    "name": f"{first} {last}",
+                    "email": f"{first.lower()}.{last.lower()}{n}@demo.test",
+                    "phone": f"+4915{rng.randrange(10**8, 10**9)}",
+                    "sms_opted_in": rng.random() < 0.7,
+                },
+            )
+        ids.append(customer.id)
+    return business.id, key, ids
+
+
+async def _salon(sessions: SessionFactory, client: Client, rng: random.Random) -> str:
+    business_id, key, customers = await _business(sessions, "Demo Salon Nord", "Europe/Berlin", 12, rng)
+    zone = ZoneInfo("Europe/Berlin")
+    today = datetime.now(zone).date()
+    with tqdm(total=24, desc="appointments", file=sys.stderr) as bar:
+        for n in range(24):
+            day = today + timedelta(days=1 + n % 5)
+            starts = datetime.combine(day, time(9 + (n // 5) % 8, 30 * (n % 2)), tzinfo=zone).astimezone(UTC)
+            values = {
+                "customer_id": rng.choice(customers),
+                "service": rng.choice(SERVICES),
+                "resource": f"chair-{n % 3 + 1}",
+                "starts_at": starts,
+                "ends_at": starts + timedelta(minutes=45),
+            }
+            await book_appointment(
+                sessions, client, business_id, values, idempotency_key=f"demo-seed-{business_id}-{n}"
+            )
+            bar.update()
+    async with sessions() as session:
+        now = datetime.now(UTC)
+        for n in range(5):  # two active, three stale (archived by the monthly job)
+            idle = timedelta(days=2 if n < 2 else 200 + n)
+            session.add(
+                ChatRoom(
+                    business_id=business_id,
+                    customer_id=customers[n],
+                    subject="Booking question",
+                    last_activity_at=now - idle,
+                )
+            )
+        await session.commit()
+    return key
+
+
+async def _vet(sessions: SessionFactory, client: Client, rng: random.Random) -> str:
+    business_id, key, owners = await _business(sessions, "Demo Vet Clinic", "Europe/London", 6, rng)
+    with tqdm(total=10, desc="vaccinations", file=sys.stderr) as bar:
+        for n in range(10):
+            async with sessions() as session:
+                pet = await pets.create_pet(
+                    session,
+                    business_id,
+                    {"owner_id": owners[n % len(owners)], "name": f"Pet {n + 1}", "species": "dog"},
+                )
+            expires = datetime.now(UTC) + timedelta(days=rng.randint(10, 120))
+            await register_vaccination(
+                sessions,
+                client,
+                business_id,
+                {"pet_id": pet.id, "vaccine": rng.choice(VACCINES), "expires_at": expires},
+            )
+            bar.update()
+    return key
+
+
+async def _insurer(sessions: SessionFactory, client: Client, rng: random.Random) -> str:
+    business_id, key, customers = await _business(sessions, "Demo Shield Insurance", "Asia/Kolkata", 10, rng)
+    with tqdm(total=20, desc="policies", file=sys.stderr) as bar:
+        for n in range(20):
+            end = date.today() + timedelta(days=rng.randint(35, 95))
+            values = {
+                "customer_id": customers[n % len(customers)],
+                "policy_number": f"DEMO-{business_id}-{n + 1:04d}",
+                "product": rng.choice(["Motor", "Home", "Health"]),
+                "duration_months": 12,
+                "end_date": end,
+            }
+            await register_policy(sessions, client, business_id, values)
+            bar.update()
+    return key

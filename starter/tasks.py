@@ -1,0 +1,116 @@
+"""The predecessor's management commands, on Keeptime: ``task:send-reminders``, ``task:cleanup``,
+``task:stats`` (and ``task:reconcile``, ``task:retry-notifications``). Each prints what it did and shows a
+progress bar (rows so far and rate) on stderr while it works."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from tqdm import tqdm
+
+from activities.job_types import BatchJobInput, JobMetrics
+from db.engine import SessionFactory, create_engine, create_session_factory
+from keeptime.settings import get_settings
+
+
+@asynccontextmanager
+async def _sessions() -> AsyncIterator[SessionFactory]:
+    engine = create_engine(get_settings().require_database_url(), pool_size=2)
+    try:
+        yield create_session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
+def _bar(description: str) -> tqdm[Any]:
+    return tqdm(desc=description, unit=" rows", file=sys.stderr, dynamic_ncols=True)
+
+
+def _print(metrics: JobMetrics) -> None:
+    print(json.dumps(metrics.model_dump(mode="json")))
+
+
+async def send_reminders(_: argparse.Namespace) -> int:
+    """Reminders are sent by each appointment's workflow at its moment; what an operator can do by hand is
+    make sure every active appointment (and policy, vaccination) has its workflow running: the reconciler."""
+    from keeptime.reconciler import reconcile_workflows
+    from keeptime.temporal_client import connect_temporal
+
+    client = await connect_temporal(get_settings())
+    async with _sessions() as sessions:
+        with _bar("checking workflows") as bar:
+            report = await reconcile_workflows(sessions, client, progress=bar.update)
+    print(f"checked {report.scanned} active row(s); started {len(report.started)} workflow(s)")
+    for workflow_id in report.started:
+        print(f"  started {workflow_id}")
+    return 0
+
+
+async def cleanup(args: argparse.Namespace) -> int:
+    """Every cleanup and archive job now, in this process (the same batches as the scheduled jobs)."""
+    from keeptime.batch_runner import run_batch_job, run_notification_log_cleanup
+
+    async with _sessions() as sessions:
+        with _bar("notification-log-cleanup") as bar:
+            _print(
+                await run_notification_log_cleanup(
+                    sessions, args.delivered_days, args.failed_days, bar.update
+                )
+            )
+        for job, days in (
+            ("appointment-archive", args.appointment_days),
+            ("chat-room-archive", args.chat_room_days),
+            ("call-record-cleanup", args.call_days),
+        ):
+            with _bar(job) as bar:
+                _print(
+                    await run_batch_job(sessions, BatchJobInput(job=job, older_than_days=days), bar.update)
+                )
+    return 0
+
+
+async def stats(args: argparse.Namespace) -> int:
+    """The platform's figures of one UTC day (default yesterday) and every business's figures."""
+    from activities.batch_jobs import BatchJobActivities
+    from activities.job_types import PlatformStatsInput
+    from keeptime.batch_runner import run_batch_job
+
+    day = args.day or (datetime.now(UTC) - timedelta(days=1)).date()
+    async with _sessions() as sessions:
+        platform = await BatchJobActivities(sessions).compute_platform_stats(
+            PlatformStatsInput(day=day.isoformat())
+        )
+        print(json.dumps(platform.model_dump(mode="json")))
+        with _bar("business-stats") as bar:
+            _print(
+                await run_batch_job(sessions, BatchJobInput(job="business-stats", batch_size=200), bar.update)
+            )
+    return 0
+
+
+def add_task_commands(commands: Any, run_async: Any) -> None:
+    commands.add_parser(
+        "task:send-reminders",
+        help="make sure every active appointment, policy and vaccination has its workflow (it sends on time)",
+    ).set_defaults(run=run_async(send_reminders))
+    commands.add_parser("task:reconcile", help="the same as task:send-reminders").set_defaults(
+        run=run_async(send_reminders)
+    )
+    clean = commands.add_parser("task:cleanup", help="run every cleanup and archive job now")
+    clean.add_argument("--delivered-days", type=int, default=90)
+    clean.add_argument("--failed-days", type=int, default=30)
+    clean.add_argument("--appointment-days", type=int, default=365)
+    clean.add_argument("--chat-room-days", type=int, default=183)
+    clean.add_argument("--call-days", type=int, default=30)
+    clean.set_defaults(run=run_async(cleanup))
+    statistics = commands.add_parser(
+        "task:stats", help="compute platform (one day) and business statistics now"
+    )
+    statistics.add_argument("--day", type=date.fromisoformat, help="UTC day, default yesterday")
+    statistics.set_defaults(run=run_async(stats))
