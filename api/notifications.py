@@ -25,9 +25,9 @@ from api.query import query_int
 from api.schemas import BroadcastCreate, SingleNotification, TemplateOverrideBody
 from api.serializers import broadcast_json, notification_json, override_json
 from db import notification_queries as queries
-from db.models import NotificationStatus
+from db.models import Broadcast, NotificationStatus
 from db.tenants import customer_of
-from workflows.broadcast import BroadcastWorkflow
+from workflows.broadcast import BroadcastWorkflow, broadcast_workflow_id
 from workflows.notification import NotificationWorkflow
 from workflows.task_queues import NOTIFICATIONS
 
@@ -108,7 +108,7 @@ async def create_broadcast(request: web.Request) -> web.Response:
     await request.app[TEMPORAL].start_workflow(
         BroadcastWorkflow.run,
         BroadcastInput(broadcast_id=broadcast.id, business_id=business_id, rate_per_s=body.rate_per_s),
-        id=f"broadcast-{broadcast.id}",
+        id=broadcast_workflow_id(broadcast.id),
         task_queue=NOTIFICATIONS,
         static_summary=f"Broadcast {broadcast.id} to {broadcast.recipient_count} customers",
     )
@@ -117,32 +117,44 @@ async def create_broadcast(request: web.Request) -> web.Response:
 
 async def get_broadcast(request: web.Request) -> web.Response:
     business_id = await require_business(request)
-    async with request.app[SESSIONS]() as session:
-        broadcast = await queries.broadcast_of(session, business_id, path_id(request, "broadcast_id"))
-    if broadcast is None:
-        raise ApiError(404, "not_found", "no such broadcast")
+    # Ask the workflow before reading the row: it stores its report before it reports a final state,
+    # so the row read afterwards is never older than the live answer.
+    live = await _live_broadcast(request, broadcast_workflow_id(path_id(request, "broadcast_id")))
+    broadcast = await _stored_broadcast(request, business_id)
     document = broadcast_json(broadcast)
-    handle = request.app[TEMPORAL].get_workflow_handle(document["workflow_id"])
-    try:
-        if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
-            live: BroadcastStatus = await handle.query(BroadcastWorkflow.progress)
-            document["progress"] = live.progress.model_dump()
-            document["status"] = live.state
-    except RPCError:
-        pass  # finished and cleaned up, or Temporal briefly away: the stored report stands
+    if live is not None and broadcast.status == "running":
+        document["progress"] = live.progress.model_dump()
+        document["status"] = live.state
     return web.json_response(document)
 
 
 async def cancel_broadcast(request: web.Request) -> web.Response:
     business_id = await require_business(request)
+    broadcast = await _stored_broadcast(request, business_id)
+    if broadcast.status != "running":
+        raise ApiError(409, "conflict", f"the broadcast is already {broadcast.status}")
+    await request.app[TEMPORAL].get_workflow_handle(broadcast_workflow_id(broadcast.id)).cancel()
+    return web.json_response({"id": broadcast.id, "status": "cancelling"}, status=202)
+
+
+async def _stored_broadcast(request: web.Request, business_id: int) -> Broadcast:
     async with request.app[SESSIONS]() as session:
         broadcast = await queries.broadcast_of(session, business_id, path_id(request, "broadcast_id"))
     if broadcast is None:
         raise ApiError(404, "not_found", "no such broadcast")
-    if broadcast.status != "running":
-        raise ApiError(409, "conflict", f"the broadcast is already {broadcast.status}")
-    await request.app[TEMPORAL].get_workflow_handle(f"broadcast-{broadcast.id}").cancel()
-    return web.json_response({"id": broadcast.id, "status": "cancelling"}, status=202)
+    return broadcast
+
+
+async def _live_broadcast(request: web.Request, workflow_id: str) -> BroadcastStatus | None:
+    """The running workflow's own progress, or None once it has finished (the stored row stands)."""
+    handle = request.app[TEMPORAL].get_workflow_handle(workflow_id)
+    try:
+        if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+            return None
+        status: BroadcastStatus = await handle.query(BroadcastWorkflow.progress)
+    except RPCError:
+        return None  # not started, cleaned up, or Temporal briefly away: the stored row stands
+    return status
 
 
 def _template_path(request: web.Request) -> tuple[str, str, str]:

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from db.models import Appointment, Broadcast, Business, Customer, NotificationLog, TemplateOverride
+from workflows.broadcast import broadcast_workflow_id
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -71,7 +72,7 @@ def broadcast_json(broadcast: Broadcast) -> dict[str, Any]:
         "report": broadcast.report,
         "created_at": _iso(broadcast.created_at),
         "finished_at": _iso(broadcast.finished_at),
-        "workflow_id": f"broadcast-{broadcast.id}",
+        "workflow_id": broadcast_workflow_id(broadcast.id),
     }
 
 

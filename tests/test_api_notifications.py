@@ -172,6 +172,39 @@ async def test_broadcast_runs_to_completion_with_progress(
     assert (await api.post(f"/v1/broadcasts/{broadcast['id']}/cancel", headers=auth)).status == 409
 
 
+async def test_a_finished_broadcast_is_never_shown_without_its_report(
+    api: Client, peers: tuple[SmtpPeer, ProviderPeer]
+) -> None:
+    """Pollers read the broadcast back to back while it finishes: every answer is whole.
+
+    The workflow stores its report and then reports its final state; a reader that took the row first
+    and asked the workflow second could answer "completed" with no report.
+    """
+    auth = await new_business(api)
+    for n in range(3):
+        await new_customer(api, auth, name=f"C{n}", phone=f"+43664000001{n}", channel_order=["sms"])
+    response = await api.post(
+        "/v1/broadcasts",
+        json={"subject": "Closed", "body": "Closed Friday", "all_customers": True},
+        headers=auth,
+    )
+    url = f"/v1/broadcasts/{(await response.json())['id']}"
+    answers: list[dict[str, Any]] = []
+
+    async def poll() -> None:
+        for _ in range(2000):
+            answer = await (await api.get(url, headers=auth)).json()
+            answers.append(answer)
+            if answer["status"] == "completed":
+                return
+
+    await asyncio.gather(*(poll() for _ in range(4)))
+    finished = [a for a in answers if a["status"] == "completed"]
+    assert len(finished) == 4
+    assert all(a["report"] is not None and a["report"]["sent"] == 3 for a in finished), finished
+    assert any(a["status"] == "running" for a in answers)
+
+
 async def test_broadcast_needs_exactly_one_audience(api: Client) -> None:
     auth = await new_business(api)
     both = {"subject": "x", "body": "y", "customer_ids": [1], "all_customers": True}

@@ -27,6 +27,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.task_queues import NOTIFICATIONS
 
 
+def broadcast_workflow_id(broadcast_id: int) -> str:
+    return f"broadcast-{broadcast_id}"
+
+
 @workflow.defn
 class BroadcastWorkflow:
     @workflow.init
