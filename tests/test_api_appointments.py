@@ -15,6 +15,7 @@ from db.engine import SessionFactory
 from db.models import Appointment
 from keeptime.appointment_service import book_appointment
 from keeptime.reconciler import reconcile_workflows
+from tests.appointment_support import eventually
 
 Client = TestClient[web.Request, web.Application]
 ADMIN = {"Authorization": "Bearer dev-admin-key"}
@@ -105,10 +106,13 @@ async def test_overlaps_are_refused_when_the_business_asks(api: Client) -> None:
 async def test_get_shows_row_workflow_state_and_timeline_and_is_tenant_scoped(api: Client) -> None:
     auth, customer_id = await tenant(api)
     booked = await book(api, auth, customer_id)
-    for _ in range(50):
-        shown = await (await api.get(f"/v1/appointments/{booked['id']}", headers=auth)).json()
-        if len(shown["notifications"]) == 2:
-            break
+    shown: dict[str, Any] = {}
+
+    async def both_sent() -> bool:
+        shown.update(await (await api.get(f"/v1/appointments/{booked['id']}", headers=auth)).json())
+        return len(shown["notifications"]) == 2
+
+    await eventually(both_sent, what="confirmation and admin alert in the timeline")
     assert shown["status"] == "confirmed" and shown["workflow"]["next_action"]["label"] == "24h reminder"
     assert {n["event"] for n in shown["notifications"]} == {
         "appointment.booked",
