@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -20,9 +18,9 @@ from activities.appointment_types import (
 )
 from activities.notification_store import record_skip
 from activities.notification_types import NotificationResult
-from db.appointments import appointment_snapshot, has_reviewed
+from db.appointments import appointment_of, appointment_snapshot, charge_no_show, has_reviewed
 from db.engine import SessionFactory
-from db.models import Appointment, AppointmentFee, AppointmentStatus, Business, Customer
+from db.models import Appointment, AppointmentStatus, Business
 from keeptime.automation import AutomationSettings
 
 CONFLICT = "AppointmentConflict"
@@ -77,10 +75,7 @@ class AppointmentActivities:
 
 
 async def _locked(session: AsyncSession, appointment_id: int, business_id: int, *, lock: bool) -> Appointment:
-    query = select(Appointment).where(
-        Appointment.id == appointment_id, Appointment.business_id == business_id
-    )
-    appointment = (await session.execute(query.with_for_update() if lock else query)).scalar_one_or_none()
+    appointment = await appointment_of(session, business_id, appointment_id, lock=lock)
     if appointment is None:
         raise ApplicationError(
             f"appointment {appointment_id} does not exist", type=MISSING, non_retryable=True
@@ -122,24 +117,6 @@ async def _charge_no_show(session: AsyncSession, appointment: Appointment) -> No
     business = await session.get(Business, appointment.business_id)
     assert business is not None
     settings = AutomationSettings.model_validate(business.automation or {})
-    if settings.no_show_fee_cents > 0:
-        await session.execute(
-            insert(AppointmentFee)
-            .values(
-                appointment_id=appointment.id,
-                business_id=appointment.business_id,
-                customer_id=appointment.customer_id,
-                amount_cents=settings.no_show_fee_cents,
-            )
-            .on_conflict_do_nothing(index_elements=[AppointmentFee.appointment_id])
-        )
-    if settings.no_show_reputation_penalty:
-        await session.execute(
-            update(Customer)
-            .where(Customer.id == appointment.customer_id)
-            .values(
-                reputation_score=func.greatest(
-                    Customer.reputation_score - settings.no_show_reputation_penalty, 0
-                )
-            )
-        )
+    await charge_no_show(
+        session, appointment, settings.no_show_fee_cents, settings.no_show_reputation_penalty
+    )

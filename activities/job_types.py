@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from pydantic import BaseModel, Field
 
 
@@ -52,6 +54,16 @@ class CleanupInput(BaseModel):
     after: tuple[str, int] | None = Field(default=None, description="keyset position (updated_at, id)")
     metrics: JobMetrics | None = None
 
+    def fixed(self, now: datetime) -> CleanupInput:
+        """This run with its cut-offs fixed at ``now`` (kept when a previous run fixed them)."""
+        if self.cutoffs:
+            return self
+        cutoffs = {
+            "delivered": (now - timedelta(days=self.delivered_older_than_days)).isoformat(),
+            "failed": (now - timedelta(days=self.failed_older_than_days)).isoformat(),
+        }
+        return self.model_copy(update={"cutoffs": cutoffs})
+
 
 class DeleteBatchInput(BaseModel):
     status: str
@@ -83,6 +95,26 @@ class BatchJobInput(BaseModel):
     started: str | None = None
     after: int = 0
     metrics: JobMetrics | None = None
+
+    def fixed(self, now: datetime) -> BatchJobInput:
+        """This run with its start and cut-off fixed at ``now`` (kept when a previous run fixed them)."""
+        if self.cutoff is not None and self.started is not None:
+            return self
+        cutoff = now - timedelta(days=self.older_than_days)
+        return self.model_copy(update={"started": now.isoformat(), "cutoff": cutoff.isoformat()})
+
+    def batch(self, after: int) -> JobBatchInput:
+        """The next batch's input, after the row ``after`` (a ``fixed`` run only)."""
+        assert self.cutoff is not None and self.started is not None
+        return JobBatchInput(
+            job=self.job,
+            cutoff=self.cutoff,
+            now=self.started,
+            after=after,
+            limit=self.batch_size,
+            points=self.points,
+            cap=self.cap,
+        )
 
 
 class JobBatchInput(BaseModel):

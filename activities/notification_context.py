@@ -44,6 +44,18 @@ class Contact:
         return self.name.split()[0] if self.name.strip() else self.name
 
 
+@dataclass(frozen=True)
+class LoadedEntity:
+    """The message's entity as read (share-locked): its status and version decide whether the message is
+    still wanted; ``at`` is the instant the message talks about; ``extra`` goes into the template."""
+
+    row: object
+    status: str
+    version: int | None
+    at: datetime | None
+    extra: dict[str, Any]
+
+
 @dataclass
 class MessageContext:
     business: Business
@@ -98,9 +110,10 @@ async def load_message_context(
     session: AsyncSession, request: NotificationRequest, spec: EventSpec, settings: Settings
 ) -> MessageContext | None:
     """Lock the entity row and read the message's context; None when the entity or business is gone."""
-    entity, status, version, instant, extra = await _load_entity(session, request)
-    if entity is None:
+    loaded = await _load_entity(session, request)
+    if loaded is None:
         return None
+    entity, status, version, instant = loaded.row, loaded.status, loaded.version, loaded.at
     business = await session.get(Business, request.business_id)
     if business is None:
         return None
@@ -141,7 +154,7 @@ async def load_message_context(
             "admin": f"{base}/v1/{ref}",
         },
         "variant": request.variant or "",
-        **extra,
+        **loaded.extra,
     }
     return MessageContext(
         business=business,
@@ -155,13 +168,11 @@ async def load_message_context(
     )
 
 
-async def _load_entity(
-    session: AsyncSession, request: NotificationRequest
-) -> tuple[object | None, str, int | None, datetime | None, dict[str, Any]]:
+async def _load_entity(session: AsyncSession, request: NotificationRequest) -> LoadedEntity | None:
     if request.entity_type == "appointment":
         appointment: Appointment | None = await session.scalar(_share_locked(Appointment, request))
         if appointment is None:
-            return None, "", None, None, {}
+            return None
         extra = {
             "appointment": {
                 "id": appointment.id,
@@ -172,7 +183,7 @@ async def _load_entity(
             }
         }
         status = "archived" if appointment.archived_at else appointment.status.value
-        return appointment, status, appointment.version, appointment.starts_at, extra
+        return LoadedEntity(appointment, status, appointment.version, appointment.starts_at, extra)
     if request.entity_type == "vaccination":
         return await _load_vaccination(session, request)
     if request.entity_type == "policy":
@@ -180,15 +191,10 @@ async def _load_entity(
     if request.entity_type == "broadcast":
         broadcast: Broadcast | None = await session.scalar(_share_locked(Broadcast, request))
         if broadcast is None:
-            return None, "", None, None, {}
-        return (
-            broadcast,
-            broadcast.status,
-            None,
-            None,
-            {"broadcast": {"subject": broadcast.subject, "body": broadcast.body}},
-        )
-    return None, "", None, None, {}
+            return None
+        extra = {"broadcast": {"subject": broadcast.subject, "body": broadcast.body}}
+        return LoadedEntity(broadcast, broadcast.status, None, None, extra)
+    return None
 
 
 def _share_locked(model: Any, request: NotificationRequest) -> Select[Any]:
@@ -200,9 +206,7 @@ def _share_locked(model: Any, request: NotificationRequest) -> Select[Any]:
     )
 
 
-async def _load_vaccination(
-    session: AsyncSession, request: NotificationRequest
-) -> tuple[object | None, str, int | None, datetime | None, dict[str, Any]]:
+async def _load_vaccination(session: AsyncSession, request: NotificationRequest) -> LoadedEntity | None:
     row = (
         await session.execute(
             select(Vaccination, Pet)
@@ -212,21 +216,19 @@ async def _load_vaccination(
         )
     ).one_or_none()
     if row is None:
-        return None, "", None, None, {}
+        return None
     record, pet = row
     extra = {
         "vaccination": {"vaccine": record.vaccine},
         "pet": {"name": pet.name, "species": pet.species or ""},
     }
-    return record, record.status.value, None, record.expires_at, extra
+    return LoadedEntity(record, record.status.value, None, record.expires_at, extra)
 
 
-async def _load_policy(
-    session: AsyncSession, request: NotificationRequest
-) -> tuple[object | None, str, int | None, datetime | None, dict[str, Any]]:
+async def _load_policy(session: AsyncSession, request: NotificationRequest) -> LoadedEntity | None:
     policy: Policy | None = await session.scalar(_share_locked(Policy, request))
     if policy is None:
-        return None, "", None, None, {}
+        return None
     extra = {
         "policy": {
             "number": policy.policy_number,
@@ -234,7 +236,7 @@ async def _load_policy(
             "end_date": policy.end_date.isoformat(),
         }
     }
-    return policy, policy.status.value, policy.term, None, extra
+    return LoadedEntity(policy, policy.status.value, policy.term, None, extra)
 
 
 async def _appointment_customer_name(session: AsyncSession, entity: object) -> str:

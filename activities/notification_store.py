@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -161,3 +162,24 @@ async def fail_if_still_queued(session: AsyncSession, row_id: int, error: str, r
         .values(status=NotificationStatus.FAILED, error=error[:2000], reason=reason)
     )
     await session.commit()
+
+
+async def retry_candidates(
+    session: AsyncSession, after: int, since: datetime, max_attempts: int, limit: int
+) -> list[tuple[int, dict[str, Any], str]]:
+    """(id, stored request, message key) of failed rows the retry sweep may try again, after row ``after``:
+    the provider was unavailable, fewer than ``max_attempts`` attempts, created since ``since``."""
+    rows = await session.execute(
+        select(NotificationLog.id, NotificationLog.request, NotificationLog.message_key)
+        .where(
+            NotificationLog.id > after,
+            NotificationLog.status == NotificationStatus.FAILED,
+            NotificationLog.reason == "provider_unavailable",
+            NotificationLog.attempts < max_attempts,
+            NotificationLog.created_at >= since,
+            NotificationLog.request.is_not(None),
+        )
+        .order_by(NotificationLog.id)
+        .limit(limit)
+    )
+    return [(row_id, request, key) for row_id, request, key in rows.all()]

@@ -34,6 +34,7 @@ from activities.notification_store import (
     record_skip,
     reopen_failed,
     result_of,
+    retry_candidates,
 )
 from activities.notification_types import (
     BroadcastBatchInput,
@@ -48,7 +49,7 @@ from activities.providers import Delivery, PermanentProviderError, Provider, Tra
 from activities.rate_limit import ProviderRateLimiter
 from activities.templates import TemplateRenderError, render_message
 from db.engine import SessionFactory
-from db.models import Broadcast, BroadcastRecipient, Business, Customer, NotificationLog, NotificationStatus
+from db.models import Broadcast, BroadcastRecipient, Business, Customer
 from keeptime.automation import AutomationSettings
 from keeptime.settings import Settings
 from keeptime.timekeeping import adjust_for_quiet_hours
@@ -227,21 +228,9 @@ class NotificationActivities:
         sweep can never send a message twice."""
         began = time.monotonic()
         async with self._sessions() as session:
-            rows = (
-                await session.execute(
-                    select(NotificationLog.id, NotificationLog.request, NotificationLog.message_key)
-                    .where(
-                        NotificationLog.id > batch.after,
-                        NotificationLog.status == NotificationStatus.FAILED,
-                        NotificationLog.reason == "provider_unavailable",
-                        NotificationLog.attempts < RETRY_MAX_ATTEMPTS,
-                        NotificationLog.created_at >= datetime.fromisoformat(batch.cutoff),
-                        NotificationLog.request.is_not(None),
-                    )
-                    .order_by(NotificationLog.id)
-                    .limit(batch.limit)
-                )
-            ).all()
+            rows = await retry_candidates(
+                session, batch.after, datetime.fromisoformat(batch.cutoff), RETRY_MAX_ATTEMPTS, batch.limit
+            )
         sent, errors, details = 0, 0, []
         for row_id, payload, message_key in rows:
             _heartbeat(row_id)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -91,7 +90,7 @@ class PolicyActivities:
         async with self._sessions() as session, session.begin():
             await db.lock_business_calls(session, request.business_id)
             key = _call_key(request)
-            existing = await session.scalar(select(Call).where(Call.call_key == key))
+            existing = await db.call_by_key(session, key)
             if existing is not None:  # this claim committed before (a retried activity): same answer
                 return ClaimDecision(outcome="granted", call_id=existing.id)
             policy = await _locked_policy(session, request.policy_id, request.business_id)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel
-from temporalio.service import RPCError
 
-from activities.appointment_types import CancelInput, RescheduleInput, ReviewSubmittedInput, StepInput
+from activities.appointment_types import CancelInput, RescheduleInput, StepInput
 from api.auth import require_business
 from api.businesses import path_id
 from api.errors import ApiError, field_error, parse_json_body
@@ -24,11 +22,11 @@ from db.models import Appointment, AppointmentStatus
 from db.tenants import customer_of
 from keeptime.appointment_service import (
     SteeringRejected,
-    appointment_workflow_id,
     book_appointment,
     cancel_and_wait,
     current_state,
     steer,
+    submit_review,
 )
 from workflows.appointment import AppointmentWorkflow
 
@@ -169,14 +167,10 @@ async def review(request: web.Request) -> web.Response:
             "conflict",
             f"only completed appointments can be reviewed; this one is {appointment.status.value}",
         )
-    async with request.app[SESSIONS]() as session:
-        try:
-            business = await store.add_review(session, appointment, body.rating, body.text)
-        except store.AlreadyReviewed as exc:
-            raise ApiError(409, "conflict", "this appointment has been reviewed already") from exc
-    handle = request.app[TEMPORAL].get_workflow_handle(appointment_workflow_id(appointment.id))
-    with contextlib.suppress(
-        RPCError
-    ):  # a finished workflow needs no signal; the review is stored either way
-        await handle.signal(AppointmentWorkflow.review_submitted, ReviewSubmittedInput(rating=body.rating))
+    try:
+        business = await submit_review(
+            request.app[SESSIONS], request.app[TEMPORAL], appointment, body.rating, body.text
+        )
+    except store.AlreadyReviewed as exc:
+        raise ApiError(409, "conflict", "this appointment has been reviewed already") from exc
     return web.json_response({"appointment_id": appointment.id, "rating": rating_json(business)}, status=201)

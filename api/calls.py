@@ -10,13 +10,12 @@ from api.auth import require_business
 from api.businesses import path_id
 from api.errors import ApiError, field_error, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
-from api.policy_json import call_json
 from api.query import query_choice, query_datetime, query_int
-from api.scheduler import business_call_settings
 from api.schemas import CallCleanupBody, CallSummaryBody, ManualCallCreate
+from api.serializers import call_json
 from db import policies, policy_queries
 from db.models import CallStatus
-from keeptime.policy_service import record_call_summary, refresh
+from keeptime.policy_service import cancel_manual_call, record_call_summary, schedule_manual_call
 
 
 async def schedule_call(request: web.Request) -> web.Response:
@@ -25,17 +24,14 @@ async def schedule_call(request: web.Request) -> web.Response:
     body = await parse_json_body(request, ManualCallCreate)
     if body.scheduled_for <= datetime.now(UTC):
         raise field_error("scheduled_for", "must be in the future")
-    zone, config = await business_call_settings(request, business_id)
-    async with request.app[SESSIONS]() as session:
-        try:
-            call = await policies.schedule_manual_call(
-                session, business_id, body.policy_id, body.scheduled_for, config, zone
-            )
-        except policies.CallNotAllowed as exc:
-            raise ApiError(409, "conflict", str(exc)) from exc
+    try:
+        call = await schedule_manual_call(
+            request.app[SESSIONS], request.app[TEMPORAL], business_id, body.policy_id, body.scheduled_for
+        )
+    except policies.CallNotAllowed as exc:
+        raise ApiError(409, "conflict", str(exc)) from exc
     if call is None:
         raise ApiError(404, "not_found", "no such policy")
-    await refresh(request.app[TEMPORAL], [call.policy_id])
     return web.json_response(call_json(call), status=201)
 
 
@@ -48,7 +44,7 @@ async def list_calls(request: web.Request) -> web.Response:
         since=query_datetime(request, "from"),
         until=query_datetime(request, "to"),
     )
-    limit = query_int(request, "limit", default=100, maximum=500) or 100
+    limit = query_int(request, "limit", default=100, maximum=500)
     async with request.app[SESSIONS]() as session:
         rows = await policy_queries.list_calls(session, business_id, where, limit)
     return web.json_response({"items": [call_json(c) for c in rows]})
@@ -57,15 +53,15 @@ async def list_calls(request: web.Request) -> web.Response:
 async def cancel_call(request: web.Request) -> web.Response:
     """``DELETE /v1/calls/{id}``: cancel a scheduled manual call; 409 once it has started."""
     business_id = await require_business(request)
-    async with request.app[SESSIONS]() as session:
-        call = await policies.cancel_scheduled_call(session, business_id, path_id(request, "call_id"))
+    call = await cancel_manual_call(
+        request.app[SESSIONS], request.app[TEMPORAL], business_id, path_id(request, "call_id")
+    )
     if call is None:
         raise ApiError(404, "not_found", "no such call")
     if call.status != CallStatus.CANCELLED:
         raise ApiError(
             409, "conflict", f"the call is {call.status.value}; only scheduled calls can be cancelled"
         )
-    await refresh(request.app[TEMPORAL], [call.policy_id])
     return web.json_response(call_json(call))
 
 

@@ -56,7 +56,7 @@ async def list_notifications(request: web.Request) -> web.Response:
             status=status,
             customer_id=query_int(request, "customer_id"),
             before_id=query_int(request, "before_id"),
-            limit=query_int(request, "limit", default=100, maximum=500) or 100,
+            limit=query_int(request, "limit", default=100, maximum=500),
         )
     items = [notification_json(r) for r in rows]
     return web.json_response({"items": items, "next_before_id": items[-1]["id"] if items else None})

@@ -10,9 +10,9 @@ from api.auth import require_business
 from api.businesses import path_id
 from api.errors import ApiError, field_error, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
-from api.policy_json import call_json, policy_json
 from api.query import query_choice, query_int
 from api.schemas import PolicyCreate, PolicyUpdate
+from api.serializers import call_json, policy_json
 from db import policies, policy_queries
 from db.models import Policy, PolicyStatus
 from db.tenants import customer_of
@@ -45,7 +45,7 @@ async def create_policy(request: web.Request) -> web.Response:
 async def list_policies(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     status = query_choice(request, "status", [s.value for s in PolicyStatus])
-    limit = query_int(request, "limit", default=100, maximum=500) or 100
+    limit = query_int(request, "limit", default=100, maximum=500)
     async with request.app[SESSIONS]() as session:
         rows = await policy_queries.list_policies(
             session, business_id, PolicyStatus(status) if status else None, limit

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from typing import overload
 
 from aiohttp import web
 
@@ -23,6 +24,14 @@ def query_datetime(request: web.Request, name: str) -> datetime | None:
     return value
 
 
+@overload
+def query_int(
+    request: web.Request, name: str, *, default: int, minimum: int = 1, maximum: int | None = None
+) -> int: ...
+@overload
+def query_int(
+    request: web.Request, name: str, *, default: None = None, minimum: int = 1, maximum: int | None = None
+) -> int | None: ...
 def query_int(
     request: web.Request,
     name: str,
@@ -31,6 +40,7 @@ def query_int(
     minimum: int = 1,
     maximum: int | None = None,
 ) -> int | None:
+    """The parameter as an integer in [minimum, maximum]; ``default`` when it is absent."""
     raw = request.query.get(name)
     if raw is None:
         return default

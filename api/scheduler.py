@@ -53,8 +53,8 @@ async def put_config(request: web.Request) -> web.Response:
 async def pending(request: web.Request) -> web.Response:
     """``GET /v1/scheduler/pending?within_days=7``: who will be called, why and when, soonest first."""
     business_id = await require_business(request)
-    within = query_int(request, "within_days", default=7, minimum=0, maximum=366) or 0
-    limit = query_int(request, "limit", default=200, maximum=1000) or 200
+    within = query_int(request, "within_days", default=7, minimum=0, maximum=366)
+    limit = query_int(request, "limit", default=200, maximum=1000)
     now = datetime.now(UTC)
     async with request.app[SESSIONS]() as session:
         rows = await policy_queries.pending_customers(

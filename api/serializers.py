@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from db.models import Appointment, Broadcast, Business, Customer, NotificationLog, TemplateOverride
+from db.models import (
+    Appointment,
+    Broadcast,
+    Business,
+    Call,
+    Customer,
+    NotificationLog,
+    Pet,
+    Policy,
+    TemplateOverride,
+    Vaccination,
+)
+from keeptime.policy_service import policy_workflow_id
+from keeptime.vaccination_service import vaccination_workflow_id
 from workflows.broadcast import broadcast_workflow_id
 
 
-def _iso(value: datetime | None) -> str | None:
+def _iso(value: date | datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
@@ -102,4 +115,56 @@ def rating_json(business: Business) -> dict[str, Any]:
         "average": business.rating_average,
         "count": business.rating_count,
         "distribution": business.rating_distribution,
+    }
+
+
+def policy_json(policy: Policy) -> dict[str, Any]:
+    return {
+        "id": policy.id,
+        "customer_id": policy.customer_id,
+        "policy_number": policy.policy_number,
+        "product": policy.product,
+        "duration_months": policy.duration_months,
+        "end_date": policy.end_date.isoformat(),
+        "status": policy.status.value,
+        "term": policy.term,
+        "call_attempts": policy.call_attempts,
+        "declined": policy.declined_at is not None,
+        "calls_stopped": policy.calls_stopped,
+        "next_call_at": _iso(policy.next_call_at),
+        "workflow_id": policy_workflow_id(policy.id),
+    }
+
+
+def call_json(call: Call) -> dict[str, Any]:
+    return {
+        "id": call.id,
+        "policy_id": call.policy_id,
+        "kind": call.kind,
+        "status": call.status.value,
+        "reason": call.reason,
+        "scheduled_for": _iso(call.scheduled_for),
+        "local_day": _iso(call.local_day),
+        "started_at": _iso(call.started_at),
+        "ended_at": _iso(call.ended_at),
+        "renewal_agreed": call.renewal_agreed,
+        "summary": call.summary,
+        "error": call.error,
+    }
+
+
+def pet_json(pet: Pet) -> dict[str, Any]:
+    return {"id": pet.id, "owner_id": pet.owner_id, "name": pet.name, "species": pet.species}
+
+
+def vaccination_json(record: Vaccination) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "pet_id": record.pet_id,
+        "vaccine": record.vaccine,
+        "status": record.status.value,
+        "administered_at": _iso(record.administered_at),
+        "expires_at": record.expires_at.isoformat(),
+        "superseded_by": record.superseded_by,
+        "workflow_id": vaccination_workflow_id(record.id),
     }

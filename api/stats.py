@@ -33,7 +33,7 @@ async def business_stats(request: web.Request) -> web.Response:
 async def platform_stats(request: web.Request) -> web.Response:
     """``GET /v1/stats/platform?days=30``: the stored daily figures, newest first (admin)."""
     require_admin(request)
-    days = query_int(request, "days", default=30, maximum=366) or 30
+    days = query_int(request, "days", default=30, maximum=366)
     async with request.app[SESSIONS]() as session:
         rows = await stats.platform_days(session, days)
     return web.json_response(

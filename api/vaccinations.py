@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from aiohttp import web
 
@@ -12,29 +11,12 @@ from api.businesses import path_id
 from api.errors import ApiError, field_error, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
 from api.schemas import PetCreate, VaccinationCreate
+from api.serializers import pet_json, vaccination_json
 from db import pets
-from db.models import Pet, Vaccination
 from db.tenants import customer_of
 from keeptime.temporal_client import query_or_none
 from keeptime.vaccination_service import register_vaccination, vaccination_workflow_id
 from workflows.vaccination import VaccinationWorkflow
-
-
-def pet_json(pet: Pet) -> dict[str, Any]:
-    return {"id": pet.id, "owner_id": pet.owner_id, "name": pet.name, "species": pet.species}
-
-
-def vaccination_json(record: Vaccination) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "pet_id": record.pet_id,
-        "vaccine": record.vaccine,
-        "status": record.status.value,
-        "administered_at": record.administered_at.isoformat() if record.administered_at else None,
-        "expires_at": record.expires_at.isoformat(),
-        "superseded_by": record.superseded_by,
-        "workflow_id": vaccination_workflow_id(record.id),
-    }
 
 
 async def create_pet(request: web.Request) -> web.Response:

@@ -6,12 +6,21 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, select, text
+from sqlalchemy import exists, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.appointment_types import ACTIVE_STATUSES, AppointmentSnapshot
-from db.models import Appointment, AppointmentStatus, Business, IdempotentRequest, Review
+from db.models import (
+    Appointment,
+    AppointmentFee,
+    AppointmentStatus,
+    Business,
+    Customer,
+    IdempotentRequest,
+    Review,
+)
 from keeptime.automation import AutomationSettings
 
 BLOCKING = (AppointmentStatus.PENDING, AppointmentStatus.CONFIRMED, AppointmentStatus.CHECKED_IN)
@@ -159,9 +168,35 @@ async def refuse_overlap_on_reschedule(
         )
 
 
-async def appointment_of(session: AsyncSession, business_id: int, appointment_id: int) -> Appointment | None:
-    appointment = await session.get(Appointment, appointment_id)
+async def appointment_of(
+    session: AsyncSession, business_id: int, appointment_id: int, *, lock: bool = False
+) -> Appointment | None:
+    """The business's appointment (row-locked until the transaction ends with ``lock``)."""
+    appointment = await session.get(Appointment, appointment_id, with_for_update=lock)
     return appointment if appointment is not None and appointment.business_id == business_id else None
+
+
+async def charge_no_show(
+    session: AsyncSession, appointment: Appointment, fee_cents: int, penalty: int
+) -> None:
+    """The no-show fee row (once per appointment, for the payment system) and the reputation penalty."""
+    if fee_cents > 0:
+        await session.execute(
+            insert(AppointmentFee)
+            .values(
+                appointment_id=appointment.id,
+                business_id=appointment.business_id,
+                customer_id=appointment.customer_id,
+                amount_cents=fee_cents,
+            )
+            .on_conflict_do_nothing(index_elements=[AppointmentFee.appointment_id])
+        )
+    if penalty:
+        await session.execute(
+            update(Customer)
+            .where(Customer.id == appointment.customer_id)
+            .values(reputation_score=func.greatest(Customer.reputation_score - penalty, 0))
+        )
 
 
 async def list_appointments(

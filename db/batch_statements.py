@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from sqlalchemy import TextClause, text
 
+from db.models import CallStatus
+
 _RESULT = "SELECT (SELECT count(*) FROM batch) AS scanned, (SELECT count(*) FROM changed) AS changed, " + (
     "(SELECT max(id) FROM batch) AS last"
 )
+
+_FINISHED_CALLS = ", ".join(f"'{status.value}'" for status in CallStatus.finished())
 
 APPOINTMENT_ARCHIVE = text(
     """
@@ -46,7 +50,9 @@ CALL_RECORD_CLEANUP = text(
     WITH batch AS (
         SELECT id FROM calls
          WHERE id > :after AND created_at < :cutoff
-           AND status IN ('completed', 'no_answer', 'declined', 'failed', 'cancelled', 'skipped')
+           AND status IN ("""
+    + _FINISHED_CALLS
+    + """)
          ORDER BY id LIMIT :limit
     ), changed AS (
         DELETE FROM calls c USING batch b WHERE c.id = b.id RETURNING c.id
@@ -114,6 +120,25 @@ BUSINESS_STATS = text(
     )
     """
     + _RESULT
+)
+
+# The notification-log cleanup pages on (updated_at, id): the (status, updated_at) index serves both the
+# filter and the order; a batch locks only its own rows.
+NOTIFICATION_LOG_DELETE = text(
+    """
+    WITH doomed AS (
+        SELECT id, updated_at FROM notification_log
+         WHERE status = :status AND updated_at < :cutoff
+           AND (updated_at, id) > (:after_at, :after_id)
+         ORDER BY updated_at, id
+         LIMIT :limit
+    ), gone AS (
+        DELETE FROM notification_log n USING doomed d WHERE n.id = d.id RETURNING d.updated_at, d.id
+    )
+    SELECT count(*) AS deleted, max(updated_at) AS last_at,
+           (SELECT id FROM gone ORDER BY updated_at DESC, id DESC LIMIT 1) AS last_id
+      FROM gone
+    """
 )
 
 STATEMENTS: dict[str, TextClause] = {

@@ -433,6 +433,16 @@ class CallStatus(enum.StrEnum):
     def in_flight(cls) -> tuple[CallStatus, ...]:
         return (cls.DIALING, cls.ANSWERED)
 
+    @classmethod
+    def placed(cls) -> tuple[CallStatus, ...]:
+        """Calls that happened: they count for the skip window and the daily cap."""
+        return (cls.DIALING, cls.ANSWERED, cls.COMPLETED, cls.NO_ANSWER, cls.DECLINED, cls.FAILED)
+
+    @classmethod
+    def finished(cls) -> tuple[CallStatus, ...]:
+        """Calls whose records the cleanups may delete."""
+        return (cls.COMPLETED, cls.NO_ANSWER, cls.DECLINED, cls.FAILED, cls.CANCELLED, cls.SKIPPED)
+
 
 class Call(Base):
     """One renewal call (automatic or manual). ``call_key`` makes claiming a call idempotent;

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Pet, Vaccination, VaccinationStatus
+from activities.vaccination_types import ExpiryAlert, VaccinationSnapshot
+from db.models import Business, Pet, Vaccination, VaccinationStatus
+from keeptime.automation import AutomationSettings
+from keeptime.expiry import expiry_moments
 
 ACTIVE = (VaccinationStatus.VALID, VaccinationStatus.EXPIRING_SOON)
 
@@ -66,9 +70,34 @@ async def upcoming_expiries(
     return [(record, pet) for record, pet in rows.all()]
 
 
-async def vaccination_of(session: AsyncSession, business_id: int, vaccination_id: int) -> Vaccination | None:
-    record = await session.get(Vaccination, vaccination_id)
+async def vaccination_of(
+    session: AsyncSession, business_id: int, vaccination_id: int, *, lock: bool = False
+) -> Vaccination | None:
+    """The business's vaccination record (row-locked until the transaction ends with ``lock``)."""
+    record = await session.get(Vaccination, vaccination_id, with_for_update=lock)
     return record if record is not None and record.business_id == business_id else None
+
+
+async def vaccination_snapshot(session: AsyncSession, record: Vaccination) -> VaccinationSnapshot:
+    """What the workflow plans with: the record, its owner and the alert moments of its business."""
+    pet = await session.get(Pet, record.pet_id)
+    business = await session.get(Business, record.business_id)
+    assert pet is not None and business is not None  # foreign keys
+    settings = AutomationSettings.model_validate(business.automation or {})
+    moments = expiry_moments(
+        record.expires_at,
+        settings.vaccination_alert_days,
+        settings.expiry_alert_local_time,
+        ZoneInfo(business.time_zone),
+    )
+    return VaccinationSnapshot(
+        vaccination_id=record.id,
+        business_id=record.business_id,
+        owner_id=pet.owner_id,
+        status=record.status.value,
+        expires_at=record.expires_at,
+        alerts=[ExpiryAlert(days_before=m.days_before, at=m.at) for m in moments],
+    )
 
 
 async def active_vaccinations(session: AsyncSession) -> list[Vaccination]:

@@ -15,23 +15,6 @@ from db.models import Business, Call, CallSchedulerConfig, CallStatus, Policy, P
 from keeptime.call_config import CallSchedulerConfig as CallConfig
 from keeptime.policy_plan import skip_gap_days
 
-# Calls that happened (they count for the skip window and the daily cap); scheduled/cancelled/skipped did not.
-PLACED = (
-    CallStatus.DIALING,
-    CallStatus.ANSWERED,
-    CallStatus.COMPLETED,
-    CallStatus.NO_ANSWER,
-    CallStatus.DECLINED,
-    CallStatus.FAILED,
-)
-FINISHED = (
-    CallStatus.COMPLETED,
-    CallStatus.NO_ANSWER,
-    CallStatus.DECLINED,
-    CallStatus.FAILED,
-    CallStatus.CANCELLED,
-    CallStatus.SKIPPED,
-)
 CALLS_LOCK_CLASS = 7101  # pg_advisory_xact_lock(class, business_id): one call claim at a time per business
 
 
@@ -86,10 +69,16 @@ async def locked_call(session: AsyncSession, business_id: int, call_id: int) -> 
     return found
 
 
+async def call_by_key(session: AsyncSession, call_key: str) -> Call | None:
+    """The call a claim with this key created (a retried claim finds its own call)."""
+    found: Call | None = await session.scalar(select(Call).where(Call.call_key == call_key))
+    return found
+
+
 async def calls_placed_on(session: AsyncSession, business_id: int, day: date) -> int:
     """Calls placed on one business-local day (what ``max_calls_per_day`` counts)."""
     return await _count_calls(
-        session, Call.business_id == business_id, Call.local_day == day, Call.status.in_(PLACED)
+        session, Call.business_id == business_id, Call.local_day == day, Call.status.in_(CallStatus.placed())
     )
 
 
@@ -133,7 +122,9 @@ async def _count_calls(session: AsyncSession, *conditions: ColumnElement[bool]) 
 
 async def last_call_day(session: AsyncSession, policy_id: int) -> date | None:
     day: date | None = await session.scalar(
-        select(func.max(Call.local_day)).where(Call.policy_id == policy_id, Call.status.in_(PLACED))
+        select(func.max(Call.local_day)).where(
+            Call.policy_id == policy_id, Call.status.in_(CallStatus.placed())
+        )
     )
     return day
 
@@ -206,13 +197,11 @@ async def policies_due_within(session: AsyncSession, business_id: int, before: d
     return list(rows.scalars())
 
 
-async def delete_finished_calls_before(
-    session: AsyncSession, business_id: int | None, before: datetime
-) -> int:
-    """Delete finished call records created before ``before`` (one business, or all when None)."""
-    statement = delete(Call).where(Call.status.in_(FINISHED), Call.created_at < before)
-    if business_id is not None:
-        statement = statement.where(Call.business_id == business_id)
+async def delete_finished_calls_before(session: AsyncSession, business_id: int, before: datetime) -> int:
+    """Delete the business's finished call records created before ``before``."""
+    statement = delete(Call).where(
+        Call.business_id == business_id, Call.status.in_(CallStatus.finished()), Call.created_at < before
+    )
     async with session.begin():
         result = await session.execute(statement.returning(Call.id))
         return len(result.all())
@@ -285,7 +274,7 @@ async def schedule_manual_call(
         gap = skip_gap_days(config)
         rows = await session.execute(
             select(Call.local_day, Call.scheduled_for, Call.status).where(
-                Call.policy_id == policy.id, Call.status.in_((*PLACED, CallStatus.SCHEDULED))
+                Call.policy_id == policy.id, Call.status.in_((*CallStatus.placed(), CallStatus.SCHEDULED))
             )
         )
         for other_day, scheduled_for, status in rows.all():

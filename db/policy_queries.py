@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Call, CallStatus, Customer, Policy, PolicyStatus
-from db.policies import PLACED
 
 
 async def list_policies(
@@ -58,7 +57,7 @@ async def pending_customers(
     """Active policies with a call planned before ``before``: soonest call first, then soonest expiry."""
     last_call = (
         select(Call.policy_id, func.max(Call.local_day).label("day"))
-        .where(Call.business_id == business_id, Call.status.in_(PLACED))
+        .where(Call.business_id == business_id, Call.status.in_(CallStatus.placed()))
         .group_by(Call.policy_id)
         .subquery()
     )
@@ -86,7 +85,11 @@ async def day_statistics(
         (
             await session.execute(
                 select(Call.status, func.count())
-                .where(Call.business_id == business_id, Call.local_day == day, Call.status.in_(PLACED))
+                .where(
+                    Call.business_id == business_id,
+                    Call.local_day == day,
+                    Call.status.in_(CallStatus.placed()),
+                )
                 .group_by(Call.status)
             )
         ).all()

@@ -26,6 +26,12 @@ async def create_business(session: AsyncSession, values: dict[str, Any]) -> tupl
     return business, key
 
 
+async def business_named_like(session: AsyncSession, pattern: str) -> int | None:
+    """The id of some business whose name matches the SQL LIKE ``pattern`` (None: none does)."""
+    found: int | None = await session.scalar(select(Business.id).where(Business.name.like(pattern)).limit(1))
+    return found
+
+
 async def issue_api_key(session: AsyncSession, business_id: int) -> str:
     key = f"kt_{business_id}_{secrets.token_urlsafe(24)}"
     session.add(ApiKey(business_id=business_id, key_hash=hash_api_key(key), prefix=key[:12]))

@@ -9,6 +9,7 @@ never exists without its row: it is only started after the commit, and its first
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,10 +27,11 @@ from activities.appointment_types import (
     AppointmentSnapshot,
     AppointmentView,
     CancelInput,
+    ReviewSubmittedInput,
 )
 from db import appointments as store
 from db.engine import SessionFactory
-from db.models import Appointment
+from db.models import Appointment, Business
 from keeptime.temporal_client import query_or_none
 from workflows import search_attributes as attrs
 from workflows.appointment import INVALID, AppointmentWorkflow
@@ -130,6 +132,20 @@ async def steer(client: Client, appointment_id: int, update: Any, arg: Any) -> A
 async def current_state(client: Client, appointment_id: int) -> AppointmentView | None:
     """The workflow's ``state`` query, or None when its workflow is gone or not answering."""
     return await query_or_none(client, appointment_workflow_id(appointment_id), AppointmentWorkflow.state)
+
+
+async def submit_review(
+    sessions: SessionFactory, client: Client, appointment: Appointment, rating: int, text: str | None
+) -> Business:
+    """Store the review (AlreadyReviewed if there is one), then tell the workflow so it sends no reminder.
+
+    Returns the business with its new rating figures."""
+    async with sessions() as session:
+        business = await store.add_review(session, appointment, rating, text)
+    handle = client.get_workflow_handle(appointment_workflow_id(appointment.id))
+    with contextlib.suppress(RPCError):  # a finished workflow needs no signal; the review is stored anyway
+        await handle.signal(AppointmentWorkflow.review_submitted, ReviewSubmittedInput(rating=rating))
+    return business
 
 
 async def cancel_and_wait(

@@ -14,7 +14,7 @@ from temporalio.service import RPCError
 from activities.policy_types import CallSummarySignal, PolicyInput
 from db import policies
 from db.engine import SessionFactory
-from db.models import Call, Policy
+from db.models import Call, CallStatus, Policy
 from keeptime.call_config import CallSchedulerConfig
 from workflows import search_attributes as attrs
 from workflows.policy import PolicyWorkflow
@@ -71,6 +71,35 @@ async def record_call_summary(
     if call is not None:
         answer = CallSummarySignal(call_id=call.id, renewal_agreed=renewal_agreed)
         await _signal(client, call.policy_id, PolicyWorkflow.call_summary, answer)
+    return call
+
+
+async def schedule_manual_call(
+    sessions: SessionFactory, client: Client, business_id: int, policy_id: int, at: datetime
+) -> Call | None:
+    """Store an operator's call for ``at`` (CallNotAllowed within the skip window), then wake the workflow.
+
+    None: no such policy."""
+    async with sessions() as session:
+        settings = await policies.call_settings(session, business_id)
+    if settings is None:
+        return None
+    zone, config = settings
+    async with sessions() as session:
+        call = await policies.schedule_manual_call(session, business_id, policy_id, at, config, zone)
+    if call is not None:
+        await refresh(client, [call.policy_id])
+    return call
+
+
+async def cancel_manual_call(
+    sessions: SessionFactory, client: Client, business_id: int, call_id: int
+) -> Call | None:
+    """Cancel a scheduled manual call and wake its workflow; the call as it now is (None: no such call)."""
+    async with sessions() as session:
+        call = await policies.cancel_scheduled_call(session, business_id, call_id)
+    if call is not None and call.status == CallStatus.CANCELLED:
+        await refresh(client, [call.policy_id])
     return call
 
 

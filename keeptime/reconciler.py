@@ -15,7 +15,6 @@ from functools import partial
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.vaccinations import vaccination_snapshot
 from db import appointments as store
 from db import pets, policies
 from db.engine import SessionFactory
@@ -57,7 +56,7 @@ async def reconcile_workflows(
             await ensure_workflow(client, snapshot, restart_closed=True)
 
         async def restart_vaccination(record: Vaccination) -> None:
-            snapshot = await vaccination_snapshot(session, record.id, record.business_id)
+            snapshot = await pets.vaccination_snapshot(session, record)
             await start_vaccination_workflow(client, record, snapshot)
 
         expected: list[tuple[str, Callable[[], Awaitable[object]]]] = [

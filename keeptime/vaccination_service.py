@@ -10,7 +10,6 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
 from activities.vaccination_types import SupersedeInput, VaccinationInput, VaccinationSnapshot
-from activities.vaccinations import vaccination_snapshot
 from db import pets
 from db.engine import SessionFactory
 from db.models import Vaccination
@@ -28,7 +27,7 @@ async def register_vaccination(
 ) -> Vaccination:
     async with sessions() as session:
         record, older = await pets.add_vaccination(session, business_id, values)
-        snapshot = await vaccination_snapshot(session, record.id, business_id)
+        snapshot = await pets.vaccination_snapshot(session, record)
     for old_id in older:  # their rows already say superseded; their workflows end quietly
         with contextlib.suppress(RPCError):
             await client.get_workflow_handle(vaccination_workflow_id(old_id)).signal(

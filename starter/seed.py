@@ -14,13 +14,12 @@ import sys
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from temporalio.client import Client
 from tqdm import tqdm
 
 from db import pets, tenants
 from db.engine import SessionFactory, create_engine, create_session_factory
-from db.models import Business, ChatRoom
+from db.models import ChatRoom
 from keeptime.appointment_service import book_appointment
 from keeptime.policy_service import register_policy
 from keeptime.settings import get_settings
@@ -39,7 +38,7 @@ async def seed_demo(args: argparse.Namespace) -> int:
     sessions = create_session_factory(engine)
     try:
         async with sessions() as session:
-            existing = await session.scalar(select(Business.id).where(Business.name.like("Demo %")).limit(1))
+            existing = await tenants.business_named_like(session, "Demo %")
         if existing is not None and not args.force:
             print("demo data exists already (businesses named 'Demo ...'); use --force to add another set")
             return 0

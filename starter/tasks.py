@@ -10,13 +10,15 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from tqdm import tqdm
 
-from activities.job_types import BatchJobInput, JobMetrics
+from activities.job_types import BatchJobInput, CleanupInput, JobMetrics
 from db.engine import SessionFactory, create_engine, create_session_factory
 from keeptime.settings import get_settings
+
+JobInput = TypeVar("JobInput", BatchJobInput, CleanupInput)
 
 
 @asynccontextmanager
@@ -30,6 +32,15 @@ async def _sessions() -> AsyncIterator[SessionFactory]:
 
 def _bar(description: str) -> tqdm[Any]:
     return tqdm(desc=description, unit=" rows", file=sys.stderr, dynamic_ncols=True)
+
+
+def _declared(name: str, kind: type[JobInput], **given: int | None) -> JobInput:
+    """The input the schedule of job ``name`` runs with, with the command line's values where given."""
+    from keeptime.schedules import job_named
+
+    job = job_named(name)
+    assert job is not None and isinstance(job.arg, kind), name
+    return job.arg.model_copy(update={k: v for k, v in given.items() if v is not None})
 
 
 def _print(metrics: JobMetrics) -> None:
@@ -56,22 +67,23 @@ async def cleanup(args: argparse.Namespace) -> int:
     """Every cleanup and archive job now, in this process (the same batches as the scheduled jobs)."""
     from keeptime.batch_runner import run_batch_job, run_notification_log_cleanup
 
+    log_cleanup = _declared(
+        "notification-log-cleanup",
+        CleanupInput,
+        delivered_older_than_days=args.delivered_days,
+        failed_older_than_days=args.failed_days,
+    )
+    archives = [
+        _declared("appointment-archive", BatchJobInput, older_than_days=args.appointment_days),
+        _declared("chat-room-archive", BatchJobInput, older_than_days=args.chat_room_days),
+        _declared("call-record-cleanup", BatchJobInput, older_than_days=args.call_days),
+    ]
     async with _sessions() as sessions:
         with _bar("notification-log-cleanup") as bar:
-            _print(
-                await run_notification_log_cleanup(
-                    sessions, args.delivered_days, args.failed_days, bar.update
-                )
-            )
-        for job, days in (
-            ("appointment-archive", args.appointment_days),
-            ("chat-room-archive", args.chat_room_days),
-            ("call-record-cleanup", args.call_days),
-        ):
-            with _bar(job) as bar:
-                _print(
-                    await run_batch_job(sessions, BatchJobInput(job=job, older_than_days=days), bar.update)
-                )
+            _print(await run_notification_log_cleanup(sessions, log_cleanup, bar.update))
+        for job in archives:
+            with _bar(job.job) as bar:
+                _print(await run_batch_job(sessions, job, bar.update))
     return 0
 
 
@@ -88,9 +100,7 @@ async def stats(args: argparse.Namespace) -> int:
         )
         print(json.dumps(platform.model_dump(mode="json")))
         with _bar("business-stats") as bar:
-            _print(
-                await run_batch_job(sessions, BatchJobInput(job="business-stats", batch_size=200), bar.update)
-            )
+            _print(await run_batch_job(sessions, _declared("business-stats", BatchJobInput), bar.update))
     return 0
 
 
@@ -103,11 +113,15 @@ def add_task_commands(commands: Any, run_async: Any) -> None:
         run=run_async(send_reminders)
     )
     clean = commands.add_parser("task:cleanup", help="run every cleanup and archive job now")
-    clean.add_argument("--delivered-days", type=int, default=90)
-    clean.add_argument("--failed-days", type=int, default=30)
-    clean.add_argument("--appointment-days", type=int, default=365)
-    clean.add_argument("--chat-room-days", type=int, default=183)
-    clean.add_argument("--call-days", type=int, default=30)
+    as_scheduled = "days (default: as the scheduled job)"
+    for flag in (
+        "--delivered-days",
+        "--failed-days",
+        "--appointment-days",
+        "--chat-room-days",
+        "--call-days",
+    ):
+        clean.add_argument(flag, type=int, help=as_scheduled)
     clean.set_defaults(run=run_async(cleanup))
     statistics = commands.add_parser(
         "task:stats", help="compute platform (one day) and business statistics now"

@@ -13,7 +13,6 @@ with workflow.unsafe.imports_passed_through():
         BatchJobInput,
         CleanupInput,
         DeleteBatchInput,
-        JobBatchInput,
         JobMetrics,
         PlatformStatsInput,
         PlatformStatsResult,
@@ -51,16 +50,7 @@ class NotificationLogCleanupWorkflow:
 
     @workflow.run
     async def run(self, job: CleanupInput) -> JobMetrics:
-        started = workflow.now()
-        if not job.cutoffs:
-            job = job.model_copy(
-                update={
-                    "cutoffs": {
-                        "delivered": (started - timedelta(days=job.delivered_older_than_days)).isoformat(),
-                        "failed": (started - timedelta(days=job.failed_older_than_days)).isoformat(),
-                    }
-                }
-            )
+        job = job.fixed(workflow.now())
         metrics = job.metrics or JobMetrics(job="notification-log-cleanup")
         phases = list(job.cutoffs.items())
         phase, after = job.phase, job.after
@@ -90,15 +80,7 @@ class BatchJobWorkflow:
 
     @workflow.run
     async def run(self, job: BatchJobInput) -> JobMetrics:
-        if job.cutoff is None or job.started is None:
-            started = workflow.now()
-            job = job.model_copy(
-                update={
-                    "started": started.isoformat(),
-                    "cutoff": (started - timedelta(days=job.older_than_days)).isoformat(),
-                }
-            )
-        assert job.cutoff is not None and job.started is not None
+        job = job.fixed(workflow.now())
         metrics = job.metrics or JobMetrics(job=job.job)
         after = job.after
         method = (
@@ -109,15 +91,7 @@ class BatchJobWorkflow:
         for _ in range(job.batches_per_run):
             batch = await workflow.execute_activity_method(
                 method,
-                JobBatchInput(
-                    job=job.job,
-                    cutoff=job.cutoff,
-                    now=job.started,
-                    after=after,
-                    limit=job.batch_size,
-                    points=job.points,
-                    cap=job.cap,
-                ),
+                job.batch(after),
                 task_queue=MAINTENANCE,
                 start_to_close_timeout=timedelta(minutes=5),
                 heartbeat_timeout=timedelta(minutes=2),  # the sweep beats per row; a batch statement is short
