@@ -6,22 +6,29 @@ from aiohttp import web
 
 from api.auth import require_admin
 from api.errors import ApiError
-from api.keys import TEMPORAL
-from keeptime.schedules import JOBS, Job, describe_job, job_named
+from api.keys import SETTINGS, TEMPORAL
+from keeptime.schedules import Job, configured_jobs, describe_job, job_named
+
+
+def _jobs(request: web.Request) -> list[Job]:
+    """The jobs as this deployment schedules them (``JOB_OVERRIDES`` applied)."""
+    return configured_jobs(request.app[SETTINGS].job_overrides)
 
 
 def _job(request: web.Request) -> Job:
-    job = job_named(request.match_info["name"])
+    jobs = _jobs(request)
+    job = job_named(request.match_info["name"], jobs)
     if job is None:
         raise ApiError(
-            404, "not_found", f"no job {request.match_info['name']!r}; jobs: {[j.name for j in JOBS]}"
+            404, "not_found", f"no job {request.match_info['name']!r}; jobs: {[j.name for j in jobs]}"
         )
     return job
 
 
 async def list_jobs(request: web.Request) -> web.Response:
     require_admin(request)
-    return web.json_response({"jobs": [await describe_job(request.app[TEMPORAL], job) for job in JOBS]})
+    client = request.app[TEMPORAL]
+    return web.json_response({"jobs": [await describe_job(client, job) for job in _jobs(request)]})
 
 
 async def trigger(request: web.Request) -> web.Response:

@@ -226,8 +226,8 @@ def configured_jobs(overrides: Mapping[str, JobOverride]) -> list[Job]:
     return jobs
 
 
-def job_named(name: str) -> Job | None:
-    return next((job for job in JOBS if job.name == name), None)
+def job_named(name: str, jobs: Sequence[Job] = JOBS) -> Job | None:
+    return next((job for job in jobs if job.name == name), None)
 
 
 async def describe_job(client: Client, job: Job) -> dict[str, Any]:

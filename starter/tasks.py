@@ -35,10 +35,11 @@ def _bar(description: str) -> tqdm[Any]:
 
 
 def _declared(name: str, kind: type[JobInput], **given: int | None) -> JobInput:
-    """The input the schedule of job ``name`` runs with, with the command line's values where given."""
-    from keeptime.schedules import job_named
+    """The input job ``name`` is scheduled with here (``JOB_OVERRIDES`` applied), with the command line's
+    values where given."""
+    from keeptime.schedules import configured_jobs, job_named
 
-    job = job_named(name)
+    job = job_named(name, configured_jobs(get_settings().job_overrides))
     assert job is not None and isinstance(job.arg, kind), name
     return job.arg.model_copy(update={k: v for k, v in given.items() if v is not None})
 

@@ -7,14 +7,16 @@ import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from temporalio.client import Client, ScheduleOverlapPolicy
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from api.app import create_app
 from db.engine import SessionFactory
 from keeptime.schedules import JOBS, PREFIX, configured_jobs, sync_schedules
 from keeptime.settings import JobOverride, Settings
@@ -85,6 +87,21 @@ async def test_the_reconciler_job_runs_from_the_api_and_reports_what_it_fixed(
     result = reconciler["recent_runs"][-1]["result"]
     assert result["changed"] == 1 and result["details"] == [f"started appointment-{orphan.id}"]
     await clean_schedules.get_workflow_handle(f"appointment-{orphan.id}").describe()  # it runs now
+
+
+async def test_the_jobs_api_shows_the_deployments_overridden_timing(
+    api_settings: Settings, clean_schedules: Client
+) -> None:
+    overrides = {"appointment-archive": JobOverride(cron="0 5 * * *", time_zone="Europe/Berlin")}
+    await sync_schedules(clean_schedules, configured_jobs(overrides))
+    settings = api_settings.model_copy(update={"job_overrides": overrides})
+    async with TestClient(TestServer(create_app(settings), host="127.0.0.1")) as client:
+        jobs = (await (await client.get("/v1/jobs", headers=ADMIN)).json())["jobs"]
+    archive = next(j for j in jobs if j["name"] == "appointment-archive")
+    assert (archive["cron"], archive["time_zone"]) == ("0 5 * * *", "Europe/Berlin")
+    berlin = ZoneInfo("Europe/Berlin")
+    assert archive["next_runs"]
+    assert all(datetime.fromisoformat(t).astimezone(berlin).hour == 5 for t in archive["next_runs"])
 
 
 def test_a_deployment_overrides_a_jobs_timing_and_thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
