@@ -118,6 +118,9 @@ class AppointmentState(BaseModel):
     review_requested_at: datetime | None = None
     cancel_request: CancelInput | None = None
     booked_announced: bool = False
+    sent_slots: list[str] = Field(
+        default_factory=list, description="reminders sent, as '<offset>@<starts_at>': one per slot, ever"
+    )
 
 
 class AppointmentInput(BaseModel):

@@ -21,13 +21,20 @@ CallOutcomeName = Literal["answered", "no_answer", "declined", "failed", "cancel
 ClaimOutcome = Literal["granted", "busy", "over_daily_cap", "paused", "skipped", "ended"]
 
 
+PolicyAction = Literal["cancel", "stop_calls", "call_now", "decline"]
+
+
 class PolicyRef(BaseModel):
     policy_id: int
     business_id: int
 
 
 class PolicyInput(PolicyRef):
-    """Start (and continue-as-new) input: ids only; the workflow reads everything else by activity."""
+    """Start (and continue-as-new) input: ids, plus the steering that arrived and is not yet applied."""
+
+    pending_actions: list[PolicyAction] = Field(
+        default_factory=list, description="signals carried across continue-as-new, applied first"
+    )
 
 
 class PlanInput(PolicyRef):
@@ -93,9 +100,6 @@ class CallSummarySignal(BaseModel):
 
     call_id: int
     renewal_agreed: bool
-
-
-PolicyAction = Literal["cancel", "stop_calls", "call_now", "decline"]
 
 
 class PolicyActionInput(PolicyRef):

@@ -18,9 +18,10 @@ from api.schemas import AppointmentCreate, CancelBody, Reschedule, ReviewBody
 from api.serializers import appointment_json, notification_json, rating_json
 from db import appointments as store
 from db import notification_queries
-from db.models import Appointment, AppointmentStatus
+from db.models import Appointment, AppointmentStatus, Business
 from db.tenants import customer_of
 from keeptime.appointment_service import (
+    CancelAccepted,
     SteeringRejected,
     book_appointment,
     cancel_and_wait,
@@ -133,7 +134,8 @@ async def no_show(request: web.Request) -> web.Response:
 async def reschedule(request: web.Request) -> web.Response:
     _, appointment = await _owned(request)
     body = await parse_json_body(request, Reschedule)
-    if body.starts_at <= datetime.now(UTC):
+    same_slot = body.starts_at == appointment.starts_at and body.ends_at == appointment.ends_at
+    if not same_slot and body.starts_at <= datetime.now(UTC):
         raise field_error("starts_at", "starts_at is in the past")
     async with request.app[SESSIONS]() as session:
         try:
@@ -145,16 +147,36 @@ async def reschedule(request: web.Request) -> web.Response:
 
 
 async def cancel(request: web.Request) -> web.Response:
+    """200 with the state once cancelled (a repeat answers the same), 202 when the cancel is recorded but
+    not yet written, 409 when the appointment is past cancelling."""
     _, appointment = await _owned(request)
     body = await parse_json_body(request, CancelBody)
-    if appointment.status.value not in ("pending", "confirmed"):
+    if appointment.status.value not in ("pending", "confirmed", "cancelled"):
         raise ApiError(409, "conflict", f"cannot cancel: the appointment is {appointment.status.value}")
     try:
         view = await cancel_and_wait(
             request.app[TEMPORAL], appointment.id, CancelInput(reason=body.reason, by=body.by)
         )
+    except CancelAccepted:
+        location = f"/v1/appointments/{appointment.id}"
+        return web.json_response(
+            {
+                "status": "cancel_requested",
+                "message": "the cancel is recorded and will be applied; read the appointment to see it",
+                "location": location,
+            },
+            status=202,
+            headers={"Location": location},
+        )
     except SteeringRejected as exc:
-        raise ApiError(exc.status, "timeout", str(exc)) from exc
+        raise ApiError(exc.status, "conflict", str(exc)) from exc
+    if view is None:  # the workflow has ended: the row has the outcome
+        _, appointment = await _owned(request)
+        if appointment.status != AppointmentStatus.CANCELLED:
+            raise ApiError(409, "conflict", f"cannot cancel: the appointment is {appointment.status.value}")
+        return web.json_response(appointment_json(appointment))
+    if view.status != "cancelled":
+        raise ApiError(409, "conflict", f"cannot cancel: the appointment is {view.status}")
     return web.json_response(view.model_dump(mode="json"))
 
 
@@ -172,5 +194,10 @@ async def review(request: web.Request) -> web.Response:
             request.app[SESSIONS], request.app[TEMPORAL], appointment, body.rating, body.text
         )
     except store.AlreadyReviewed as exc:
-        raise ApiError(409, "conflict", "this appointment has been reviewed already") from exc
+        if not exc.same:
+            raise ApiError(409, "conflict", "this appointment has been reviewed already") from exc
+        async with request.app[SESSIONS]() as session:  # a repeat of the stored review: answered, not added
+            stored = await session.get(Business, appointment.business_id)
+        assert stored is not None
+        return web.json_response({"appointment_id": appointment.id, "rating": rating_json(stored)})
     return web.json_response({"appointment_id": appointment.id, "rating": rating_json(business)}, status=201)

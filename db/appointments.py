@@ -224,7 +224,11 @@ async def list_appointments(
 
 
 class AlreadyReviewed(Exception):
-    pass
+    """The appointment has a review; ``same`` says whether it has this rating and text (a repeat)."""
+
+    def __init__(self, same: bool = False) -> None:
+        super().__init__("already reviewed")
+        self.same = same
 
 
 async def add_review(
@@ -244,7 +248,11 @@ async def add_review(
         await session.flush()
     except IntegrityError as exc:  # UNIQUE(appointment_id): one review per appointment, even under a race
         await session.rollback()
-        raise AlreadyReviewed from exc
+        existing = (
+            await session.execute(select(Review).where(Review.appointment_id == appointment.id))
+        ).scalar_one_or_none()
+        same = existing is not None and (existing.rating, existing.text) == (rating, text_)
+        raise AlreadyReviewed(same) from exc
     business = (
         await session.execute(
             select(Business).where(Business.id == appointment.business_id).with_for_update()

@@ -107,9 +107,10 @@ async def book_appointment(
 class SteeringRejected(Exception):
     """The workflow (or Temporal) said no; ``status`` is the HTTP status that explains it best."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, ended: bool = False) -> None:
         super().__init__(message)
         self.status = status
+        self.ended = ended
 
 
 async def steer(client: Client, appointment_id: int, update: Any, arg: Any) -> AppointmentView:
@@ -124,7 +125,7 @@ async def steer(client: Client, appointment_id: int, update: Any, arg: Any) -> A
         raise SteeringRejected(409, getattr(cause, "message", None) or str(cause)) from exc
     except RPCError as exc:
         if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
-            raise SteeringRejected(409, "this appointment's automation has ended") from exc
+            raise SteeringRejected(409, "this appointment's automation has ended", ended=True) from exc
         raise
     return result
 
@@ -148,21 +149,36 @@ async def submit_review(
     return business
 
 
+class CancelAccepted(Exception):
+    """The cancel is recorded in the workflow's history but not yet written: the caller answers 202."""
+
+
 async def cancel_and_wait(
     client: Client, appointment_id: int, request: CancelInput, *, wait_s: float = 10.0
-) -> AppointmentView:
-    """Send the ``cancel`` signal, then wait (briefly) until the workflow reports the cancellation."""
+) -> AppointmentView | None:
+    """Cancel and wait (at most ``wait_s``) for the workflow's own answer.
+
+    The ``cancel`` signal goes first: once it returns, the request is durable in the workflow's history,
+    whatever happens next. The ``cancel_with_answer`` update then waits for the workflow to write it.
+    Returns None when the workflow has ended (the row tells the outcome). Raises CancelAccepted when no
+    answer came in time (or the workflow handed over to its next run first), SteeringRejected when the
+    appointment can no longer be cancelled."""
     handle = client.get_workflow_handle_for(AppointmentWorkflow.run, appointment_workflow_id(appointment_id))
-    await handle.signal(AppointmentWorkflow.cancel, request)
-    deadline = asyncio.get_running_loop().time() + wait_s
-    while True:
-        view = await current_state(client, appointment_id)
-        if view is not None and view.status == "cancelled":
-            return view
-        if view is None:
-            return await handle.result()
-        if asyncio.get_running_loop().time() > deadline:
-            raise SteeringRejected(
-                504, "the cancellation was sent but not confirmed in time; check again shortly"
-            )
-        await asyncio.sleep(0.1)
+    try:
+        await handle.signal(AppointmentWorkflow.cancel, request)
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return None
+    try:
+        async with asyncio.timeout(wait_s):
+            view = await steer(client, appointment_id, AppointmentWorkflow.cancel_with_answer, request)
+    except TimeoutError:
+        raise CancelAccepted from None
+    except SteeringRejected as exc:
+        if exc.ended:  # cancelled and finished between the signal and the update
+            return None
+        raise
+    if view.status in ("pending", "confirmed"):
+        raise CancelAccepted
+    return view

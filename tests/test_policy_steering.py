@@ -17,9 +17,15 @@ from db.engine import SessionFactory
 from db.models import Call, CallStatus, PolicyStatus
 from keeptime.call_config import CallSchedulerConfig
 from keeptime.policy_plan import first_call_at
-from keeptime.policy_service import change_call_config, start_policy_workflow, trigger_calls_now
+from keeptime.policy_service import (
+    change_call_config,
+    record_call_summary,
+    start_policy_workflow,
+    trigger_calls_now,
+)
 from keeptime.settings import Settings
 from tests.appointment_support import eventually
+from tests.peers import ProviderPeer, SmtpPeer
 from tests.policy_support import Insurer, calls_of, make_insurer, make_policy, policy_row
 from tests.support import running_worker
 from tests.voice_agent_peer import VoiceAgentPeer
@@ -189,3 +195,32 @@ async def test_the_cancel_signal_ends_a_sleeping_policy_without_calls(
     assert (await policy_row(sessions, policy.id)).status == PolicyStatus.CANCELLED
     assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
     assert voice_agent.calls == []
+
+
+async def test_a_signal_that_arrives_during_the_renewal_call_survives_continue_as_new(
+    skipping_env: WorkflowEnvironment,
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+    voice_agent: VoiceAgentPeer,
+) -> None:
+    """``stop_calls`` (the CLI's signal, no API write) lands while the call that renews is in progress: the
+    next term must start with it applied, not with three more calls."""
+    insurer = await make_insurer(sessions)
+    end = datetime.now(UTC).astimezone(ZoneInfo("Asia/Kolkata")).date() + timedelta(days=40)
+    async with running_worker(skipping_env.client, sessions, provider_settings):
+        policy, handle = await make_policy(sessions, skipping_env.client, insurer, end)
+        voice_agent.scripts[policy.id] = ["answered"]
+
+        async def stop_then_agree(body: dict[str, Any]) -> None:
+            await handle.signal(PolicyWorkflow.stop_calls)
+            await record_call_summary(
+                sessions, skipping_env.client, insurer.business.id, int(body["call_id"]), True, "renews"
+            )
+
+        voice_agent.on_answered = stop_then_agree
+        final: PolicyView = await asyncio.wait_for(handle.result(), 120)
+    assert (final.phase, final.term) == ("expired", 2)
+    row = await policy_row(sessions, policy.id)
+    assert row.calls_stopped and row.term == 2
+    assert len(await calls_of(sessions, policy.id)) == 1  # the renewal call; none in the stopped term

@@ -4,8 +4,9 @@ Booked -> confirmation (and admin alert); confirmed -> reminders at each offset;
 check-in -> no-show (fee, penalty, notice); checked in -> completed at the end; completed -> review request
 and one review reminder unless reviewed; pending never confirmed -> cancelled ``unconfirmed`` at start.
 
-Steering: updates ``reschedule``, ``confirm``, ``check_in``, ``complete``, ``mark_no_show`` (validated,
-answered with the new state); signals ``cancel`` and ``review_submitted``; native cancellation behaves like
+Steering: updates ``reschedule``, ``confirm``, ``check_in``, ``complete``, ``mark_no_show``,
+``cancel_with_answer`` (validated, answered with the new state; a repeat is a no-op answered with the
+current state); signals ``cancel`` and ``review_submitted``; native cancellation behaves like
 ``cancel``; query ``state``. Every status change is written to PostgreSQL by an activity before the
 workflow adopts it.
 """
@@ -50,6 +51,8 @@ Arg = TypeVar("Arg")
 Result = TypeVar("Result")
 INVALID = "InvalidRequest"
 MESSAGE_HISTORY = 50  # the query shows the latest messages; the notification log has them all
+SAME_SLOT_IS_NO_OP = "reschedule-same-slot-is-no-op"  # before it, a same-slot reschedule bumped the version
+REMEMBER_SENT_SLOTS = "remember-sent-reminder-slots"  # before it, A -> B -> A re-sent A's reminders
 
 
 @workflow.defn
@@ -64,6 +67,8 @@ class AppointmentWorkflow:
         self._woken = False
         self._upcoming = "starting"
         self._sleeping = False
+        self._cancelling = False
+        self._continuing = False
 
     # ----------------------------------------------------------------------------------------- run loop
     @workflow.run
@@ -78,6 +83,7 @@ class AppointmentWorkflow:
                 self._announce_booking()
             while True:
                 if self._history_is_long(start):
+                    self._continuing = True  # lets a waiting cancel_with_answer answer "accepted"
                     await workflow.wait_condition(workflow.all_handlers_finished)
                     workflow.continue_as_new(start.model_copy(update={"carried": self._s, "snapshot": None}))
                 # Steering that arrives from here on (even during an activity below) wakes the next wait.
@@ -171,12 +177,25 @@ class AppointmentWorkflow:
                 SkipNotificationInput(request=request, reason="already_reviewed"),
                 "record skip",
             )
+        elif step.kind == "reminder" and self._slot_of(step) in self._s.sent_slots:
+            # Rescheduled away and back: this slot's reminder went out already under an earlier version.
+            result = await self._activity(
+                AppointmentActivities.record_skipped_notification,
+                SkipNotificationInput(request=request, reason="already_sent_for_this_slot"),
+                "record skip",
+            )
         else:
             result = await send_now(request)
+            sent = step.kind == "reminder" and result.status in ("sent", "delivered")
+            if sent and workflow.patched(REMEMBER_SENT_SLOTS):
+                self._s.sent_slots.append(self._slot_of(step))
         if step.kind == "review_request":
             self._s.review_requested_at = workflow.now()
         self._s.handled.append(step.key)
         self._record(request, result)
+
+    def _slot_of(self, step: Step) -> str:
+        return f"{step.offset_s}@{self._s.snapshot.starts_at.isoformat()}"
 
     async def _status_step(self, step: Step) -> None:
         self._s.handled.append(step.key)
@@ -200,9 +219,13 @@ class AppointmentWorkflow:
     async def _cancel(self, request: CancelInput) -> None:
         async with self._lock:
             self._s.cancel_request = None
-            if self._s.snapshot.status in TRANSITIONS["cancel"].allowed_from:
-                await self._transition("cancel", reason=request.reason, by=request.by)
-                self._queue("appointment.cancelled")
+            self._cancelling = True
+            try:
+                if self._s.snapshot.status in TRANSITIONS["cancel"].allowed_from:
+                    await self._transition("cancel", reason=request.reason, by=request.by)
+                    self._queue("appointment.cancelled")
+            finally:
+                self._cancelling = False
 
     # ------------------------------------------------------------------------------------------ messages
     def _announce_booking(self) -> None:
@@ -327,6 +350,25 @@ class AppointmentWorkflow:
         self._s.cancel_request = request
         self._woken = True
 
+    @workflow.update
+    async def cancel_with_answer(self, request: CancelInput) -> AppointmentView:
+        """Cancel and answer with the state once the cancellation is written (a repeat answers the same).
+
+        CLI: ``temporal workflow update execute -w appointment-<id> --name cancel_with_answer --input '{}'``.
+        The state still says pending/confirmed when the workflow hands over to its next run first; the
+        cancel is carried there (the API answers 202 then)."""
+        if self._s.snapshot.status in TRANSITIONS["cancel"].allowed_from and self._s.cancel_request is None:
+            self._s.cancel_request = request
+            self._woken = True
+        await workflow.wait_condition(
+            lambda: (self._s.cancel_request is None and not self._cancelling) or self._continuing
+        )
+        return self.state()
+
+    @cancel_with_answer.validator
+    def _validate_cancel_with_answer(self, request: CancelInput) -> None:
+        self._require_step("cancel", "cancel")
+
     @workflow.signal
     def review_submitted(self, review: ReviewSubmittedInput) -> None:
         self._s.snapshot = self._s.snapshot.model_copy(update={"reviewed": True})
@@ -335,6 +377,9 @@ class AppointmentWorkflow:
     @workflow.update
     async def reschedule(self, change: RescheduleInput) -> AppointmentView:
         async with self._lock:
+            # Repeating a reschedule (or asking for the slot it has) changes nothing and sends nothing.
+            if self._same_slot(change) and workflow.patched(SAME_SLOT_IS_NO_OP):
+                return self.state()
             self._require(self._s.snapshot.status in RESCHEDULABLE, "reschedule")
             await self._transition(
                 "reschedule",
@@ -348,9 +393,11 @@ class AppointmentWorkflow:
 
     @reschedule.validator
     def _validate_reschedule(self, change: RescheduleInput) -> None:
-        self._require(self._s.snapshot.status in RESCHEDULABLE, "reschedule")
         if change.starts_at.tzinfo is None or change.ends_at.tzinfo is None:
             raise ApplicationError("starts_at and ends_at need a UTC offset", type=INVALID)
+        if self._same_slot(change):
+            return  # a repeat: answered with the current state, whatever the status
+        self._require(self._s.snapshot.status in RESCHEDULABLE, "reschedule")
         if change.starts_at <= workflow.now():
             raise ApplicationError("starts_at is in the past", type=INVALID)
         if change.ends_at <= change.starts_at:
@@ -362,7 +409,7 @@ class AppointmentWorkflow:
 
     @confirm.validator
     def _validate_confirm(self, step: StepInput) -> None:
-        self._require(self._s.snapshot.status in TRANSITIONS["confirm"].allowed_from, "confirm")
+        self._require_step("confirm", "confirm")
 
     @workflow.update
     async def check_in(self, step: StepInput) -> AppointmentView:
@@ -370,7 +417,7 @@ class AppointmentWorkflow:
 
     @check_in.validator
     def _validate_check_in(self, step: StepInput) -> None:
-        self._require(self._s.snapshot.status in TRANSITIONS["check_in"].allowed_from, "check in")
+        self._require_step("check_in", "check in")
 
     @workflow.update
     async def complete(self, step: StepInput) -> AppointmentView:
@@ -378,7 +425,7 @@ class AppointmentWorkflow:
 
     @complete.validator
     def _validate_complete(self, step: StepInput) -> None:
-        self._require(self._s.snapshot.status in TRANSITIONS["complete"].allowed_from, "complete")
+        self._require_step("complete", "complete")
 
     @workflow.update
     async def mark_no_show(self, step: StepInput) -> AppointmentView:
@@ -386,12 +433,24 @@ class AppointmentWorkflow:
 
     @mark_no_show.validator
     def _validate_mark_no_show(self, step: StepInput) -> None:
-        self._require(self._s.snapshot.status in TRANSITIONS["no_show"].allowed_from, "mark as no-show")
-        if workflow.now() < self._s.snapshot.starts_at:
+        self._require_step("no_show", "mark as no-show")
+        if self._s.snapshot.status != "no_show" and workflow.now() < self._s.snapshot.starts_at:
             raise ApplicationError("an appointment that has not started cannot be a no-show", type=CONFLICT)
+
+    def _same_slot(self, change: RescheduleInput) -> bool:
+        snapshot = self._s.snapshot
+        return change.starts_at == snapshot.starts_at and change.ends_at == snapshot.ends_at
+
+    def _require_step(self, action: str, verb: str) -> None:
+        """Allowed from the transition's sources; a repeat (already at its target) is allowed as a no-op."""
+        transition = TRANSITIONS[action]
+        status = self._s.snapshot.status
+        self._require(status in transition.allowed_from or status == transition.target, verb)
 
     async def _steer(self, action: str, step: StepInput, message: str | None) -> AppointmentView:
         async with self._lock:  # re-checked under the lock: the timeline may have moved meanwhile
+            if self._s.snapshot.status == TRANSITIONS[action].target:
+                return self.state()  # a repeat: the first call did it; nothing is written or sent again
             self._require(
                 self._s.snapshot.status in TRANSITIONS[action].allowed_from, action.replace("_", " ")
             )

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -56,6 +56,7 @@ async def _db(method: Callable[[Any, Arg], Awaitable[Result]], arg: Arg, summary
 
 
 CONTINUE_AS_NEW_AFTER_EVENTS = 2_000
+SUGGESTED_CAN = "policy-continue-as-new-when-suggested"
 
 
 def _call_retry(plan: PolicyPlan) -> RetryPolicy:
@@ -74,7 +75,7 @@ class PolicyWorkflow:
     def __init__(self, start: PolicyInput) -> None:
         self._ref = PolicyRef(policy_id=start.policy_id, business_id=start.business_id)
         self._woken = False
-        self._actions: list[PolicyAction] = []
+        self._actions: list[PolicyAction] = list(start.pending_actions)
         self._summaries: dict[int, bool] = {}
         self._plan: PolicyPlan | None = None
         self._phase: PolicyPhase = "call_scheduled"
@@ -109,17 +110,28 @@ class PolicyWorkflow:
                     continue
                 if await self._call(plan, call):
                     self._set_phase("renewed", None)
-                    await workflow.wait_condition(workflow.all_handlers_finished)
-                    workflow.continue_as_new(PolicyInput(**self._ref.model_dump()))
-                if workflow.info().get_current_history_length() > CONTINUE_AS_NEW_AFTER_EVENTS:
-                    await workflow.wait_condition(workflow.all_handlers_finished)
-                    workflow.continue_as_new(PolicyInput(**self._ref.model_dump()))
+                    await self._continue_as_new()  # the next term starts with a fresh history
+                if self._history_is_long():
+                    await self._continue_as_new()
         except asyncio.CancelledError:
             # `temporal workflow cancel` ends it like the cancel signal: the row says cancelled too.
             await asyncio.shield(self._act("cancel"))
             raise
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state()
+
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        if info.get_current_history_length() > CONTINUE_AS_NEW_AFTER_EVENTS:
+            return True
+        return workflow.patched(SUGGESTED_CAN) and info.is_continue_as_new_suggested()
+
+    async def _continue_as_new(self) -> NoReturn:
+        """Hand over to the next run with every signal that arrived and is not applied yet.
+
+        The list is read after the last await: no handler can run between that read and the command."""
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(PolicyInput(**self._ref.model_dump(), pending_actions=list(self._actions)))
 
     async def _sleep_until(self, at: datetime, label: str) -> bool:
         """Sleep until ``at``; True if a signal woke us first (the plan may have changed)."""
