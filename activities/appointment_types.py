@@ -53,6 +53,9 @@ class AppointmentSnapshot(BaseModel):
     checked_in_at: datetime | None = None
     completed_at: datetime | None = None
     reviewed: bool = False
+    invalid_settings: list[str] = Field(
+        default_factory=list, description="stored settings out of range: the defaults apply to these"
+    )
 
 
 class TransitionInput(BaseModel):
@@ -71,6 +74,8 @@ class TransitionInput(BaseModel):
 class SkipNotificationInput(BaseModel):
     request: NotificationRequest
     reason: str
+    failed: bool = Field(default=False, description="record it as a failed step, not a skip")
+    detail: str | None = Field(default=None, description="what an operator should know")
 
 
 class CancelInput(BaseModel):

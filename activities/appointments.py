@@ -64,7 +64,9 @@ class AppointmentActivities:
     async def record_skipped_notification(self, skip: SkipNotificationInput) -> NotificationResult:
         """A message the timeline decided not to send (e.g. a reminder whose useful time has passed)."""
         async with self._sessions() as session:
-            return await record_skip(session, skip.request, skip.reason)
+            return await record_skip(
+                session, skip.request, skip.reason, failed=skip.failed, detail=skip.detail
+            )
 
     @activity.defn
     async def check_reviewed(self, ref: AppointmentRef) -> bool:
@@ -116,7 +118,7 @@ async def _charge_no_show(session: AsyncSession, appointment: Appointment) -> No
     """The no-show fee (for the payment system) and the reputation penalty, in the same transaction."""
     business = await session.get(Business, appointment.business_id)
     assert business is not None
-    settings = AutomationSettings.model_validate(business.automation or {})
+    settings = AutomationSettings.from_stored(business.automation).settings
     await charge_no_show(
         session, appointment, settings.no_show_fee_cents, settings.no_show_reputation_penalty
     )

@@ -28,6 +28,7 @@ from db.models import (
     Vaccination,
 )
 from keeptime.automation import AutomationSettings
+from keeptime.limits import usable_locale
 from keeptime.settings import Settings
 
 
@@ -86,13 +87,9 @@ def recipient_zone(customer: Customer | None, business: Business) -> ZoneInfo:
 
 def local_time_text(instant: datetime, zone: ZoneInfo, locale: str, *, now: datetime) -> dict[str, str]:
     """The ``when`` variables: date and time in the recipient's zone, formatted for their locale."""
-    safe_locale = locale if locale else "en"
-    try:
-        date_text = format_datetime(instant, "EEE d MMM y", tzinfo=zone, locale=safe_locale)
-        time_text = format_datetime(instant, "HH:mm", tzinfo=zone, locale=safe_locale)
-    except (ValueError, LookupError):
-        date_text = format_datetime(instant, "EEE d MMM y", tzinfo=zone, locale="en")
-        time_text = format_datetime(instant, "HH:mm", tzinfo=zone, locale="en")
+    safe_locale = usable_locale(locale)  # a stored locale Babel does not know formats as English
+    date_text = format_datetime(instant, "EEE d MMM y", tzinfo=zone, locale=safe_locale)
+    time_text = format_datetime(instant, "HH:mm", tzinfo=zone, locale=safe_locale)
     days = (instant.astimezone(zone).date() - now.astimezone(zone).date()).days
     relative = {0: f"today at {time_text}", 1: f"tomorrow at {time_text}"}.get(
         days, f"on {date_text} at {time_text}"
@@ -158,7 +155,7 @@ async def load_message_context(
     }
     return MessageContext(
         business=business,
-        automation=AutomationSettings.model_validate(business.automation or {}),
+        automation=AutomationSettings.from_stored(business.automation).settings,
         zone=zone,
         contact=contact,
         channels=channels,

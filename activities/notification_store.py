@@ -121,16 +121,25 @@ async def record_error(session: AsyncSession, row_id: int, error: str) -> None:
     await session.commit()
 
 
-async def record_skip(session: AsyncSession, request: NotificationRequest, reason: str) -> NotificationResult:
-    """Record that the message will not go out, once (a replayed skip returns the first record)."""
+async def record_skip(
+    session: AsyncSession,
+    request: NotificationRequest,
+    reason: str,
+    *,
+    failed: bool = False,
+    detail: str | None = None,
+) -> NotificationResult:
+    """Record that the message will not go out (``failed``: a step that could not be done; ``detail``: what
+    an operator should know), once (a replayed record returns the first one)."""
     key = f"{request.message_key()}:-"
     await session.execute(
         insert(NotificationLog)
         .values(
             idempotency_key=key,
             channel=None,
-            status=NotificationStatus.SKIPPED,
-            reason=reason,
+            status=NotificationStatus.FAILED if failed else NotificationStatus.SKIPPED,
+            reason=reason[:64],
+            error=detail[:2000] if detail else None,
             **_row_values(request, request.business_id),
         )
         .on_conflict_do_nothing(index_elements=[NotificationLog.idempotency_key])

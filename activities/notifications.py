@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.attempts import bounded_attempt, is_infrastructure_error
 from activities.job_types import JobBatchInput, JobBatchResult
 from activities.notification_context import MessageContext, load_message_context, recipient_zone
 from activities.notification_events import event_spec
@@ -105,7 +106,7 @@ class NotificationActivities:
             customer = await session.get(Customer, request.customer_id) if request.customer_id else None
             if business is None:
                 return DeliveryPlan(deliver_at=None, skipped=_unloggable(request, "business_missing"))
-            quiet = AutomationSettings.model_validate(business.automation or {}).quiet_hours
+            quiet = AutomationSettings.from_stored(business.automation).settings.quiet_hours
             deliver_at = adjust_for_quiet_hours(
                 plan.planned_for,
                 now=plan.now,
@@ -122,11 +123,22 @@ class NotificationActivities:
 
     @activity.defn
     async def send_notification(self, request: NotificationRequest) -> NotificationResult:
+        """One attempt; transient failures raise for Temporal to retry. Data no retry can fix (a row that
+        is bad anyway) fails this one message, recorded with the reason, instead of failing the workflow."""
         try:
-            return await self.deliver(request, final_attempt=_is_final_attempt())
+            async with bounded_attempt():
+                return await self.deliver(request, final_attempt=_is_final_attempt())
         except TransientDeliveryError as exc:
             delay = timedelta(seconds=exc.retry_after_s) if exc.retry_after_s is not None else None
             raise ApplicationError(str(exc), type="TransientDeliveryError", next_retry_delay=delay) from exc
+        except Exception as exc:
+            if is_infrastructure_error(exc):
+                raise
+            log.exception("%s failed on bad data", request.message_key())
+            async with self._sessions() as session:
+                return await record_skip(
+                    session, request, "bad_data", failed=True, detail=f"{type(exc).__name__}: {exc}"
+                )
 
     async def deliver(self, request: NotificationRequest, *, final_attempt: bool) -> NotificationResult:
         """Deliver one message exactly once (see the module docstring); the core of every send."""

@@ -13,7 +13,8 @@ from api.auth import require_business
 from api.businesses import path_id
 from api.errors import ApiError, field_error, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
-from api.query import query_datetime
+from api.queries import AppointmentListQuery
+from api.query import parse_query
 from api.schemas import AppointmentCreate, CancelBody, Reschedule, ReviewBody
 from api.serializers import appointment_json, notification_json, rating_json
 from db import appointments as store
@@ -31,8 +32,6 @@ from keeptime.appointment_service import (
 )
 from workflows.appointment import AppointmentWorkflow
 
-_STATUSES = {s.value for s in AppointmentStatus}
-
 
 async def create(request: web.Request) -> web.Response:
     business_id = await require_business(request)
@@ -40,8 +39,13 @@ async def create(request: web.Request) -> web.Response:
     if body.starts_at <= datetime.now(UTC):
         raise field_error("starts_at", "starts_at is in the past")
     key = request.headers.get("Idempotency-Key")
-    if key is not None and not 1 <= len(key) <= 255:
-        raise field_error("Idempotency-Key", "between 1 and 255 characters")
+    if key is not None and not (1 <= len(key) <= 255 and key.isprintable()):
+        raise ApiError(
+            400,
+            "invalid_header",
+            "Idempotency-Key must be 1 to 255 printable characters",
+            fields=[{"field": "Idempotency-Key", "message": "1 to 255 printable characters"}],
+        )
     async with request.app[SESSIONS]() as session:
         if await customer_of(session, business_id, body.customer_id) is None:
             raise field_error("customer_id", "no such customer")
@@ -81,24 +85,16 @@ async def get(request: web.Request) -> web.Response:
 
 async def list_(request: web.Request) -> web.Response:
     business_id = await require_business(request)
-    status = request.query.get("status")
-    if status is not None and status not in _STATUSES:
-        raise field_error("status", f"one of {sorted(_STATUSES)}")
-    customer = request.query.get("customer_id")
-    if customer is not None and not customer.isdigit():
-        raise field_error("customer_id", "an integer")
-    limit = request.query.get("limit", "100")
-    if not limit.isdigit() or not 1 <= int(limit) <= 500:
-        raise field_error("limit", "between 1 and 500")
+    query = parse_query(request, AppointmentListQuery)
     async with request.app[SESSIONS]() as session:
         rows = await store.list_appointments(
             session,
             business_id,
-            status=status,
-            starts_from=query_datetime(request, "from"),
-            starts_before=query_datetime(request, "to"),
-            customer_id=int(customer) if customer else None,
-            limit=int(limit),
+            status=query.status.value if query.status else None,
+            starts_from=query.starts_from,
+            starts_before=query.starts_before,
+            customer_id=query.customer_id,
+            limit=query.limit,
         )
     return web.json_response({"items": [appointment_json(row) for row in rows]})
 

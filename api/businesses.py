@@ -5,22 +5,21 @@ from __future__ import annotations
 from aiohttp import web
 
 from api.auth import require_admin, require_business
-from api.errors import ApiError, parse_json_body
+from api.errors import ApiError, merge_patch, parse_json_body, parse_json_object, validate
 from api.keys import SESSIONS
-from api.schemas import BusinessCreate, BusinessUpdate, CustomerCreate, CustomerUpdate
-from api.serializers import business_json, customer_json
+from api.schemas import BusinessCreate, CustomerCreate, CustomerUpdate
+from api.serializers import business_json, customer_json, effective_automation
 from db import tenants
 from db.models import Business
 from db.tenants import create_business, customer_of
+from keeptime.limits import MAX_DB_ID
 
 
 def path_id(request: web.Request, name: str) -> int:
-    """An integer path parameter, or 404 (a malformed id names nothing)."""
-    try:
-        value = int(request.match_info[name])
-    except ValueError:
-        raise ApiError(404, "not_found", f"no such {name.removesuffix('_id')}") from None
-    if value <= 0:
+    """An integer path parameter, or 404 (a malformed or out-of-range id names nothing)."""
+    raw = request.match_info[name]
+    value = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 19 else 0
+    if not 1 <= value <= MAX_DB_ID:
         raise ApiError(404, "not_found", f"no such {name.removesuffix('_id')}")
     return value
 
@@ -42,12 +41,22 @@ async def me(request: web.Request) -> web.Response:
 
 
 async def update_me(request: web.Request) -> web.Response:
+    """A JSON Merge Patch (RFC 7396) of the business: a field left out keeps its value, ``null`` resets it
+    (``admin_email`` clears; an automation setting returns to its default); the result is validated whole."""
     business_id = await require_business(request)
-    body = await parse_json_body(request, BusinessUpdate)
+    patch = await parse_json_object(request)
     async with request.app[SESSIONS]() as session:
-        business = await tenants.update_business(
-            session, business_id, body.model_dump(mode="json", exclude_unset=True)
-        )
+        business = await session.get(Business, business_id)
+    assert business is not None
+    current = {
+        "name": business.name,
+        "time_zone": business.time_zone,
+        "admin_email": business.admin_email,
+        "automation": effective_automation(business),
+    }
+    merged = validate(BusinessCreate, merge_patch(current, patch))
+    async with request.app[SESSIONS]() as session:
+        business = await tenants.update_business(session, business_id, merged.model_dump(mode="json"))
     return web.json_response(business_json(business))
 
 

@@ -10,7 +10,8 @@ from api.auth import require_business
 from api.businesses import path_id
 from api.errors import ApiError, field_error, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
-from api.query import query_choice, query_datetime, query_int
+from api.queries import CallListQuery
+from api.query import parse_query
 from api.schemas import CallCleanupBody, CallSummaryBody, ManualCallCreate
 from api.serializers import call_json
 from db import policies, policy_queries
@@ -37,16 +38,15 @@ async def schedule_call(request: web.Request) -> web.Response:
 
 async def list_calls(request: web.Request) -> web.Response:
     business_id = await require_business(request)
-    status = query_choice(request, "status", [s.value for s in CallStatus])
+    query = parse_query(request, CallListQuery)
     where = policy_queries.CallFilter(
-        status=CallStatus(status) if status else None,
-        policy_id=query_int(request, "policy_id"),
-        since=query_datetime(request, "from"),
-        until=query_datetime(request, "to"),
+        status=CallStatus(query.status) if query.status else None,
+        policy_id=query.policy_id,
+        since=query.since,
+        until=query.until,
     )
-    limit = query_int(request, "limit", default=100, maximum=500)
     async with request.app[SESSIONS]() as session:
-        rows = await policy_queries.list_calls(session, business_id, where, limit)
+        rows = await policy_queries.list_calls(session, business_id, where, query.limit)
     return web.json_response({"items": [call_json(c) for c in rows]})
 
 

@@ -10,12 +10,16 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError
 from keeptime.logs import request_id_var
 
 log = logging.getLogger("keeptime.api")
 _tracer = trace.get_tracer("keeptime.api")
+RETRY_AFTER_S = 5
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -70,11 +74,34 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
         return response
-    except Exception:
+    except Exception as exc:
+        if is_unavailable(exc):
+            # PostgreSQL or Temporal is away: the request can be retried as it is, and will work once it is
+            # back (the pool reconnects and the lazy Temporal client redials on its own).
+            log.warning("dependency unavailable in %s %s: %s", request.method, request.path, exc)
+            response = _json_error(
+                503,
+                {
+                    "error": "unavailable",
+                    "message": "a dependency (database or Temporal) is unavailable; retry shortly",
+                    "request_id": request_id_var.get(),
+                },
+            )
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+            return response
         log.exception("unhandled error in %s %s", request.method, request.path)
         return _json_error(
             500, {"error": "internal_error", "message": "internal error", "request_id": request_id_var.get()}
         )
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """A database that cannot be reached, a pool that timed out, or Temporal not answering."""
+    if isinstance(exc, RPCError):
+        return exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError | InterfaceError | SATimeoutError | OSError | TimeoutError)
 
 
 def _json_error(status: int, body: dict[str, object]) -> web.Response:

@@ -21,12 +21,13 @@ from api.auth import require_business
 from api.businesses import path_id
 from api.errors import ApiError, field_error, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
-from api.query import query_int
+from api.queries import NotificationListQuery
+from api.query import parse_query
 from api.schemas import BroadcastCreate, SingleNotification, TemplateOverrideBody
 from api.serializers import broadcast_json, notification_json, override_json
 from db import notification_queries as queries
 from db.models import Broadcast, NotificationStatus
-from db.tenants import customer_of
+from db.tenants import customer_of, foreign_customer_ids
 from workflows.broadcast import BroadcastWorkflow, broadcast_workflow_id
 from workflows.notification import NotificationWorkflow
 from workflows.task_queues import NOTIFICATIONS
@@ -38,25 +39,18 @@ _STATUSES = {s.value for s in NotificationStatus}
 async def list_notifications(request: web.Request) -> web.Response:
     """``GET /v1/notifications?entity=appointment:123&status=sent&customer_id=&limit=&before_id=``"""
     business_id = await require_business(request)
-    entity_type = entity_id = None
-    if entity := request.query.get("entity"):
-        kind, _, raw_id = entity.partition(":")
-        if not kind or (raw_id and not raw_id.isdigit()):
-            raise field_error("entity", "e.g. appointment:123")
-        entity_type, entity_id = kind, int(raw_id) if raw_id else None
-    status = request.query.get("status")
-    if status is not None and status not in _STATUSES:
-        raise field_error("status", f"one of {sorted(_STATUSES)}")
+    query = parse_query(request, NotificationListQuery)
+    entity_type, _, raw_id = (query.entity or "").partition(":")
     async with request.app[SESSIONS]() as session:
         rows = await queries.timeline(
             session,
             business_id,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            status=status,
-            customer_id=query_int(request, "customer_id"),
-            before_id=query_int(request, "before_id"),
-            limit=query_int(request, "limit", default=100, maximum=500),
+            entity_type=entity_type or None,
+            entity_id=int(raw_id) if raw_id else None,
+            status=query.status.value if query.status else None,
+            customer_id=query.customer_id,
+            before_id=query.before_id,
+            limit=query.limit,
         )
     items = [notification_json(r) for r in rows]
     return web.json_response({"items": items, "next_before_id": items[-1]["id"] if items else None})
@@ -102,6 +96,10 @@ async def create_broadcast(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     body = await parse_json_body(request, BroadcastCreate)
     async with request.app[SESSIONS]() as session:
+        foreign = await foreign_customer_ids(session, business_id, body.customer_ids or [])
+        if foreign:
+            shown = ", ".join(str(i) for i in foreign[:10]) + (" ..." if len(foreign) > 10 else "")
+            raise field_error("customer_ids", f"no such customers: {shown}")
         broadcast = await queries.create_broadcast(
             session, business_id, body.subject, body.body, body.customer_ids
         )

@@ -10,7 +10,8 @@ from api.auth import require_business
 from api.businesses import path_id
 from api.errors import ApiError, field_error, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
-from api.query import query_choice, query_int
+from api.queries import PolicyListQuery
+from api.query import parse_query
 from api.schemas import PolicyCreate, PolicyUpdate
 from api.serializers import call_json, policy_json
 from db import policies, policy_queries
@@ -44,11 +45,14 @@ async def create_policy(request: web.Request) -> web.Response:
 
 async def list_policies(request: web.Request) -> web.Response:
     business_id = await require_business(request)
-    status = query_choice(request, "status", [s.value for s in PolicyStatus])
-    limit = query_int(request, "limit", default=100, maximum=500)
+    query = parse_query(request, PolicyListQuery)
     async with request.app[SESSIONS]() as session:
         rows = await policy_queries.list_policies(
-            session, business_id, PolicyStatus(status) if status else None, limit
+            session,
+            business_id,
+            PolicyStatus(query.status) if query.status else None,
+            query.limit,
+            customer_id=query.customer_id,
         )
     return web.json_response({"items": [policy_json(p) for p in rows]})
 

@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from pydantic import ValidationError
 
 from api.auth import require_business
-from api.errors import parse_json_body, parse_json_object, validation_error
+from api.errors import merge_patch, parse_json_body, parse_json_object, validate
 from api.keys import SESSIONS, TEMPORAL
-from api.query import query_int
+from api.queries import PendingCallsQuery
+from api.query import parse_query
 from api.schemas import TriggerCallsBody
 from db import policies, policy_queries
 from keeptime.call_config import CallSchedulerConfig
@@ -37,15 +37,13 @@ async def get_config(request: web.Request) -> web.Response:
 
 
 async def put_config(request: web.Request) -> web.Response:
-    """Fields left out keep their current values; running policy workflows re-plan with the result."""
+    """A JSON Merge Patch (RFC 7396) of the config (PUT and PATCH alike): fields left out keep their values,
+    ``null`` resets one to its default. Running policy workflows re-plan with the result."""
     business_id = await require_business(request)
-    changes = await parse_json_object(request)
+    patch = await parse_json_object(request)
     async with request.app[SESSIONS]() as session:
         current = await policies.call_config(session, business_id)
-    try:
-        config = CallSchedulerConfig.model_validate({**current.model_dump(), **changes})
-    except ValidationError as exc:
-        raise validation_error(exc) from exc
+    config = validate(CallSchedulerConfig, merge_patch(current.model_dump(mode="json"), patch))
     reached = await change_call_config(request.app[SESSIONS], request.app[TEMPORAL], business_id, config)
     return web.json_response({**config.model_dump(mode="json"), "workflows_signalled": reached})
 
@@ -53,8 +51,8 @@ async def put_config(request: web.Request) -> web.Response:
 async def pending(request: web.Request) -> web.Response:
     """``GET /v1/scheduler/pending?within_days=7``: who will be called, why and when, soonest first."""
     business_id = await require_business(request)
-    within = query_int(request, "within_days", default=7, minimum=0, maximum=366)
-    limit = query_int(request, "limit", default=200, maximum=1000)
+    query = parse_query(request, PendingCallsQuery)
+    within, limit = query.within_days, query.limit
     now = datetime.now(UTC)
     async with request.app[SESSIONS]() as session:
         rows = await policy_queries.pending_customers(

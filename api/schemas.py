@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from keeptime.automation import AutomationSettings, validate_time_zone
+from keeptime.limits import Day, DbId, FieldValueError, Instant, LocaleName
 
-TimeZone = Annotated[str, AfterValidator(validate_time_zone)]
+TimeZone = Annotated[str, Field(max_length=64), AfterValidator(validate_time_zone)]
 Phone = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164, e.g. +4915112345678")]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request body: unknown fields are refused, and ``api.errors.validate`` checks it in strict mode."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Patch(Strict):
@@ -26,7 +28,7 @@ class Patch(Strict):
     def _no_nulls(self) -> Patch:
         nulls = [f for f in self.model_fields_set if getattr(self, f) is None and f not in self.NULLABLE]
         if nulls:
-            raise ValueError(f"{', '.join(sorted(nulls))} cannot be null")
+            raise FieldValueError(sorted(nulls)[0], f"{', '.join(sorted(nulls))} cannot be null")
         return self
 
 
@@ -51,7 +53,7 @@ class CustomerFields(Strict):
     phone: Phone | None = None
     push_token: str | None = Field(default=None, max_length=512)
     time_zone: TimeZone | None = None
-    locale: str | None = Field(default=None, pattern=r"^[a-z]{2}(_[A-Z]{2})?$")
+    locale: LocaleName | None = Field(default=None, description="a CLDR locale Babel knows: en, de, pt_BR")
     channel_order: list[str] | None = None
     email_opted_in: bool | None = None
     sms_opted_in: bool | None = None
@@ -79,30 +81,23 @@ class CustomerUpdate(CustomerFields, Patch):
 
 
 class SingleNotification(Strict):
-    customer_id: int = Field(gt=0)
+    customer_id: DbId
     subject: str = Field(min_length=1, max_length=200)
     body: str = Field(min_length=1, max_length=1600)
-    planned_for: datetime | None = Field(default=None, description="deliver at (quiet hours do not apply)")
-
-    @field_validator("planned_for")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("must include a UTC offset, e.g. 2030-01-01T09:00:00Z")
-        return value
+    planned_for: Instant | None = Field(default=None, description="deliver at (quiet hours do not apply)")
 
 
 class BroadcastCreate(Strict):
     subject: str = Field(min_length=1, max_length=200)
     body: str = Field(min_length=1, max_length=1600)
-    customer_ids: list[int] | None = Field(default=None, min_length=1, max_length=100_000)
+    customer_ids: list[DbId] | None = Field(default=None, min_length=1, max_length=100_000)
     all_customers: bool = False
     rate_per_s: float | None = Field(default=None, gt=0, le=10_000)
 
     @model_validator(mode="after")
     def _one_audience(self) -> BroadcastCreate:
         if (self.customer_ids is None) == (not self.all_customers):
-            raise ValueError("give either customer_ids or all_customers: true")
+            raise FieldValueError("customer_ids", "give either customer_ids or all_customers: true")
         return self
 
 
@@ -116,28 +111,19 @@ class PushReceipt(Strict):
     error: str | None = Field(default=None, max_length=500)
 
 
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("must include a UTC offset, e.g. 2030-01-01T09:00:00Z")
-    return value
-
-
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
-
-
 class TimeRange(Strict):
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Instant
+    ends_at: Instant
 
     @model_validator(mode="after")
     def _ordered(self) -> TimeRange:
         if self.ends_at <= self.starts_at:
-            raise ValueError("ends_at must be after starts_at")
+            raise FieldValueError("ends_at", "ends_at must be after starts_at")
         return self
 
 
 class AppointmentCreate(TimeRange):
-    customer_id: int = Field(gt=0)
+    customer_id: DbId
     service: str | None = Field(default=None, max_length=200)
     resource: str | None = Field(default=None, max_length=120)
 
@@ -157,30 +143,30 @@ class ReviewBody(Strict):
 
 
 class PetCreate(Strict):
-    owner_id: int = Field(gt=0, description="the customer who owns the pet")
+    owner_id: DbId = Field(description="the customer who owns the pet")
     name: str = Field(min_length=1, max_length=120)
     species: str | None = Field(default=None, max_length=60)
 
 
 class VaccinationCreate(Strict):
-    pet_id: int = Field(gt=0)
+    pet_id: DbId
     vaccine: str = Field(min_length=1, max_length=120)
-    administered_at: AwareDatetime | None = None
-    expires_at: AwareDatetime
+    administered_at: Instant | None = None
+    expires_at: Instant
 
     @model_validator(mode="after")
     def _after_administered(self) -> VaccinationCreate:
         if self.administered_at is not None and self.expires_at <= self.administered_at:
-            raise ValueError("expires_at must be after administered_at")
+            raise FieldValueError("expires_at", "expires_at must be after administered_at")
         return self
 
 
 class PolicyCreate(Strict):
-    customer_id: int = Field(gt=0)
+    customer_id: DbId
     policy_number: str = Field(min_length=1, max_length=64)
     product: str | None = Field(default=None, max_length=120)
     duration_months: int = Field(ge=1, le=120, description="a renewal extends the end date by this much")
-    end_date: date = Field(description="last day of cover; the policy expires at the next local midnight")
+    end_date: Day = Field(description="last day of cover; the policy expires at the next local midnight")
 
 
 class PolicyUpdate(Patch):
@@ -190,12 +176,12 @@ class PolicyUpdate(Patch):
 
     product: str | None = Field(default=None, max_length=120)
     duration_months: int | None = Field(default=None, ge=1, le=120)
-    end_date: date | None = None
+    end_date: Day | None = None
 
 
 class ManualCallCreate(Strict):
-    policy_id: int = Field(gt=0)
-    scheduled_for: AwareDatetime = Field(description="when to call (the daily and concurrency caps apply)")
+    policy_id: DbId
+    scheduled_for: Instant = Field(description="when to call (the daily and concurrency caps apply)")
 
 
 class CallSummaryBody(Strict):

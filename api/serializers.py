@@ -17,6 +17,7 @@ from db.models import (
     TemplateOverride,
     Vaccination,
 )
+from keeptime.automation import AutomationSettings
 from keeptime.policy_service import policy_workflow_id
 from keeptime.vaccination_service import vaccination_workflow_id
 from workflows.broadcast import broadcast_workflow_id
@@ -26,13 +27,18 @@ def _iso(value: date | datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def effective_automation(business: Business) -> dict[str, Any]:
+    """The settings in force: stored values with the defaults filled in (and out-of-range ones replaced)."""
+    return AutomationSettings.from_stored(business.automation).settings.model_dump(mode="json")
+
+
 def business_json(business: Business) -> dict[str, Any]:
     return {
         "id": business.id,
         "name": business.name,
         "time_zone": business.time_zone,
         "admin_email": business.admin_email,
-        "automation": business.automation,
+        "automation": effective_automation(business),
         "rating": rating_json(business),
         "created_at": _iso(business.created_at),
     }

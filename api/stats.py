@@ -6,7 +6,8 @@ from aiohttp import web
 
 from api.auth import require_admin, require_business
 from api.keys import SESSIONS
-from api.query import query_int
+from api.queries import PlatformStatsQuery
+from api.query import parse_query
 from db import stats
 
 
@@ -33,7 +34,7 @@ async def business_stats(request: web.Request) -> web.Response:
 async def platform_stats(request: web.Request) -> web.Response:
     """``GET /v1/stats/platform?days=30``: the stored daily figures, newest first (admin)."""
     require_admin(request)
-    days = query_int(request, "days", default=30, maximum=366)
+    days = parse_query(request, PlatformStatsQuery).days
     async with request.app[SESSIONS]() as session:
         rows = await stats.platform_days(session, days)
     return web.json_response(

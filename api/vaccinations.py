@@ -10,6 +10,8 @@ from api.auth import require_business
 from api.businesses import path_id
 from api.errors import ApiError, field_error, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
+from api.queries import UpcomingVaccinationsQuery
+from api.query import parse_query
 from api.schemas import PetCreate, VaccinationCreate
 from api.serializers import pet_json, vaccination_json
 from db import pets
@@ -58,10 +60,8 @@ async def get_vaccination(request: web.Request) -> web.Response:
 async def upcoming(request: web.Request) -> web.Response:
     """``GET /v1/vaccinations/upcoming?within_days=30``: active records expiring soonest first."""
     business_id = await require_business(request)
-    raw = request.query.get("within_days", "30")
-    if not raw.isdigit() or not 1 <= int(raw) <= 366:
-        raise field_error("within_days", "1-366")
-    before = datetime.now(UTC) + timedelta(days=int(raw))
+    within = parse_query(request, UpcomingVaccinationsQuery).within_days
+    before = datetime.now(UTC) + timedelta(days=within)
     async with request.app[SESSIONS]() as session:
         rows = await pets.upcoming_expiries(session, business_id, before, limit=500)
     return web.json_response(

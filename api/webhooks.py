@@ -32,7 +32,16 @@ async def _verified_twilio_form(request: web.Request) -> dict[str, str]:
     settings = request.app[SETTINGS]
     if settings.twilio_auth_token is None:
         raise ApiError(403, "forbidden", "SMS webhooks are off: no TWILIO_AUTH_TOKEN is configured")
-    form = {key: str(value) for key, value in (await request.post()).items()}
+    try:
+        posted = await request.post()
+    except (ValueError, AssertionError, UnicodeDecodeError, web.HTTPException) as exc:
+        raise ApiError(
+            400,
+            "invalid_form",
+            "the body is not a valid form (application/x-www-form-urlencoded or multipart/form-data)",
+            fields=[{"field": "body", "message": str(exc)[:200] or "invalid form"}],
+        ) from None
+    form = {key: value for key, value in posted.items() if isinstance(value, str)}
     url = settings.public_base_url.rstrip("/") + request.path_qs
     expected = twilio_signature(settings.twilio_auth_token.get_secret_value(), url, form)
     given = request.headers.get("X-Twilio-Signature", "")

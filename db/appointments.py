@@ -47,6 +47,7 @@ async def appointment_snapshot(session: AsyncSession, appointment: Appointment) 
     """What the workflow plans with: the row plus its business's zone and automation settings."""
     business = await session.get(Business, appointment.business_id)
     assert business is not None
+    stored = AutomationSettings.from_stored(business.automation)
     return AppointmentSnapshot(
         appointment_id=appointment.id,
         business_id=appointment.business_id,
@@ -56,7 +57,8 @@ async def appointment_snapshot(session: AsyncSession, appointment: Appointment) 
         ends_at=appointment.ends_at,
         version=appointment.version,
         time_zone=business.time_zone,
-        automation=AutomationSettings.model_validate(business.automation or {}),
+        automation=stored.settings,
+        invalid_settings=stored.invalid,
         checked_in_at=appointment.checked_in_at,
         completed_at=appointment.completed_at,
         reviewed=await has_reviewed(session, appointment),
@@ -97,7 +99,7 @@ async def book(
                 return appointment, False
         business = await session.get(Business, business_id)
         assert business is not None
-        settings = AutomationSettings.model_validate(business.automation or {})
+        settings = AutomationSettings.from_stored(business.automation).settings
         if settings.prevent_overlaps and values.get("resource"):
             await _refuse_overlap(
                 session, business_id, values["resource"], values["starts_at"], values["ends_at"]
@@ -157,7 +159,7 @@ async def refuse_overlap_on_reschedule(
     """Raise BookingConflict if moving ``appointment`` there would overlap its resource's other bookings."""
     business = await session.get(Business, appointment.business_id)
     assert business is not None
-    if AutomationSettings.model_validate(business.automation or {}).prevent_overlaps and appointment.resource:
+    if AutomationSettings.from_stored(business.automation).settings.prevent_overlaps and appointment.resource:
         await _refuse_overlap(
             session,
             appointment.business_id,

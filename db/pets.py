@@ -83,7 +83,7 @@ async def vaccination_snapshot(session: AsyncSession, record: Vaccination) -> Va
     pet = await session.get(Pet, record.pet_id)
     business = await session.get(Business, record.business_id)
     assert pet is not None and business is not None  # foreign keys
-    settings = AutomationSettings.model_validate(business.automation or {})
+    settings = AutomationSettings.from_stored(business.automation).settings
     moments = expiry_moments(
         record.expires_at,
         settings.vaccination_alert_days,

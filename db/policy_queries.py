@@ -13,11 +13,18 @@ from db.models import Call, CallStatus, Customer, Policy, PolicyStatus
 
 
 async def list_policies(
-    session: AsyncSession, business_id: int, status: PolicyStatus | None, limit: int
+    session: AsyncSession,
+    business_id: int,
+    status: PolicyStatus | None,
+    limit: int,
+    *,
+    customer_id: int | None = None,
 ) -> list[Policy]:
     statement = select(Policy).where(Policy.business_id == business_id)
     if status is not None:
         statement = statement.where(Policy.status == status)
+    if customer_id is not None:
+        statement = statement.where(Policy.customer_id == customer_id)
     rows = await session.execute(statement.order_by(Policy.end_date, Policy.id).limit(limit))
     return list(rows.scalars())
 

@@ -52,6 +52,15 @@ async def customer_of(session: AsyncSession, business_id: int, customer_id: int)
     return customer if customer is not None and customer.business_id == business_id else None
 
 
+async def foreign_customer_ids(session: AsyncSession, business_id: int, customer_ids: list[int]) -> list[int]:
+    """The ids among ``customer_ids`` that are not this business's customers (unknown or another tenant's)."""
+    wanted = set(customer_ids)
+    rows = await session.execute(
+        select(Customer.id).where(Customer.business_id == business_id, Customer.id.in_(wanted))
+    )
+    return sorted(wanted - set(rows.scalars()))
+
+
 async def opt_out_phone(session: AsyncSession, phone: str, *, opted_in: bool) -> int:
     """STOP / START from an inbound SMS: every customer with that number, in every business."""
     result = await session.execute(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import time
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from keeptime.limits import MAX_OFFSET_S, Cents, FieldValueError, OffsetSeconds, Seconds
 
 
 class QuietHours(BaseModel):
@@ -24,20 +26,25 @@ class AutomationSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     booking_mode: Literal["confirm_automatically", "require_confirmation"] = "confirm_automatically"
-    reminder_offsets_s: list[int] = Field(default_factory=lambda: [24 * 3600, 2 * 3600])
-    reminder_cutoff_s: int = Field(
-        default=30 * 60, ge=0, description="no reminder later than this before start"
+    reminder_offsets_s: list[OffsetSeconds] = Field(
+        default_factory=lambda: [24 * 3600, 2 * 3600], max_length=10, description="up to 10, distinct"
     )
-    no_show_grace_s: int = Field(default=15 * 60, ge=0)
-    auto_complete_delay_s: int = Field(default=35 * 60, ge=0)
-    review_request_delay_s: int = Field(default=2 * 3600, ge=0)
-    review_reminder_delay_s: int = Field(default=7 * 24 * 3600, ge=0)
-    no_show_fee_cents: int = Field(default=0, ge=0)
+    reminder_cutoff_s: int = Field(
+        default=30 * 60,
+        ge=0,
+        le=MAX_OFFSET_S,
+        description="no reminder later than this before start",
+    )
+    no_show_grace_s: Seconds = 15 * 60
+    auto_complete_delay_s: Seconds = 35 * 60
+    review_request_delay_s: Seconds = 2 * 3600
+    review_reminder_delay_s: Seconds = 7 * 24 * 3600
+    no_show_fee_cents: Cents = 0
     no_show_reputation_penalty: int = Field(default=10, ge=0, le=100)
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
     notify_admin_on_booking: bool = True
     prevent_overlaps: bool = False
-    vaccination_alert_days: list[int] = Field(default_factory=lambda: [30, 14, 7])
+    vaccination_alert_days: list[int] = Field(default_factory=lambda: [30, 14, 7], max_length=10)
     expiry_alert_local_time: time = Field(
         default=time(10, 0), description="business-local time of expiry alerts"
     )
@@ -63,8 +70,37 @@ class AutomationSettings(BaseModel):
     @model_validator(mode="after")
     def _cutoff_below_offsets(self) -> AutomationSettings:
         if self.reminder_offsets_s and self.reminder_cutoff_s >= min(self.reminder_offsets_s):
-            raise ValueError("reminder_cutoff_s must be shorter than the shortest reminder offset")
+            raise FieldValueError(
+                "reminder_cutoff_s", "reminder_cutoff_s must be shorter than the shortest reminder offset"
+            )
         return self
+
+    @classmethod
+    def from_stored(cls, raw: object) -> StoredSettings:
+        """Read settings from a row; never raises. A row that is bad anyway (stored before a range was
+        enforced, or edited by hand) gets the defaults and names what was wrong, for an operator to see."""
+        values = dict(raw) if isinstance(raw, dict) else {}
+        invalid: set[str] = set() if isinstance(raw, dict) or raw is None else {"automation"}
+        for _ in range(len(values) + 1):  # each round drops at least one field: bounded
+            try:
+                return StoredSettings(settings=cls.model_validate(values), invalid=sorted(invalid))
+            except ValidationError as exc:
+                at_fault = {_blamed(err) for err in exc.errors()}
+                invalid |= at_fault
+                values = {k: v for k, v in values.items() if k not in at_fault}
+        return StoredSettings(settings=cls(), invalid=sorted(invalid | set(values)))
+
+
+def _blamed(error: Any) -> str:
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, FieldValueError):
+        return cause.field
+    return str(error["loc"][0]) if error["loc"] else "automation"
+
+
+class StoredSettings(BaseModel):
+    settings: AutomationSettings
+    invalid: list[str] = Field(description="fields that were out of range; the defaults apply instead")
 
 
 def validate_time_zone(name: str) -> str:

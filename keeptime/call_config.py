@@ -10,6 +10,8 @@ from datetime import time
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from keeptime.limits import FieldValueError
+
 
 class CallSchedulerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -42,5 +44,5 @@ class CallSchedulerConfig(BaseModel):
     @model_validator(mode="after")
     def _window(self) -> CallSchedulerConfig:
         if self.last_call_time <= self.call_time:
-            raise ValueError("last_call_time must be after call_time")
+            raise FieldValueError("last_call_time", "last_call_time must be after call_time")
         return self

@@ -69,7 +69,13 @@ async def test_booking_is_idempotent_per_key(api: Client) -> None:
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ({"ends_at": "2020-01-01T00:00:00Z"}, "body"),
+        ({"ends_at": "2020-01-01T00:00:00Z"}, "ends_at"),
+        ({"customer_id": True}, "customer_id"),
+        ({"customer_id": 2**63}, "customer_id"),
+        ({"customer_id": 1.0}, "customer_id"),
+        ({"service": "Cut\u0000"}, "service"),
+        ({"starts_at": 0}, "starts_at"),
+        ({"starts_at": "9999-01-01T10:00:00Z", "ends_at": "9999-01-01T11:00:00Z"}, "starts_at"),
         ({**slot(days=-1)}, "starts_at"),
         ({"colour": "red"}, "colour"),
         ({"starts_at": "tomorrow"}, "starts_at"),

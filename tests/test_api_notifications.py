@@ -58,7 +58,27 @@ async def test_businesses_need_the_admin_key_and_get_a_working_api_key(api: Clie
         ({"name": "", "time_zone": "UTC"}, "name"),
         (
             {"name": "x", "time_zone": "UTC", "automation": {"reminder_offsets_s": [-5]}},
-            "automation.reminder_offsets_s",
+            "automation.reminder_offsets_s.0",
+        ),
+        (
+            {"name": "x", "time_zone": "UTC", "automation": {"reminder_offsets_s": [10**20]}},
+            "automation.reminder_offsets_s.0",
+        ),
+        (
+            {"name": "x", "time_zone": "UTC", "automation": {"no_show_grace_s": 10**30}},
+            "automation.no_show_grace_s",
+        ),
+        (
+            {"name": "x", "time_zone": "UTC", "automation": {"no_show_fee_cents": 10**30}},
+            "automation.no_show_fee_cents",
+        ),
+        (
+            {
+                "name": "x",
+                "time_zone": "UTC",
+                "automation": {"reminder_offsets_s": [600], "reminder_cutoff_s": 900},
+            },
+            "automation.reminder_cutoff_s",
         ),
         ({"name": "x", "time_zone": "UTC", "admin_email": "not-an-address"}, "admin_email"),
     ],
@@ -94,8 +114,10 @@ async def test_customer_updates_validate_and_refuse_nulls_for_required_fields(ap
     auth = await new_business(api)
     customer = await new_customer(api, auth)
     for body, field in (
-        ({"name": None}, "body"),
+        ({"name": None}, "name"),
         ({"phone": "0664 123"}, "phone"),
+        ({"locale": "fj"}, "locale"),
+        ({"email_opted_in": 1}, "email_opted_in"),
         ({"channel_order": ["fax"]}, "channel_order"),
     ):
         response = await api.patch(f"/v1/customers/{customer['id']}", json=body, headers=auth)

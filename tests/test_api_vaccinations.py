@@ -78,7 +78,7 @@ async def test_vaccination_input_is_validated_and_tenant_scoped(api: Client) -> 
                 "expires_at": expiring_in(5),
                 "administered_at": expiring_in(6),
             },
-            "body",
+            "expires_at",
         ),
         ({"pet_id": 999_999, "vaccine": "Rabies", "expires_at": expiring_in(5)}, "pet_id"),
     ):

@@ -92,6 +92,8 @@ class AppointmentWorkflow:
                 if self._s.cancel_request is not None:
                     await self._cancel(self._s.cancel_request)
                     continue
+                if self._s.snapshot.invalid_settings:
+                    await self._record_invalid_settings()
                 step = next_step(self._s, workflow.now())
                 if step is None:
                     break
@@ -193,6 +195,36 @@ class AppointmentWorkflow:
             self._s.review_requested_at = workflow.now()
         self._s.handled.append(step.key)
         self._record(request, result)
+
+    async def _record_invalid_settings(self) -> None:
+        """Stored settings out of range (an old row, a hand edit): the defaults apply to those fields, and
+        the timeline says so once per version, as a failed step an operator sees."""
+        snapshot = self._s.snapshot
+        key = f"invalid_settings:v{snapshot.version}"
+        if key in self._s.handled:
+            return
+        self._s.handled.append(key)
+        request = NotificationRequest(
+            business_id=snapshot.business_id,
+            entity_type="appointment",
+            entity_id=snapshot.appointment_id,
+            event="appointment.settings",
+            customer_id=None,
+            entity_version=snapshot.version,
+        )
+        fields = ", ".join(snapshot.invalid_settings)
+        skip = SkipNotificationInput(
+            request=request,
+            reason="invalid_settings",
+            failed=True,
+            detail=f"stored settings out of range: {fields}; the defaults apply to them until corrected",
+        )
+        self._record(
+            request,
+            await self._activity(
+                AppointmentActivities.record_skipped_notification, skip, "record invalid settings"
+            ),
+        )
 
     def _slot_of(self, step: Step) -> str:
         return f"{step.offset_s}@{self._s.snapshot.starts_at.isoformat()}"

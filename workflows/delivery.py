@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.notification_types import (
@@ -37,16 +38,25 @@ async def plan_delivery(request: NotificationRequest, planned_for: datetime) -> 
 
 
 async def send_now(request: NotificationRequest) -> NotificationResult:
-    """Send at once through the idempotent delivery activity (retries are safe: the key dedupes)."""
-    return await workflow.execute_activity_method(
-        NotificationActivities.send_notification,
-        request,
-        task_queue=NOTIFICATIONS,
-        start_to_close_timeout=timedelta(minutes=2),
-        heartbeat_timeout=timedelta(seconds=30),
-        retry_policy=SEND_RETRY,
-        summary=f"send {request.event_name}",
-    )
+    """Send at once through the idempotent delivery activity (retries are safe: the key dedupes).
+
+    Never raises for the message's own sake: when every attempt has failed, the result says so (the
+    workflow records it and goes on), so one message can never fail the workflow that sends it."""
+    try:
+        return await workflow.execute_activity_method(
+            NotificationActivities.send_notification,
+            request,
+            task_queue=NOTIFICATIONS,
+            # The attempt ends itself 5 s before this and heartbeats every 5 s (activities.attempts), so
+            # a retry never starts while an attempt still runs; the heartbeat timeout catches a dead worker.
+            start_to_close_timeout=timedelta(minutes=2),
+            heartbeat_timeout=timedelta(seconds=30),
+            retry_policy=SEND_RETRY,
+            summary=f"send {request.event_name}",
+        )
+    except ActivityError as error:
+        workflow.logger.warning("%s: every send attempt failed: %s", request.event_name, error.cause)
+        return NotificationResult(status="failed", message_key=request.message_key(), reason="send_gave_up")
 
 
 async def deliver(request: NotificationRequest, planned_for: datetime) -> NotificationResult:

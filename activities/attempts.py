@@ -1,0 +1,55 @@
+"""One activity attempt, kept honest: it heartbeats while it runs and ends before Temporal gives up on it.
+
+Temporal starts a retry when an attempt's start-to-close or heartbeat timeout passes, whether or not the
+first attempt is still running on its worker ("Activity Timeouts" in Temporal's documentation: the server
+cannot stop a running attempt, it only stops waiting for it). So an attempt that talks to a provider
+heartbeats from a background task for its whole life (the heartbeat timeout then only fires when the worker
+is gone), and cuts itself off ``margin_s`` before its start-to-close timeout, so its retry can only start
+after it has ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from temporalio import activity
+
+HEARTBEAT_EVERY = timedelta(seconds=5)
+MARGIN = timedelta(seconds=5)
+
+
+@contextlib.asynccontextmanager
+async def bounded_attempt() -> AsyncIterator[None]:
+    """Heartbeat every few seconds and raise TimeoutError before the start-to-close timeout."""
+    if not activity.in_activity():
+        yield
+        return
+    beats = asyncio.create_task(_beat())
+    limit = activity.info().start_to_close_timeout
+    budget = (limit - MARGIN).total_seconds() if limit is not None and limit > 2 * MARGIN else None
+    try:
+        async with asyncio.timeout(budget):
+            yield
+    finally:
+        beats.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beats
+
+
+async def _beat() -> None:
+    while True:
+        activity.heartbeat()
+        await asyncio.sleep(HEARTBEAT_EVERY.total_seconds())
+
+
+def is_infrastructure_error(exc: BaseException) -> bool:
+    """The database or network is away (worth a retry), as opposed to data no retry will fix."""
+    if isinstance(exc, OperationalError | InterfaceError | OSError | ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, DBAPIError):
+        return bool(exc.connection_invalidated)
+    return False

@@ -1,0 +1,60 @@
+"""Query-string parameters, one model per listing: parsed by ``api.query.parse_query`` and documented in
+the OpenAPI document from the same model (``Route.query``). Ranges come from ``keeptime.limits``."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from db.models import AppointmentStatus, CallStatus, NotificationStatus, PolicyStatus
+from keeptime.limits import DbId, Instant
+
+
+class Query(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class AppointmentListQuery(Query):
+    status: AppointmentStatus | None = None
+    customer_id: DbId | None = None
+    starts_from: Instant | None = Field(default=None, alias="from", description="starts at or after")
+    starts_before: Instant | None = Field(default=None, alias="to", description="starts before")
+    limit: int = Field(default=100, ge=1, le=500, description="at most this many items")
+
+
+class PolicyListQuery(Query):
+    status: PolicyStatus | None = None
+    customer_id: DbId | None = None
+    limit: int = Field(default=100, ge=1, le=500, description="at most this many items")
+
+
+class CallListQuery(Query):
+    status: CallStatus | None = None
+    policy_id: DbId | None = None
+    since: Instant | None = Field(default=None, alias="from")
+    until: Instant | None = Field(default=None, alias="to")
+    limit: int = Field(default=100, ge=1, le=500, description="at most this many items")
+
+
+class NotificationListQuery(Query):
+    entity: str | None = Field(
+        default=None,
+        pattern=r"^(appointment|broadcast|policy|vaccination)(:[1-9][0-9]{0,17})?$",
+        description="e.g. appointment:123, or appointment for every appointment",
+    )
+    status: NotificationStatus | None = None
+    customer_id: DbId | None = None
+    before_id: DbId | None = Field(default=None, description="the page before this log id")
+    limit: int = Field(default=100, ge=1, le=500, description="at most this many items")
+
+
+class PendingCallsQuery(Query):
+    within_days: int = Field(default=7, ge=0, le=366)
+    limit: int = Field(default=200, ge=1, le=1000, description="at most this many items")
+
+
+class PlatformStatsQuery(Query):
+    days: int = Field(default=30, ge=1, le=366)
+
+
+class UpcomingVaccinationsQuery(Query):
+    within_days: int = Field(default=30, ge=1, le=366)

@@ -1,0 +1,88 @@
+"""The range of every value that enters Keeptime, defined once and enforced where it enters.
+
+Each range is what the whole system can carry: PostgreSQL's column types (``BIGINT`` ids, ``INTEGER``
+money and counts), Python's ``datetime`` arithmetic in the workflows (an instant plus the longest delay must
+stay a valid datetime), and Babel's locale data (a customer's messages are formatted with it). The API's
+request models use these types, so the OpenAPI document shows the ranges, and the readers of stored rows use
+the same ones to spot a row that is bad anyway (an older row, a manual SQL edit).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+from babel import Locale, UnknownLocaleError
+from pydantic import AfterValidator, Field
+
+MAX_DB_ID = 2**63 - 1  # BIGINT
+MAX_INT32 = 2**31 - 1  # INTEGER
+DAY_S = 24 * 3600
+MAX_OFFSET_S = 366 * DAY_S  # reminders at most a year (and a day) ahead
+MAX_DELAY_S = 90 * DAY_S  # grace, auto-complete and review delays
+MAX_FEE_CENTS = 100_000_000  # one million in the business's currency
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)  # plus every delay above, still far from datetime.max
+EARLIEST_DAY = EARLIEST.date()
+LATEST_DAY = LATEST.date()
+
+# Plain ints: the API validates bodies in pydantic's strict JSON mode (``api.errors.validate``), so ``true``
+# is refused there, while query strings and stored rows are read in the lax mode that parses "42".
+DbId = Annotated[int, Field(ge=1, le=MAX_DB_ID, description="a database id (1 to 2^63-1)")]
+Seconds = Annotated[int, Field(ge=0, le=MAX_DELAY_S, description=f"seconds, 0 to {MAX_DELAY_S}")]
+OffsetSeconds = Annotated[
+    int, Field(ge=1, le=MAX_OFFSET_S, description=f"seconds before start, 1 to {MAX_OFFSET_S}")
+]
+Cents = Annotated[int, Field(ge=0, le=MAX_FEE_CENTS, description=f"0 to {MAX_FEE_CENTS}")]
+
+
+class FieldValueError(ValueError):
+    """A rule across fields that blames one of them: the API's 422 names ``field``, not the whole body."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def in_range_instant(value: datetime) -> datetime:
+    """An aware instant between 2000 and 2100 (ValueError otherwise)."""
+    if value.tzinfo is None:
+        raise ValueError("must include a UTC offset, e.g. 2030-01-01T09:00:00Z")
+    if not EARLIEST <= value < LATEST:
+        raise ValueError("must be between 2000-01-01 and 2100-01-01")
+    return value
+
+
+def in_range_day(value: date) -> date:
+    if not EARLIEST_DAY <= value < LATEST_DAY:
+        raise ValueError("must be between 2000-01-01 and 2100-01-01")
+    return value
+
+
+def known_locale(name: str) -> str:
+    """The locale if Babel can format messages in it (ValueError otherwise), e.g. ``de`` or ``pt_BR``."""
+    try:
+        Locale.parse(name)
+    except (UnknownLocaleError, ValueError, TypeError) as exc:
+        raise ValueError(f"unknown locale {name!r}; use a CLDR locale such as en, de or pt_BR") from exc
+    return name
+
+
+def usable_locale(name: str | None) -> str:
+    """The locale to format with: the stored one when Babel knows it, else ``en`` (defence for old rows)."""
+    try:
+        return known_locale(name) if name else "en"
+    except ValueError:
+        return "en"
+
+
+def no_nul(value: str) -> str:
+    """PostgreSQL text cannot hold NUL characters."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Instant = Annotated[datetime, AfterValidator(in_range_instant)]
+Day = Annotated[date, AfterValidator(in_range_day)]
+LocaleName = Annotated[str, Field(min_length=2, max_length=16), AfterValidator(known_locale)]
