@@ -26,9 +26,6 @@ def main() -> None:
             port=settings.api_port,
             print=None,
             shutdown_timeout=5,
-            # aiohttp answers a longer header line with a plain-text 400 before any handler runs; this
-            # lets headers up to 32 KiB reach the handlers, which answer JSON (e.g. Idempotency-Key).
-            handler_args={"max_field_size": 32 * 1024, "max_line_size": 32 * 1024},
         )
     finally:
         shutdown_tracing()

@@ -27,10 +27,16 @@ async def _temporal(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+# aiohttp answers a longer header line with a plain-text 400 before any handler runs; these let headers up to
+# 32 KiB reach the handlers, which answer in JSON (an over-long Idempotency-Key, say).
+SERVER_LIMITS: dict[str, int] = {"max_field_size": 32 * 1024, "max_line_size": 32 * 1024}
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[request_id_middleware, tracing_middleware, error_middleware],
         client_max_size=1024 * 1024,
+        handler_args=SERVER_LIMITS,
     )
     app[SETTINGS] = settings
     app.cleanup_ctx.extend([_database, _temporal])

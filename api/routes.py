@@ -564,14 +564,18 @@ POLICY_ROUTES: list[Route] = [
         tags=("scheduler",),
         result=CallSchedulerConfig,
     ),
-    _policy_route(
-        "PUT",
-        "/v1/scheduler/config",
-        scheduler.put_config,
-        "Change settings (fields left out keep their values); running policy workflows re-plan",
-        {"200": json_response("config"), **INVALID},
-        tags=("scheduler",),
-        body=CallSchedulerConfig,
+    *(
+        _policy_route(
+            method,
+            "/v1/scheduler/config",
+            scheduler.put_config,
+            "Change settings as a JSON Merge Patch (RFC 7396): fields left out keep their values, null "
+            "resets one to its default; running policy workflows re-plan",
+            {"200": json_response("config"), **INVALID},
+            tags=("scheduler",),
+            body=CallSchedulerConfig,
+        )
+        for method in ("PUT", "PATCH")
     ),
     _policy_route(
         "GET",
