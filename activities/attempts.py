@@ -15,7 +15,6 @@ import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from temporalio import activity
 
 HEARTBEAT_EVERY = timedelta(seconds=5)
@@ -44,12 +43,3 @@ async def _beat() -> None:
     while True:
         activity.heartbeat()
         await asyncio.sleep(HEARTBEAT_EVERY.total_seconds())
-
-
-def is_infrastructure_error(exc: BaseException) -> bool:
-    """The database or network is away (worth a retry), as opposed to data no retry will fix."""
-    if isinstance(exc, OperationalError | InterfaceError | OSError | ConnectionError | TimeoutError):
-        return True
-    if isinstance(exc, DBAPIError):
-        return bool(exc.connection_invalidated)
-    return False

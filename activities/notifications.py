@@ -15,12 +15,13 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.attempts import bounded_attempt, is_infrastructure_error
+from activities.attempts import bounded_attempt
 from activities.job_types import JobBatchInput, JobBatchResult
 from activities.notification_context import MessageContext, load_message_context, recipient_zone
 from activities.notification_events import event_spec
@@ -49,7 +50,7 @@ from activities.notification_types import (
 from activities.providers import Delivery, PermanentProviderError, Provider, TransientProviderError
 from activities.rate_limit import ProviderRateLimiter
 from activities.templates import TemplateRenderError, render_message
-from db.engine import SessionFactory
+from db.engine import SessionFactory, is_database_unavailable
 from db.models import Broadcast, BroadcastRecipient, Business, Customer
 from keeptime.automation import AutomationSettings
 from keeptime.settings import Settings
@@ -132,7 +133,7 @@ class NotificationActivities:
             delay = timedelta(seconds=exc.retry_after_s) if exc.retry_after_s is not None else None
             raise ApplicationError(str(exc), type="TransientDeliveryError", next_retry_delay=delay) from exc
         except Exception as exc:
-            if is_infrastructure_error(exc):
+            if is_database_unavailable(exc) or isinstance(exc, aiohttp.ClientError):
                 raise
             log.exception("%s failed on bad data", request.message_key())
             async with self._sessions() as session:

@@ -10,11 +10,10 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as SATimeoutError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError
+from db.engine import is_database_unavailable
 from keeptime.logs import request_id_var
 
 log = logging.getLogger("keeptime.api")
@@ -99,9 +98,7 @@ def is_unavailable(exc: BaseException) -> bool:
     """A database that cannot be reached, a pool that timed out, or Temporal not answering."""
     if isinstance(exc, RPCError):
         return exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, OperationalError | InterfaceError | SATimeoutError | OSError | TimeoutError)
+    return is_database_unavailable(exc)
 
 
 def _json_error(status: int, body: dict[str, object]) -> web.Response:

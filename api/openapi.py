@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel
 
 from api.keys import OPENAPI
+from keeptime.limits import MAX_DB_ID
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -41,6 +45,90 @@ def model_ref(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, Any]
     schemas.update(schema.pop("$defs", {}))
     schemas[model.__name__] = schema
     return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+PATH_PARAMETER = re.compile(r"{([a-z_]+)}")
+ID_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": MAX_DB_ID}
+NAME_SCHEMA: dict[str, Any] = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]{0,63}$"}
+COMMON_RESPONSES: dict[str, Any] = {
+    "503": error_response("PostgreSQL or Temporal is unavailable; retry after Retry-After seconds"),
+}
+BODY_RESPONSES: dict[str, Any] = {
+    "400": error_response("the body is not JSON, or nested too deeply"),
+    "415": error_response("the body is not sent as application/json"),
+    "422": error_response("invalid input; `fields` names each field at fault"),
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    summary: str
+    responses: dict[str, Any]
+    security: list[dict[str, list[str]]] = field(default_factory=list)
+    tags: tuple[str, ...] = ()
+    body: type[BaseModel] | None = None
+    result: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+
+
+def operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
+    """One operation of the document: parameters from the path and the query model, the request body and
+    the result from their pydantic models, and the responses every operation can give."""
+    module = route.handler.__module__.rsplit(".", 1)[-1]
+    responses = {**route.responses, **COMMON_RESPONSES}
+    spec: dict[str, Any] = {
+        "summary": route.summary,
+        "operationId": f"{route.method.lower()}_{module}_{route.handler.__name__.strip('_')}",
+        "tags": list(route.tags),
+    }
+    parameters = [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": ID_SCHEMA if name.endswith("_id") else NAME_SCHEMA,
+        }
+        for name in PATH_PARAMETER.findall(route.path)
+    ]
+    if parameters and not any(code == "404" for code in responses):
+        responses["404"] = error_response("not found (or another business's)")
+    if route.query is not None:
+        parameters.extend(query_parameters(route.query, schemas))
+        responses.setdefault("422", BODY_RESPONSES["422"])
+    if parameters:
+        spec["parameters"] = parameters
+    if route.security:
+        spec["security"] = route.security
+    if route.body is not None:
+        spec["requestBody"] = {
+            "required": route.method in ("PUT", "PATCH"),
+            "content": {"application/json": {"schema": model_ref(route.body, schemas)}},
+        }
+        responses.update({code: value for code, value in BODY_RESPONSES.items() if code not in responses})
+    if route.result is not None:
+        ok = next(code for code in route.responses if code.startswith("2"))
+        responses[ok] = json_response(route.responses[ok]["description"], model_ref(route.result, schemas))
+    spec["responses"] = dict(sorted(responses.items()))
+    return spec
+
+
+def query_parameters(model: type[BaseModel], schemas: dict[str, Any]) -> list[dict[str, Any]]:
+    """The query model's fields as OpenAPI parameters (by their alias: ``from``, ``to``)."""
+    schema = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+    schemas.update(schema.pop("$defs", {}))
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": name in schema.get("required", []),
+            "schema": {k: v for k, v in field.items() if k not in ("title", "description")},
+            **({"description": field["description"]} if "description" in field else {}),
+        }
+        for name, field in schema["properties"].items()
+    ]
 
 
 def build_document(paths: dict[str, dict[str, Any]], schemas: dict[str, Any]) -> dict[str, Any]:

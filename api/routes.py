@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel
 
 from activities.health_types import DatabaseHealthReport
 from api import (
@@ -25,7 +23,16 @@ from api import (
     webhooks,
 )
 from api.keys import OPENAPI
-from api.openapi import build_document, error_response, json_response, model_ref, openapi_json
+from api.openapi import Route, build_document, error_response, json_response, openapi_json, operation
+from api.queries import (
+    AppointmentListQuery,
+    CallListQuery,
+    NotificationListQuery,
+    PendingCallsQuery,
+    PlatformStatsQuery,
+    PolicyListQuery,
+    UpcomingVaccinationsQuery,
+)
 from api.schemas import (
     AppointmentCreate,
     BroadcastCreate,
@@ -56,19 +63,6 @@ BUSINESS: list[dict[str, list[str]]] = [{"bearer": []}]
 UNAUTHORIZED = {"401": error_response("missing or wrong key")}
 INVALID = {"422": error_response("invalid input; `fields` names each field at fault")}
 NOT_FOUND = {"404": error_response("not found (or another business's)")}
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    path: str
-    handler: Handler
-    summary: str
-    responses: dict[str, Any]
-    security: list[dict[str, list[str]]] = field(default_factory=list)
-    tags: tuple[str, ...] = ()
-    body: type[BaseModel] | None = None
-    result: type[BaseModel] | None = None
 
 
 ROUTES: list[Route] = [
@@ -184,6 +178,7 @@ ROUTES: list[Route] = [
         {"200": json_response("items, newest first"), **UNAUTHORIZED, **INVALID},
         security=BUSINESS,
         tags=("notifications",),
+        query=NotificationListQuery,
     ),
     Route(
         "POST",
@@ -284,6 +279,7 @@ ROUTES: list[Route] = [
         {"200": json_response("items"), **UNAUTHORIZED, **INVALID},
         security=BUSINESS,
         tags=("appointments",),
+        query=AppointmentListQuery,
     ),
     Route(
         "GET",
@@ -417,6 +413,7 @@ ROUTES: list[Route] = [
         {"200": json_response("items"), **UNAUTHORIZED, **INVALID},
         security=BUSINESS,
         tags=("vaccinations",),
+        query=UpcomingVaccinationsQuery,
     ),
     Route(
         "GET",
@@ -478,6 +475,7 @@ POLICY_ROUTES: list[Route] = [
         "Policies, soonest end date first (?status=, ?limit=)",
         {"200": json_response("items"), **INVALID},
         tags=("policies",),
+        query=PolicyListQuery,
     ),
     _policy_route(
         "GET",
@@ -528,6 +526,7 @@ POLICY_ROUTES: list[Route] = [
         "Calls, newest first (?status=, ?policy_id=, ?from=, ?to=, ?limit=)",
         {"200": json_response("items"), **INVALID},
         tags=("calls",),
+        query=CallListQuery,
     ),
     _policy_route(
         "DELETE",
@@ -584,6 +583,7 @@ POLICY_ROUTES: list[Route] = [
         "Customers who will be called within ?within_days= (default 7): who, why, when",
         {"200": json_response("items"), **INVALID},
         tags=("scheduler",),
+        query=PendingCallsQuery,
     ),
     _policy_route(
         "GET",
@@ -623,34 +623,17 @@ ROUTES.extend(
             {"200": json_response("items"), **UNAUTHORIZED, **INVALID},
             security=ADMIN,
             tags=("statistics",),
+            query=PlatformStatsQuery,
         ),
     ]
 )
 
 
 def setup_routes(app: web.Application) -> None:
+    """Register every route and build the OpenAPI document from the same declarations and models."""
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {}
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler)
-        operation: dict[str, Any] = {
-            "summary": route.summary,
-            "operationId": route.handler.__name__,
-            "responses": route.responses,
-            "tags": list(route.tags),
-        }
-        if route.security:
-            operation["security"] = route.security
-        if route.body is not None:
-            operation["requestBody"] = {
-                "required": True,
-                "content": {"application/json": {"schema": model_ref(route.body, schemas)}},
-            }
-        if route.result is not None:
-            ok = next(code for code in route.responses if code.startswith("2"))
-            operation["responses"] = {
-                **route.responses,
-                ok: json_response(route.responses[ok]["description"], model_ref(route.result, schemas)),
-            }
-        paths.setdefault(route.path, {})[route.method.lower()] = operation
+        paths.setdefault(route.path, {})[route.method.lower()] = operation(route, schemas)
     app[OPENAPI] = build_document(paths, schemas)

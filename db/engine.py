@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 SessionFactory = async_sessionmaker[AsyncSession]
@@ -14,3 +16,13 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """PostgreSQL cannot be reached right now (refused, dropped, restarting, or the pool timed out): worth a
+    retry, unlike an error in the data itself that no retry will fix."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(
+        exc, OperationalError | InterfaceError | PoolTimeoutError | OSError | ConnectionError | TimeoutError
+    )

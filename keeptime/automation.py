@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from keeptime.limits import MAX_OFFSET_S, Cents, FieldValueError, OffsetSeconds, Seconds
+from keeptime.limits import MAX_OFFSET_S, Cents, FieldValueError, LocalTime, OffsetSeconds, Seconds
 
 
 class QuietHours(BaseModel):
@@ -16,8 +16,8 @@ class QuietHours(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    start: time = time(21, 0)
-    end: time = time(8, 0)
+    start: LocalTime = time(21, 0)
+    end: LocalTime = time(8, 0)
 
 
 class AutomationSettings(BaseModel):
@@ -45,7 +45,7 @@ class AutomationSettings(BaseModel):
     notify_admin_on_booking: bool = True
     prevent_overlaps: bool = False
     vaccination_alert_days: list[int] = Field(default_factory=lambda: [30, 14, 7], max_length=10)
-    expiry_alert_local_time: time = Field(
+    expiry_alert_local_time: LocalTime = Field(
         default=time(10, 0), description="business-local time of expiry alerts"
     )
 

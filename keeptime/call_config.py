@@ -10,7 +10,7 @@ from datetime import time
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from keeptime.limits import FieldValueError
+from keeptime.limits import FieldValueError, LocalTime
 
 
 class CallSchedulerConfig(BaseModel):
@@ -18,8 +18,8 @@ class CallSchedulerConfig(BaseModel):
 
     enabled: bool = Field(default=True, description="false pauses every call; workflows keep their state")
     days_before_expiry: int = Field(default=30, ge=1, le=366, description="first call day before the end")
-    call_time: time = Field(default=time(10, 0), description="business-local time calls start")
-    last_call_time: time = Field(
+    call_time: LocalTime = Field(default=time(10, 0), description="business-local time calls start")
+    last_call_time: LocalTime = Field(
         default=time(18, 0), description="no call starts after this business-local time"
     )
     skip_if_called_within_days: int = Field(

@@ -9,11 +9,11 @@ the same ones to spot a row that is bad anyway (an older row, a manual SQL edit)
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Annotated
 
 from babel import Locale, UnknownLocaleError
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, WithJsonSchema
 
 MAX_DB_ID = 2**63 - 1  # BIGINT
 MAX_INT32 = 2**31 - 1  # INTEGER
@@ -59,6 +59,13 @@ def in_range_day(value: date) -> date:
     return value
 
 
+def local_time(value: time) -> time:
+    """A wall-clock time in the business's or recipient's zone: no UTC offset of its own."""
+    if value.tzinfo is not None:
+        raise ValueError("a local time without a UTC offset, e.g. 10:00 (the business's zone applies)")
+    return value
+
+
 def known_locale(name: str) -> str:
     """The locale if Babel can format messages in it (ValueError otherwise), e.g. ``de`` or ``pt_BR``."""
     try:
@@ -85,4 +92,12 @@ def no_nul(value: str) -> str:
 
 Instant = Annotated[datetime, AfterValidator(in_range_instant)]
 Day = Annotated[date, AfterValidator(in_range_day)]
+# JSON Schema's "time" format is RFC 3339's full-time, which needs an offset; ours never has one.
+LocalTime = Annotated[
+    time,
+    AfterValidator(local_time),
+    WithJsonSchema(
+        {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,6})?)?$"}
+    ),
+]
 LocaleName = Annotated[str, Field(min_length=2, max_length=16), AfterValidator(known_locale)]

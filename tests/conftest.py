@@ -68,7 +68,9 @@ async def database_url(postgres_server_url: str) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url, pool_size=10)
+    # As the worker sizes it: every concurrent send holds two connections (its entity's share lock and the
+    # log writes), and a broadcast batch runs 16 sends at once; a smaller pool deadlocks them until timeout.
+    engine = create_engine(database_url, pool_size=40)
     yield engine
     await engine.dispose()
 

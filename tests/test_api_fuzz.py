@@ -1,0 +1,92 @@
+"""Property-based fuzzing of the whole API from its own OpenAPI document (schemathesis), against the real API
+on 127.0.0.1 with the real worker, dev server and PostgreSQL behind it.
+
+Every operation is exercised twice, once with a business's key and once with the admin key, by the
+``examples``, ``coverage`` and ``fuzzing`` phases. The run fails on any 5xx (``not_a_server_error``), any
+status code or content type the document does not declare, and any response body that does not match its
+declared schema. The CLI runs in a subprocess so the event loop keeps serving the API and the worker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from tests.test_api_appointments import ADMIN, book, tenant
+
+Client = TestClient[web.Request, web.Application]
+CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+MAX_EXAMPLES = os.environ.get("KEEPTIME_FUZZ_EXAMPLES", "15")
+
+
+async def _schemathesis(base_url: str, auth: dict[str, str], report: Path) -> tuple[int, str]:
+    command = [
+        str(Path(sys.executable).with_name("st")),
+        "run",
+        f"{base_url}/openapi.json",
+        "--url",
+        base_url,
+        "--checks",
+        CHECKS,
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--max-examples",
+        MAX_EXAMPLES,
+        "--generation-deterministic",
+        "--workers",
+        "2",
+        "--request-timeout",
+        "30",
+        "--header",
+        f"Authorization:{auth['Authorization']}",
+        "--report",
+        "ndjson",
+        "--report-dir",
+        str(report),
+        "--no-color",
+    ]
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    output, _ = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, output.decode(errors="replace")
+
+
+@pytest.mark.e2e
+async def test_fuzzing_every_operation_finds_no_server_error_and_no_contract_breach(
+    api: Client, tmp_path: Path
+) -> None:
+    auth, customer_id = await tenant(api)
+    await book(api, auth, customer_id)  # something to find, so reads and steering reach their handlers
+    base_url = str(api.make_url("")).rstrip("/")
+    for who, headers in (("business", auth), ("admin", ADMIN)):
+        code, output = await _schemathesis(base_url, headers, tmp_path / who)
+        lines = output.splitlines()
+        start = next((i for i, line in enumerate(lines) if "FAILURES" in line), max(0, len(lines) - 60))
+        summary = "\n".join(lines[start : start + 400])
+        assert code == 0, f"schemathesis as {who} found problems:\n{summary}"
+        print(f"--- schemathesis as {who}\n{summary}")
+
+
+def test_the_openapi_document_is_valid_openapi_3_1() -> None:
+    from openapi_spec_validator import validate
+
+    from api.app import create_app
+    from api.keys import OPENAPI
+    from keeptime.settings import Settings
+
+    document = create_app(Settings(database_url="postgresql+asyncpg://x@127.0.0.1:9/x"))[OPENAPI]
+    validate(json.loads(json.dumps(document)))
+    operations = [op for path in document["paths"].values() for op in path.values()]
+    assert len({op["operationId"] for op in operations}) == len(operations)
+    for path, item in document["paths"].items():
+        for op in item.values():
+            declared = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
+            assert declared == {part[1:-1] for part in path.split("/") if part.startswith("{")}, path
