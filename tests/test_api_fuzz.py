@@ -28,12 +28,11 @@ MAX_EXAMPLES = os.environ.get("KEEPTIME_FUZZ_EXAMPLES", "15")
 async def _schemathesis(
     base_url: str, auth: dict[str, str], report: Path, known: dict[str, int]
 ) -> tuple[int, str]:
-    report.mkdir(parents=True)
     config = report / "schemathesis.toml"
     # Real ids for the path parameters, so reads and steering reach their handlers, not just a 404.
-    config.write_text(
-        "[parameters]\n" + "".join(f'"path.{name}" = {value}\n' for name, value in known.items())
-    )
+    text = "[parameters]\n" + "".join(f'"path.{name}" = {value}\n' for name, value in known.items())
+    await asyncio.to_thread(report.mkdir, parents=True)
+    await asyncio.to_thread(config.write_text, text)
     command = [
         str(Path(sys.executable).with_name("st")),
         "--config-file",
