@@ -23,6 +23,10 @@ class JobMetrics(BaseModel):
     duration_s: float = 0.0
     longest_transaction_s: float = 0.0
     details: list[str] = Field(default_factory=list)
+    failed_batch: str | None = Field(
+        default=None,
+        description="the batch that failed every attempt; the run ended there, the next retries it",
+    )
 
     def plus(
         self, scanned: int, changed: int, seconds: float, errors: int = 0, details: list[str] | None = None
@@ -36,6 +40,17 @@ class JobMetrics(BaseModel):
                 "duration_s": round(self.duration_s + seconds, 3),
                 "longest_transaction_s": max(self.longest_transaction_s, seconds),
                 "details": (self.details + (details or []))[-50:],
+            }
+        )
+
+    def failed(self, where: str, error: BaseException) -> JobMetrics:
+        """These metrics with the run ended at a batch that failed every attempt (reported, not raised)."""
+        cause = getattr(error, "cause", None) or error
+        return self.model_copy(
+            update={
+                "errors": self.errors + 1,
+                "failed_batch": f"{where}: {cause}"[:500],
+                "details": [*self.details, f"failed: {where}: {cause}"[:500]][-50:],
             }
         )
 

@@ -69,6 +69,9 @@ class Job:
                 self.arg,
                 id=f"job-{self.name}",  # the schedule appends the run's time
                 task_queue=self.task_queue,
+                # A run never outlives its period (continue-as-new included): overlap SKIP would skip the
+                # runs behind it anyway, and a stuck run must not hold its schedule forever.
+                execution_timeout=self.period,
                 static_summary=self.description,
             ),
             spec=ScheduleSpec(

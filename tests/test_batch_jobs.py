@@ -8,9 +8,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
-from activities.job_types import BatchJobInput, JobMetrics, PlatformStatsInput
+from activities.job_types import BatchJobInput, JobBatchInput, JobBatchResult, JobMetrics, PlatformStatsInput
 from db.engine import SessionFactory
 from db.models import (
     Appointment,
@@ -254,3 +256,30 @@ async def test_business_and_platform_statistics(
     async with sessions() as session:
         stored = await session.get(PlatformDailyStats, day.date())
     assert stored is not None and (stored.new_customers, stored.reviews) == (1, 2)
+
+
+async def test_a_poison_batch_ends_the_run_with_the_failure_reported_not_a_run_that_never_ends(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    """A batch that fails every attempt (same-name stand-in for the batch activity) is retried a bounded
+    number of times; the run then completes with the failure in its result, so the schedule (overlap SKIP)
+    is free to start the next run on time."""
+    attempts: list[int] = []
+
+    @activity.defn(name="run_job_batch")
+    async def poison(batch: JobBatchInput) -> JobBatchResult:
+        attempts.append(activity.info().attempt)
+        raise RuntimeError(f"row after {batch.after} cannot be archived")
+
+    async with Worker(
+        time_skipping_env.client, task_queue=MAINTENANCE, workflows=[BatchJobWorkflow], activities=[poison]
+    ):
+        result: JobMetrics = await time_skipping_env.client.execute_workflow(
+            BatchJobWorkflow.run,
+            BatchJobInput(job="appointment-archive", older_than_days=365),
+            id=f"job-poison-{uuid.uuid4()}",
+            task_queue=MAINTENANCE,
+        )
+    assert attempts == [1, 2, 3, 4, 5]
+    assert result.errors == 1 and result.failed_batch is not None
+    assert "cannot be archived" in result.failed_batch

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any, TypeVar
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.batch_jobs import BatchJobActivities
@@ -20,8 +24,38 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.notifications import NotificationActivities
     from activities.reconciler import ReconcilerActivities
-    from workflows.db_calls import call_db
     from workflows.task_queues import MAINTENANCE
+
+Arg = TypeVar("Arg")
+Result = TypeVar("Result")
+# Bounded: a batch that fails five times (about 75 s) is a poison batch, not an outage worth waiting out
+# forever. The run then ends with the failure in its result, so its schedule (overlap SKIP) runs again on
+# time and retries it, instead of skipping every later run behind one that never ends.
+JOB_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=5,
+)
+
+
+async def _batch(
+    method: Callable[[Any, Arg], Awaitable[Result]],
+    arg: Arg,
+    summary: str,
+    *,
+    start_to_close: timedelta = timedelta(minutes=5),
+    heartbeat: timedelta | None = None,
+) -> Result:
+    return await workflow.execute_activity_method(
+        method,
+        arg,
+        task_queue=MAINTENANCE,
+        start_to_close_timeout=start_to_close,
+        heartbeat_timeout=heartbeat,
+        retry_policy=JOB_RETRY,
+        summary=summary,
+    )
 
 
 @workflow.defn
@@ -30,14 +64,16 @@ class ReconcilerWorkflow:
 
     @workflow.run
     async def run(self, request: ReconcileInput) -> JobMetrics:
-        return await workflow.execute_activity_method(
-            ReconcilerActivities.reconcile_workflows,
-            request,
-            task_queue=MAINTENANCE,
-            start_to_close_timeout=timedelta(minutes=30),
-            heartbeat_timeout=timedelta(minutes=2),
-            summary="reconcile appointments, policies, vaccinations",
-        )
+        try:
+            return await _batch(
+                ReconcilerActivities.reconcile_workflows,
+                request,
+                "reconcile appointments, policies, vaccinations",
+                start_to_close=timedelta(minutes=30),
+                heartbeat=timedelta(minutes=2),
+            )
+        except ActivityError as error:
+            return JobMetrics(job="reconciler").failed("reconcile", error)
 
 
 @workflow.defn
@@ -58,13 +94,15 @@ class NotificationLogCleanupWorkflow:
             if phase >= len(phases):
                 return metrics
             status, cutoff = phases[phase]
-            batch = await workflow.execute_activity_method(
-                CleanupActivities.delete_notification_log_batch,
-                DeleteBatchInput(status=status, cutoff=cutoff, after=after, limit=job.batch_size),
-                task_queue=MAINTENANCE,
-                start_to_close_timeout=timedelta(minutes=2),
-                summary=f"delete {status} older than {cutoff[:10]}",
-            )
+            try:
+                batch = await _batch(
+                    CleanupActivities.delete_notification_log_batch,
+                    DeleteBatchInput(status=status, cutoff=cutoff, after=after, limit=job.batch_size),
+                    f"delete {status} older than {cutoff[:10]}",
+                    start_to_close=timedelta(minutes=2),
+                )
+            except ActivityError as error:
+                return metrics.failed(f"{status} rows after {after}", error)
             metrics = metrics.plus(batch.deleted, batch.deleted, batch.seconds)
             phase, after = (phase + 1, None) if batch.done else (phase, batch.last)
         workflow.continue_as_new(job.model_copy(update={"phase": phase, "after": after, "metrics": metrics}))
@@ -89,14 +127,15 @@ class BatchJobWorkflow:
             else BatchJobActivities.run_job_batch
         )
         for _ in range(job.batches_per_run):
-            batch = await workflow.execute_activity_method(
-                method,
-                job.batch(after),
-                task_queue=MAINTENANCE,
-                start_to_close_timeout=timedelta(minutes=5),
-                heartbeat_timeout=timedelta(minutes=2),  # the sweep beats per row; a batch statement is short
-                summary=f"{job.job} after id {after}",
-            )
+            try:
+                batch = await _batch(
+                    method,
+                    job.batch(after),
+                    f"{job.job} after id {after}",
+                    heartbeat=timedelta(minutes=2),  # the sweep beats per row; a batch statement is short
+                )
+            except ActivityError as error:
+                return metrics.failed(f"batch after id {after}", error)
             metrics = metrics.plus(batch.scanned, batch.changed, batch.seconds, batch.errors, batch.details)
             after = batch.last
             if batch.done:
@@ -111,9 +150,9 @@ class PlatformStatsWorkflow:
     @workflow.run
     async def run(self, request: PlatformStatsInput) -> PlatformStatsResult:
         day = request.day or (workflow.now() - timedelta(days=1)).date().isoformat()
-        return await call_db(
+        return await _batch(
             BatchJobActivities.compute_platform_stats,
             PlatformStatsInput(day=day),
             f"platform statistics of {day}",
-            queue=MAINTENANCE,
+            start_to_close=timedelta(seconds=30),
         )
