@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from activities.appointment_types import CancelInput, RescheduleInput, StepInput
+from activities.appointment_types import AppointmentView, CancelInput, RescheduleInput, StepInput
 from api.auth import require_business
 from api.businesses import path_id
 from api.errors import ApiError, field_error, parse_json_body
@@ -170,7 +170,15 @@ async def cancel(request: web.Request) -> web.Response:
         _, appointment = await _owned(request)
         if appointment.status != AppointmentStatus.CANCELLED:
             raise ApiError(409, "conflict", f"cannot cancel: the appointment is {appointment.status.value}")
-        return web.json_response(appointment_json(appointment))
+        view = AppointmentView(
+            appointment_id=appointment.id,
+            status="cancelled",
+            starts_at=appointment.starts_at,
+            ends_at=appointment.ends_at,
+            version=appointment.version,
+            next_action=None,
+            messages=[],
+        )
     if view.status != "cancelled":
         raise ApiError(409, "conflict", f"cannot cancel: the appointment is {view.status}")
     return web.json_response(view.model_dump(mode="json"))

@@ -108,9 +108,11 @@ def operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
             "content": {"application/json": {"schema": model_ref(route.body, schemas)}},
         }
         responses.update({code: value for code, value in BODY_RESPONSES.items() if code not in responses})
-    if route.result is not None:
-        ok = next(code for code in route.responses if code.startswith("2"))
-        responses[ok] = json_response(route.responses[ok]["description"], model_ref(route.result, schemas))
+    if route.result is not None:  # 200 and 201 carry the result; a 202 says what was accepted
+        for code in ("200", "201"):
+            if code in route.responses:
+                description = route.responses[code]["description"]
+                responses[code] = json_response(description, model_ref(route.result, schemas))
     spec["responses"] = dict(sorted(responses.items()))
     return spec
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from activities.appointment_types import AppointmentView
 from activities.health_types import DatabaseHealthReport
 from api import (
     appointments,
@@ -32,6 +33,25 @@ from api.queries import (
     PlatformStatsQuery,
     PolicyListQuery,
     UpcomingVaccinationsQuery,
+)
+from api.resources import (
+    AppointmentDetail,
+    AppointmentList,
+    AppointmentOut,
+    BroadcastOut,
+    BusinessCreated,
+    BusinessOut,
+    CallList,
+    CallOut,
+    CustomerOut,
+    NotificationPage,
+    PetOut,
+    PolicyDetail,
+    PolicyList,
+    PolicyOut,
+    ReviewOut,
+    SchedulerConfigSaved,
+    VaccinationOut,
 )
 from api.schemas import (
     AppointmentCreate,
@@ -121,6 +141,7 @@ ROUTES: list[Route] = [
         security=ADMIN,
         tags=("businesses",),
         body=BusinessCreate,
+        result=BusinessCreated,
     ),
     Route(
         "GET",
@@ -130,6 +151,7 @@ ROUTES: list[Route] = [
         {"200": json_response("business"), **UNAUTHORIZED},
         security=BUSINESS,
         tags=("businesses",),
+        result=BusinessOut,
     ),
     Route(
         "PATCH",
@@ -140,6 +162,7 @@ ROUTES: list[Route] = [
         security=BUSINESS,
         tags=("businesses",),
         body=BusinessUpdate,
+        result=BusinessOut,
     ),
     Route(
         "POST",
@@ -150,6 +173,7 @@ ROUTES: list[Route] = [
         security=BUSINESS,
         tags=("customers",),
         body=CustomerCreate,
+        result=CustomerOut,
     ),
     Route(
         "GET",
@@ -159,6 +183,7 @@ ROUTES: list[Route] = [
         {"200": json_response("customer"), **UNAUTHORIZED, **NOT_FOUND},
         security=BUSINESS,
         tags=("customers",),
+        result=CustomerOut,
     ),
     Route(
         "PATCH",
@@ -169,6 +194,7 @@ ROUTES: list[Route] = [
         security=BUSINESS,
         tags=("customers",),
         body=CustomerUpdate,
+        result=CustomerOut,
     ),
     Route(
         "GET",
@@ -179,6 +205,7 @@ ROUTES: list[Route] = [
         security=BUSINESS,
         tags=("notifications",),
         query=NotificationListQuery,
+        result=NotificationPage,
     ),
     Route(
         "POST",
@@ -204,6 +231,7 @@ ROUTES: list[Route] = [
         security=BUSINESS,
         tags=("notifications",),
         body=BroadcastCreate,
+        result=BroadcastOut,
     ),
     Route(
         "GET",
@@ -213,6 +241,7 @@ ROUTES: list[Route] = [
         {"200": json_response("broadcast"), **UNAUTHORIZED, **NOT_FOUND},
         security=BUSINESS,
         tags=("notifications",),
+        result=BroadcastOut,
     ),
     Route(
         "POST",
@@ -270,6 +299,7 @@ ROUTES: list[Route] = [
         security=BUSINESS,
         tags=("appointments",),
         body=AppointmentCreate,
+        result=AppointmentOut,
     ),
     Route(
         "GET",
@@ -280,6 +310,7 @@ ROUTES: list[Route] = [
         security=BUSINESS,
         tags=("appointments",),
         query=AppointmentListQuery,
+        result=AppointmentList,
     ),
     Route(
         "GET",
@@ -289,6 +320,7 @@ ROUTES: list[Route] = [
         {"200": json_response("appointment"), **UNAUTHORIZED, **NOT_FOUND},
         security=BUSINESS,
         tags=("appointments",),
+        result=AppointmentDetail,
     ),
     *[
         Route(
@@ -304,6 +336,7 @@ ROUTES: list[Route] = [
             },
             security=BUSINESS,
             tags=("appointments",),
+            result=AppointmentView,
         )
         for verb, handler, summary in (
             ("confirm", appointments.confirm, "Confirm a pending appointment (update `confirm`)"),
@@ -327,6 +360,7 @@ ROUTES: list[Route] = [
         security=BUSINESS,
         tags=("appointments",),
         body=Reschedule,
+        result=AppointmentView,
     ),
     Route(
         "POST",
@@ -343,6 +377,7 @@ ROUTES: list[Route] = [
         security=BUSINESS,
         tags=("appointments",),
         body=CancelBody,
+        result=AppointmentView,
     ),
     Route(
         "POST",
@@ -359,6 +394,7 @@ ROUTES: list[Route] = [
         security=BUSINESS,
         tags=("appointments",),
         body=ReviewBody,
+        result=ReviewOut,
     ),
     Route(
         "GET",
@@ -394,6 +430,7 @@ ROUTES: list[Route] = [
         security=BUSINESS,
         tags=("vaccinations",),
         body=PetCreate,
+        result=PetOut,
     ),
     Route(
         "POST",
@@ -404,6 +441,7 @@ ROUTES: list[Route] = [
         security=BUSINESS,
         tags=("vaccinations",),
         body=VaccinationCreate,
+        result=VaccinationOut,
     ),
     Route(
         "GET",
@@ -467,6 +505,7 @@ POLICY_ROUTES: list[Route] = [
         {"201": json_response("policy"), "409": error_response("policy_number taken"), **INVALID},
         tags=("policies",),
         body=PolicyCreate,
+        result=PolicyOut,
     ),
     _policy_route(
         "GET",
@@ -476,6 +515,7 @@ POLICY_ROUTES: list[Route] = [
         {"200": json_response("items"), **INVALID},
         tags=("policies",),
         query=PolicyListQuery,
+        result=PolicyList,
     ),
     _policy_route(
         "GET",
@@ -484,6 +524,7 @@ POLICY_ROUTES: list[Route] = [
         "A policy with its calls and its workflow's state (phase, next call and why)",
         {"200": json_response("policy"), **NOT_FOUND},
         tags=("policies",),
+        result=PolicyDetail,
     ),
     _policy_route(
         "PATCH",
@@ -493,6 +534,7 @@ POLICY_ROUTES: list[Route] = [
         {"200": json_response("policy"), "409": error_response("not active"), **NOT_FOUND, **INVALID},
         tags=("policies",),
         body=PolicyUpdate,
+        result=PolicyOut,
     ),
     _policy_route(
         "POST",
@@ -501,6 +543,7 @@ POLICY_ROUTES: list[Route] = [
         "Cancel the policy: no more calls, its workflow ends",
         {"200": json_response("policy"), **NOT_FOUND},
         tags=("policies",),
+        result=PolicyOut,
     ),
     _policy_route(
         "POST",
@@ -509,6 +552,7 @@ POLICY_ROUTES: list[Route] = [
         "No more calls this term; the policy still renews or expires",
         {"200": json_response("policy"), **NOT_FOUND},
         tags=("policies",),
+        result=PolicyOut,
     ),
     _policy_route(
         "POST",
@@ -518,6 +562,7 @@ POLICY_ROUTES: list[Route] = [
         {"201": json_response("call"), "409": error_response("skip window or policy not active"), **INVALID},
         tags=("calls",),
         body=ManualCallCreate,
+        result=CallOut,
     ),
     _policy_route(
         "GET",
@@ -527,6 +572,7 @@ POLICY_ROUTES: list[Route] = [
         {"200": json_response("items"), **INVALID},
         tags=("calls",),
         query=CallListQuery,
+        result=CallList,
     ),
     _policy_route(
         "DELETE",
@@ -535,6 +581,7 @@ POLICY_ROUTES: list[Route] = [
         "Cancel a scheduled manual call",
         {"200": json_response("call"), "409": error_response("already placed"), **NOT_FOUND},
         tags=("calls",),
+        result=CallOut,
     ),
     _policy_route(
         "PUT",
@@ -544,6 +591,7 @@ POLICY_ROUTES: list[Route] = [
         {"200": json_response("call"), "409": error_response("call not answered"), **NOT_FOUND, **INVALID},
         tags=("calls",),
         body=CallSummaryBody,
+        result=CallOut,
     ),
     _policy_route(
         "POST",
@@ -573,6 +621,7 @@ POLICY_ROUTES: list[Route] = [
             {"200": json_response("config"), **INVALID},
             tags=("scheduler",),
             body=CallSchedulerConfig,
+            result=SchedulerConfigSaved,
         )
         for method in ("PUT", "PATCH")
     ),

@@ -5,6 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from api.resources import (
+    AppointmentOut,
+    BroadcastOut,
+    BusinessOut,
+    CallOut,
+    CustomerOut,
+    NotificationOut,
+    PetOut,
+    PolicyOut,
+    Rating,
+    VaccinationOut,
+)
 from db.models import (
     Appointment,
     Broadcast,
@@ -33,66 +45,74 @@ def effective_automation(business: Business) -> dict[str, Any]:
 
 
 def business_json(business: Business) -> dict[str, Any]:
-    return {
-        "id": business.id,
-        "name": business.name,
-        "time_zone": business.time_zone,
-        "admin_email": business.admin_email,
-        "automation": effective_automation(business),
-        "rating": rating_json(business),
-        "created_at": _iso(business.created_at),
-    }
+    return BusinessOut.model_validate(
+        {
+            "id": business.id,
+            "name": business.name,
+            "time_zone": business.time_zone,
+            "admin_email": business.admin_email,
+            "automation": effective_automation(business),
+            "rating": rating_json(business),
+            "created_at": _iso(business.created_at),
+        }
+    ).model_dump(mode="json")
 
 
 def customer_json(customer: Customer) -> dict[str, Any]:
-    return {
-        "id": customer.id,
-        "name": customer.name,
-        "email": customer.email,
-        "phone": customer.phone,
-        "push_token": customer.push_token,
-        "time_zone": customer.time_zone,
-        "locale": customer.locale,
-        "channel_order": customer.channel_order,
-        "email_opted_in": customer.email_opted_in,
-        "sms_opted_in": customer.sms_opted_in,
-        "push_opted_in": customer.push_opted_in,
-        "reputation_score": customer.reputation_score,
-    }
+    return CustomerOut.model_validate(
+        {
+            "id": customer.id,
+            "name": customer.name,
+            "email": customer.email,
+            "phone": customer.phone,
+            "push_token": customer.push_token,
+            "time_zone": customer.time_zone,
+            "locale": customer.locale,
+            "channel_order": customer.channel_order,
+            "email_opted_in": customer.email_opted_in,
+            "sms_opted_in": customer.sms_opted_in,
+            "push_opted_in": customer.push_opted_in,
+            "reputation_score": customer.reputation_score,
+        }
+    ).model_dump(mode="json")
 
 
 def notification_json(row: NotificationLog) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "entity": f"{row.entity_type}:{row.entity_id}",
-        "event": row.event,
-        "recipient": row.recipient,
-        "channel": row.channel.value if row.channel else None,
-        "provider": row.provider,
-        "status": row.status.value,
-        "reason": row.reason,
-        "attempts": row.attempts,
-        "error": row.error,
-        "scheduled_for": _iso(row.scheduled_for),
-        "created_at": _iso(row.created_at),
-        "sent_at": _iso(row.sent_at),
-        "delivered_at": _iso(row.delivered_at),
-        "provider_message_id": row.provider_message_id,
-        "idempotency_key": row.idempotency_key,
-    }
+    return NotificationOut.model_validate(
+        {
+            "id": row.id,
+            "entity": f"{row.entity_type}:{row.entity_id}",
+            "event": row.event,
+            "recipient": row.recipient,
+            "channel": row.channel.value if row.channel else None,
+            "provider": row.provider,
+            "status": row.status.value,
+            "reason": row.reason,
+            "attempts": row.attempts,
+            "error": row.error,
+            "scheduled_for": _iso(row.scheduled_for),
+            "created_at": _iso(row.created_at),
+            "sent_at": _iso(row.sent_at),
+            "delivered_at": _iso(row.delivered_at),
+            "provider_message_id": row.provider_message_id,
+            "idempotency_key": row.idempotency_key,
+        }
+    ).model_dump(mode="json")
 
 
 def broadcast_json(broadcast: Broadcast) -> dict[str, Any]:
-    return {
-        "id": broadcast.id,
-        "subject": broadcast.subject,
-        "recipient_count": broadcast.recipient_count,
-        "status": broadcast.status,
-        "report": broadcast.report,
-        "created_at": _iso(broadcast.created_at),
-        "finished_at": _iso(broadcast.finished_at),
-        "workflow_id": broadcast_workflow_id(broadcast.id),
-    }
+    return BroadcastOut.model_validate(
+        {
+            "id": broadcast.id,
+            "subject": broadcast.subject,
+            "recipient_count": broadcast.recipient_count,
+            "status": broadcast.status,
+            "report": broadcast.report,
+            "created_at": _iso(broadcast.created_at),
+            "finished_at": _iso(broadcast.finished_at),
+            "workflow_id": broadcast_workflow_id(broadcast.id),
+        }
+    ).model_dump(mode="json")
 
 
 def override_json(row: TemplateOverride) -> dict[str, Any]:
@@ -100,77 +120,89 @@ def override_json(row: TemplateOverride) -> dict[str, Any]:
 
 
 def appointment_json(appointment: Appointment) -> dict[str, Any]:
-    return {
-        "id": appointment.id,
-        "customer_id": appointment.customer_id,
-        "service": appointment.service,
-        "resource": appointment.resource,
-        "status": appointment.status.value,
-        "starts_at": _iso(appointment.starts_at),
-        "ends_at": _iso(appointment.ends_at),
-        "version": appointment.version,
-        "cancel_reason": appointment.cancel_reason,
-        "checked_in_at": _iso(appointment.checked_in_at),
-        "completed_at": _iso(appointment.completed_at),
-        "workflow_id": f"appointment-{appointment.id}",
-    }
+    return AppointmentOut.model_validate(
+        {
+            "id": appointment.id,
+            "customer_id": appointment.customer_id,
+            "service": appointment.service,
+            "resource": appointment.resource,
+            "status": appointment.status.value,
+            "starts_at": _iso(appointment.starts_at),
+            "ends_at": _iso(appointment.ends_at),
+            "version": appointment.version,
+            "cancel_reason": appointment.cancel_reason,
+            "checked_in_at": _iso(appointment.checked_in_at),
+            "completed_at": _iso(appointment.completed_at),
+            "workflow_id": f"appointment-{appointment.id}",
+        }
+    ).model_dump(mode="json")
 
 
 def rating_json(business: Business) -> dict[str, Any]:
-    return {
-        "average": business.rating_average,
-        "count": business.rating_count,
-        "distribution": business.rating_distribution,
-    }
+    return Rating.model_validate(
+        {
+            "average": business.rating_average,
+            "count": business.rating_count,
+            "distribution": business.rating_distribution,
+        }
+    ).model_dump(mode="json")
 
 
 def policy_json(policy: Policy) -> dict[str, Any]:
-    return {
-        "id": policy.id,
-        "customer_id": policy.customer_id,
-        "policy_number": policy.policy_number,
-        "product": policy.product,
-        "duration_months": policy.duration_months,
-        "end_date": policy.end_date.isoformat(),
-        "status": policy.status.value,
-        "term": policy.term,
-        "call_attempts": policy.call_attempts,
-        "declined": policy.declined_at is not None,
-        "calls_stopped": policy.calls_stopped,
-        "next_call_at": _iso(policy.next_call_at),
-        "workflow_id": policy_workflow_id(policy.id),
-    }
+    return PolicyOut.model_validate(
+        {
+            "id": policy.id,
+            "customer_id": policy.customer_id,
+            "policy_number": policy.policy_number,
+            "product": policy.product,
+            "duration_months": policy.duration_months,
+            "end_date": policy.end_date.isoformat(),
+            "status": policy.status.value,
+            "term": policy.term,
+            "call_attempts": policy.call_attempts,
+            "declined": policy.declined_at is not None,
+            "calls_stopped": policy.calls_stopped,
+            "next_call_at": _iso(policy.next_call_at),
+            "workflow_id": policy_workflow_id(policy.id),
+        }
+    ).model_dump(mode="json")
 
 
 def call_json(call: Call) -> dict[str, Any]:
-    return {
-        "id": call.id,
-        "policy_id": call.policy_id,
-        "kind": call.kind,
-        "status": call.status.value,
-        "reason": call.reason,
-        "scheduled_for": _iso(call.scheduled_for),
-        "local_day": _iso(call.local_day),
-        "started_at": _iso(call.started_at),
-        "ended_at": _iso(call.ended_at),
-        "renewal_agreed": call.renewal_agreed,
-        "summary": call.summary,
-        "error": call.error,
-    }
+    return CallOut.model_validate(
+        {
+            "id": call.id,
+            "policy_id": call.policy_id,
+            "kind": call.kind,
+            "status": call.status.value,
+            "reason": call.reason,
+            "scheduled_for": _iso(call.scheduled_for),
+            "local_day": _iso(call.local_day),
+            "started_at": _iso(call.started_at),
+            "ended_at": _iso(call.ended_at),
+            "renewal_agreed": call.renewal_agreed,
+            "summary": call.summary,
+            "error": call.error,
+        }
+    ).model_dump(mode="json")
 
 
 def pet_json(pet: Pet) -> dict[str, Any]:
-    return {"id": pet.id, "owner_id": pet.owner_id, "name": pet.name, "species": pet.species}
+    return PetOut.model_validate(
+        {"id": pet.id, "owner_id": pet.owner_id, "name": pet.name, "species": pet.species}
+    ).model_dump(mode="json")
 
 
 def vaccination_json(record: Vaccination) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "pet_id": record.pet_id,
-        "vaccine": record.vaccine,
-        "status": record.status.value,
-        "administered_at": _iso(record.administered_at),
-        "expires_at": record.expires_at.isoformat(),
-        "superseded_by": record.superseded_by,
-        "workflow_id": vaccination_workflow_id(record.id),
-    }
+    return VaccinationOut.model_validate(
+        {
+            "id": record.id,
+            "pet_id": record.pet_id,
+            "vaccine": record.vaccine,
+            "status": record.status.value,
+            "administered_at": _iso(record.administered_at),
+            "expires_at": record.expires_at.isoformat(),
+            "superseded_by": record.superseded_by,
+            "workflow_id": vaccination_workflow_id(record.id),
+        }
+    ).model_dump(mode="json")

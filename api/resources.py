@@ -1,0 +1,188 @@
+"""Response bodies: one model per resource. ``api/serializers.py`` builds every response through these, and
+``api/routes.py`` names them as each operation's result, so the OpenAPI document describes exactly what the
+handlers send (the fuzz test checks each response against it)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from keeptime.automation import AutomationSettings
+from keeptime.call_config import CallSchedulerConfig
+
+Instant = Annotated[
+    str, Field(description="ISO 8601 date-time with offset", json_schema_extra={"format": "date-time"})
+]
+Day = Annotated[str, Field(description="ISO 8601 date", json_schema_extra={"format": "date"})]
+
+
+class Resource(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Rating(Resource):
+    average: float | None
+    count: int
+    distribution: dict[str, int]
+
+
+class BusinessOut(Resource):
+    id: int
+    name: str
+    time_zone: str
+    admin_email: str | None
+    automation: AutomationSettings = Field(description="the settings in force, defaults filled in")
+    rating: Rating
+    created_at: Instant | None
+
+
+class BusinessCreated(Resource):
+    business: BusinessOut
+    api_key: str = Field(description="shown once; store it")
+
+
+class CustomerOut(Resource):
+    id: int
+    name: str
+    email: str | None
+    phone: str | None
+    push_token: str | None
+    time_zone: str | None
+    locale: str
+    channel_order: list[str]
+    email_opted_in: bool
+    sms_opted_in: bool
+    push_opted_in: bool
+    reputation_score: int
+
+
+class NotificationOut(Resource):
+    id: int
+    entity: str = Field(description="e.g. appointment:123")
+    event: str
+    recipient: str
+    channel: str | None
+    provider: str | None
+    status: str
+    reason: str | None
+    attempts: int
+    error: str | None
+    scheduled_for: Instant | None
+    created_at: Instant | None
+    sent_at: Instant | None
+    delivered_at: Instant | None
+    provider_message_id: str | None
+    idempotency_key: str
+
+
+class NotificationPage(Resource):
+    items: list[NotificationOut]
+    next_before_id: int | None = Field(description="pass as before_id for the next (older) page")
+
+
+class BroadcastOut(Resource):
+    id: int
+    subject: str
+    recipient_count: int
+    status: str
+    report: dict[str, Any] | None
+    created_at: Instant | None
+    finished_at: Instant | None
+    workflow_id: str
+    progress: dict[str, Any] | None = Field(default=None, description="live counts while running")
+
+
+class AppointmentOut(Resource):
+    id: int
+    customer_id: int
+    service: str | None
+    resource: str | None
+    status: str
+    starts_at: Instant
+    ends_at: Instant
+    version: int
+    cancel_reason: str | None
+    checked_in_at: Instant | None
+    completed_at: Instant | None
+    workflow_id: str
+
+
+class AppointmentList(Resource):
+    items: list[AppointmentOut]
+
+
+class AppointmentDetail(AppointmentOut):
+    workflow: dict[str, Any] | None = Field(description="the workflow's state query: next action and when")
+    notifications: list[NotificationOut]
+
+
+class ReviewOut(Resource):
+    appointment_id: int
+    rating: Rating
+
+
+class PolicyOut(Resource):
+    id: int
+    customer_id: int
+    policy_number: str
+    product: str | None
+    duration_months: int
+    end_date: Day
+    status: str
+    term: int
+    call_attempts: int
+    declined: bool
+    calls_stopped: bool
+    next_call_at: Instant | None
+    workflow_id: str
+
+
+class PolicyList(Resource):
+    items: list[PolicyOut]
+
+
+class CallOut(Resource):
+    id: int
+    policy_id: int
+    kind: str
+    status: str
+    reason: str | None
+    scheduled_for: Instant | None
+    local_day: Day | None
+    started_at: Instant | None
+    ended_at: Instant | None
+    renewal_agreed: bool | None
+    summary: str | None
+    error: str | None
+
+
+class CallList(Resource):
+    items: list[CallOut]
+
+
+class PolicyDetail(PolicyOut):
+    workflow: dict[str, Any] | None
+    calls: list[CallOut]
+
+
+class PetOut(Resource):
+    id: int
+    owner_id: int
+    name: str
+    species: str | None
+
+
+class VaccinationOut(Resource):
+    id: int
+    pet_id: int
+    vaccine: str
+    status: str
+    administered_at: Instant | None
+    expires_at: Instant
+    superseded_by: int | None
+    workflow_id: str
+
+
+class SchedulerConfigSaved(CallSchedulerConfig):
+    workflows_signalled: int = Field(description="sleeping policy workflows woken to re-plan")
