@@ -10,6 +10,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError
@@ -96,6 +97,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 def is_unavailable(exc: BaseException) -> bool:
     """A database that cannot be reached, a pool that timed out, or Temporal not answering."""
+    if isinstance(exc, WorkflowUpdateRPCTimeoutOrCancelledError):
+        return True  # the workflow did not answer in time; every steering call is safe to repeat
     if isinstance(exc, RPCError):
         return exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
     return is_database_unavailable(exc)

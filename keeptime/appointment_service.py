@@ -8,13 +8,18 @@ never exists without its row: it is only started after the commit, and its first
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
@@ -113,11 +118,16 @@ class SteeringRejected(Exception):
         self.ended = ended
 
 
-async def steer(client: Client, appointment_id: int, update: Any, arg: Any) -> AppointmentView:
-    """Run one of the workflow's updates and return the new state, or raise SteeringRejected."""
+async def steer(
+    client: Client, appointment_id: int, update: Any, arg: Any, *, wait: timedelta | None = None
+) -> AppointmentView:
+    """Run one of the workflow's updates and return the new state, or raise SteeringRejected
+    (``WorkflowUpdateRPCTimeoutOrCancelledError`` when ``wait`` passes without an answer)."""
     handle = client.get_workflow_handle(appointment_workflow_id(appointment_id))
     try:
-        result: AppointmentView = await handle.execute_update(update, arg, result_type=AppointmentView)
+        result: AppointmentView = await handle.execute_update(
+            update, arg, result_type=AppointmentView, rpc_timeout=wait
+        )
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError) and cause.type == INVALID:
@@ -171,9 +181,14 @@ async def cancel_and_wait(
             raise
         return None
     try:
-        async with asyncio.timeout(wait_s):
-            view = await steer(client, appointment_id, AppointmentWorkflow.cancel_with_answer, request)
-    except TimeoutError:
+        view = await steer(
+            client,
+            appointment_id,
+            AppointmentWorkflow.cancel_with_answer,
+            request,
+            wait=timedelta(seconds=wait_s),
+        )
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
         raise CancelAccepted from None
     except SteeringRejected as exc:
         if exc.ended:  # cancelled and finished between the signal and the update

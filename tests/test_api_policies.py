@@ -118,6 +118,9 @@ async def test_a_new_end_date_moves_the_next_call_and_a_cancelled_policy_cannot_
 
     await eventually(ended, what="the workflow to end")
     assert (await api.patch(url, json={"product": "Home"}, headers=auth)).status == 409
+    for action in ("cancel", "stop-calls"):  # repeats: the same answer, nothing changes
+        again = await api.post(f"{url}/{action}", headers=auth)
+        assert again.status == 200 and (await again.json())["status"] == "cancelled"
 
 
 async def test_manual_calls_skip_window_cancel_and_summary_conflicts(api: Client) -> None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.appointment_types import CancelInput, RescheduleInput, StepInput
 from db.engine import SessionFactory
+from keeptime.appointment_service import CancelAccepted, cancel_and_wait
 from keeptime.settings import Settings
-from tests.appointment_support import booked, log_of, until_next
+from tests.appointment_support import booked, db_status, log_of, until_next
 from tests.peers import ProviderPeer, SmtpPeer
 from tests.support import running_worker
 from tests.test_appointment_workflow import finished, rejected
@@ -116,3 +118,22 @@ async def test_cancel_with_answer_repeated_cancels_once(
     assert final.status == "cancelled"
     events = [event for event, _, _ in await log_of(sessions, appointment.id)]
     assert events.count("appointment.cancelled") == 1
+
+
+async def test_a_cancel_nobody_can_answer_in_time_is_accepted_and_applied_later(
+    skipping_env: WorkflowEnvironment,
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+) -> None:
+    """No worker polls when the API cancels: the answer is CancelAccepted (the API's 202), never a 5xx, and
+    the recorded cancel is applied as soon as a worker is back."""
+    async with running_worker(skipping_env.client, sessions, provider_settings, end_workflows=False):
+        with skipping_env.with_time_skipping_disabled():
+            _, _, appointment, handle = await booked(sessions, skipping_env.client)
+        await until_next(handle, "reminder")
+    with pytest.raises(CancelAccepted):
+        await cancel_and_wait(skipping_env.client, appointment.id, CancelInput(reason="flu"), wait_s=1.0)
+    async with running_worker(skipping_env.client, sessions, provider_settings):
+        final = await finished(handle)
+    assert final.status == "cancelled" and await db_status(sessions, appointment.id) == "cancelled"
