@@ -72,6 +72,7 @@ class Route:
     body: type[BaseModel] | None = None
     result: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
+    form: type[BaseModel] | None = None
 
 
 def operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
@@ -108,6 +109,13 @@ def operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
             "content": {"application/json": {"schema": model_ref(route.body, schemas)}},
         }
         responses.update({code: value for code, value in BODY_RESPONSES.items() if code not in responses})
+    if route.form is not None:
+        spec["requestBody"] = {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": {"schema": model_ref(route.form, schemas)}},
+        }
+        responses.setdefault("400", error_response("the body is not a valid form"))
+        responses.setdefault("422", BODY_RESPONSES["422"])
     if route.result is not None:  # 200 and 201 carry the result; a 202 says what was accepted
         for code in ("200", "201"):
             if code in route.responses:

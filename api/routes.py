@@ -71,6 +71,8 @@ from api.schemas import (
     Reschedule,
     ReviewBody,
     SingleNotification,
+    SmsInboundForm,
+    SmsStatusForm,
     TemplateOverrideBody,
     TriggerCallsBody,
     VaccinationCreate,
@@ -469,6 +471,7 @@ ROUTES: list[Route] = [
         "Twilio status callback (X-Twilio-Signature): sent -> delivered/failed",
         {"204": {"description": "applied"}, "403": error_response("bad signature")},
         tags=("webhooks",),
+        form=SmsStatusForm,
     ),
     Route(
         "POST",
@@ -477,6 +480,7 @@ ROUTES: list[Route] = [
         "Inbound SMS (X-Twilio-Signature): STOP opts the number out of SMS, START opts it back in",
         {"200": {"description": "TwiML"}, "403": error_response("bad signature")},
         tags=("webhooks",),
+        form=SmsInboundForm,
     ),
     Route(
         "POST",

@@ -105,6 +105,30 @@ class TemplateOverrideBody(Strict):
     body: str = Field(min_length=1, max_length=10_000)
 
 
+class TwilioForm(BaseModel):
+    """A Twilio webhook's form (application/x-www-form-urlencoded). Twilio's documentation warns that it
+    "will occasionally add new parameters without advance notice"
+    (https://www.twilio.com/docs/messaging/guides/webhook-request), so unknown ones are accepted (they are
+    part of the signed payload); the ones we read are declared and bounded."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class SmsStatusForm(TwilioForm):
+    """Twilio's status callback: https://www.twilio.com/docs/messaging/guides/track-outbound-message-status"""
+
+    MessageSid: str = Field(min_length=1, max_length=64)
+    MessageStatus: str = Field(min_length=1, max_length=32)
+    ErrorCode: str | None = Field(default=None, max_length=16)
+
+
+class SmsInboundForm(TwilioForm):
+    """An incoming message: https://www.twilio.com/docs/messaging/guides/webhook-request"""
+
+    From: str = Field(min_length=1, max_length=32)
+    Body: str = Field(default="", max_length=1600)
+
+
 class PushReceipt(Strict):
     message_id: str = Field(min_length=1, max_length=255)
     status: str = Field(pattern="^(delivered|failed)$")

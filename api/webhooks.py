@@ -6,16 +6,18 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Mapping
+from typing import TypeVar
 
 from aiohttp import web
 from pydantic import ValidationError
 
-from api.errors import ApiError, field_error, validation_error
+from api.errors import ApiError, validation_error
 from api.keys import SESSIONS, SETTINGS
-from api.schemas import PushReceipt
+from api.schemas import PushReceipt, SmsInboundForm, SmsStatusForm, TwilioForm
 from db import notification_queries as queries
 from db.tenants import opt_out_phone
 
+Form = TypeVar("Form", bound=TwilioForm)
 STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
 START_WORDS = frozenset({"START", "UNSTOP", "YES"})
 DELIVERED = frozenset({"delivered"})
@@ -55,14 +57,19 @@ async def _verified_twilio_form(request: web.Request) -> dict[str, str]:
     return form
 
 
+def _validated(model: type[Form], form: dict[str, str]) -> Form:
+    try:
+        return model.model_validate(form)
+    except ValidationError as exc:
+        raise validation_error(exc) from exc
+
+
 async def sms_status(request: web.Request) -> web.Response:
     """Twilio status callback: ``MessageStatus`` moves ``sent`` to ``delivered`` or ``failed``."""
-    form = await _verified_twilio_form(request)
-    sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "").lower()
-    if not sid:
-        raise field_error("MessageSid", "required")
+    form = _validated(SmsStatusForm, await _verified_twilio_form(request))
+    sid, status = form.MessageSid, form.MessageStatus.lower()
     if status in DELIVERED | UNDELIVERED:
-        error = f"{status} (error {form.get('ErrorCode', '?')})" if status in UNDELIVERED else None
+        error = f"{status} (error {form.ErrorCode or '?'})" if status in UNDELIVERED else None
         async with request.app[SESSIONS]() as session:
             await queries.apply_receipt(session, "twilio", sid, status in DELIVERED, error)
     return web.Response(status=204)  # intermediate states (queued, sending, sent) need no change
@@ -70,9 +77,9 @@ async def sms_status(request: web.Request) -> web.Response:
 
 async def sms_inbound(request: web.Request) -> web.Response:
     """An SMS to our number: STOP words opt the sender out of SMS everywhere, START words opt back in."""
-    form = await _verified_twilio_form(request)
-    phone, word = form.get("From", ""), form.get("Body", "").strip().upper()
-    if phone and (word in STOP_WORDS or word in START_WORDS):
+    form = _validated(SmsInboundForm, await _verified_twilio_form(request))
+    phone, word = form.From, form.Body.strip().upper()
+    if word in STOP_WORDS or word in START_WORDS:
         async with request.app[SESSIONS]() as session:
             await opt_out_phone(session, phone, opted_in=word in START_WORDS)
     return web.Response(text="<Response/>", content_type="application/xml")
