@@ -172,6 +172,33 @@ async def test_a_large_broadcast_continues_as_new_and_counts_everyone(
     assert opted_out.id  # the opted-out customer is the one skip
 
 
+async def test_a_customer_with_a_locale_babel_does_not_know_never_stops_a_broadcast(
+    time_skipping_env: WorkflowEnvironment,
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+) -> None:
+    """Rows stored before locales were checked (``fj``, ``xx_YY``): their messages format in English and the
+    broadcast completes for everyone (it used to stay ``running``, its batch failing on every retry)."""
+    _, http = peers
+    business = await make_business(sessions)
+    for n, locale in enumerate(["fj", "xx_YY", "de", "en"]):
+        await make_customer(
+            sessions, business, name=f"C {n}", locale=locale, channel_order=["push"], push_token=f"t{n}"
+        )
+    async with sessions() as session:
+        broadcast = await notification_queries.create_broadcast(session, business.id, "Hi", "Open", None)
+    async with running_worker(time_skipping_env.client, sessions, provider_settings):
+        status = await time_skipping_env.client.execute_workflow(
+            BroadcastWorkflow.run,
+            BroadcastInput(broadcast_id=broadcast.id, business_id=business.id),
+            id=f"broadcast-{broadcast.id}",
+            task_queue=NOTIFICATIONS,
+        )
+    assert status.state == "completed" and status.progress.sent == 4
+    assert len(http.accepted["push"]) == 4
+
+
 async def test_cancelling_a_broadcast_stops_it_and_records_the_report(
     dev_env: WorkflowEnvironment,
     sessions: SessionFactory,
