@@ -161,6 +161,8 @@ class PolicyWorkflow:
             self._woken = False
             if await self._sleep_until(decision.retry_at, "every call slot busy"):
                 return False  # something changed: re-plan first
+            if self._history_is_long():
+                return False  # a long wait for a slot: the main loop continues as new, then claims again
         ref = CallRef(call_id=decision.call_id, business_id=plan.business_id)
         self._set_phase("calling", None)
         try:
