@@ -6,7 +6,9 @@ WORKDIR /app
 RUN useradd --system --uid 10001 keeptime
 
 COPY pyproject.toml README.md ./
+COPY domain ./domain
 COPY keeptime ./keeptime
+COPY services ./services
 COPY workflows ./workflows
 COPY activities ./activities
 COPY api ./api

@@ -21,10 +21,10 @@ from temporalio.worker import Worker
 from activities.notifications import Checkpoint
 from db.engine import SessionFactory, create_engine, create_session_factory
 from keeptime.logs import setup_logging
-from keeptime.registry import WORKFLOWS, build_activities
 from keeptime.settings import Settings, get_settings
 from keeptime.telemetry import setup_tracing, shutdown_tracing
 from keeptime.temporal_client import connect_temporal
+from services.registry import WORKFLOWS, build_activities
 
 log = logging.getLogger("keeptime.worker")
 

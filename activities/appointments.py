@@ -8,7 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.appointment_types import (
+from activities.notification_store import record_skip
+from db.appointments import appointment_of, appointment_snapshot, charge_no_show, has_reviewed
+from db.engine import SessionFactory
+from db.models import Appointment, Business
+from domain.appointment_types import (
     RESCHEDULABLE,
     TRANSITIONS,
     AppointmentRef,
@@ -16,12 +20,9 @@ from activities.appointment_types import (
     SkipNotificationInput,
     TransitionInput,
 )
-from activities.notification_store import record_skip
-from activities.notification_types import NotificationResult
-from db.appointments import appointment_of, appointment_snapshot, charge_no_show, has_reviewed
-from db.engine import SessionFactory
-from db.models import Appointment, AppointmentStatus, Business
-from keeptime.automation import AutomationSettings
+from domain.automation import AutomationSettings
+from domain.notification_types import NotificationResult
+from domain.statuses import AppointmentStatus
 
 CONFLICT = "AppointmentConflict"
 MISSING = "AppointmentMissing"

@@ -9,10 +9,10 @@ from datetime import date, datetime, timedelta
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.job_types import JobBatchInput, JobBatchResult, PlatformStatsInput, PlatformStatsResult
 from db import stats
 from db.batch_statements import STATEMENTS
 from db.engine import SessionFactory
+from domain.job_types import JobBatchInput, JobBatchResult, PlatformStatsInput, PlatformStatsResult
 
 REPUTATION_MARKER = timedelta(days=6)  # a weekly job: a customer recovers at most once per run
 

@@ -7,9 +7,9 @@ from datetime import datetime
 
 from temporalio import activity
 
-from activities.job_types import DeleteBatchInput, DeleteBatchResult
 from db.batch_statements import NOTIFICATION_LOG_DELETE
 from db.engine import SessionFactory
+from domain.job_types import DeleteBatchInput, DeleteBatchResult
 
 _BEGINNING = datetime(1970, 1, 1).isoformat() + "+00:00"
 

@@ -6,9 +6,9 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from temporalio import activity
 
-from activities.health_types import CheckDatabaseHealthInput, DatabaseHealthReport, TableHealth
 from db.engine import SessionFactory
 from db.models import HealthCheckRun
+from domain.health_types import CheckDatabaseHealthInput, DatabaseHealthReport, TableHealth
 
 _TABLE_STATS = text(
     """

@@ -15,8 +15,6 @@ from babel.dates import format_datetime
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.notification_events import EventSpec
-from activities.notification_types import NotificationRequest
 from db.models import (
     Appointment,
     Broadcast,
@@ -27,8 +25,10 @@ from db.models import (
     TemplateOverride,
     Vaccination,
 )
-from keeptime.automation import AutomationSettings
-from keeptime.limits import usable_locale
+from domain.automation import AutomationSettings
+from domain.limits import usable_locale
+from domain.notification_events import EventSpec
+from domain.notification_types import NotificationRequest
 from keeptime.settings import Settings
 
 

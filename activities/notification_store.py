@@ -9,8 +9,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.notification_types import NotificationRequest, NotificationResult
-from db.models import Channel, NotificationLog, NotificationStatus
+from db.models import NotificationLog
+from domain.notification_types import NotificationRequest, NotificationResult
+from domain.statuses import Channel, NotificationStatus
 
 FINAL = (NotificationStatus.SENT, NotificationStatus.DELIVERED, NotificationStatus.SKIPPED)
 

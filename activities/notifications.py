@@ -22,9 +22,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.attempts import bounded_attempt
-from activities.job_types import JobBatchInput, JobBatchResult
 from activities.notification_context import MessageContext, load_message_context, recipient_zone
-from activities.notification_events import event_spec
 from activities.notification_store import (
     claim,
     fail_if_still_queued,
@@ -38,7 +36,15 @@ from activities.notification_store import (
     result_of,
     retry_candidates,
 )
-from activities.notification_types import (
+from activities.providers import Delivery, PermanentProviderError, Provider, TransientProviderError
+from activities.rate_limit import ProviderRateLimiter
+from activities.templates import TemplateRenderError, render_message
+from db.engine import SessionFactory, is_database_unavailable
+from db.models import Broadcast, BroadcastRecipient, Business, Customer
+from domain.automation import AutomationSettings
+from domain.job_types import JobBatchInput, JobBatchResult
+from domain.notification_events import event_spec
+from domain.notification_types import (
     BroadcastBatchInput,
     BroadcastProgress,
     DeliveryPlan,
@@ -47,14 +53,8 @@ from activities.notification_types import (
     NotificationResult,
     PlanNotificationInput,
 )
-from activities.providers import Delivery, PermanentProviderError, Provider, TransientProviderError
-from activities.rate_limit import ProviderRateLimiter
-from activities.templates import TemplateRenderError, render_message
-from db.engine import SessionFactory, is_database_unavailable
-from db.models import Broadcast, BroadcastRecipient, Business, Customer
-from keeptime.automation import AutomationSettings
+from domain.timekeeping import adjust_for_quiet_hours
 from keeptime.settings import Settings
-from keeptime.timekeeping import adjust_for_quiet_hours
 
 RETRY_MAX_ATTEMPTS = 3  # the sweep retries a failed delivery while it has had fewer attempts than this
 log = logging.getLogger("keeptime.notifications")

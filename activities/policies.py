@@ -11,7 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.policy_types import (
+from activities.voice_agent import CallRequest, VoiceAgentClient, VoiceAgentRejected, VoiceAgentUnavailable
+from db import policies as db
+from db.engine import SessionFactory
+from db.models import Call, Customer, Policy
+from domain import policy_plan
+from domain.call_config import CallSchedulerConfig
+from domain.policy_types import (
     CallOutcomeName,
     CallRef,
     CallResult,
@@ -26,12 +32,7 @@ from activities.policy_types import (
     RenewResult,
     TermInput,
 )
-from activities.voice_agent import CallRequest, VoiceAgentClient, VoiceAgentRejected, VoiceAgentUnavailable
-from db import policies as db
-from db.engine import SessionFactory
-from db.models import Call, CallStatus, Customer, Policy, PolicyStatus
-from keeptime import policy_plan
-from keeptime.call_config import CallSchedulerConfig
+from domain.statuses import CallStatus, PolicyStatus
 
 
 class PolicyActivities:

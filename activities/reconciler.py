@@ -1,14 +1,84 @@
-"""The reconciler: active rows whose workflow is missing get it back (the safety net polling never had)."""
+"""The reconciler: active rows whose workflow is missing or closed get it back (the safety net polling never
+had). The hourly ``reconciler`` job runs it as an activity; ``python -m starter task:reconcile`` calls
+``reconcile_workflows`` directly."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 
-from activities.job_types import JobMetrics, ReconcileInput
+from db import appointments as store
+from db import pets, policies
 from db.engine import SessionFactory
+from db.models import Appointment, Vaccination
+from domain.ids import appointment_workflow_id, policy_workflow_id, vaccination_workflow_id
+from domain.job_types import JobMetrics, ReconcileInput
+from workflows.starts import ensure_workflow, start_policy_workflow, start_vaccination_workflow
+
+Progress = Callable[[int], object]
+
+
+@dataclass
+class ReconcileReport:
+    scanned: int = 0
+    started: list[str] = field(default_factory=list)  # workflow ids
+
+
+async def needs_start(client: Client, workflow_id: str) -> bool:
+    """True if the workflow does not exist or its latest run is no longer running."""
+    try:
+        description = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return True
+    return description.status != WorkflowExecutionStatus.RUNNING
+
+
+async def reconcile_workflows(
+    sessions: SessionFactory, client: Client, *, horizon_days: int = 60, progress: Progress | None = None
+) -> ReconcileReport:
+    report = ReconcileReport()
+    tick = progress or (lambda _: None)
+    since = datetime.now(UTC) - timedelta(days=horizon_days)
+    async with sessions() as session:
+
+        async def restart_appointment(appointment: Appointment) -> None:
+            snapshot = await store.appointment_snapshot(session, appointment)
+            await ensure_workflow(client, snapshot, restart_closed=True)
+
+        async def restart_vaccination(record: Vaccination) -> None:
+            snapshot = await pets.vaccination_snapshot(session, record)
+            await start_vaccination_workflow(client, record, snapshot)
+
+        expected: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+            *(
+                (appointment_workflow_id(a.id), partial(restart_appointment, a))
+                for a in await store.active_appointments(session, since)
+            ),
+            *(
+                (policy_workflow_id(p.id), partial(start_policy_workflow, client, p))
+                for p in await policies.active_policies(session)
+            ),
+            *(
+                (vaccination_workflow_id(v.id), partial(restart_vaccination, v))
+                for v in await pets.active_vaccinations(session)
+            ),
+        ]
+        for workflow_id, restart in expected:
+            report.scanned += 1
+            tick(1)
+            if await needs_start(client, workflow_id):
+                await restart()
+                report.started.append(workflow_id)
+    return report
 
 
 class ReconcilerActivities:
@@ -18,8 +88,6 @@ class ReconcilerActivities:
 
     @activity.defn
     async def reconcile_workflows(self, request: ReconcileInput) -> JobMetrics:
-        from keeptime.reconciler import reconcile_workflows
-
         began = time.monotonic()
         report = await reconcile_workflows(
             self._sessions,

@@ -12,8 +12,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound
 from jinja2.sandbox import SandboxedEnvironment
 
-from activities.notification_events import EVENTS, TEMPLATE_PARTS
 from activities.providers import RenderedMessage
+from domain.notification_events import EVENTS, TEMPLATE_PARTS
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 LAYOUT = "_layout/email.html.j2"

@@ -6,10 +6,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.vaccination_types import SetVaccinationStatusInput, VaccinationRef, VaccinationSnapshot
 from db import pets
 from db.engine import SessionFactory
-from db.models import Vaccination, VaccinationStatus
+from db.models import Vaccination
+from domain.statuses import VaccinationStatus
+from domain.vaccination_types import SetVaccinationStatusInput, VaccinationRef, VaccinationSnapshot
 
 
 class VaccinationActivities:

@@ -8,7 +8,6 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from activities.appointment_types import AppointmentView, CancelInput, RescheduleInput, StepInput
 from api.auth import require_business
 from api.businesses import path_id
 from api.errors import ApiError, field_error, parse_json_body
@@ -19,9 +18,11 @@ from api.schemas import AppointmentCreate, CancelBody, Reschedule, ReviewBody
 from api.serializers import appointment_json, notification_json, rating_json
 from db import appointments as store
 from db import notification_queries
-from db.models import Appointment, AppointmentStatus, Business
+from db.models import Appointment, Business
 from db.tenants import customer_of
-from keeptime.appointment_service import (
+from domain.appointment_types import AppointmentView, CancelInput, RescheduleInput, StepInput
+from domain.statuses import AppointmentStatus
+from services.appointments import (
     CancelAccepted,
     SteeringRejected,
     book_appointment,

@@ -12,7 +12,7 @@ from api.serializers import business_json, customer_json, effective_automation
 from db import tenants
 from db.models import Business
 from db.tenants import create_business, customer_of
-from keeptime.limits import MAX_DB_ID
+from domain.limits import MAX_DB_ID
 
 
 def path_id(request: web.Request, name: str) -> int:

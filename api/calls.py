@@ -15,8 +15,8 @@ from api.query import parse_query
 from api.schemas import CallCleanupBody, CallSummaryBody, ManualCallCreate
 from api.serializers import call_json
 from db import policies, policy_queries
-from db.models import CallStatus
-from keeptime.policy_service import cancel_manual_call, record_call_summary, schedule_manual_call
+from domain.statuses import CallStatus
+from services.policies import cancel_manual_call, record_call_summary, schedule_manual_call
 
 
 async def schedule_call(request: web.Request) -> web.Response:

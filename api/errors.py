@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from keeptime.limits import FieldValueError
+from domain.limits import FieldValueError
 
 Model = TypeVar("Model", bound=BaseModel)
 MAX_DEPTH = 32

@@ -11,8 +11,8 @@ from api.auth import require_admin
 from api.errors import ApiError
 from api.keys import SESSIONS, TEMPORAL
 from db.models import HealthCheckRun
-from keeptime.operations import run_database_health_check
-from workflows.task_queues import MAINTENANCE
+from domain.task_queues import MAINTENANCE
+from services.operations import run_database_health_check
 
 _RUN_TIMEOUT_S = 30.0
 

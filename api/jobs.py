@@ -7,7 +7,7 @@ from aiohttp import web
 from api.auth import require_admin
 from api.errors import ApiError
 from api.keys import SETTINGS, TEMPORAL
-from keeptime.schedules import Job, configured_jobs, describe_job, job_named
+from services.schedules import Job, configured_jobs, describe_job, job_named
 
 
 def _jobs(request: web.Request) -> list[Job]:

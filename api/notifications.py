@@ -9,13 +9,6 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
-from activities.notification_events import CHANNELS, EVENTS
-from activities.notification_types import (
-    BroadcastInput,
-    BroadcastStatus,
-    NotificationRequest,
-    SendNotificationInput,
-)
 from activities.templates import validate_override
 from api.auth import require_business
 from api.businesses import path_id
@@ -26,11 +19,20 @@ from api.query import parse_query
 from api.schemas import BroadcastCreate, SingleNotification, TemplateOverrideBody
 from api.serializers import broadcast_json, notification_json, override_json
 from db import notification_queries as queries
-from db.models import Broadcast, NotificationStatus
+from db.models import Broadcast
 from db.tenants import customer_of, foreign_customer_ids
-from workflows.broadcast import BroadcastWorkflow, broadcast_workflow_id
+from domain.ids import broadcast_workflow_id, single_notification_workflow_id
+from domain.notification_events import CHANNELS, EVENTS
+from domain.notification_types import (
+    BroadcastInput,
+    BroadcastStatus,
+    NotificationRequest,
+    SendNotificationInput,
+)
+from domain.statuses import NotificationStatus
+from domain.task_queues import NOTIFICATIONS
+from workflows.broadcast import BroadcastWorkflow
 from workflows.notification import NotificationWorkflow
-from workflows.task_queues import NOTIFICATIONS
 
 _SINGLE_WAIT_S = 20.0
 _STATUSES = {s.value for s in NotificationStatus}
@@ -73,7 +75,7 @@ async def send_single(request: web.Request) -> web.Response:
         event="broadcast.message",
         customer_id=body.customer_id,
     )
-    workflow_id = f"notification-broadcast-{broadcast.id}"
+    workflow_id = single_notification_workflow_id(broadcast.id)
     handle = await request.app[TEMPORAL].start_workflow(
         NotificationWorkflow.run,
         SendNotificationInput(request=notification, planned_for=body.planned_for),

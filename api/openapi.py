@@ -11,7 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from api.keys import OPENAPI
-from keeptime.limits import MAX_DB_ID
+from domain.limits import MAX_DB_ID
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",

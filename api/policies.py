@@ -15,16 +15,12 @@ from api.query import parse_query
 from api.schemas import PolicyCreate, PolicyUpdate
 from api.serializers import call_json, policy_json
 from db import policies, policy_queries
-from db.models import Policy, PolicyStatus
+from db.models import Policy
 from db.tenants import customer_of
-from keeptime.policy_service import (
-    cancel_policy,
-    policy_workflow_id,
-    register_policy,
-    stop_policy_calls,
-    update_policy,
-)
+from domain.ids import policy_workflow_id
+from domain.statuses import PolicyStatus
 from keeptime.temporal_client import query_or_none
+from services.policies import cancel_policy, register_policy, stop_policy_calls, update_policy
 from workflows.policy import PolicyWorkflow
 
 

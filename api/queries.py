@@ -1,12 +1,12 @@
 """Query-string parameters, one model per listing: parsed by ``api.query.parse_query`` and documented in
-the OpenAPI document from the same model (``Route.query``). Ranges come from ``keeptime.limits``."""
+the OpenAPI document from the same model (``Route.query``). Ranges come from ``domain.limits``."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from db.models import AppointmentStatus, CallStatus, NotificationStatus, PolicyStatus
-from keeptime.limits import DbId, Instant
+from domain.limits import DbId, Instant
+from domain.statuses import AppointmentStatus, CallStatus, NotificationStatus, PolicyStatus
 
 
 class Query(BaseModel):

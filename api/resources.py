@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from keeptime.automation import AutomationSettings
-from keeptime.call_config import CallSchedulerConfig
+from domain.automation import AutomationSettings
+from domain.call_config import CallSchedulerConfig
 
 Instant = Annotated[
     str, Field(description="ISO 8601 date-time with offset", json_schema_extra={"format": "date-time"})

@@ -7,8 +7,6 @@ from typing import Any
 
 from aiohttp import web
 
-from activities.appointment_types import AppointmentView
-from activities.health_types import DatabaseHealthReport
 from api import (
     appointments,
     businesses,
@@ -77,7 +75,9 @@ from api.schemas import (
     TriggerCallsBody,
     VaccinationCreate,
 )
-from keeptime.call_config import CallSchedulerConfig
+from domain.appointment_types import AppointmentView
+from domain.call_config import CallSchedulerConfig
+from domain.health_types import DatabaseHealthReport
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ADMIN: list[dict[str, list[str]]] = [{"bearer": []}]

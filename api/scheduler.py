@@ -14,9 +14,9 @@ from api.queries import PendingCallsQuery
 from api.query import parse_query
 from api.schemas import TriggerCallsBody
 from db import policies, policy_queries
-from keeptime.call_config import CallSchedulerConfig
-from keeptime.policy_plan import local_day, local_day_ends
-from keeptime.policy_service import change_call_config, trigger_calls_now
+from domain.call_config import CallSchedulerConfig
+from domain.policy_plan import local_day, local_day_ends
+from services.policies import change_call_config, trigger_calls_now
 
 
 async def business_call_settings(

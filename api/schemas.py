@@ -6,8 +6,8 @@ from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
-from keeptime.automation import AutomationSettings, validate_time_zone
-from keeptime.limits import Day, DbId, FieldValueError, Instant, LocaleName
+from domain.automation import AutomationSettings, validate_time_zone
+from domain.limits import Day, DbId, FieldValueError, Instant, LocaleName
 
 TimeZone = Annotated[str, Field(max_length=64), AfterValidator(validate_time_zone)]
 Phone = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164, e.g. +4915112345678")]

@@ -29,10 +29,13 @@ from db.models import (
     TemplateOverride,
     Vaccination,
 )
-from keeptime.automation import AutomationSettings
-from keeptime.policy_service import policy_workflow_id
-from keeptime.vaccination_service import vaccination_workflow_id
-from workflows.broadcast import broadcast_workflow_id
+from domain.automation import AutomationSettings
+from domain.ids import (
+    appointment_workflow_id,
+    broadcast_workflow_id,
+    policy_workflow_id,
+    vaccination_workflow_id,
+)
 
 
 def _iso(value: date | datetime | None) -> str | None:
@@ -133,7 +136,7 @@ def appointment_json(appointment: Appointment) -> dict[str, Any]:
             "cancel_reason": appointment.cancel_reason,
             "checked_in_at": _iso(appointment.checked_in_at),
             "completed_at": _iso(appointment.completed_at),
-            "workflow_id": f"appointment-{appointment.id}",
+            "workflow_id": appointment_workflow_id(appointment.id),
         }
     ).model_dump(mode="json")
 

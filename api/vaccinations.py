@@ -16,8 +16,9 @@ from api.schemas import PetCreate, VaccinationCreate
 from api.serializers import pet_json, vaccination_json
 from db import pets
 from db.tenants import customer_of
+from domain.ids import vaccination_workflow_id
 from keeptime.temporal_client import query_or_none
-from keeptime.vaccination_service import register_vaccination, vaccination_workflow_id
+from services.vaccinations import register_vaccination
 from workflows.vaccination import VaccinationWorkflow
 
 

@@ -24,15 +24,16 @@ from pathlib import Path
 import aiohttp
 from temporalio.client import Client
 
-from activities.appointment_types import AppointmentInput, AppointmentSnapshot
 from bench.common import bench_database, dev_server
 from db.appointments import appointment_snapshot
 from db.engine import create_engine, create_session_factory
-from db.models import Appointment, AppointmentStatus, Customer
+from db.models import Appointment, Customer
+from domain.appointment_types import AppointmentInput, AppointmentSnapshot
+from domain.statuses import AppointmentStatus
+from domain.task_queues import APPOINTMENTS
 from keeptime.settings import Settings
 from tests.support import free_port
 from workflows.appointment import AppointmentWorkflow
-from workflows.task_queues import APPOINTMENTS
 
 
 async def _api_round(

@@ -17,14 +17,15 @@ import time
 
 from sqlalchemy import delete, select, text
 
-from activities.job_types import CleanupInput
 from bench.common import bench_database, dev_server
 from db.engine import SessionFactory, create_engine, create_session_factory
-from db.models import Business, NotificationLog, NotificationStatus
+from db.models import Business, NotificationLog
+from domain.job_types import CleanupInput
+from domain.statuses import NotificationStatus
+from domain.task_queues import MAINTENANCE
 from keeptime.settings import Settings
 from tests.support import running_worker
 from workflows.jobs import NotificationLogCleanupWorkflow
-from workflows.task_queues import MAINTENANCE
 
 _SEED = text(
     """

@@ -15,9 +15,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from db.embedded import EmbeddedPostgres, drop_database, ensure_database
 from db.migrate import upgrade_async
+from domain.search_attributes import ALL_SEARCH_ATTRIBUTES
 from keeptime.settings import to_asyncpg_url
 from tests.support import database_url_named, free_port
-from workflows.search_attributes import ALL_SEARCH_ATTRIBUTES
 
 
 @asynccontextmanager

@@ -19,16 +19,17 @@ import time
 
 from sqlalchemy import func, insert, select, text
 
-from activities.notification_types import BroadcastInput
 from bench.common import bench_database, dev_server
 from db import notification_queries
 from db.engine import SessionFactory, create_engine, create_session_factory
-from db.models import Business, Customer, NotificationLog, NotificationStatus
+from db.models import Business, Customer, NotificationLog
+from domain.notification_types import BroadcastInput
+from domain.statuses import NotificationStatus
+from domain.task_queues import NOTIFICATIONS
 from keeptime.settings import Settings
 from tests.peers import FCM_PROJECT, FCM_TOKEN, TWILIO_SID, TWILIO_TOKEN, Chaos, ProviderPeer
 from tests.support import running_worker
 from workflows.broadcast import BroadcastWorkflow
-from workflows.task_queues import NOTIFICATIONS
 
 
 async def main(recipients: int, runs: int) -> None:

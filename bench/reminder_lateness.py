@@ -28,11 +28,12 @@ from sqlalchemy import func, insert, select
 from bench.common import bench_database, dev_server, percentile
 from db.appointments import appointment_snapshot
 from db.engine import SessionFactory, create_engine, create_session_factory
-from db.models import Appointment, AppointmentStatus, Business, Customer, NotificationLog, NotificationStatus
-from keeptime.appointment_service import ensure_workflow
-from keeptime.automation import AutomationSettings, QuietHours
+from db.models import Appointment, Business, Customer, NotificationLog
+from domain.automation import AutomationSettings, QuietHours
+from domain.statuses import AppointmentStatus, NotificationStatus
 from keeptime.settings import Settings
 from tests.support import running_worker
+from workflows.starts import ensure_workflow
 
 LEAD_S = 120
 

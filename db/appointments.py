@@ -11,17 +11,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.appointment_types import ACTIVE_STATUSES, AppointmentSnapshot
-from db.models import (
-    Appointment,
-    AppointmentFee,
-    AppointmentStatus,
-    Business,
-    Customer,
-    IdempotentRequest,
-    Review,
-)
-from keeptime.automation import AutomationSettings
+from db.models import Appointment, AppointmentFee, Business, Customer, IdempotentRequest, Review
+from domain.appointment_types import ACTIVE_STATUSES, AppointmentSnapshot
+from domain.automation import AutomationSettings
+from domain.statuses import AppointmentStatus
 
 BLOCKING = (AppointmentStatus.PENDING, AppointmentStatus.CONFIRMED, AppointmentStatus.CHECKED_IN)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import TextClause, text
 
-from db.models import CallStatus
+from domain.statuses import CallStatus
 
 _RESULT = "SELECT (SELECT count(*) FROM batch) AS scanned, (SELECT count(*) FROM changed) AS changed, " + (
     "(SELECT max(id) FROM batch) AS last"

@@ -27,6 +27,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from domain.statuses import (
+    AppointmentStatus,
+    CallStatus,
+    Channel,
+    NotificationStatus,
+    PolicyStatus,
+    VaccinationStatus,
+)
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -52,32 +61,8 @@ def _str_enum(enum_cls: type[enum.Enum], name: str) -> Enum:
     )
 
 
-class AppointmentStatus(enum.StrEnum):
-    PENDING = "pending"
-    CONFIRMED = "confirmed"
-    CHECKED_IN = "checked_in"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-    NO_SHOW = "no_show"
-
-
-class NotificationStatus(enum.StrEnum):
-    QUEUED = "queued"
-    SENT = "sent"
-    DELIVERED = "delivered"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-
-
-class Channel(enum.StrEnum):
-    EMAIL = "email"
-    SMS = "sms"
-    PUSH = "push"
-    CONSOLE = "console"
-
-
 class Business(Base):
-    """A tenant. ``automation`` holds its validated automation settings (see keeptime.automation)."""
+    """A tenant. ``automation`` holds its validated automation settings (see domain.automation)."""
 
     __tablename__ = "businesses"
 
@@ -330,13 +315,6 @@ class IdempotentRequest(Base):
     )
 
 
-class VaccinationStatus(enum.StrEnum):
-    VALID = "valid"
-    EXPIRING_SOON = "expiring_soon"
-    EXPIRED = "expired"
-    SUPERSEDED = "superseded"
-
-
 class Pet(Base):
     __tablename__ = "pets"
     __table_args__ = (Index("ix_pets_business_owner", "business_id", "owner_id"),)
@@ -372,12 +350,6 @@ class Vaccination(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
-
-
-class PolicyStatus(enum.StrEnum):
-    ACTIVE = "active"
-    EXPIRED = "expired"
-    CANCELLED = "cancelled"
 
 
 class Policy(Base):
@@ -418,32 +390,6 @@ class Policy(Base):
     )
 
 
-class CallStatus(enum.StrEnum):
-    SCHEDULED = "scheduled"  # a manual call waiting for its time
-    DIALING = "dialing"  # claimed, the voice agent is being asked to call
-    ANSWERED = "answered"  # the customer picked up; waiting for the agent's summary
-    COMPLETED = "completed"  # summary received (renewal agreed or not)
-    NO_ANSWER = "no_answer"
-    DECLINED = "declined"
-    FAILED = "failed"  # the voice agent could not be reached after every attempt
-    CANCELLED = "cancelled"
-    SKIPPED = "skipped"  # a manual call that would break the skip window, or whose policy ended
-
-    @classmethod
-    def in_flight(cls) -> tuple[CallStatus, ...]:
-        return (cls.DIALING, cls.ANSWERED)
-
-    @classmethod
-    def placed(cls) -> tuple[CallStatus, ...]:
-        """Calls that happened: they count for the skip window and the daily cap."""
-        return (cls.DIALING, cls.ANSWERED, cls.COMPLETED, cls.NO_ANSWER, cls.DECLINED, cls.FAILED)
-
-    @classmethod
-    def finished(cls) -> tuple[CallStatus, ...]:
-        """Calls whose records the cleanups may delete."""
-        return (cls.COMPLETED, cls.NO_ANSWER, cls.DECLINED, cls.FAILED, cls.CANCELLED, cls.SKIPPED)
-
-
 class Call(Base):
     """One renewal call (automatic or manual). ``call_key`` makes claiming a call idempotent;
     ``local_day`` is the business-local day the call counts against for ``max_calls_per_day``."""
@@ -482,8 +428,8 @@ class Call(Base):
     )
 
 
-class CallSchedulerConfig(Base):
-    """A business's call scheduler settings (validated by keeptime.call_config); no row means defaults."""
+class CallSchedulerConfigRow(Base):
+    """A business's call scheduler settings (validated by domain.call_config); no row means defaults."""
 
     __tablename__ = "call_scheduler_configs"
 

@@ -8,14 +8,8 @@ from sqlalchemy import delete, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import (
-    Broadcast,
-    BroadcastRecipient,
-    Customer,
-    NotificationLog,
-    NotificationStatus,
-    TemplateOverride,
-)
+from db.models import Broadcast, BroadcastRecipient, Customer, NotificationLog, TemplateOverride
+from domain.statuses import NotificationStatus
 
 
 async def timeline(

@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.vaccination_types import ExpiryAlert, VaccinationSnapshot
-from db.models import Business, Pet, Vaccination, VaccinationStatus
-from keeptime.automation import AutomationSettings
-from keeptime.expiry import expiry_moments
+from db.models import Business, Pet, Vaccination
+from domain.automation import AutomationSettings
+from domain.expiry import expiry_moments
+from domain.statuses import VaccinationStatus
+from domain.vaccination_types import ExpiryAlert, VaccinationSnapshot
 
 ACTIVE = (VaccinationStatus.VALID, VaccinationStatus.EXPIRING_SOON)
 

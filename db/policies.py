@@ -11,23 +11,26 @@ from sqlalchemy import ColumnElement, delete, func, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Business, Call, CallSchedulerConfig, CallStatus, Policy, PolicyStatus
-from keeptime.call_config import CallSchedulerConfig as CallConfig
-from keeptime.policy_plan import skip_gap_days
+from db.models import Business, Call, CallSchedulerConfigRow, Policy
+from domain.call_config import CallSchedulerConfig
+from domain.policy_plan import skip_gap_days
+from domain.statuses import CallStatus, PolicyStatus
 
 CALLS_LOCK_CLASS = 7101  # pg_advisory_xact_lock(class, business_id): one call claim at a time per business
 
 
-async def call_config(session: AsyncSession, business_id: int) -> CallConfig:
-    row = await session.get(CallSchedulerConfig, business_id)
-    return CallConfig.model_validate(row.config) if row else CallConfig()
+async def call_config(session: AsyncSession, business_id: int) -> CallSchedulerConfig:
+    row = await session.get(CallSchedulerConfigRow, business_id)
+    return CallSchedulerConfig.model_validate(row.config) if row else CallSchedulerConfig()
 
 
-async def save_call_config(session: AsyncSession, business_id: int, config: CallConfig) -> None:
+async def save_call_config(session: AsyncSession, business_id: int, config: CallSchedulerConfig) -> None:
     async with session.begin():
-        row = await session.get(CallSchedulerConfig, business_id, with_for_update=True)
+        row = await session.get(CallSchedulerConfigRow, business_id, with_for_update=True)
         if row is None:
-            session.add(CallSchedulerConfig(business_id=business_id, config=config.model_dump(mode="json")))
+            session.add(
+                CallSchedulerConfigRow(business_id=business_id, config=config.model_dump(mode="json"))
+            )
         else:
             row.config = config.model_dump(mode="json")
 
@@ -39,7 +42,9 @@ async def lock_business_calls(session: AsyncSession, business_id: int) -> None:
     )
 
 
-async def call_settings(session: AsyncSession, business_id: int) -> tuple[ZoneInfo, CallConfig] | None:
+async def call_settings(
+    session: AsyncSession, business_id: int
+) -> tuple[ZoneInfo, CallSchedulerConfig] | None:
     """The business's time zone and call config (None: no such business)."""
     business = await session.get(Business, business_id)
     if business is None:
@@ -260,7 +265,12 @@ class CallNotAllowed(Exception):
 
 
 async def schedule_manual_call(
-    session: AsyncSession, business_id: int, policy_id: int, at: datetime, config: CallConfig, zone: ZoneInfo
+    session: AsyncSession,
+    business_id: int,
+    policy_id: int,
+    at: datetime,
+    config: CallSchedulerConfig,
+    zone: ZoneInfo,
 ) -> Call | None:
     """Schedule an operator's call (None: no such policy); refused (CallNotAllowed) within
     ``skip_if_called_within_days`` of another call."""

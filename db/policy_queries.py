@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Call, CallStatus, Customer, Policy, PolicyStatus
+from db.models import Call, Customer, Policy
+from domain.statuses import CallStatus, PolicyStatus
 
 
 async def list_policies(

@@ -10,9 +10,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from activities.job_types import PlatformStatsResult
 from db.batch_statements import BUSINESS_STATS
 from db.models import Appointment, BusinessStats, Customer, PlatformDailyStats, Review
+from domain.job_types import PlatformStatsResult
 
 
 async def refresh_business_stats(session: AsyncSession, business_id: int) -> BusinessStats:

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from workflows.task_queues import ALL_TASK_QUEUES
+from domain.task_queues import ALL_TASK_QUEUES
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 TraceExporter = Literal["none", "console", "otlp"]

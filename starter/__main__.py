@@ -15,7 +15,7 @@ from keeptime.settings import get_settings
 from starter.tasks import add_task_commands
 
 if TYPE_CHECKING:
-    from activities.health_types import DatabaseHealthReport
+    from domain.health_types import DatabaseHealthReport
 
 
 def _dev(_: argparse.Namespace) -> int:
@@ -32,8 +32,8 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _health_check(_: argparse.Namespace) -> int:
-    from keeptime.operations import run_database_health_check
     from keeptime.temporal_client import connect_temporal
+    from services.operations import run_database_health_check
 
     async def _run() -> tuple[str, DatabaseHealthReport]:
         return await run_database_health_check(await connect_temporal(get_settings()), origin="starter")
@@ -60,8 +60,8 @@ async def _seed(args: argparse.Namespace) -> int:
 
 
 def _sync_schedules(_: argparse.Namespace) -> int:
-    from keeptime.schedules import configured_jobs, sync_schedules
     from keeptime.temporal_client import connect_temporal
+    from services.schedules import configured_jobs, sync_schedules
 
     async def _run() -> None:
         settings = get_settings()

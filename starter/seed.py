@@ -20,11 +20,11 @@ from tqdm import tqdm
 from db import pets, tenants
 from db.engine import SessionFactory, create_engine, create_session_factory
 from db.models import ChatRoom
-from keeptime.appointment_service import book_appointment
-from keeptime.policy_service import register_policy
 from keeptime.settings import get_settings
 from keeptime.temporal_client import connect_temporal
-from keeptime.vaccination_service import register_vaccination
+from services.appointments import book_appointment
+from services.policies import register_policy
+from services.vaccinations import register_vaccination
 
 FIRST = ["Ada", "Ravi", "Lena", "Tom", "Mia", "Omar", "Sofia", "Jonas", "Priya", "Noah", "Emma", "Kenji"]
 LAST = ["Lovelace", "Kumar", "Weber", "Brown", "Rossi", "Haddad", "Silva", "Berg", "Nair", "Klein"]

@@ -17,11 +17,11 @@ import aiohttp
 
 from db.embedded import EmbeddedPostgres, ensure_database
 from db.migrate import upgrade_async
-from keeptime.schedules import configured_jobs, sync_schedules
+from domain.search_attributes import cli_declarations
 from keeptime.settings import DATABASE_URL_FILE, Settings
 from keeptime.temporal_client import connect_temporal
+from services.schedules import configured_jobs, sync_schedules
 from starter.processes import ChildProcess, child_environment
-from workflows.search_attributes import cli_declarations
 
 log = logging.getLogger("keeptime.stack")
 _STARTUP_TIMEOUT_S = 90.0

@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 from tqdm import tqdm
 
-from activities.job_types import BatchJobInput, CleanupInput, JobMetrics
 from db.engine import SessionFactory, create_engine, create_session_factory
+from domain.job_types import BatchJobInput, CleanupInput, JobMetrics
 from keeptime.settings import get_settings
 
 JobInput = TypeVar("JobInput", BatchJobInput, CleanupInput)
@@ -37,7 +37,7 @@ def _bar(description: str) -> tqdm[Any]:
 def _declared(name: str, kind: type[JobInput], **given: int | None) -> JobInput:
     """The input job ``name`` is scheduled with here (``JOB_OVERRIDES`` applied), with the command line's
     values where given."""
-    from keeptime.schedules import configured_jobs, job_named
+    from services.schedules import configured_jobs, job_named
 
     job = job_named(name, configured_jobs(get_settings().job_overrides))
     assert job is not None and isinstance(job.arg, kind), name
@@ -51,7 +51,7 @@ def _print(metrics: JobMetrics) -> None:
 async def send_reminders(_: argparse.Namespace) -> int:
     """Reminders are sent by each appointment's workflow at its moment; what an operator can do by hand is
     make sure every active appointment (and policy, vaccination) has its workflow running: the reconciler."""
-    from keeptime.reconciler import reconcile_workflows
+    from activities.reconciler import reconcile_workflows
     from keeptime.temporal_client import connect_temporal
 
     client = await connect_temporal(get_settings())
@@ -66,7 +66,7 @@ async def send_reminders(_: argparse.Namespace) -> int:
 
 async def cleanup(args: argparse.Namespace) -> int:
     """Every cleanup and archive job now, in this process (the same batches as the scheduled jobs)."""
-    from keeptime.batch_runner import run_batch_job, run_notification_log_cleanup
+    from services.batch_runner import run_batch_job, run_notification_log_cleanup
 
     log_cleanup = _declared(
         "notification-log-cleanup",
@@ -91,8 +91,8 @@ async def cleanup(args: argparse.Namespace) -> int:
 async def stats(args: argparse.Namespace) -> int:
     """The platform's figures of one UTC day (default yesterday) and every business's figures."""
     from activities.batch_jobs import BatchJobActivities
-    from activities.job_types import PlatformStatsInput
-    from keeptime.batch_runner import run_batch_job
+    from domain.job_types import PlatformStatsInput
+    from services.batch_runner import run_batch_job
 
     day = args.day or (datetime.now(UTC) - timedelta(days=1)).date()
     async with _sessions() as sessions:

@@ -10,14 +10,14 @@ from typing import Any
 from sqlalchemy import select
 from temporalio.client import WorkflowHandle
 
-from activities.appointment_types import AppointmentView
 from db.appointments import appointment_snapshot
 from db.engine import SessionFactory
 from db.models import Appointment, Business, Customer, NotificationLog
-from keeptime.appointment_service import ensure_workflow
-from keeptime.automation import AutomationSettings, QuietHours
+from domain.appointment_types import AppointmentView
+from domain.automation import AutomationSettings, QuietHours
 from tests.factories import make_appointment, make_business, make_customer
 from workflows.appointment import AppointmentWorkflow
+from workflows.starts import ensure_workflow
 
 NO_QUIET_HOURS = QuietHours(start=time(0, 0), end=time(0, 0))
 

@@ -30,12 +30,12 @@ from db.embedded import EmbeddedPostgres, drop_database, ensure_database
 from db.engine import SessionFactory, create_engine, create_session_factory
 from db.migrate import upgrade_async
 from db.models import Base
+from domain.search_attributes import ALL_SEARCH_ATTRIBUTES
 from keeptime.settings import Settings, to_asyncpg_url
 from tests.peers import FCM_PROJECT, FCM_TOKEN, TWILIO_SID, TWILIO_TOKEN, ProviderPeer, SmtpPeer
 from tests.support import database_url_named, free_port, running_worker
 from tests.voice_agent_peer import TOKEN as VOICE_AGENT_TOKEN
 from tests.voice_agent_peer import VoiceAgentPeer
-from workflows.search_attributes import ALL_SEARCH_ATTRIBUTES
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from db.engine import SessionFactory
-from db.models import Appointment, AppointmentStatus, Business, Customer
+from db.models import Appointment, Business, Customer
+from domain.statuses import AppointmentStatus
 
 
 async def make_business(sessions: SessionFactory, **values: Any) -> Business:

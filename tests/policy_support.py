@@ -13,11 +13,13 @@ from temporalio.client import Client, WorkflowHandle
 from db import policies
 from db.engine import SessionFactory
 from db.models import Business, Call, Policy
-from keeptime.call_config import CallSchedulerConfig
-from keeptime.policy_service import policy_workflow_id, record_call_summary, start_policy_workflow
+from domain.call_config import CallSchedulerConfig
+from domain.ids import policy_workflow_id
+from services.policies import record_call_summary
 from tests.factories import make_business, make_customer
 from tests.voice_agent_peer import VoiceAgentPeer
 from workflows.policy import PolicyWorkflow
+from workflows.starts import start_policy_workflow
 
 _numbers = itertools.count(1)
 

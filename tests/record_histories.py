@@ -17,11 +17,11 @@ from typing import Any
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.appointment_types import CancelInput, RescheduleInput, ReviewSubmittedInput, StepInput
-from activities.notification_types import BroadcastInput, NotificationRequest, SendNotificationInput
 from db import notification_queries
 from db.engine import SessionFactory
-from keeptime.policy_service import start_policy_workflow
+from domain.appointment_types import CancelInput, RescheduleInput, ReviewSubmittedInput, StepInput
+from domain.notification_types import BroadcastInput, NotificationRequest, SendNotificationInput
+from domain.task_queues import NOTIFICATIONS
 from keeptime.settings import Settings
 from tests.appointment_support import booked, eventually, until_next
 from tests.factories import make_business, make_customer
@@ -33,7 +33,7 @@ from workflows.appointment import AppointmentWorkflow
 from workflows.broadcast import BroadcastWorkflow
 from workflows.notification import NotificationWorkflow
 from workflows.policy import PolicyWorkflow
-from workflows.task_queues import NOTIFICATIONS
+from workflows.starts import start_policy_workflow
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
 
@@ -129,7 +129,8 @@ async def test_record_vaccination_history(
     from datetime import UTC, datetime
 
     from db.models import Pet
-    from keeptime.vaccination_service import register_vaccination, vaccination_workflow_id
+    from domain.ids import vaccination_workflow_id
+    from services.vaccinations import register_vaccination
 
     business = await make_business(sessions)
     owner = await make_customer(sessions, business, channel_order=["sms"])

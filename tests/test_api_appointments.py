@@ -11,10 +11,10 @@ from aiohttp.test_utils import TestClient
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.reconciler import reconcile_workflows
 from db.engine import SessionFactory
 from db.models import Appointment
-from keeptime.appointment_service import book_appointment
-from keeptime.reconciler import reconcile_workflows
+from services.appointments import book_appointment
 from tests.appointment_support import eventually
 
 Client = TestClient[web.Request, web.Application]

@@ -11,7 +11,8 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import update
 
 from db.engine import SessionFactory
-from db.models import Call, CallStatus
+from db.models import Call
+from domain.statuses import CallStatus
 from tests.appointment_support import eventually
 
 Client = TestClient[web.Request, web.Application]

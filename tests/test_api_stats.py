@@ -8,7 +8,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from db.engine import SessionFactory
-from db.models import Appointment, AppointmentStatus, PlatformDailyStats
+from db.models import Appointment, PlatformDailyStats
+from domain.statuses import AppointmentStatus
 
 Client = TestClient[web.Request, web.Application]
 ADMIN = {"Authorization": "Bearer dev-admin-key"}

@@ -17,9 +17,10 @@ from sqlalchemy import select
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.appointment_types import CancelInput, RescheduleInput, StepInput
 from db.engine import SessionFactory
-from db.models import Appointment, NotificationLog, NotificationStatus
+from db.models import Appointment, NotificationLog
+from domain.appointment_types import CancelInput, RescheduleInput, StepInput
+from domain.statuses import NotificationStatus
 from keeptime.settings import Settings
 from tests.appointment_support import booked, eventually, state
 from tests.peers import ProviderPeer, SmtpPeer

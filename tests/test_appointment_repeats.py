@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities.appointment_types import CancelInput, RescheduleInput, StepInput
 from db.engine import SessionFactory
-from keeptime.appointment_service import CancelAccepted, cancel_and_wait
+from domain.appointment_types import CancelInput, RescheduleInput, StepInput
 from keeptime.settings import Settings
+from services.appointments import CancelAccepted, cancel_and_wait
 from tests.appointment_support import booked, db_status, log_of, until_next
 from tests.peers import ProviderPeer, SmtpPeer
 from tests.support import running_worker

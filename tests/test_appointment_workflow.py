@@ -12,20 +12,20 @@ from sqlalchemy import select
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.appointment_types import (
+from db.engine import SessionFactory
+from db.models import AppointmentFee, Customer
+from domain import search_attributes as attrs
+from domain.appointment_types import (
     AppointmentView,
     CancelInput,
     RescheduleInput,
     ReviewSubmittedInput,
     StepInput,
 )
-from db.engine import SessionFactory
-from db.models import AppointmentFee, Customer
 from keeptime.settings import Settings
 from tests.appointment_support import booked, db_status, eventually, log_of, state, until_next
 from tests.peers import ProviderPeer, SmtpPeer
 from tests.support import running_worker
-from workflows import search_attributes as attrs
 from workflows.appointment import AppointmentWorkflow
 
 
@@ -327,10 +327,10 @@ async def test_many_reschedules_continue_as_new_with_state_carried(
     provider_settings: Settings,
     peers: tuple[SmtpPeer, ProviderPeer],
 ) -> None:
-    from activities.appointment_types import AppointmentInput
     from db.appointments import appointment_snapshot
     from db.models import Appointment
-    from workflows.task_queues import APPOINTMENTS
+    from domain.appointment_types import AppointmentInput
+    from domain.task_queues import APPOINTMENTS
 
     async with running_worker(skipping_env.client, sessions, provider_settings):
         with skipping_env.with_time_skipping_disabled():

@@ -12,25 +12,15 @@ from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.job_types import BatchJobInput, JobBatchInput, JobBatchResult, JobMetrics, PlatformStatsInput
 from db.engine import SessionFactory
-from db.models import (
-    Appointment,
-    AppointmentStatus,
-    BusinessStats,
-    Call,
-    CallStatus,
-    ChatRoom,
-    Customer,
-    PlatformDailyStats,
-    Policy,
-    Review,
-)
+from db.models import Appointment, BusinessStats, Call, ChatRoom, Customer, PlatformDailyStats, Policy, Review
+from domain.job_types import BatchJobInput, JobBatchInput, JobBatchResult, JobMetrics, PlatformStatsInput
+from domain.statuses import AppointmentStatus, CallStatus
+from domain.task_queues import MAINTENANCE
 from keeptime.settings import Settings
 from tests.factories import make_business, make_customer
 from tests.support import running_worker
 from workflows.jobs import BatchJobWorkflow, PlatformStatsWorkflow
-from workflows.task_queues import MAINTENANCE
 
 NOW = datetime.now(UTC)
 

@@ -7,14 +7,15 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import insert, select
 from temporalio.testing import WorkflowEnvironment
 
-from activities.job_types import CleanupInput
 from db.engine import SessionFactory
-from db.models import NotificationLog, NotificationStatus
+from db.models import NotificationLog
+from domain.job_types import CleanupInput
+from domain.statuses import NotificationStatus
+from domain.task_queues import MAINTENANCE
 from keeptime.settings import Settings
 from tests.factories import make_business
 from tests.support import running_worker
 from workflows.jobs import NotificationLogCleanupWorkflow
-from workflows.task_queues import MAINTENANCE
 
 AGES = {  # (status, days old) -> survives?
     ("delivered", 91): False,

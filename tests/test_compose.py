@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from workflows.search_attributes import cli_declarations
+from domain.search_attributes import cli_declarations
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -21,15 +21,15 @@ from temporalio.testing import WorkflowEnvironment
 from db.appointments import appointment_snapshot
 from db.engine import SessionFactory
 from db.models import Appointment
-from keeptime.appointment_service import ensure_workflow
-from keeptime.automation import AutomationSettings
-from keeptime.limits import MAX_DELAY_S, MAX_FEE_CENTS, MAX_OFFSET_S
+from domain.automation import AutomationSettings
+from domain.limits import MAX_DELAY_S, MAX_FEE_CENTS, MAX_OFFSET_S
 from keeptime.settings import Settings
 from tests.appointment_support import log_of
 from tests.factories import make_appointment, make_business, make_customer
 from tests.peers import ProviderPeer, SmtpPeer
 from tests.support import running_worker, terminate_running
 from tests.test_appointment_workflow import finished
+from workflows.starts import ensure_workflow
 
 
 def _edge(low: int, high: int) -> st.SearchStrategy[int]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from temporalio.testing import WorkflowEnvironment
 
-from activities.health_types import CheckDatabaseHealthInput
 from db.engine import SessionFactory
 from db.models import HealthCheckRun
+from domain.health_types import CheckDatabaseHealthInput
+from domain.task_queues import MAINTENANCE
 from keeptime.settings import Settings
 from tests.support import running_worker
 from workflows.health_check import DatabaseHealthCheckWorkflow
-from workflows.task_queues import MAINTENANCE
 
 
 async def test_health_check_reports_every_table_and_stores_the_report(

@@ -8,11 +8,12 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from activities.notification_types import NotificationRequest
 from activities.notifications import NotificationActivities
 from activities.providers import build_providers
 from db.engine import SessionFactory
-from db.models import NotificationLog, NotificationStatus
+from db.models import NotificationLog
+from domain.notification_types import NotificationRequest
+from domain.statuses import NotificationStatus
 from keeptime.settings import Settings
 from tests.factories import make_appointment, make_business, make_customer
 from tests.peers import ProviderPeer, SmtpPeer

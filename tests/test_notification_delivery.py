@@ -8,11 +8,12 @@ from email.message import Message
 import pytest
 from sqlalchemy import select
 
-from activities.notification_types import NotificationRequest
 from activities.notifications import NotificationActivities, TransientDeliveryError
 from activities.providers import email_message_id
 from db.engine import SessionFactory
-from db.models import Appointment, AppointmentStatus, NotificationLog, NotificationStatus
+from db.models import Appointment, NotificationLog
+from domain.notification_types import NotificationRequest
+from domain.statuses import AppointmentStatus, NotificationStatus
 from tests.factories import make_appointment, make_business, make_customer, set_appointment
 from tests.peers import INVALID_NUMBER, ProviderPeer, SmtpPeer
 

@@ -12,18 +12,19 @@ from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from activities.notification_types import BroadcastInput, NotificationRequest, SendNotificationInput
 from activities.notifications import NotificationActivities
 from db import notification_queries
 from db.engine import SessionFactory
-from db.models import Broadcast, NotificationLog, NotificationStatus
+from db.models import Broadcast, NotificationLog
+from domain.notification_types import BroadcastInput, NotificationRequest, SendNotificationInput
+from domain.statuses import NotificationStatus
+from domain.task_queues import NOTIFICATIONS
 from keeptime.settings import Settings
 from tests.factories import make_appointment, make_business, make_customer
 from tests.peers import ProviderPeer, SmtpPeer
 from tests.support import running_worker
 from workflows.broadcast import BroadcastWorkflow
 from workflows.notification import NotificationWorkflow
-from workflows.task_queues import NOTIFICATIONS
 
 
 async def test_transient_provider_errors_are_retried_by_temporal_and_sent_once(

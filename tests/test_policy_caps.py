@@ -17,15 +17,18 @@ from temporalio.testing import WorkflowEnvironment
 
 from db import policies
 from db.engine import SessionFactory
-from db.models import Call, CallStatus, Policy
-from keeptime.call_config import CallSchedulerConfig
-from keeptime.policy_service import change_call_config, policy_workflow_id, start_policy_workflow
+from db.models import Call, Policy
+from domain.call_config import CallSchedulerConfig
+from domain.ids import policy_workflow_id
+from domain.statuses import CallStatus
 from keeptime.settings import Settings
+from services.policies import change_call_config
 from tests.appointment_support import eventually
 from tests.factories import make_business, make_customer
 from tests.support import running_worker
 from tests.voice_agent_peer import VoiceAgentPeer
 from workflows.policy import PolicyWorkflow
+from workflows.starts import start_policy_workflow
 
 POLICIES = 200
 PER_DAY = 50

@@ -11,25 +11,22 @@ from zoneinfo import ZoneInfo
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.policy_types import PolicyView
 from db import policies
 from db.engine import SessionFactory
-from db.models import Call, CallStatus, PolicyStatus
-from keeptime.call_config import CallSchedulerConfig
-from keeptime.policy_plan import first_call_at
-from keeptime.policy_service import (
-    change_call_config,
-    record_call_summary,
-    start_policy_workflow,
-    trigger_calls_now,
-)
+from db.models import Call
+from domain.call_config import CallSchedulerConfig
+from domain.policy_plan import first_call_at
+from domain.policy_types import PolicyView
+from domain.statuses import CallStatus, PolicyStatus
 from keeptime.settings import Settings
+from services.policies import change_call_config, record_call_summary, trigger_calls_now
 from tests.appointment_support import eventually
 from tests.peers import ProviderPeer, SmtpPeer
 from tests.policy_support import Insurer, calls_of, make_insurer, make_policy, policy_row
 from tests.support import running_worker
 from tests.voice_agent_peer import VoiceAgentPeer
 from workflows.policy import PolicyWorkflow
+from workflows.starts import start_policy_workflow
 
 ZONE = "Asia/Kolkata"
 

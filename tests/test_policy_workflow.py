@@ -10,15 +10,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
-from activities.policy_types import PolicyView
 from db.engine import SessionFactory
-from db.models import CallStatus, NotificationLog, PolicyStatus
-from keeptime.policy_service import start_policy_workflow
+from db.models import NotificationLog
+from domain.policy_types import PolicyView
+from domain.statuses import CallStatus, PolicyStatus
 from keeptime.settings import Settings
 from tests.peers import ProviderPeer, SmtpPeer
 from tests.policy_support import calls_of, local_days, make_insurer, make_policy, policy_row, summarise_calls
 from tests.support import running_worker
 from tests.voice_agent_peer import VoiceAgentPeer
+from workflows.starts import start_policy_workflow
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
 

@@ -10,19 +10,19 @@ from sqlalchemy import func, select
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from activities.job_types import JobMetrics, ReconcileInput
 from db.engine import SessionFactory
 from db.models import NotificationLog, Pet
-from keeptime.appointment_service import appointment_workflow_id, book_appointment
-from keeptime.policy_service import policy_workflow_id
+from domain.ids import appointment_workflow_id, policy_workflow_id, vaccination_workflow_id
+from domain.job_types import JobMetrics, ReconcileInput
+from domain.task_queues import MAINTENANCE
 from keeptime.settings import Settings
-from keeptime.vaccination_service import register_vaccination, vaccination_workflow_id
+from services.appointments import book_appointment
+from services.vaccinations import register_vaccination
 from tests.appointment_support import eventually
 from tests.peers import ProviderPeer, SmtpPeer
 from tests.policy_support import make_insurer, make_policy
 from tests.support import running_worker
 from workflows.jobs import ReconcilerWorkflow
-from workflows.task_queues import MAINTENANCE
 
 
 async def _sent(sessions: SessionFactory) -> int:

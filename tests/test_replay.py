@@ -15,8 +15,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
-from activities.appointment_types import AppointmentInput, AppointmentView
-from keeptime.registry import WORKFLOWS
+from domain.appointment_types import AppointmentInput, AppointmentView
+from services.registry import WORKFLOWS
 from workflows.appointment import AppointmentWorkflow
 
 HISTORIES = sorted((Path(__file__).resolve().parent / "histories").glob("*.json"))

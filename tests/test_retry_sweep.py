@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
-from activities.job_types import JobBatchInput
 from activities.notifications import NotificationActivities
 from db.engine import SessionFactory
-from db.models import Appointment, AppointmentStatus, Business, NotificationLog, NotificationStatus
+from db.models import Appointment, Business, NotificationLog
+from domain.job_types import JobBatchInput
+from domain.statuses import AppointmentStatus, NotificationStatus
 from tests.factories import make_appointment, make_business, make_customer, set_appointment
 from tests.peers import ProviderPeer, SmtpPeer
 from tests.test_notification_delivery import reminder

@@ -20,8 +20,8 @@ from temporalio.client import Client, ScheduleIntervalSpec, ScheduleSpec
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
-from keeptime.schedules import Job
 from keeptime.settings import Settings
+from services.schedules import Job
 from starter.stack import temporal_dev_server_argv
 from tests.support import free_port
 

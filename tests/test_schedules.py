@@ -18,8 +18,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from db.engine import SessionFactory
-from keeptime.schedules import JOBS, PREFIX, configured_jobs, sync_schedules
 from keeptime.settings import JobOverride, Settings
+from services.schedules import JOBS, PREFIX, configured_jobs, sync_schedules
 from tests.appointment_support import eventually
 from tests.factories import make_appointment, make_business, make_customer
 

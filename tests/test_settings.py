@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from domain.task_queues import ALL_TASK_QUEUES, APPOINTMENTS, NOTIFICATIONS
 from keeptime.settings import DATABASE_URL_FILE, Settings, to_asyncpg_url
-from workflows.task_queues import ALL_TASK_QUEUES, APPOINTMENTS, NOTIFICATIONS
 
 
 def test_defaults_are_local_and_poll_every_queue(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from activities.notification_events import EVENTS, TEMPLATE_PARTS
 from activities.templates import TemplateRenderError, render_message, sample_context, validate_override
+from domain.notification_events import EVENTS, TEMPLATE_PARTS
 
 
 @pytest.mark.parametrize("event", sorted(EVENTS))

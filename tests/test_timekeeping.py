@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keeptime.timekeeping import adjust_for_quiet_hours, in_quiet_hours
+from domain.timekeeping import adjust_for_quiet_hours, in_quiet_hours
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -10,12 +10,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
-from activities.vaccination_types import VaccinationView
 from db.engine import SessionFactory
 from db.models import NotificationLog, Pet, Vaccination
-from keeptime.expiry import expiry_moments
+from domain.expiry import expiry_moments
+from domain.ids import vaccination_workflow_id
+from domain.vaccination_types import VaccinationView
 from keeptime.settings import Settings
-from keeptime.vaccination_service import register_vaccination, vaccination_workflow_id
+from services.vaccinations import register_vaccination
 from tests.appointment_support import eventually
 from tests.factories import make_business, make_customer
 from tests.peers import ProviderPeer, SmtpPeer

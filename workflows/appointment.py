@@ -22,7 +22,10 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.appointment_types import (
+    from activities.appointments import CONFLICT, AppointmentActivities
+    from domain import search_attributes as attrs
+    from domain.appointment_timeline import Step, next_step, offset_label
+    from domain.appointment_types import (
         RESCHEDULABLE,
         TRANSITIONS,
         AppointmentInput,
@@ -39,13 +42,10 @@ with workflow.unsafe.imports_passed_through():
         StepInput,
         TransitionInput,
     )
-    from activities.appointments import CONFLICT, AppointmentActivities
-    from activities.notification_types import NotificationRequest, NotificationResult
-    from workflows import search_attributes as attrs
-    from workflows.appointment_timeline import Step, next_step, offset_label
+    from domain.notification_types import NotificationRequest, NotificationResult
+    from domain.task_queues import APPOINTMENTS, REVIEWS
     from workflows.db_calls import call_db
     from workflows.delivery import plan_delivery, send_now
-    from workflows.task_queues import APPOINTMENTS, REVIEWS
 
 Arg = TypeVar("Arg")
 Result = TypeVar("Result")

@@ -15,20 +15,16 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notification_types import (
+    from activities.notifications import NotificationActivities
+    from domain.notification_types import (
         BroadcastBatchInput,
         BroadcastInput,
         BroadcastState,
         BroadcastStatus,
         FinishBroadcastInput,
     )
-    from activities.notifications import NotificationActivities
+    from domain.task_queues import NOTIFICATIONS
     from workflows.delivery import SEND_RETRY
-    from workflows.task_queues import NOTIFICATIONS
-
-
-def broadcast_workflow_id(broadcast_id: int) -> str:
-    return f"broadcast-{broadcast_id}"
 
 
 @workflow.defn

@@ -9,14 +9,14 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notification_types import (
+    from activities.notifications import NotificationActivities
+    from domain.notification_types import (
         DeliveryPlan,
         NotificationRequest,
         NotificationResult,
         PlanNotificationInput,
     )
-    from activities.notifications import NotificationActivities
-    from workflows.task_queues import NOTIFICATIONS
+    from domain.task_queues import NOTIFICATIONS
 
 SEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5),

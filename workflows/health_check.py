@@ -9,7 +9,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.health import HealthActivities
-    from activities.health_types import CheckDatabaseHealthInput, DatabaseHealthReport
+    from domain.health_types import CheckDatabaseHealthInput, DatabaseHealthReport
 
 
 @workflow.defn

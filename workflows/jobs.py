@@ -1,4 +1,4 @@
-"""Batch-job workflows started by Temporal Schedules (see keeptime/schedules.py)."""
+"""Batch-job workflows started by Temporal Schedules (see services/schedules.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from activities.batch_jobs import BatchJobActivities
     from activities.cleanup import CleanupActivities
-    from activities.job_types import (
+    from activities.notifications import NotificationActivities
+    from activities.reconciler import ReconcilerActivities
+    from domain.job_types import (
         BatchJobInput,
         CleanupInput,
         DeleteBatchInput,
@@ -22,9 +24,7 @@ with workflow.unsafe.imports_passed_through():
         PlatformStatsResult,
         ReconcileInput,
     )
-    from activities.notifications import NotificationActivities
-    from activities.reconciler import ReconcilerActivities
-    from workflows.task_queues import MAINTENANCE
+    from domain.task_queues import MAINTENANCE
 
 Arg = TypeVar("Arg")
 Result = TypeVar("Result")

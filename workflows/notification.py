@@ -5,7 +5,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notification_types import NotificationResult, SendNotificationInput
+    from domain.notification_types import NotificationResult, SendNotificationInput
     from workflows.delivery import deliver
 
 

@@ -24,9 +24,10 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notification_types import NotificationRequest
     from activities.policies import PolicyActivities
-    from activities.policy_types import (
+    from domain import search_attributes as attrs
+    from domain.notification_types import NotificationRequest
+    from domain.policy_types import (
         CallRef,
         ClaimInput,
         FinishCallInput,
@@ -41,11 +42,11 @@ with workflow.unsafe.imports_passed_through():
         PolicyView,
         TermInput,
     )
-    from activities.policy_types import CallSummarySignal as CallSummary
-    from workflows import search_attributes as attrs
+    from domain.policy_types import CallSummarySignal as CallSummary
+    from domain.statuses import PolicyStatus
+    from domain.task_queues import CALLS
     from workflows.db_calls import call_db
     from workflows.delivery import send_now
-    from workflows.task_queues import CALLS
 
 Arg = TypeVar("Arg")
 Result = TypeVar("Result")
@@ -92,8 +93,8 @@ class PolicyWorkflow:
                     PlanInput(**self._ref.model_dump(), now=workflow.now()),
                     "plan",
                 )
-                if plan.status != "active":
-                    self._set_phase(plan.status, None)
+                if plan.status != PolicyStatus.ACTIVE:
+                    self._set_phase("expired" if plan.status == PolicyStatus.EXPIRED else "cancelled", None)
                     break
                 if workflow.now() >= plan.expires_at:
                     if await self._expire(plan):

@@ -13,8 +13,12 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notification_types import NotificationRequest
-    from activities.vaccination_types import (
+    from activities.vaccinations import VaccinationActivities
+    from domain import search_attributes as attrs
+    from domain.notification_types import NotificationRequest
+    from domain.statuses import VaccinationStatus
+    from domain.task_queues import MAINTENANCE
+    from domain.vaccination_types import (
         ExpiryAlert,
         SetVaccinationStatusInput,
         SupersedeInput,
@@ -24,11 +28,8 @@ with workflow.unsafe.imports_passed_through():
         VaccinationStatusName,
         VaccinationView,
     )
-    from activities.vaccinations import VaccinationActivities
-    from workflows import search_attributes as attrs
     from workflows.db_calls import call_db
     from workflows.delivery import send_now
-    from workflows.task_queues import MAINTENANCE
 
 
 @workflow.defn
@@ -85,12 +86,14 @@ class VaccinationWorkflow:
 
     async def _alert(self, alert: ExpiryAlert) -> None:
         self._handled.add(_key(alert))
-        await self._set_status("expiring_soon", allowed_from=["valid"])
+        await self._set_status(VaccinationStatus.EXPIRING_SOON, allowed_from=[VaccinationStatus.VALID])
         await self._notify("vaccination.expiring", f"{alert.days_before}d", alert.at)
 
     async def _expire(self) -> None:
         assert self._snapshot is not None
-        await self._set_status("expired", allowed_from=["valid", "expiring_soon"])
+        await self._set_status(
+            VaccinationStatus.EXPIRED, allowed_from=[VaccinationStatus.VALID, VaccinationStatus.EXPIRING_SOON]
+        )
         await self._notify("vaccination.expired", None, self._snapshot.expires_at)
 
     async def _set_status(
@@ -119,7 +122,7 @@ class VaccinationWorkflow:
 
     def _status(self) -> VaccinationStatusName:
         assert self._snapshot is not None
-        return "superseded" if self._superseded_by is not None else self._snapshot.status
+        return VaccinationStatus.SUPERSEDED if self._superseded_by is not None else self._snapshot.status
 
     @workflow.signal
     def supersede(self, newer: SupersedeInput) -> None:

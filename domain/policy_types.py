@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from domain.statuses import PolicyStatus
+
 PolicyPhase = Literal[
     "call_scheduled",  # sleeping until the next call
     "calling",  # a call is claimed or in progress
@@ -52,7 +54,7 @@ class PolicyPlan(BaseModel):
     policy_id: int
     business_id: int
     customer_id: int
-    status: Literal["active", "expired", "cancelled"]
+    status: PolicyStatus
     term: int
     end_date: date
     expires_at: datetime

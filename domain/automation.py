@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from keeptime.limits import MAX_OFFSET_S, Cents, FieldValueError, LocalTime, OffsetSeconds, Seconds
+from domain.limits import MAX_OFFSET_S, Cents, FieldValueError, LocalTime, OffsetSeconds, Seconds
 
 
 class QuietHours(BaseModel):

@@ -95,7 +95,7 @@ class DeleteBatchResult(BaseModel):
 
 
 class BatchJobInput(BaseModel):
-    """Input of BatchJobWorkflow: one job of ``keeptime.schedules`` that walks rows in id order.
+    """Input of BatchJobWorkflow: one job of ``services.schedules`` that walks rows in id order.
 
     ``cutoff`` and ``started`` are fixed at the first run (from ``older_than_days``) and carried with the
     keyset position and the metrics across continue-as-new, so a resumed run uses the same boundary."""

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 
 from activities.batch_jobs import BatchJobActivities
 from activities.cleanup import CleanupActivities
-from activities.job_types import BatchJobInput, CleanupInput, DeleteBatchInput, JobMetrics
 from db.engine import SessionFactory
+from domain.job_types import BatchJobInput, CleanupInput, DeleteBatchInput, JobMetrics
 
 Progress = Callable[[int], object]
 

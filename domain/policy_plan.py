@@ -1,7 +1,7 @@
 """When a policy's next renewal call is due: pure arithmetic over the policy, its calls and the config.
 
 The first call day is the end date minus ``days_before_expiry`` (the shared expiring-record timeline in
-``keeptime.expiry``); a call never falls within ``skip_if_called_within_days`` calendar days of the
+``domain.expiry``); a call never falls within ``skip_if_called_within_days`` calendar days of the
 previous one (manual calls included); an unanswered call is retried on the next allowed day until
 ``max_retries_per_customer``; calls start only inside the business-local window [call_time, last_call_time),
 so a moment missed while calling was paused or the worker was down moves to the next moment inside a window.
@@ -15,9 +15,9 @@ from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from keeptime.call_config import CallSchedulerConfig
-from keeptime.expiry import expiry_moments
-from keeptime.timekeeping import local_wall_time
+from domain.call_config import CallSchedulerConfig
+from domain.expiry import expiry_moments
+from domain.timekeeping import local_wall_time
 
 
 @dataclass(frozen=True)

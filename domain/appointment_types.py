@@ -8,10 +8,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from activities.notification_types import NotificationRequest
-from keeptime.automation import AutomationSettings
+from domain.automation import AutomationSettings
+from domain.notification_types import NotificationRequest
+from domain.statuses import AppointmentStatus
 
-Status = Literal["pending", "confirmed", "checked_in", "completed", "cancelled", "no_show"]
+Status = AppointmentStatus
 Action = Literal["confirm", "check_in", "complete", "no_show", "cancel", "reschedule"]
 ACTIVE_STATUSES: frozenset[str] = frozenset({"pending", "confirmed", "checked_in"})
 

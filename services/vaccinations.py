@@ -6,20 +6,15 @@ import contextlib
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
-from activities.vaccination_types import SupersedeInput, VaccinationInput, VaccinationSnapshot
 from db import pets
 from db.engine import SessionFactory
 from db.models import Vaccination
-from workflows import search_attributes as attrs
-from workflows.task_queues import MAINTENANCE
+from domain.ids import vaccination_workflow_id
+from domain.vaccination_types import SupersedeInput
+from workflows.starts import start_vaccination_workflow
 from workflows.vaccination import VaccinationWorkflow
-
-
-def vaccination_workflow_id(vaccination_id: int) -> str:
-    return f"vaccination-{vaccination_id}"
 
 
 async def register_vaccination(
@@ -35,18 +30,3 @@ async def register_vaccination(
             )
     await start_vaccination_workflow(client, record, snapshot)
     return record
-
-
-async def start_vaccination_workflow(
-    client: Client, record: Vaccination, snapshot: VaccinationSnapshot
-) -> None:
-    """Start ``vaccination-<id>`` unless it runs already (the API and the reconciler both call it)."""
-    await client.start_workflow(
-        VaccinationWorkflow.run,
-        VaccinationInput(vaccination_id=record.id, business_id=record.business_id, snapshot=snapshot),
-        id=vaccination_workflow_id(record.id),
-        task_queue=MAINTENANCE,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        search_attributes=attrs.entity_attributes(record.business_id, "vaccination", snapshot.status),
-        static_summary=f"Vaccination {record.id} ({record.vaccine}) · expires {record.expires_at:%Y-%m-%d}",
-    )

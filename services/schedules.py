@@ -30,9 +30,10 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.health_types import CheckDatabaseHealthInput
-from activities.job_types import BatchJobInput, CleanupInput, PlatformStatsInput, ReconcileInput
-from keeptime.automation import validate_time_zone
+from domain.automation import validate_time_zone
+from domain.health_types import CheckDatabaseHealthInput
+from domain.job_types import BatchJobInput, CleanupInput, PlatformStatsInput, ReconcileInput
+from domain.task_queues import MAINTENANCE
 from keeptime.settings import JobOverride
 from workflows.health_check import DatabaseHealthCheckWorkflow
 from workflows.jobs import (
@@ -41,7 +42,6 @@ from workflows.jobs import (
     PlatformStatsWorkflow,
     ReconcilerWorkflow,
 )
-from workflows.task_queues import MAINTENANCE
 
 PREFIX = "keeptime-job-"
 

@@ -10,7 +10,7 @@ from datetime import time
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from keeptime.limits import FieldValueError, LocalTime
+from domain.limits import FieldValueError, LocalTime
 
 
 class CallSchedulerConfig(BaseModel):

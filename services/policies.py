@@ -7,38 +7,20 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.client import Client
 from temporalio.service import RPCError
 
-from activities.policy_types import CallSummarySignal, PolicyInput
 from db import policies
 from db.engine import SessionFactory
-from db.models import Call, CallStatus, Policy
-from keeptime.call_config import CallSchedulerConfig
-from workflows import search_attributes as attrs
+from db.models import Call, Policy
+from domain.call_config import CallSchedulerConfig
+from domain.ids import policy_workflow_id
+from domain.policy_types import CallSummarySignal
+from domain.statuses import CallStatus
 from workflows.policy import PolicyWorkflow
-from workflows.task_queues import CALLS
+from workflows.starts import start_policy_workflow
 
 SIGNAL_CONCURRENCY = 32
-
-
-def policy_workflow_id(policy_id: int) -> str:
-    return f"policy-{policy_id}"
-
-
-async def start_policy_workflow(client: Client, policy: Policy) -> WorkflowHandle[Any, Any]:
-    """Start ``policy-<id>`` unless it runs already (idempotent: the API and the reconciler both call it)."""
-    return await client.start_workflow(
-        PolicyWorkflow.run,
-        PolicyInput(policy_id=policy.id, business_id=policy.business_id),
-        id=policy_workflow_id(policy.id),
-        task_queue=CALLS,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        search_attributes=attrs.entity_attributes(policy.business_id, "policy", "call_scheduled"),
-        static_summary=f"Policy {policy.policy_number} ({policy.product or 'policy'}) · "
-        f"{policy.duration_months}-month term",
-    )
 
 
 async def register_policy(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from activities.appointment_types import AppointmentSnapshot, AppointmentState
+from domain.appointment_types import AppointmentSnapshot, AppointmentState
 
 StepKind = Literal[
     "reminder",

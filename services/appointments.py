@@ -2,7 +2,7 @@
 
 The booking path commits the row (with its Idempotency-Key) and then starts ``appointment-<id>``. A process
 that dies in between leaves a row without a workflow; the client's retry with the same Idempotency-Key, or
-``keeptime.reconciler`` (hourly, or ``python -m starter task:reconcile``), starts it. A workflow
+``activities.reconciler`` (hourly, or ``python -m starter task:reconcile``), starts it. A workflow
 never exists without its row: it is only started after the commit, and its first activity fails without one.
 """
 
@@ -12,76 +12,29 @@ import contextlib
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from temporalio.client import (
     Client,
-    WorkflowHandle,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.common import (
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.appointment_types import (
-    AppointmentInput,
-    AppointmentSnapshot,
+from db import appointments as store
+from db.engine import SessionFactory
+from db.models import Appointment, Business
+from domain.appointment_types import (
     AppointmentView,
     CancelInput,
     ReviewSubmittedInput,
 )
-from db import appointments as store
-from db.engine import SessionFactory
-from db.models import Appointment, Business
+from domain.ids import appointment_workflow_id
 from keeptime.temporal_client import query_or_none
-from workflows import search_attributes as attrs
 from workflows.appointment import INVALID, AppointmentWorkflow
-from workflows.task_queues import APPOINTMENTS
+from workflows.starts import ensure_workflow
 
 AfterCommit = Callable[[Appointment], None]
-
-
-def appointment_workflow_id(appointment_id: int) -> str:
-    return f"appointment-{appointment_id}"
-
-
-def summary_of(snapshot: AppointmentSnapshot) -> str:
-    """``Appointment 123 · Fri 14 Mar 14:00 Europe/Berlin``: the Web UI's one-line description."""
-    local = snapshot.starts_at.astimezone(ZoneInfo(snapshot.time_zone))
-    return f"Appointment {snapshot.appointment_id} · {local:%a %d %b %H:%M} {snapshot.time_zone}"
-
-
-async def ensure_workflow(
-    client: Client, snapshot: AppointmentSnapshot, *, restart_closed: bool = False
-) -> WorkflowHandle[Any, Any]:
-    """Start ``appointment-<id>`` unless it runs or has run: safe to call any number of times.
-
-    ``restart_closed``: the reconciler's case, the row is active but its workflow was closed (terminated)."""
-    workflow_id = appointment_workflow_id(snapshot.appointment_id)
-    try:
-        return await client.start_workflow(
-            AppointmentWorkflow.run,
-            AppointmentInput(
-                appointment_id=snapshot.appointment_id, business_id=snapshot.business_id, snapshot=snapshot
-            ),
-            id=workflow_id,
-            task_queue=APPOINTMENTS,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE
-            if restart_closed
-            else WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=attrs.entity_attributes(
-                snapshot.business_id, "appointment", snapshot.status, snapshot.starts_at
-            ),
-            static_summary=summary_of(snapshot),
-            static_details=f"business {snapshot.business_id}, customer {snapshot.customer_id}",
-        )
-    except WorkflowAlreadyStartedError:
-        return client.get_workflow_handle_for(AppointmentWorkflow.run, workflow_id)  # ran and finished
 
 
 async def book_appointment(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, Field
 
-VaccinationStatusName = Literal["valid", "expiring_soon", "expired", "superseded"]
+from domain.statuses import VaccinationStatus
+
+VaccinationStatusName = VaccinationStatus
 
 
 class VaccinationRef(BaseModel):

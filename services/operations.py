@@ -7,14 +7,10 @@ from datetime import UTC, datetime
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
-from activities.health_types import CheckDatabaseHealthInput, DatabaseHealthReport
+from domain.health_types import CheckDatabaseHealthInput, DatabaseHealthReport
+from domain.ids import health_check_workflow_id
+from domain.task_queues import MAINTENANCE
 from workflows.health_check import DatabaseHealthCheckWorkflow
-from workflows.task_queues import MAINTENANCE
-
-
-def health_check_workflow_id(now: datetime) -> str:
-    """One run per UTC second: a double-click joins the running check instead of starting a second."""
-    return f"health-check-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}"
 
 
 async def run_database_health_check(client: Client, *, origin: str) -> tuple[str, DatabaseHealthReport]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from keeptime.timekeeping import local_wall_time
+from domain.timekeeping import local_wall_time
 
 
 @dataclass(frozen=True)

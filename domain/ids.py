@@ -1,0 +1,31 @@
+"""Workflow ids: business keys, never random, defined once (the API, the services, the reconciler and the
+workflows all name workflows through these)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def appointment_workflow_id(appointment_id: int) -> str:
+    return f"appointment-{appointment_id}"
+
+
+def policy_workflow_id(policy_id: int) -> str:
+    return f"policy-{policy_id}"
+
+
+def vaccination_workflow_id(vaccination_id: int) -> str:
+    return f"vaccination-{vaccination_id}"
+
+
+def broadcast_workflow_id(broadcast_id: int) -> str:
+    return f"broadcast-{broadcast_id}"
+
+
+def single_notification_workflow_id(broadcast_id: int) -> str:
+    return f"notification-broadcast-{broadcast_id}"
+
+
+def health_check_workflow_id(now: datetime) -> str:
+    """One run per UTC second: a double-click joins the running check instead of starting a second."""
+    return f"health-check-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}"

@@ -1,0 +1,86 @@
+"""Starting the entity workflows, idempotently: the booking services, the reconciler and the tests all start
+them through these, with the same ids, search attributes and summaries."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from db.models import Policy, Vaccination
+from domain import search_attributes as attrs
+from domain.appointment_types import AppointmentInput, AppointmentSnapshot
+from domain.ids import appointment_workflow_id, policy_workflow_id, vaccination_workflow_id
+from domain.policy_types import PolicyInput
+from domain.task_queues import APPOINTMENTS, CALLS, MAINTENANCE
+from domain.vaccination_types import VaccinationInput, VaccinationSnapshot
+from workflows.appointment import AppointmentWorkflow
+from workflows.policy import PolicyWorkflow
+from workflows.vaccination import VaccinationWorkflow
+
+
+def summary_of(snapshot: AppointmentSnapshot) -> str:
+    """``Appointment 123 · Fri 14 Mar 14:00 Europe/Berlin``: the Web UI's one-line description."""
+    local = snapshot.starts_at.astimezone(ZoneInfo(snapshot.time_zone))
+    return f"Appointment {snapshot.appointment_id} · {local:%a %d %b %H:%M} {snapshot.time_zone}"
+
+
+async def ensure_workflow(
+    client: Client, snapshot: AppointmentSnapshot, *, restart_closed: bool = False
+) -> WorkflowHandle[Any, Any]:
+    """Start ``appointment-<id>`` unless it runs or has run: safe to call any number of times.
+
+    ``restart_closed``: the reconciler's case, the row is active but its workflow was closed (terminated)."""
+    workflow_id = appointment_workflow_id(snapshot.appointment_id)
+    try:
+        return await client.start_workflow(
+            AppointmentWorkflow.run,
+            AppointmentInput(
+                appointment_id=snapshot.appointment_id, business_id=snapshot.business_id, snapshot=snapshot
+            ),
+            id=workflow_id,
+            task_queue=APPOINTMENTS,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE
+            if restart_closed
+            else WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=attrs.entity_attributes(
+                snapshot.business_id, "appointment", snapshot.status, snapshot.starts_at
+            ),
+            static_summary=summary_of(snapshot),
+            static_details=f"business {snapshot.business_id}, customer {snapshot.customer_id}",
+        )
+    except WorkflowAlreadyStartedError:
+        return client.get_workflow_handle_for(AppointmentWorkflow.run, workflow_id)  # ran and finished
+
+
+async def start_policy_workflow(client: Client, policy: Policy) -> WorkflowHandle[Any, Any]:
+    """Start ``policy-<id>`` unless it runs already (idempotent: the API and the reconciler both call it)."""
+    return await client.start_workflow(
+        PolicyWorkflow.run,
+        PolicyInput(policy_id=policy.id, business_id=policy.business_id),
+        id=policy_workflow_id(policy.id),
+        task_queue=CALLS,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        search_attributes=attrs.entity_attributes(policy.business_id, "policy", "call_scheduled"),
+        static_summary=f"Policy {policy.policy_number} ({policy.product or 'policy'}) · "
+        f"{policy.duration_months}-month term",
+    )
+
+
+async def start_vaccination_workflow(
+    client: Client, record: Vaccination, snapshot: VaccinationSnapshot
+) -> None:
+    """Start ``vaccination-<id>`` unless it runs already (the API and the reconciler both call it)."""
+    await client.start_workflow(
+        VaccinationWorkflow.run,
+        VaccinationInput(vaccination_id=record.id, business_id=record.business_id, snapshot=snapshot),
+        id=vaccination_workflow_id(record.id),
+        task_queue=MAINTENANCE,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        search_attributes=attrs.entity_attributes(record.business_id, "vaccination", snapshot.status),
+        static_summary=f"Vaccination {record.id} ({record.vaccine}) · expires {record.expires_at:%Y-%m-%d}",
+    )
