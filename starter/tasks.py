@@ -5,6 +5,8 @@ progress bar (rows so far and rate) on stderr while it works."""
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import sys
 from collections.abc import AsyncIterator
@@ -12,11 +14,16 @@ from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
+from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.service import RPCError
 from tqdm import tqdm
 
 from db.engine import SessionFactory, create_engine, create_session_factory
-from domain.job_types import BatchJobInput, CleanupInput, JobMetrics
+from domain.job_types import BatchJobInput, CleanupInput, JobMetrics, PlatformStatsInput
+from domain.task_queues import MAINTENANCE
 from keeptime.settings import get_settings
+from workflows.jobs import BatchJobWorkflow, NotificationLogCleanupWorkflow, PlatformStatsWorkflow
 
 JobInput = TypeVar("JobInput", BatchJobInput, CleanupInput)
 
@@ -52,9 +59,8 @@ async def send_reminders(_: argparse.Namespace) -> int:
     """Reminders are sent by each appointment's workflow at its moment; what an operator can do by hand is
     make sure every active appointment (and policy, vaccination) has its workflow running: the reconciler."""
     from activities.reconciler import reconcile_workflows
-    from keeptime.temporal_client import connect_temporal
 
-    client = await connect_temporal(get_settings())
+    client = await _client()
     async with _sessions() as sessions:
         with _bar("checking workflows") as bar:
             report = await reconcile_workflows(sessions, client, progress=bar.update)
@@ -65,9 +71,7 @@ async def send_reminders(_: argparse.Namespace) -> int:
 
 
 async def cleanup(args: argparse.Namespace) -> int:
-    """Every cleanup and archive job now, in this process (the same batches as the scheduled jobs)."""
-    from services.batch_runner import run_batch_job, run_notification_log_cleanup
-
+    """Every cleanup and archive job now: their own workflows, on the running stack's worker."""
     log_cleanup = _declared(
         "notification-log-cleanup",
         CleanupInput,
@@ -79,30 +83,62 @@ async def cleanup(args: argparse.Namespace) -> int:
         _declared("chat-room-archive", BatchJobInput, older_than_days=args.chat_room_days),
         _declared("call-record-cleanup", BatchJobInput, older_than_days=args.call_days),
     ]
-    async with _sessions() as sessions:
-        with _bar("notification-log-cleanup") as bar:
-            _print(await run_notification_log_cleanup(sessions, log_cleanup, bar.update))
-        for job in archives:
-            with _bar(job.job) as bar:
-                _print(await run_batch_job(sessions, job, bar.update))
+    client = await _client()
+    _print(await _run_job(client, NotificationLogCleanupWorkflow, log_cleanup, "notification-log-cleanup"))
+    for job in archives:
+        _print(await _run_job(client, BatchJobWorkflow, job, job.job))
     return 0
 
 
 async def stats(args: argparse.Namespace) -> int:
-    """The platform's figures of one UTC day (default yesterday) and every business's figures."""
-    from activities.batch_jobs import BatchJobActivities
-    from domain.job_types import PlatformStatsInput
-    from services.batch_runner import run_batch_job
-
+    """The platform's figures of one UTC day (default yesterday) and every business's figures, through the
+    scheduled jobs' workflows."""
     day = args.day or (datetime.now(UTC) - timedelta(days=1)).date()
-    async with _sessions() as sessions:
-        platform = await BatchJobActivities(sessions).compute_platform_stats(
-            PlatformStatsInput(day=day.isoformat())
-        )
-        print(json.dumps(platform.model_dump(mode="json")))
-        with _bar("business-stats") as bar:
-            _print(await run_batch_job(sessions, _declared("business-stats", BatchJobInput), bar.update))
+    client = await _client()
+    platform = await client.execute_workflow(
+        PlatformStatsWorkflow.run,
+        PlatformStatsInput(day=day.isoformat()),
+        id=_task_id("platform-daily-stats"),
+        task_queue=MAINTENANCE,
+        static_summary="platform-daily-stats (python -m starter task:stats)",
+    )
+    print(json.dumps(platform.model_dump(mode="json")))
+    _print(
+        await _run_job(client, BatchJobWorkflow, _declared("business-stats", BatchJobInput), "business-stats")
+    )
     return 0
+
+
+async def _client() -> Client:
+    from keeptime.temporal_client import connect_temporal
+
+    return await connect_temporal(get_settings())
+
+
+def _task_id(name: str) -> str:
+    return f"task-{name}-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
+
+
+async def _run_job(client: Client, workflow: Any, arg: BaseModel, name: str) -> JobMetrics:
+    """Start the job's own workflow (the scheduled path, run now) and show its ``progress`` query as a bar
+    until it returns: the worker of the running stack does the work, in the same batches."""
+    handle = await client.start_workflow(
+        workflow.run,
+        arg,
+        id=_task_id(name),
+        task_queue=MAINTENANCE,
+        static_summary=f"{name} (python -m starter task:*)",
+    )
+    result = asyncio.ensure_future(handle.result())
+    with _bar(name) as bar:
+        while not result.done():
+            await asyncio.wait({result}, timeout=0.5)
+            with contextlib.suppress(RPCError, WorkflowQueryFailedError):  # between runs of continue-as-new
+                so_far: JobMetrics = await handle.query(workflow.progress)
+                bar.update(so_far.scanned - bar.n)
+        metrics: JobMetrics = result.result()
+        bar.update(metrics.scanned - bar.n)
+    return metrics
 
 
 def add_task_commands(commands: Any, run_async: Any) -> None:

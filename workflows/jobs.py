@@ -84,10 +84,19 @@ class NotificationLogCleanupWorkflow:
     with its keyset position and metrics, so millions of rows never make a large history or a long lock.
     """
 
+    @workflow.init
+    def __init__(self, job: CleanupInput) -> None:
+        self._metrics = job.metrics or JobMetrics(job="notification-log-cleanup")
+
+    @workflow.query
+    def progress(self) -> JobMetrics:
+        """The metrics so far, carried across continue-as-new (the ``task:*`` commands show them)."""
+        return self._metrics
+
     @workflow.run
     async def run(self, job: CleanupInput) -> JobMetrics:
         job = job.fixed(workflow.now())
-        metrics = job.metrics or JobMetrics(job="notification-log-cleanup")
+        metrics = self._metrics
         phases = list(job.cutoffs.items())
         phase, after = job.phase, job.after
         for _ in range(job.batches_per_run):
@@ -103,7 +112,7 @@ class NotificationLogCleanupWorkflow:
                 )
             except ActivityError as error:
                 return metrics.failed(f"{status} rows after {after}", error)
-            metrics = metrics.plus(batch.deleted, batch.deleted, batch.seconds)
+            metrics = self._metrics = metrics.plus(batch.deleted, batch.deleted, batch.seconds)
             phase, after = (phase + 1, None) if batch.done else (phase, batch.last)
         workflow.continue_as_new(job.model_copy(update={"phase": phase, "after": after, "metrics": metrics}))
 
@@ -116,10 +125,19 @@ class BatchJobWorkflow:
     it continues as new with its position and metrics. Jobs: see ``db/batch_statements.py`` and
     ``notification-retry-sweep`` (through the idempotent delivery layer)."""
 
+    @workflow.init
+    def __init__(self, job: BatchJobInput) -> None:
+        self._metrics = job.metrics or JobMetrics(job=job.job)
+
+    @workflow.query
+    def progress(self) -> JobMetrics:
+        """The metrics so far, carried across continue-as-new (the ``task:*`` commands show them)."""
+        return self._metrics
+
     @workflow.run
     async def run(self, job: BatchJobInput) -> JobMetrics:
         job = job.fixed(workflow.now())
-        metrics = job.metrics or JobMetrics(job=job.job)
+        metrics = self._metrics
         after = job.after
         method = (
             NotificationActivities.retry_failed_batch
@@ -136,7 +154,9 @@ class BatchJobWorkflow:
                 )
             except ActivityError as error:
                 return metrics.failed(f"batch after id {after}", error)
-            metrics = metrics.plus(batch.scanned, batch.changed, batch.seconds, batch.errors, batch.details)
+            metrics = self._metrics = metrics.plus(
+                batch.scanned, batch.changed, batch.seconds, batch.errors, batch.details
+            )
             after = batch.last
             if batch.done:
                 return metrics
