@@ -7,7 +7,7 @@ import asyncio
 from aiohttp import web
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.templates import validate_override
 from api.auth import require_business
@@ -133,7 +133,15 @@ async def cancel_broadcast(request: web.Request) -> web.Response:
     broadcast = await _stored_broadcast(request, business_id)
     if broadcast.status != "running":
         raise ApiError(409, "conflict", f"the broadcast is already {broadcast.status}")
-    await request.app[TEMPORAL].get_workflow_handle(broadcast_workflow_id(broadcast.id)).cancel()
+    try:
+        await request.app[TEMPORAL].get_workflow_handle(broadcast_workflow_id(broadcast.id)).cancel()
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        # It finished between the row read and the cancel (found by the API fuzzer): the row says how.
+        finished = await _stored_broadcast(request, business_id)
+        state = "has no running workflow" if finished.status == "running" else f"is already {finished.status}"
+        raise ApiError(409, "conflict", f"the broadcast {state}") from exc
     return web.json_response({"id": broadcast.id, "status": "cancelling"}, status=202)
 
 

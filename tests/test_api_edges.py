@@ -12,6 +12,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from api.app import create_app
+from db import notification_queries
+from db.engine import SessionFactory
 from keeptime.settings import Settings
 from tests.test_api_appointments import ADMIN, book, slot, tenant
 from tests.test_api_notifications import new_business, new_customer
@@ -219,3 +221,15 @@ async def test_new_customer_locale_must_be_one_babel_formats(api: Client) -> Non
     response = await api.patch(f"/v1/customers/{customer['id']}", json={"locale": "xx_YY"}, headers=auth)
     assert response.status == 422 and await _fields(response) == ["locale"]
     assert (await api.get("/v1/businesses/me", headers=ADMIN)).status == 401
+
+
+async def test_cancelling_a_broadcast_whose_workflow_has_ended_is_a_409_not_a_500(
+    api: Client, sessions: SessionFactory
+) -> None:
+    """The fuzzer's case: the row still says running when the workflow has just finished (or never ran)."""
+    auth, customer_id = await tenant(api)
+    business_id = int(auth["Authorization"].split("_")[1])
+    async with sessions() as session:
+        orphan = await notification_queries.create_broadcast(session, business_id, "s", "b", [customer_id])
+    response = await api.post(f"/v1/broadcasts/{orphan.id}/cancel", headers=auth)
+    assert response.status == 409 and response.content_type == "application/json"

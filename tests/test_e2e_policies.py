@@ -127,7 +127,9 @@ async def test_calls_renewal_decline_failure_trigger_and_cli(
     assert (await shown(failing["id"]))["calls_stopped"] is True
 
     later = await policy("E2E-LATER", 60)  # its first call is 30 days away
-    await eventually(lambda: _phase(shown, later["id"], "call_scheduled"), timeout_s=15, what="planning")
+    # The workflow's phase starts as call_scheduled before its first plan: wait for the planned call itself
+    # (in the row, which is what /scheduler/pending reads), not for the phase.
+    await eventually(lambda: _planned(shown, later["id"]), timeout_s=15, what="planning")
     pending = await (await api.get("/v1/scheduler/pending?within_days=31", headers=auth)).json()
     assert [p["policy_id"] for p in pending["items"]] == [later["id"]]
     triggered = await api.post("/v1/scheduler/trigger", json={"within_days": 31}, headers=auth)
@@ -153,6 +155,10 @@ async def _term(shown: Any, policy_id: int, term: int) -> bool:
 async def _phase(shown: Any, policy_id: int, phase: str) -> bool:
     view = await shown(policy_id)
     return bool(view["workflow"] and view["workflow"]["phase"] == phase)
+
+
+async def _planned(shown: Any, policy_id: int) -> bool:
+    return (await shown(policy_id))["next_call_at"] is not None
 
 
 async def _calls(shown: Any, policy_id: int, statuses: list[str]) -> bool:
