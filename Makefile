@@ -2,6 +2,9 @@
 # Both create .venv and install the project on first use (and again when pyproject.toml changes).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# Test processes (pytest-xdist, one test file per process at a time): the suite mostly waits on Temporal and
+# PostgreSQL, so three share two cores well (measured: 141 s vs 331 s in one process, see README).
+PYTEST_WORKERS ?= 3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -24,10 +27,10 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 test: lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not e2e" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .keeptime .pytest_cache .mypy_cache .ruff_cache *.egg-info
