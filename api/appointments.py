@@ -12,8 +12,10 @@ from api.auth import require_business
 from api.businesses import path_id
 from api.errors import ApiError, field_error, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
+from api.openapi import RouteTable
 from api.queries import AppointmentListQuery
 from api.query import parse_query
+from api.resources import AppointmentDetail, AppointmentList, AppointmentOut, ReviewOut
 from api.schemas import AppointmentCreate, CancelBody, Reschedule, ReviewBody
 from api.serializers import appointment_json, notification_json, rating_json
 from db import appointments as store
@@ -33,7 +35,16 @@ from services.appointments import (
 )
 from workflows.appointment import AppointmentWorkflow
 
+routes = RouteTable("appointments")
 
+
+@routes.post(
+    "/v1/appointments",
+    "Book an appointment and start its workflow; send Idempotency-Key to make retries safe",
+    ok={"201": "booked", "200": "the booking this Idempotency-Key made"},
+    body=AppointmentCreate,
+    result=AppointmentOut,
+)
 async def create(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     body = await parse_json_body(request, AppointmentCreate)
@@ -68,6 +79,12 @@ async def _owned(request: web.Request) -> tuple[int, Appointment]:
     return business_id, appointment
 
 
+@routes.get(
+    "/v1/appointments/{appointment_id}",
+    "The row, the workflow's state (next action and when) and the notification timeline",
+    ok={"200": "appointment"},
+    result=AppointmentDetail,
+)
 async def get(request: web.Request) -> web.Response:
     business_id, appointment = await _owned(request)
     view = await current_state(request.app[TEMPORAL], appointment.id)
@@ -84,6 +101,13 @@ async def get(request: web.Request) -> web.Response:
     )
 
 
+@routes.get(
+    "/v1/appointments",
+    "Appointments by start time: ?status=&from=&to=&customer_id=&limit=",
+    ok={"200": "items"},
+    result=AppointmentList,
+    query=AppointmentListQuery,
+)
 async def list_(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     query = parse_query(request, AppointmentListQuery)
@@ -108,26 +132,62 @@ async def _steer(request: web.Request, appointment: Appointment, update: Any, ar
     return web.json_response(view.model_dump(mode="json"))
 
 
+@routes.post(
+    "/v1/appointments/{appointment_id}/confirm",
+    "Confirm a pending appointment (update `confirm`)",
+    ok={"200": "the new state"},
+    errors={"409": "not possible in this status"},
+    result=AppointmentView,
+)
 async def confirm(request: web.Request) -> web.Response:
     _, appointment = await _owned(request)
     return await _steer(request, appointment, AppointmentWorkflow.confirm, StepInput(by="api"))
 
 
+@routes.post(
+    "/v1/appointments/{appointment_id}/check-in",
+    "Check the customer in (update `check_in`)",
+    ok={"200": "the new state"},
+    errors={"409": "not possible in this status"},
+    result=AppointmentView,
+)
 async def check_in(request: web.Request) -> web.Response:
     _, appointment = await _owned(request)
     return await _steer(request, appointment, AppointmentWorkflow.check_in, StepInput(by="api"))
 
 
+@routes.post(
+    "/v1/appointments/{appointment_id}/complete",
+    "Complete now (update `complete`)",
+    ok={"200": "the new state"},
+    errors={"409": "not possible in this status"},
+    result=AppointmentView,
+)
 async def complete(request: web.Request) -> web.Response:
     _, appointment = await _owned(request)
     return await _steer(request, appointment, AppointmentWorkflow.complete, StepInput(by="api"))
 
 
+@routes.post(
+    "/v1/appointments/{appointment_id}/no-show",
+    "Mark as no-show after its start (update `mark_no_show`)",
+    ok={"200": "the new state"},
+    errors={"409": "not possible in this status"},
+    result=AppointmentView,
+)
 async def no_show(request: web.Request) -> web.Response:
     _, appointment = await _owned(request)
     return await _steer(request, appointment, AppointmentWorkflow.mark_no_show, StepInput(by="api"))
 
 
+@routes.post(
+    "/v1/appointments/{appointment_id}/reschedule",
+    "Move it (update `reschedule`): every pending timer moves, the version goes up",
+    ok={"200": "the new state"},
+    errors={"409": "not possible in this status"},
+    body=Reschedule,
+    result=AppointmentView,
+)
 async def reschedule(request: web.Request) -> web.Response:
     _, appointment = await _owned(request)
     body = await parse_json_body(request, Reschedule)
@@ -143,6 +203,14 @@ async def reschedule(request: web.Request) -> web.Response:
     return await _steer(request, appointment, AppointmentWorkflow.reschedule, change)
 
 
+@routes.post(
+    "/v1/appointments/{appointment_id}/cancel",
+    "Cancel it (signal `cancel`) and return the new state",
+    ok={"200": "the new state"},
+    errors={"409": "not cancellable"},
+    body=CancelBody,
+    result=AppointmentView,
+)
 async def cancel(request: web.Request) -> web.Response:
     """200 with the state once cancelled (a repeat answers the same), 202 when the cancel is recorded but
     not yet written, 409 when the appointment is past cancelling."""
@@ -185,6 +253,14 @@ async def cancel(request: web.Request) -> web.Response:
     return web.json_response(view.model_dump(mode="json"))
 
 
+@routes.post(
+    "/v1/appointments/{appointment_id}/review",
+    "Record a review (1-5 stars) of a completed appointment; returns the business's new rating",
+    ok={"201": "rating statistics"},
+    errors={"409": "not completed, or reviewed"},
+    body=ReviewBody,
+    result=ReviewOut,
+)
 async def review(request: web.Request) -> web.Response:
     _, appointment = await _owned(request)
     body = await parse_json_body(request, ReviewBody)

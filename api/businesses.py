@@ -7,12 +7,16 @@ from aiohttp import web
 from api.auth import require_admin, require_business
 from api.errors import ApiError, merge_patch, parse_json_body, parse_json_object, validate
 from api.keys import SESSIONS
-from api.schemas import BusinessCreate, CustomerCreate, CustomerUpdate
+from api.openapi import RouteTable
+from api.resources import BusinessCreated, BusinessOut, CustomerOut
+from api.schemas import BusinessCreate, BusinessUpdate, CustomerCreate, CustomerUpdate
 from api.serializers import business_json, customer_json, effective_automation
 from db import tenants
 from db.models import Business
 from db.tenants import create_business, customer_of
 from domain.limits import MAX_DB_ID
+
+routes = RouteTable("businesses")
 
 
 def path_id(request: web.Request, name: str) -> int:
@@ -24,6 +28,13 @@ def path_id(request: web.Request, name: str) -> int:
     return value
 
 
+@routes.post(
+    "/v1/businesses",
+    "Create a business; returns its first API key (shown once)",
+    ok={"201": "the business and its API key"},
+    body=BusinessCreate,
+    result=BusinessCreated,
+)
 async def create(request: web.Request) -> web.Response:
     require_admin(request)
     body = await parse_json_body(request, BusinessCreate)
@@ -32,6 +43,12 @@ async def create(request: web.Request) -> web.Response:
     return web.json_response({"business": business_json(business), "api_key": key}, status=201)
 
 
+@routes.get(
+    "/v1/businesses/me",
+    "The calling business and its automation settings",
+    ok={"200": "business"},
+    result=BusinessOut,
+)
 async def me(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     async with request.app[SESSIONS]() as session:
@@ -40,6 +57,13 @@ async def me(request: web.Request) -> web.Response:
     return web.json_response(business_json(business))
 
 
+@routes.patch(
+    "/v1/businesses/me",
+    "Change name, time zone, admin e-mail, automation",
+    ok={"200": "business"},
+    body=BusinessUpdate,
+    result=BusinessOut,
+)
 async def update_me(request: web.Request) -> web.Response:
     """A JSON Merge Patch (RFC 7396) of the business: a field left out keeps its value, ``null`` resets it
     (``admin_email`` clears; an automation setting returns to its default); the result is validated whole."""
@@ -60,6 +84,14 @@ async def update_me(request: web.Request) -> web.Response:
     return web.json_response(business_json(business))
 
 
+@routes.post(
+    "/v1/customers",
+    "Create a customer with channels and opt-ins",
+    ok={"201": "customer"},
+    tag="customers",
+    body=CustomerCreate,
+    result=CustomerOut,
+)
 async def create_customer(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     body = await parse_json_body(request, CustomerCreate)
@@ -69,6 +101,9 @@ async def create_customer(request: web.Request) -> web.Response:
     return web.json_response(customer_json(customer), status=201)
 
 
+@routes.get(
+    "/v1/customers/{customer_id}", "A customer", ok={"200": "customer"}, tag="customers", result=CustomerOut
+)
 async def get_customer(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     async with request.app[SESSIONS]() as session:
@@ -78,6 +113,14 @@ async def get_customer(request: web.Request) -> web.Response:
     return web.json_response(customer_json(customer))
 
 
+@routes.patch(
+    "/v1/customers/{customer_id}",
+    "Change a customer (opt-ins too)",
+    ok={"200": "customer"},
+    tag="customers",
+    body=CustomerUpdate,
+    result=CustomerOut,
+)
 async def update_customer(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     body = await parse_json_body(request, CustomerUpdate)

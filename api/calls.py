@@ -10,15 +10,27 @@ from api.auth import require_business
 from api.businesses import path_id
 from api.errors import ApiError, field_error, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
+from api.openapi import RouteTable
 from api.queries import CallListQuery
 from api.query import parse_query
+from api.resources import CallList, CallOut
 from api.schemas import CallCleanupBody, CallSummaryBody, ManualCallCreate
 from api.serializers import call_json
 from db import policies, policy_queries
 from domain.statuses import CallStatus
 from services.policies import cancel_manual_call, record_call_summary, schedule_manual_call
 
+routes = RouteTable("calls")
 
+
+@routes.post(
+    "/v1/calls",
+    "Schedule a manual call (refused within skip_if_called_within_days of another call)",
+    ok={"201": "call"},
+    errors={"409": "skip window or policy not active"},
+    body=ManualCallCreate,
+    result=CallOut,
+)
 async def schedule_call(request: web.Request) -> web.Response:
     """``POST /v1/calls``: a manual call at a chosen time; 409 within the skip window of another call."""
     business_id = await require_business(request)
@@ -36,6 +48,13 @@ async def schedule_call(request: web.Request) -> web.Response:
     return web.json_response(call_json(call), status=201)
 
 
+@routes.get(
+    "/v1/calls",
+    "Calls, newest first (?status=, ?policy_id=, ?from=, ?to=, ?limit=)",
+    ok={"200": "items"},
+    result=CallList,
+    query=CallListQuery,
+)
 async def list_calls(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     query = parse_query(request, CallListQuery)
@@ -50,6 +69,13 @@ async def list_calls(request: web.Request) -> web.Response:
     return web.json_response({"items": [call_json(c) for c in rows]})
 
 
+@routes.delete(
+    "/v1/calls/{call_id}",
+    "Cancel a scheduled manual call",
+    ok={"200": "call"},
+    errors={"409": "already placed"},
+    result=CallOut,
+)
 async def cancel_call(request: web.Request) -> web.Response:
     """``DELETE /v1/calls/{id}``: cancel a scheduled manual call; 409 once it has started."""
     business_id = await require_business(request)
@@ -65,6 +91,14 @@ async def cancel_call(request: web.Request) -> web.Response:
     return web.json_response(call_json(call))
 
 
+@routes.put(
+    "/v1/calls/{call_id}/summary",
+    "The voice agent's call summary; renewal_agreed renews the policy (idempotent)",
+    ok={"200": "call"},
+    errors={"409": "call not answered"},
+    body=CallSummaryBody,
+    result=CallOut,
+)
 async def put_summary(request: web.Request) -> web.Response:
     """``PUT /v1/calls/{id}/summary``: the voice agent's summary; ``renewal_agreed`` renews the policy."""
     business_id = await require_business(request)
@@ -86,6 +120,12 @@ async def put_summary(request: web.Request) -> web.Response:
     return web.json_response(call_json(call))
 
 
+@routes.post(
+    "/v1/calls/cleanup",
+    "Delete finished call records older than older_than_days (default 30)",
+    ok={"200": "deleted count"},
+    body=CallCleanupBody,
+)
 async def cleanup_calls(request: web.Request) -> web.Response:
     """``POST /v1/calls/cleanup``: delete this business's finished call records older than N days."""
     business_id = await require_business(request)

@@ -8,16 +8,25 @@ from collections.abc import Awaitable
 from aiohttp import web
 from sqlalchemy import text
 
-from api.keys import SESSIONS, TEMPORAL
+from api.keys import OPENAPI, SESSIONS, TEMPORAL
+from api.openapi import RouteTable
 from db.engine import SessionFactory
+
+routes = RouteTable("ops", public=True)
 
 _CHECK_TIMEOUT_S = 3.0
 
 
+@routes.get("/healthz", "The process is up", ok={"200": "up"})
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+@routes.get(
+    "/readyz",
+    "PostgreSQL and Temporal are reachable",
+    ok={"200": "ready", "503": "not ready, with the reason per dependency"},
+)
 async def readyz(request: web.Request) -> web.Response:
     postgres, temporal = await asyncio.gather(
         _probe(_ping_postgres(request.app[SESSIONS])),
@@ -42,3 +51,8 @@ async def _probe(check: Awaitable[object]) -> dict[str, object]:
         return {"ok": True}
     except Exception as exc:  # any failure means "not ready"; the reason goes to the caller
         return {"ok": False, "reason": f"{type(exc).__name__}: {exc}"[:300]}
+
+
+@routes.get("/openapi.json", "This document", ok={"200": "OpenAPI 3.1"})
+async def openapi_json(request: web.Request) -> web.Response:
+    return web.json_response(request.app[OPENAPI])

@@ -10,13 +10,24 @@ from sqlalchemy import select
 from api.auth import require_admin
 from api.errors import ApiError
 from api.keys import SESSIONS, TEMPORAL
+from api.openapi import RouteTable
 from db.models import HealthCheckRun
+from domain.health_types import DatabaseHealthReport
 from domain.task_queues import MAINTENANCE
 from services.operations import run_database_health_check
+
+routes = RouteTable("ops")
 
 _RUN_TIMEOUT_S = 30.0
 
 
+@routes.post(
+    "/v1/health-checks",
+    "Run the database health check now (a Temporal workflow) and return its report",
+    ok={"200": "report"},
+    errors={"504": "no worker finished the check in time"},
+    result=DatabaseHealthReport,
+)
 async def run_health_check(request: web.Request) -> web.Response:
     require_admin(request)
     try:
@@ -32,6 +43,12 @@ async def run_health_check(request: web.Request) -> web.Response:
     return web.json_response({"workflow_id": workflow_id, **report.model_dump(mode="json")})
 
 
+@routes.get(
+    "/v1/health-checks/latest",
+    "The most recent database health check report",
+    ok={"200": "report"},
+    errors={"404": "no check has run yet"},
+)
 async def latest_health_check(request: web.Request) -> web.Response:
     require_admin(request)
     async with request.app[SESSIONS]() as session:

@@ -7,7 +7,10 @@ from aiohttp import web
 from api.auth import require_admin
 from api.errors import ApiError
 from api.keys import SETTINGS, TEMPORAL
+from api.openapi import RouteTable
 from services.schedules import Job, configured_jobs, describe_job, job_named
+
+routes = RouteTable("jobs")
 
 
 def _jobs(request: web.Request) -> list[Job]:
@@ -25,12 +28,22 @@ def _job(request: web.Request) -> Job:
     return job
 
 
+@routes.get(
+    "/v1/jobs",
+    "Batch jobs (Temporal Schedules): paused or not, next runs, recent runs with their results",
+    ok={"200": "jobs"},
+)
 async def list_jobs(request: web.Request) -> web.Response:
     require_admin(request)
     client = request.app[TEMPORAL]
     return web.json_response({"jobs": [await describe_job(client, job) for job in _jobs(request)]})
 
 
+@routes.post(
+    "/v1/jobs/{name}/trigger",
+    "Run the job now (overlap policy still applies)",
+    ok={"200": "the job", "202": "triggered"},
+)
 async def trigger(request: web.Request) -> web.Response:
     require_admin(request)
     job = _job(request)
@@ -38,6 +51,7 @@ async def trigger(request: web.Request) -> web.Response:
     return web.json_response({"name": job.name, "triggered": True}, status=202)
 
 
+@routes.post("/v1/jobs/{name}/pause", "Pause the job's schedule", ok={"200": "the job", "202": "triggered"})
 async def pause(request: web.Request) -> web.Response:
     require_admin(request)
     job = _job(request)
@@ -45,6 +59,7 @@ async def pause(request: web.Request) -> web.Response:
     return web.json_response(await describe_job(request.app[TEMPORAL], job))
 
 
+@routes.post("/v1/jobs/{name}/resume", "Resume the job's schedule", ok={"200": "the job", "202": "triggered"})
 async def resume(request: web.Request) -> web.Response:
     require_admin(request)
     job = _job(request)

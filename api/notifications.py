@@ -14,8 +14,10 @@ from api.auth import require_business
 from api.businesses import path_id
 from api.errors import ApiError, field_error, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
+from api.openapi import RouteTable
 from api.queries import NotificationListQuery
 from api.query import parse_query
+from api.resources import BroadcastOut, NotificationPage
 from api.schemas import BroadcastCreate, SingleNotification, TemplateOverrideBody
 from api.serializers import broadcast_json, notification_json, override_json
 from db import notification_queries as queries
@@ -34,10 +36,19 @@ from domain.task_queues import NOTIFICATIONS
 from workflows.broadcast import BroadcastWorkflow
 from workflows.notification import NotificationWorkflow
 
+routes = RouteTable("notifications")
+
 _SINGLE_WAIT_S = 20.0
 _STATUSES = {s.value for s in NotificationStatus}
 
 
+@routes.get(
+    "/v1/notifications",
+    "The notification timeline: ?entity=appointment:123&status=&customer_id=&limit=&before_id=",
+    ok={"200": "items, newest first"},
+    result=NotificationPage,
+    query=NotificationListQuery,
+)
 async def list_notifications(request: web.Request) -> web.Response:
     """``GET /v1/notifications?entity=appointment:123&status=sent&customer_id=&limit=&before_id=``"""
     business_id = await require_business(request)
@@ -58,6 +69,12 @@ async def list_notifications(request: web.Request) -> web.Response:
     return web.json_response({"items": items, "next_before_id": items[-1]["id"] if items else None})
 
 
+@routes.post(
+    "/v1/notifications",
+    "Send one message to one customer",
+    ok={"200": "the outcome", "202": "scheduled or still sending"},
+    body=SingleNotification,
+)
 async def send_single(request: web.Request) -> web.Response:
     """One message to one customer now (or at ``planned_for``): a one-recipient broadcast, sent once."""
     business_id = await require_business(request)
@@ -94,6 +111,13 @@ async def send_single(request: web.Request) -> web.Response:
     return web.json_response({"workflow_id": workflow_id, "status": "scheduled"}, status=202)
 
 
+@routes.post(
+    "/v1/broadcasts",
+    "Send one message to many customers",
+    ok={"202": "started"},
+    body=BroadcastCreate,
+    result=BroadcastOut,
+)
 async def create_broadcast(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     body = await parse_json_body(request, BroadcastCreate)
@@ -115,6 +139,12 @@ async def create_broadcast(request: web.Request) -> web.Response:
     return web.json_response(broadcast_json(broadcast), status=202)
 
 
+@routes.get(
+    "/v1/broadcasts/{broadcast_id}",
+    "A broadcast's progress or report",
+    ok={"200": "broadcast"},
+    result=BroadcastOut,
+)
 async def get_broadcast(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     # Ask the workflow before reading the row: it stores its report before it reports a final state,
@@ -128,6 +158,12 @@ async def get_broadcast(request: web.Request) -> web.Response:
     return web.json_response(document)
 
 
+@routes.post(
+    "/v1/broadcasts/{broadcast_id}/cancel",
+    "Stop a broadcast",
+    ok={"202": "cancelling"},
+    errors={"409": "already finished"},
+)
 async def cancel_broadcast(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     broadcast = await _stored_broadcast(request, business_id)
@@ -174,6 +210,7 @@ def _template_path(request: web.Request) -> tuple[str, str, str]:
     return event, channel, part
 
 
+@routes.get("/v1/templates", "This business's template overrides", ok={"200": "overrides"}, tag="templates")
 async def list_templates(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     async with request.app[SESSIONS]() as session:
@@ -181,6 +218,13 @@ async def list_templates(request: web.Request) -> web.Response:
     return web.json_response({"overrides": [override_json(r) for r in rows], "events": sorted(EVENTS)})
 
 
+@routes.put(
+    "/v1/templates/{event}/{channel}/{part}",
+    "Override one part (subject, text, html) of a template; validated by rendering it",
+    ok={"200": "saved"},
+    tag="templates",
+    body=TemplateOverrideBody,
+)
 async def put_template(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     event, channel, part = _template_path(request)
@@ -194,6 +238,12 @@ async def put_template(request: web.Request) -> web.Response:
     return web.json_response({"event": event, "channel": channel, "part": part, "body": body.body})
 
 
+@routes.delete(
+    "/v1/templates/{event}/{channel}/{part}",
+    "Back to the default template",
+    empty={"204": "removed"},
+    tag="templates",
+)
 async def delete_template(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     event, channel, part = _template_path(request)

@@ -10,7 +10,6 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from api.keys import OPENAPI
 from domain.limits import MAX_DB_ID
 
 ERROR_SCHEMA: dict[str, Any] = {
@@ -73,6 +72,85 @@ class Route:
     result: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     form: type[BaseModel] | None = None
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+
+
+class RouteTable:
+    """The routes of one API module, declared beside their handlers::
+
+        routes = RouteTable("appointments")
+
+        @routes.post("/v1/appointments", "Book an appointment", ok={"201": "booked"}, body=AppointmentCreate)
+        async def create(request: web.Request) -> web.Response: ...
+
+    ``ok`` are the JSON 2xx answers (their schema is ``result`` for 200/201), ``errors`` the 4xx/5xx ones
+    particular to the route, ``empty`` answers without a body. The answers every operation can give (401
+    with a key, 404 with a path id, 400/415/422 with a body, 422 with a query, 503) are added by
+    ``operation``."""
+
+    def __init__(self, *tags: str, public: bool = False) -> None:
+        self.tags = tags
+        self.public = public
+        self.routes: list[Route] = []
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        summary: str,
+        *,
+        ok: dict[str, str] | None = None,
+        errors: dict[str, str] | None = None,
+        empty: dict[str, str] | None = None,
+        body: type[BaseModel] | None = None,
+        result: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        form: type[BaseModel] | None = None,
+        tag: str | None = None,
+    ) -> Callable[[Handler], Handler]:
+        responses: dict[str, Any] = {code: json_response(text) for code, text in (ok or {}).items()}
+        responses |= {code: error_response(text) for code, text in (errors or {}).items()}
+        responses |= {code: {"description": text} for code, text in (empty or {}).items()}
+        if not self.public:
+            responses.setdefault("401", error_response("missing or wrong key"))
+
+        def register(handler: Handler) -> Handler:
+            self.routes.append(
+                Route(
+                    method,
+                    path,
+                    handler,
+                    summary,
+                    responses,
+                    security=[] if self.public else BEARER,
+                    tags=(tag,) if tag else self.tags,
+                    body=body,
+                    result=result,
+                    query=query,
+                    form=form,
+                )
+            )
+            return handler
+
+        return register
+
+    def get(self, path: str, summary: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.route("GET", path, summary, **options)
+
+    def post(self, path: str, summary: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.route("POST", path, summary, **options)
+
+    def put(self, path: str, summary: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.route("PUT", path, summary, **options)
+
+    def patch(self, path: str, summary: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.route("PATCH", path, summary, **options)
+
+    def delete(self, path: str, summary: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.route("DELETE", path, summary, **options)
 
 
 def operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
@@ -155,7 +233,3 @@ def build_document(paths: dict[str, dict[str, Any]], schemas: dict[str, Any]) ->
         },
         "paths": paths,
     }
-
-
-async def openapi_json(request: web.Request) -> web.Response:
-    return web.json_response(request.app[OPENAPI])

@@ -10,8 +10,10 @@ from api.auth import require_business
 from api.businesses import path_id
 from api.errors import ApiError, field_error, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
+from api.openapi import RouteTable
 from api.queries import PolicyListQuery
 from api.query import parse_query
+from api.resources import PolicyDetail, PolicyList, PolicyOut
 from api.schemas import PolicyCreate, PolicyUpdate
 from api.serializers import call_json, policy_json
 from db import policies, policy_queries
@@ -23,7 +25,17 @@ from keeptime.temporal_client import query_or_none
 from services.policies import cancel_policy, register_policy, stop_policy_calls, update_policy
 from workflows.policy import PolicyWorkflow
 
+routes = RouteTable("policies")
 
+
+@routes.post(
+    "/v1/policies",
+    "Create a policy; its workflow (policy-<id>) plans the renewal calls and the expiry",
+    ok={"201": "policy"},
+    errors={"409": "policy_number taken"},
+    body=PolicyCreate,
+    result=PolicyOut,
+)
 async def create_policy(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     body = await parse_json_body(request, PolicyCreate)
@@ -39,6 +51,13 @@ async def create_policy(request: web.Request) -> web.Response:
     return web.json_response(policy_json(policy), status=201)
 
 
+@routes.get(
+    "/v1/policies",
+    "Policies, soonest end date first (?status=, ?limit=)",
+    ok={"200": "items"},
+    result=PolicyList,
+    query=PolicyListQuery,
+)
 async def list_policies(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     query = parse_query(request, PolicyListQuery)
@@ -53,6 +72,12 @@ async def list_policies(request: web.Request) -> web.Response:
     return web.json_response({"items": [policy_json(p) for p in rows]})
 
 
+@routes.get(
+    "/v1/policies/{policy_id}",
+    "A policy with its calls and its workflow's state (phase, next call and why)",
+    ok={"200": "policy"},
+    result=PolicyDetail,
+)
 async def get_policy(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     async with request.app[SESSIONS]() as session:
@@ -70,6 +95,14 @@ async def get_policy(request: web.Request) -> web.Response:
     )
 
 
+@routes.patch(
+    "/v1/policies/{policy_id}",
+    "Change an active policy; a new end_date moves its calls and expiry",
+    ok={"200": "policy"},
+    errors={"409": "not active"},
+    body=PolicyUpdate,
+    result=PolicyOut,
+)
 async def patch_policy(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     policy_id = path_id(request, "policy_id")
@@ -87,11 +120,23 @@ async def patch_policy(request: web.Request) -> web.Response:
     return _found(policy)
 
 
+@routes.post(
+    "/v1/policies/{policy_id}/cancel",
+    "Cancel the policy: no more calls, its workflow ends",
+    ok={"200": "policy"},
+    result=PolicyOut,
+)
 async def cancel(request: web.Request) -> web.Response:
     """Cancel the row and its scheduled calls, then end its workflow (signal ``cancel``)."""
     return await _act(request, cancel_policy)
 
 
+@routes.post(
+    "/v1/policies/{policy_id}/stop-calls",
+    "No more calls this term; the policy still renews or expires",
+    ok={"200": "policy"},
+    result=PolicyOut,
+)
 async def stop_calls(request: web.Request) -> web.Response:
     """No more calls this term (signal ``refresh`` after the row says so)."""
     return await _act(request, stop_policy_calls)

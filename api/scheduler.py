@@ -10,13 +10,17 @@ from aiohttp import web
 from api.auth import require_business
 from api.errors import merge_patch, parse_json_body, parse_json_object, validate
 from api.keys import SESSIONS, TEMPORAL
+from api.openapi import RouteTable
 from api.queries import PendingCallsQuery
 from api.query import parse_query
+from api.resources import SchedulerConfigSaved
 from api.schemas import TriggerCallsBody
 from db import policies, policy_queries
 from domain.call_config import CallSchedulerConfig
 from domain.policy_plan import local_day, local_day_ends
 from services.policies import change_call_config, trigger_calls_now
+
+routes = RouteTable("scheduler")
 
 
 async def business_call_settings(
@@ -29,6 +33,9 @@ async def business_call_settings(
     return settings
 
 
+@routes.get(
+    "/v1/scheduler/config", "The call scheduler's settings", ok={"200": "config"}, result=CallSchedulerConfig
+)
 async def get_config(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     async with request.app[SESSIONS]() as session:
@@ -36,6 +43,26 @@ async def get_config(request: web.Request) -> web.Response:
     return web.json_response(config.model_dump(mode="json"))
 
 
+MERGE_PATCH = (
+    "Change settings as a JSON Merge Patch (RFC 7396): fields left out keep their values, null resets one "
+    "to its default; running policy workflows re-plan"
+)
+
+
+@routes.put(
+    "/v1/scheduler/config",
+    MERGE_PATCH,
+    ok={"200": "config"},
+    body=CallSchedulerConfig,
+    result=SchedulerConfigSaved,
+)
+@routes.patch(
+    "/v1/scheduler/config",
+    MERGE_PATCH,
+    ok={"200": "config"},
+    body=CallSchedulerConfig,
+    result=SchedulerConfigSaved,
+)
 async def put_config(request: web.Request) -> web.Response:
     """A JSON Merge Patch (RFC 7396) of the config (PUT and PATCH alike): fields left out keep their values,
     ``null`` resets one to its default. Running policy workflows re-plan with the result."""
@@ -48,6 +75,12 @@ async def put_config(request: web.Request) -> web.Response:
     return web.json_response({**config.model_dump(mode="json"), "workflows_signalled": reached})
 
 
+@routes.get(
+    "/v1/scheduler/pending",
+    "Customers who will be called within ?within_days= (default 7): who, why, when",
+    ok={"200": "items"},
+    query=PendingCallsQuery,
+)
 async def pending(request: web.Request) -> web.Response:
     """``GET /v1/scheduler/pending?within_days=7``: who will be called, why and when, soonest first."""
     business_id = await require_business(request)
@@ -77,6 +110,11 @@ async def pending(request: web.Request) -> web.Response:
     return web.json_response({"items": items})
 
 
+@routes.get(
+    "/v1/scheduler/stats",
+    "Today's calls (business-local day): scheduled, pending, in progress, completed, failed, next call",
+    ok={"200": "statistics"},
+)
 async def stats(request: web.Request) -> web.Response:
     """``GET /v1/scheduler/stats``: today's calls (business-local day) and what is still planned."""
     business_id = await require_business(request)
@@ -91,6 +129,12 @@ async def stats(request: web.Request) -> web.Response:
     )
 
 
+@routes.post(
+    "/v1/scheduler/trigger",
+    "Call now every policy planned up to within_days after today (the caps still apply)",
+    ok={"202": "triggered policies"},
+    body=TriggerCallsBody,
+)
 async def trigger(request: web.Request) -> web.Response:
     """``POST /v1/scheduler/trigger``: call now everyone planned up to ``within_days`` after today.
 

@@ -6,11 +6,19 @@ from aiohttp import web
 
 from api.auth import require_admin, require_business
 from api.keys import SESSIONS
+from api.openapi import RouteTable
 from api.queries import PlatformStatsQuery
 from api.query import parse_query
 from db import stats
 
+routes = RouteTable("statistics")
 
+
+@routes.get(
+    "/v1/businesses/me/stats",
+    "This business's figures, recomputed now (also stored daily by the business-stats job)",
+    ok={"200": "statistics"},
+)
 async def business_stats(request: web.Request) -> web.Response:
     """``GET /v1/businesses/me/stats``: total appointments, completion rate, average rating, review count."""
     business_id = await require_business(request)
@@ -31,6 +39,12 @@ async def business_stats(request: web.Request) -> web.Response:
     )
 
 
+@routes.get(
+    "/v1/stats/platform",
+    "The platform's daily figures (platform-daily-stats job), newest first (?days=30)",
+    ok={"200": "items"},
+    query=PlatformStatsQuery,
+)
 async def platform_stats(request: web.Request) -> web.Response:
     """``GET /v1/stats/platform?days=30``: the stored daily figures, newest first (admin)."""
     require_admin(request)

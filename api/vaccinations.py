@@ -10,8 +10,10 @@ from api.auth import require_business
 from api.businesses import path_id
 from api.errors import ApiError, field_error, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
+from api.openapi import RouteTable
 from api.queries import UpcomingVaccinationsQuery
 from api.query import parse_query
+from api.resources import PetOut, VaccinationOut
 from api.schemas import PetCreate, VaccinationCreate
 from api.serializers import pet_json, vaccination_json
 from db import pets
@@ -21,7 +23,10 @@ from keeptime.temporal_client import query_or_none
 from services.vaccinations import register_vaccination
 from workflows.vaccination import VaccinationWorkflow
 
+routes = RouteTable("vaccinations")
 
+
+@routes.post("/v1/pets", "Register a pet of a customer", ok={"201": "pet"}, body=PetCreate, result=PetOut)
 async def create_pet(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     body = await parse_json_body(request, PetCreate)
@@ -32,6 +37,13 @@ async def create_pet(request: web.Request) -> web.Response:
     return web.json_response(pet_json(pet), status=201)
 
 
+@routes.post(
+    "/v1/vaccinations",
+    "Register a vaccination record; supersedes the pet's active record of the same vaccine",
+    ok={"201": "record"},
+    body=VaccinationCreate,
+    result=VaccinationOut,
+)
 async def create_vaccination(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     body = await parse_json_body(request, VaccinationCreate)
@@ -44,6 +56,11 @@ async def create_vaccination(request: web.Request) -> web.Response:
     return web.json_response(vaccination_json(record), status=201)
 
 
+@routes.get(
+    "/v1/vaccinations/{vaccination_id}",
+    "A record with its workflow's state (next alert and when, what was sent)",
+    ok={"200": "record"},
+)
 async def get_vaccination(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     async with request.app[SESSIONS]() as session:
@@ -58,6 +75,12 @@ async def get_vaccination(request: web.Request) -> web.Response:
     )
 
 
+@routes.get(
+    "/v1/vaccinations/upcoming",
+    "Active records expiring within ?within_days= (default 30), soonest first",
+    ok={"200": "items"},
+    query=UpcomingVaccinationsQuery,
+)
 async def upcoming(request: web.Request) -> web.Response:
     """``GET /v1/vaccinations/upcoming?within_days=30``: active records expiring soonest first."""
     business_id = await require_business(request)

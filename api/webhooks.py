@@ -13,9 +13,12 @@ from pydantic import ValidationError
 
 from api.errors import ApiError, validation_error
 from api.keys import SESSIONS, SETTINGS
+from api.openapi import RouteTable
 from api.schemas import PushReceipt, SmsInboundForm, SmsStatusForm, TwilioForm
 from db import notification_queries as queries
 from db.tenants import opt_out_phone
+
+routes = RouteTable("webhooks", public=True)
 
 Form = TypeVar("Form", bound=TwilioForm)
 STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
@@ -64,6 +67,13 @@ def _validated(model: type[Form], form: dict[str, str]) -> Form:
         raise validation_error(exc) from exc
 
 
+@routes.post(
+    "/v1/webhooks/sms/status",
+    "Twilio status callback (X-Twilio-Signature): sent -> delivered/failed",
+    errors={"403": "bad signature"},
+    empty={"204": "applied"},
+    form=SmsStatusForm,
+)
 async def sms_status(request: web.Request) -> web.Response:
     """Twilio status callback: ``MessageStatus`` moves ``sent`` to ``delivered`` or ``failed``."""
     form = _validated(SmsStatusForm, await _verified_twilio_form(request))
@@ -75,6 +85,13 @@ async def sms_status(request: web.Request) -> web.Response:
     return web.Response(status=204)  # intermediate states (queued, sending, sent) need no change
 
 
+@routes.post(
+    "/v1/webhooks/sms/inbound",
+    "Inbound SMS (X-Twilio-Signature): STOP opts the number out of SMS, START opts it back in",
+    errors={"403": "bad signature"},
+    empty={"200": "TwiML"},
+    form=SmsInboundForm,
+)
 async def sms_inbound(request: web.Request) -> web.Response:
     """An SMS to our number: STOP words opt the sender out of SMS everywhere, START words opt back in."""
     form = _validated(SmsInboundForm, await _verified_twilio_form(request))
@@ -85,6 +102,13 @@ async def sms_inbound(request: web.Request) -> web.Response:
     return web.Response(text="<Response/>", content_type="application/xml")
 
 
+@routes.post(
+    "/v1/webhooks/push/status",
+    "Push receipt, JSON signed with X-Keeptime-Signature (hex HMAC-SHA256 of the body)",
+    errors={"403": "bad signature", "404": "not found (or another business's)"},
+    empty={"204": "applied"},
+    body=PushReceipt,
+)
 async def push_status(request: web.Request) -> web.Response:
     """A push receipt from the app backend: JSON signed with ``X-Keeptime-Signature`` (HMAC-SHA256, hex)."""
     raw = await request.read()
