@@ -85,7 +85,13 @@ def next_step(state: AppointmentState, now: datetime) -> Step | None:
     elif snapshot.status == "confirmed":
         candidates.extend(_reminder_steps(snapshot, state.handled, now))
         no_show_at = snapshot.starts_at + timedelta(seconds=settings.no_show_grace_s)
-        candidates.append(Step(f"no_show_check:v{version}", "no_show_check", no_show_at, "no-show check"))
+        if settings.attendance == "assume_attended":  # nobody checks in at a restaurant: guests came
+            completes_at = snapshot.starts_at + timedelta(seconds=settings.auto_complete_delay_s)
+            candidates.append(
+                Step(f"auto_complete:v{version}", "auto_complete", completes_at, "auto-complete (attended)")
+            )
+        else:
+            candidates.append(Step(f"no_show_check:v{version}", "no_show_check", no_show_at, "no-show check"))
     elif snapshot.status == "checked_in":
         candidates.append(
             Step(f"auto_complete:v{version}", "auto_complete", auto_complete_at(snapshot), "auto-complete")

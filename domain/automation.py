@@ -42,6 +42,11 @@ class AutomationSettings(BaseModel):
     no_show_fee_cents: Cents = 0
     no_show_reputation_penalty: int = Field(default=10, ge=0, le=100)
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
+    attendance: Literal["check_in", "assume_attended"] = Field(
+        default="check_in",
+        description="check_in: confirmed without check-in is a no-show at start + grace (salons, clinics); "
+        "assume_attended: confirmed completes at start + auto_complete_delay_s, no no-show (restaurants)",
+    )
     notify_admin_on_booking: bool = True
     prevent_overlaps: bool = False
     vaccination_alert_days: list[int] = Field(default_factory=lambda: [30, 14, 7], max_length=10)

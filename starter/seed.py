@@ -1,6 +1,7 @@
 """``python -m starter db:seed``: a realistic demo data set, started through the same services as the API.
 
-Three businesses (a salon in Berlin, a vet clinic in London, an insurer in Kolkata) with customers,
+Four businesses (a salon in Berlin, a vet clinic in London, an insurer in Kolkata, a restaurant in Rome whose
+reservations the host confirms and which complete themselves 35 minutes after they start) with customers,
 appointments across the next five days, pets with vaccinations expiring over the next months, policies ending
 over the next three months, and a few chat rooms. Every appointment, vaccination and policy gets its workflow,
 so the Web UI (http://localhost:8233) fills with sleeping workflows at once. Run it with the stack up.
@@ -48,6 +49,7 @@ async def seed_demo(args: argparse.Namespace) -> int:
             "salon": await _salon(sessions, client, rng),
             "vet": await _vet(sessions, client, rng),
             "insurer": await _insurer(sessions, client, rng),
+            "restaurant": await _restaurant(sessions, client, rng),
         }
     finally:
         await engine.dispose()
@@ -59,11 +61,22 @@ async def seed_demo(args: argparse.Namespace) -> int:
 
 
 async def _business(
-    sessions: SessionFactory, name: str, zone: str, customers: int, rng: random.Random
+    sessions: SessionFactory,
+    name: str,
+    zone: str,
+    customers: int,
+    rng: random.Random,
+    automation: dict[str, object] | None = None,
 ) -> tuple[int, str, list[int]]:
     async with sessions() as session:
         business, key = await tenants.create_business(
-            session, {"name": name, "time_zone": zone, "admin_email": "owner@demo.test"}
+            session,
+            {
+                "name": name,
+                "time_zone": zone,
+                "admin_email": "owner@demo.test",
+                "automation": automation or {},
+            },
         )
     ids = []
     for n in range(customers):
@@ -115,6 +128,35 @@ async def _salon(sessions: SessionFactory, client: Client, rng: random.Random) -
                 )
             )
         await session.commit()
+    return key
+
+
+async def _restaurant(sessions: SessionFactory, client: Client, rng: random.Random) -> str:
+    """The restaurant predecessor: the host confirms reservations, guests are assumed to come (no check-in),
+    a confirmed reservation completes 35 minutes after it starts."""
+    automation = {
+        "booking_mode": "require_confirmation",
+        "attendance": "assume_attended",
+        "auto_complete_delay_s": 35 * 60,
+        "reminder_offsets_s": [3 * 3600],
+        "reminder_cutoff_s": 15 * 60,
+    }
+    business_id, key, guests = await _business(
+        sessions, "Demo Trattoria", "Europe/Rome", 8, rng, automation=automation
+    )
+    zone = ZoneInfo("Europe/Rome")
+    today = datetime.now(zone).date()
+    for n in range(8):
+        starts = datetime.combine(today + timedelta(days=1 + n % 3), time(19, 30 * (n % 2)), tzinfo=zone)
+        values = {
+            "customer_id": guests[n],
+            "service": f"table for {2 + n % 4}",
+            "starts_at": starts.astimezone(UTC),
+            "ends_at": starts.astimezone(UTC) + timedelta(hours=2),
+        }
+        await book_appointment(
+            sessions, client, business_id, values, idempotency_key=f"demo-seed-{business_id}-{n}"
+        )
     return key
 
 

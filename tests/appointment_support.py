@@ -29,11 +29,12 @@ async def booked(
     starts_in: timedelta = timedelta(days=2),
     duration: timedelta = timedelta(hours=1),
     status: str = "confirmed",
+    channel_order: list[str] | None = None,
     **automation: Any,
 ) -> tuple[Business, Customer, Appointment, WorkflowHandle[Any, Any]]:
     settings = AutomationSettings.model_validate({"quiet_hours": NO_QUIET_HOURS, **automation})
     business = await make_business(sessions, automation=settings.model_dump(mode="json"))
-    customer = await make_customer(sessions, business, channel_order=["sms", "email"])
+    customer = await make_customer(sessions, business, channel_order=channel_order or ["sms", "email"])
     starts_at = datetime.now(UTC).replace(microsecond=0) + starts_in
     appointment = await make_appointment(
         sessions, business, customer, starts_at=starts_at, ends_at=starts_at + duration, status=status

@@ -151,14 +151,14 @@ async def test_stack_starts_runs_a_workflow_stops_cleanly_and_keeps_its_data(
 
     # The management commands find the running stack's database and Temporal by themselves.
     seeded = await _starter(stack_config, "db:seed")
-    assert "demo data created" in seeded and "insurer" in seeded
+    assert "demo data created" in seeded and "insurer" in seeded and "restaurant" in seeded
     assert "demo data exists already" in await _starter(stack_config, "db:seed")  # a second seed refuses
 
     async def sleeping(entity: str, count: int) -> bool:
         query = f'KeeptimeEntity="{entity}" AND ExecutionStatus="Running"'
         return (await client.count_workflows(query)).count == count
 
-    for entity, count in (("appointment", 24), ("vaccination", 10), ("policy", 20)):
+    for entity, count in (("appointment", 24 + 8), ("vaccination", 10), ("policy", 20)):  # salon + restaurant
         await eventually(partial(sleeping, entity, count), timeout_s=60, what=f"{count} {entity} workflows")
     assert "started 0 workflow(s)" in await _starter(stack_config, "task:send-reminders")
     cleanup = await _starter(stack_config, "task:cleanup")
