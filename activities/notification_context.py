@@ -29,6 +29,7 @@ from domain.automation import AutomationSettings
 from domain.limits import usable_locale
 from domain.notification_events import EventSpec
 from domain.notification_types import NotificationRequest
+from domain.preferences import Preferences
 from keeptime.settings import Settings
 
 
@@ -133,6 +134,8 @@ async def load_message_context(
         stale = status
     elif request.entity_version is not None and version is not None and version != request.entity_version:
         stale = "rescheduled"
+    elif customer is not None and not Preferences.from_stored(customer.preferences).allows(spec.category):
+        stale = f"preference: {spec.category}"  # the customer turned this kind of message off
     base = settings.public_base_url.rstrip("/")
     ref = f"{request.entity_type}s/{request.entity_id}"
     template = {

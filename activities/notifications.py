@@ -53,6 +53,7 @@ from domain.notification_types import (
     NotificationResult,
     PlanNotificationInput,
 )
+from domain.preferences import unsubscribe_token
 from domain.timekeeping import adjust_for_quiet_hours
 from keeptime.settings import Settings
 
@@ -201,6 +202,7 @@ class NotificationActivities:
             status_callback=f"{self._settings.public_base_url.rstrip('/')}/v1/webhooks/sms/status"
             if channel == "sms"
             else None,
+            unsubscribe_url=self._unsubscribe_url(request) if channel == "email" else None,
         )
         try:
             provider_message_id = await provider.send(delivery)
@@ -230,6 +232,16 @@ class NotificationActivities:
         sent = await mark_sent(log_session, row.id, provider_message_id)
         self._checkpoint("logged")
         return result_of(sent)
+
+    def _unsubscribe_url(self, request: NotificationRequest) -> str | None:
+        category = event_spec(request.event).category
+        if category == "transactional" or request.customer_id is None:
+            return None
+        token = unsubscribe_token(
+            self._settings.webhook_secret.get_secret_value(), request.customer_id, category
+        )
+        base = self._settings.public_base_url.rstrip("/")
+        return f"{base}/v1/unsubscribe/{request.customer_id}/{category}/{token}"
 
     @activity.defn
     async def retry_failed_batch(self, batch: JobBatchInput) -> JobBatchResult:

@@ -6,13 +6,14 @@ Each takes a rendered message and the idempotency key and returns the provider's
 
 from __future__ import annotations
 
+import email.policy
 import hashlib
 import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.utils import formatdate, parseaddr
 from typing import Protocol
 
 import aiohttp
@@ -37,6 +38,7 @@ class Delivery:
     idempotency_key: str
     status_callback: str | None = None
     data: dict[str, str] = field(default_factory=dict)
+    unsubscribe_url: str | None = None  # non-transactional e-mail: RFC 8058 one-click unsubscribe
 
 
 class TransientProviderError(Exception):
@@ -60,6 +62,9 @@ def email_message_id(idempotency_key: str) -> str:
     return f"<{hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]}@keeptime>"
 
 
+SMTP_POLICY = email.policy.SMTP.clone(max_line_length=998)
+
+
 class SmtpEmailProvider:
     name = "smtp"
 
@@ -68,19 +73,30 @@ class SmtpEmailProvider:
 
     async def send(self, delivery: Delivery) -> str:
         s = self._settings
-        message = EmailMessage()
+        # RFC 5322 allows lines up to 998 characters; the default 78 would fold the List-Unsubscribe URI into
+        # RFC 2047 encoded words, which RFC 2369's angle-bracketed URIs do not allow.
+        message = EmailMessage(policy=SMTP_POLICY)
         message["From"] = s.smtp_sender
         message["To"] = delivery.address
         message["Subject"] = delivery.message.subject
         message["Date"] = formatdate(localtime=False)
         message["Message-ID"] = email_message_id(delivery.idempotency_key)
         message["X-Keeptime-Key"] = delivery.idempotency_key
+        if delivery.unsubscribe_url:
+            # RFC 8058 section 3.1: an HTTPS URI in List-Unsubscribe plus this exact List-Unsubscribe-Post
+            # value lets a mail client unsubscribe with one POST of "List-Unsubscribe=One-Click" (the MTA's
+            # DKIM signature must cover both headers).
+            message["List-Unsubscribe"] = f"<{delivery.unsubscribe_url}>"
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         message.set_content(delivery.message.text)
         if delivery.message.html:
             message.add_alternative(delivery.message.html, subtype="html")
         try:
             await aiosmtplib.send(
-                message,
+                # Flattened here: aiosmtplib flattens an EmailMessage with its own 78-column policy.
+                message.as_bytes(policy=SMTP_POLICY),
+                sender=parseaddr(s.smtp_sender)[1],
+                recipients=[delivery.address],
                 hostname=s.smtp_host,
                 port=s.smtp_port,
                 username=s.smtp_username,

@@ -15,6 +15,7 @@ from db import tenants
 from db.models import Business
 from db.tenants import create_business, customer_of
 from domain.limits import MAX_DB_ID
+from domain.preferences import Preferences
 
 routes = RouteTable("businesses")
 
@@ -123,10 +124,14 @@ async def get_customer(request: web.Request) -> web.Response:
 )
 async def update_customer(request: web.Request) -> web.Response:
     business_id = await require_business(request)
-    body = await parse_json_body(request, CustomerUpdate)
+    patch = await parse_json_object(request)
     async with request.app[SESSIONS]() as session:
         customer = await customer_of(session, business_id, path_id(request, "customer_id"))
         if customer is None:
             raise ApiError(404, "not_found", "no such customer")
+        if isinstance(patch.get("preferences"), dict):  # a merge patch: categories left out keep their value
+            stored = Preferences.from_stored(customer.preferences).model_dump()
+            patch["preferences"] = merge_patch(stored, patch["preferences"])
+        body = validate(CustomerUpdate, patch)
         await tenants.update_customer(session, customer, body.model_dump(mode="json", exclude_unset=True))
     return web.json_response(customer_json(customer))

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.automation import AutomationSettings
 from domain.call_config import CallSchedulerConfig
+from domain.preferences import Preferences
 
 Instant = Annotated[
     str, Field(description="ISO 8601 date-time with offset", json_schema_extra={"format": "date-time"})
@@ -54,6 +55,7 @@ class CustomerOut(Resource):
     email_opted_in: bool
     sms_opted_in: bool
     push_opted_in: bool
+    preferences: Preferences
     reputation_score: int
 
 

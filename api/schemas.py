@@ -8,6 +8,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, fie
 
 from domain.automation import AutomationSettings, validate_time_zone
 from domain.limits import Day, DbId, FieldValueError, Instant, LocaleName
+from domain.preferences import Preferences
 
 TimeZone = Annotated[str, Field(max_length=64), AfterValidator(validate_time_zone)]
 Phone = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164, e.g. +4915112345678")]
@@ -58,6 +59,11 @@ class CustomerFields(Strict):
     email_opted_in: bool | None = None
     sms_opted_in: bool | None = None
     push_opted_in: bool | None = None
+    preferences: Preferences | None = Field(
+        default=None,
+        description="categories of message the customer receives (transactional ones always go out); "
+        "PATCH merges: categories left out keep their value",
+    )
 
     @field_validator("channel_order")
     @classmethod

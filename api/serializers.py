@@ -36,6 +36,7 @@ from domain.ids import (
     policy_workflow_id,
     vaccination_workflow_id,
 )
+from domain.preferences import Preferences
 
 
 def _iso(value: date | datetime | None) -> str | None:
@@ -75,6 +76,7 @@ def customer_json(customer: Customer) -> dict[str, Any]:
             "email_opted_in": customer.email_opted_in,
             "sms_opted_in": customer.sms_opted_in,
             "push_opted_in": customer.push_opted_in,
+            "preferences": Preferences.from_stored(customer.preferences).model_dump(),
             "reputation_score": customer.reputation_score,
         }
     ).model_dump(mode="json")

@@ -96,6 +96,11 @@ class Customer(Base):
     email_opted_in: Mapped[bool] = mapped_column(Boolean, server_default="true")
     sms_opted_in: Mapped[bool] = mapped_column(Boolean, server_default="false")
     push_opted_in: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    preferences: Mapped[dict[str, Any]] = mapped_column(
+        JSONB,
+        server_default="{}",
+        comment="categories turned off, e.g. {reminders: false}",
+    )
     reputation_score: Mapped[int] = mapped_column(Integer, server_default="100")
     reputation_recovered_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), comment="last reputation recovery (the weekly job's idempotency marker)"

@@ -61,6 +61,16 @@ async def foreign_customer_ids(session: AsyncSession, business_id: int, customer
     return sorted(wanted - set(rows.scalars()))
 
 
+async def set_preference(session: AsyncSession, customer_id: int, category: str, on: bool) -> Customer | None:
+    """Turn one category of messages on or off for a customer (idempotent); None for an unknown customer."""
+    customer = await session.get(Customer, customer_id, with_for_update=True)
+    if customer is None:
+        return None
+    customer.preferences = {**(customer.preferences or {}), category: on}
+    await session.commit()
+    return customer
+
+
 async def opt_out_phone(session: AsyncSession, phone: str, *, opted_in: bool) -> int:
     """STOP / START from an inbound SMS: every customer with that number, in every business."""
     result = await session.execute(

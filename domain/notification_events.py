@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
+
+from domain.preferences import Category
 
 
 @dataclass(frozen=True)
@@ -15,6 +17,7 @@ class EventSpec:
     channels: tuple[str, ...] | None = (
         None  # only these channels (e.g. SMS alerts); None: the customer's order
     )
+    category: Category = "transactional"  # what a customer can turn off (domain.preferences)
 
 
 def _spec(
@@ -27,17 +30,21 @@ EVENTS: dict[str, EventSpec] = {
     "appointment.booked": _spec("appointment", {"pending", "confirmed"}, quiet=False),
     "appointment.confirmed": _spec("appointment", {"confirmed"}, quiet=False),
     "appointment.rescheduled": _spec("appointment", {"pending", "confirmed"}, quiet=False),
-    "appointment.reminder": _spec("appointment", {"confirmed"}, quiet=True),
+    "appointment.reminder": replace(_spec("appointment", {"confirmed"}, quiet=True), category="reminders"),
     "appointment.cancelled": _spec("appointment", {"cancelled"}, quiet=False),
     "appointment.no_show": _spec("appointment", {"no_show"}, quiet=True),
-    "appointment.review_request": _spec("appointment", {"completed"}, quiet=True),
-    "appointment.review_reminder": _spec("appointment", {"completed"}, quiet=True),
+    "appointment.review_request": replace(
+        _spec("appointment", {"completed"}, quiet=True), category="review_requests"
+    ),
+    "appointment.review_reminder": replace(
+        _spec("appointment", {"completed"}, quiet=True), category="review_requests"
+    ),
     "appointment.admin_new_booking": _spec(
         "appointment", {"pending", "confirmed"}, quiet=False, audience="admin"
     ),
-    "broadcast.message": _spec("broadcast", {"running"}, quiet=False),
+    "broadcast.message": replace(_spec("broadcast", {"running"}, quiet=False), category="announcements"),
     "vaccination.expiring": EventSpec(
-        "vaccination", frozenset({"valid", "expiring_soon"}), False, channels=("sms",)
+        "vaccination", frozenset({"valid", "expiring_soon"}), False, channels=("sms",), category="reminders"
     ),
     "vaccination.expired": EventSpec("vaccination", frozenset({"expired"}), False, channels=("sms",)),
     "policy.expired": _spec("policy", {"expired"}, quiet=True),

@@ -90,6 +90,8 @@ async def _business(
                     "email": f"{first.lower()}.{last.lower()}{n}@demo.test",
                     "phone": f"+4915{rng.randrange(10**8, 10**9)}",
                     "sms_opted_in": rng.random() < 0.7,
+                    # some customers want no announcements (broadcasts), one in five no review requests
+                    "preferences": {"announcements": n % 3 != 0, "review_requests": n % 5 != 0},
                 },
             )
         ids.append(customer.id)
