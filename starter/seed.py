@@ -55,7 +55,7 @@ async def seed_demo(args: argparse.Namespace) -> int:
         await engine.dispose()
     print("demo data created; API keys (shown once):")
     for name, key in keys.items():
-        print(f"  {name:8} {key}")
+        print(f"  {name:10} {key}")
     print('open http://localhost:8233 to see the workflows; e.g. KeeptimeEntity="appointment"')
     return 0
 
