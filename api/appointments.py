@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,17 +13,16 @@ from api.auth import require_business
 from api.businesses import path_id
 from api.errors import ApiError, field_error, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
-from api.openapi import RouteTable
-from api.queries import AppointmentListQuery
-from api.query import parse_query
+from api.openapi import Handler, RouteTable
+from api.queries import AppointmentListQuery, parse_query
 from api.resources import AppointmentDetail, AppointmentList, AppointmentOut, ReviewOut
 from api.schemas import AppointmentCreate, CancelBody, Reschedule, ReviewBody
 from api.serializers import appointment_json, notification_json, rating_json
 from db import appointments as store
 from db import notification_queries
-from db.models import Appointment, Business
+from db.models import Appointment
 from db.tenants import customer_of
-from domain.appointment_types import AppointmentView, CancelInput, RescheduleInput, StepInput
+from domain.appointment_types import TRANSITIONS, AppointmentView, CancelInput, RescheduleInput, StepInput
 from domain.statuses import AppointmentStatus
 from services.appointments import (
     CancelAccepted,
@@ -132,61 +132,47 @@ async def _steer(request: web.Request, appointment: Appointment, update: Any, ar
     return web.json_response(view.model_dump(mode="json"))
 
 
-@routes.post(
-    "/v1/appointments/{appointment_id}/confirm",
-    "Confirm a pending appointment (update `confirm`)",
-    ok={"200": "the new state"},
-    errors={"409": "not possible in this status"},
-    result=AppointmentView,
-)
+def _step(verb: str, summary: str, **options: Any) -> Callable[[Handler], Handler]:
+    """A steering route: ``POST /v1/appointments/{id}/<verb>``, answered with the new state (a repeat with
+    the current one), 409 when the status does not allow it."""
+    return routes.post(
+        f"/v1/appointments/{{appointment_id}}/{verb}",
+        summary,
+        ok={"200": "the new state (a repeat: the current state, nothing written or sent)"},
+        errors={"409": "not possible in this status"},
+        result=AppointmentView,
+        **options,
+    )
+
+
+@_step("confirm", "Confirm a pending appointment (update `confirm`)")
 async def confirm(request: web.Request) -> web.Response:
     _, appointment = await _owned(request)
     return await _steer(request, appointment, AppointmentWorkflow.confirm, StepInput(by="api"))
 
 
-@routes.post(
-    "/v1/appointments/{appointment_id}/check-in",
-    "Check the customer in (update `check_in`)",
-    ok={"200": "the new state"},
-    errors={"409": "not possible in this status"},
-    result=AppointmentView,
-)
+@_step("check-in", "Check the customer in (update `check_in`)")
 async def check_in(request: web.Request) -> web.Response:
     _, appointment = await _owned(request)
     return await _steer(request, appointment, AppointmentWorkflow.check_in, StepInput(by="api"))
 
 
-@routes.post(
-    "/v1/appointments/{appointment_id}/complete",
-    "Complete now (update `complete`)",
-    ok={"200": "the new state"},
-    errors={"409": "not possible in this status"},
-    result=AppointmentView,
-)
+@_step("complete", "Complete now (update `complete`)")
 async def complete(request: web.Request) -> web.Response:
     _, appointment = await _owned(request)
     return await _steer(request, appointment, AppointmentWorkflow.complete, StepInput(by="api"))
 
 
-@routes.post(
-    "/v1/appointments/{appointment_id}/no-show",
-    "Mark as no-show after its start (update `mark_no_show`)",
-    ok={"200": "the new state"},
-    errors={"409": "not possible in this status"},
-    result=AppointmentView,
-)
+@_step("no-show", "Mark as no-show after its start (update `mark_no_show`)")
 async def no_show(request: web.Request) -> web.Response:
     _, appointment = await _owned(request)
     return await _steer(request, appointment, AppointmentWorkflow.mark_no_show, StepInput(by="api"))
 
 
-@routes.post(
-    "/v1/appointments/{appointment_id}/reschedule",
-    "Move it (update `reschedule`): every pending timer moves, the version goes up",
-    ok={"200": "the new state"},
-    errors={"409": "not possible in this status"},
+@_step(
+    "reschedule",
+    "Move it (update `reschedule`): every pending timer moves, the version goes up; the slot it has: no-op",
     body=Reschedule,
-    result=AppointmentView,
 )
 async def reschedule(request: web.Request) -> web.Response:
     _, appointment = await _owned(request)
@@ -205,8 +191,8 @@ async def reschedule(request: web.Request) -> web.Response:
 
 @routes.post(
     "/v1/appointments/{appointment_id}/cancel",
-    "Cancel it (signal `cancel`) and return the new state",
-    ok={"200": "the new state"},
+    "Cancel it (signal `cancel`, then update `cancel_with_answer`); a repeat answers the same",
+    ok={"200": "the new state", "202": "recorded, not yet written: read the appointment at Location"},
     errors={"409": "not cancellable"},
     body=CancelBody,
     result=AppointmentView,
@@ -216,8 +202,8 @@ async def cancel(request: web.Request) -> web.Response:
     not yet written, 409 when the appointment is past cancelling."""
     _, appointment = await _owned(request)
     body = await parse_json_body(request, CancelBody)
-    if appointment.status.value not in ("pending", "confirmed", "cancelled"):
-        raise ApiError(409, "conflict", f"cannot cancel: the appointment is {appointment.status.value}")
+    if not TRANSITIONS["cancel"].accepts(appointment.status):
+        raise _not_cancellable(appointment.status)
     try:
         view = await cancel_and_wait(
             request.app[TEMPORAL], appointment.id, CancelInput(reason=body.reason, by=body.by)
@@ -238,7 +224,7 @@ async def cancel(request: web.Request) -> web.Response:
     if view is None:  # the workflow has ended: the row has the outcome
         _, appointment = await _owned(request)
         if appointment.status != AppointmentStatus.CANCELLED:
-            raise ApiError(409, "conflict", f"cannot cancel: the appointment is {appointment.status.value}")
+            raise _not_cancellable(appointment.status)
         view = AppointmentView(
             appointment_id=appointment.id,
             status="cancelled",
@@ -249,15 +235,19 @@ async def cancel(request: web.Request) -> web.Response:
             messages=[],
         )
     if view.status != "cancelled":
-        raise ApiError(409, "conflict", f"cannot cancel: the appointment is {view.status}")
+        raise _not_cancellable(view.status)
     return web.json_response(view.model_dump(mode="json"))
+
+
+def _not_cancellable(status: str) -> ApiError:
+    return ApiError(409, "conflict", f"cannot cancel: the appointment is {status}")
 
 
 @routes.post(
     "/v1/appointments/{appointment_id}/review",
     "Record a review (1-5 stars) of a completed appointment; returns the business's new rating",
-    ok={"201": "rating statistics"},
-    errors={"409": "not completed, or reviewed"},
+    ok={"201": "rating statistics", "200": "the same review again: the figures, nothing added"},
+    errors={"409": "not completed, or reviewed differently"},
     body=ReviewBody,
     result=ReviewOut,
 )
@@ -271,14 +261,10 @@ async def review(request: web.Request) -> web.Response:
             f"only completed appointments can be reviewed; this one is {appointment.status.value}",
         )
     try:
-        business = await submit_review(
+        business, created = await submit_review(
             request.app[SESSIONS], request.app[TEMPORAL], appointment, body.rating, body.text
         )
     except store.AlreadyReviewed as exc:
-        if not exc.same:
-            raise ApiError(409, "conflict", "this appointment has been reviewed already") from exc
-        async with request.app[SESSIONS]() as session:  # a repeat of the stored review: answered, not added
-            stored = await session.get(Business, appointment.business_id)
-        assert stored is not None
-        return web.json_response({"appointment_id": appointment.id, "rating": rating_json(stored)})
-    return web.json_response({"appointment_id": appointment.id, "rating": rating_json(business)}, status=201)
+        raise ApiError(409, "conflict", "this appointment has been reviewed already") from exc
+    answer = {"appointment_id": appointment.id, "rating": rating_json(business)}
+    return web.json_response(answer, status=201 if created else 200)

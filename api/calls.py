@@ -11,8 +11,7 @@ from api.businesses import path_id
 from api.errors import ApiError, field_error, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
 from api.openapi import RouteTable
-from api.queries import CallListQuery
-from api.query import parse_query
+from api.queries import CallListQuery, parse_query
 from api.resources import CallList, CallOut
 from api.schemas import CallCleanupBody, CallSummaryBody, ManualCallCreate
 from api.serializers import call_json

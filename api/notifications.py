@@ -15,8 +15,7 @@ from api.businesses import path_id
 from api.errors import ApiError, field_error, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
 from api.openapi import RouteTable
-from api.queries import NotificationListQuery
-from api.query import parse_query
+from api.queries import NotificationListQuery, parse_query
 from api.resources import BroadcastOut, NotificationPage
 from api.schemas import BroadcastCreate, SingleNotification, TemplateOverrideBody
 from api.serializers import broadcast_json, notification_json, override_json

@@ -59,11 +59,14 @@ BODY_RESPONSES: dict[str, Any] = {
 }
 
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
     path: str
-    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    handler: Handler
     summary: str
     responses: dict[str, Any]
     security: list[dict[str, list[str]]] = field(default_factory=list)
@@ -74,7 +77,6 @@ class Route:
     form: type[BaseModel] | None = None
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
 

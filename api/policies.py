@@ -11,8 +11,7 @@ from api.businesses import path_id
 from api.errors import ApiError, field_error, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
 from api.openapi import RouteTable
-from api.queries import PolicyListQuery
-from api.query import parse_query
+from api.queries import PolicyListQuery, parse_query
 from api.resources import PolicyDetail, PolicyList, PolicyOut
 from api.schemas import PolicyCreate, PolicyUpdate
 from api.serializers import call_json, policy_json

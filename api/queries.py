@@ -1,10 +1,14 @@
-"""Query-string parameters, one model per listing: parsed by ``api.query.parse_query`` and documented in
-the OpenAPI document from the same model (``Route.query``). Ranges come from ``domain.limits``."""
+"""Query-string parameters, one model per listing: parsed by ``parse_query`` and documented in the OpenAPI
+document from the same model (``Route.query``). Ranges come from ``domain.limits``."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import TypeVar
 
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from api.errors import validation_error
 from domain.limits import DbId, Instant
 from domain.statuses import AppointmentStatus, CallStatus, NotificationStatus, PolicyStatus
 
@@ -58,3 +62,16 @@ class PlatformStatsQuery(Query):
 
 class UpcomingVaccinationsQuery(Query):
     within_days: int = Field(default=30, ge=1, le=366)
+
+
+QueryModel = TypeVar("QueryModel", bound=BaseModel)
+
+
+def parse_query(request: web.Request, model: type[QueryModel]) -> QueryModel:
+    """The query string as ``model`` (each parameter once; unknown ones are ignored); 422 names the one at
+    fault."""
+    values = {key: request.query.getone(key) for key in request.query}
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise validation_error(exc) from exc

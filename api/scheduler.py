@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -11,8 +12,7 @@ from api.auth import require_business
 from api.errors import merge_patch, parse_json_body, parse_json_object, validate
 from api.keys import SESSIONS, TEMPORAL
 from api.openapi import RouteTable
-from api.queries import PendingCallsQuery
-from api.query import parse_query
+from api.queries import PendingCallsQuery, parse_query
 from api.resources import SchedulerConfigSaved
 from api.schemas import TriggerCallsBody
 from db import policies, policy_queries
@@ -43,26 +43,19 @@ async def get_config(request: web.Request) -> web.Response:
     return web.json_response(config.model_dump(mode="json"))
 
 
+CONFIG_CHANGE: dict[str, Any] = {
+    "ok": {"200": "config"},
+    "body": CallSchedulerConfig,
+    "result": SchedulerConfigSaved,
+}
 MERGE_PATCH = (
     "Change settings as a JSON Merge Patch (RFC 7396): fields left out keep their values, null resets one "
     "to its default; running policy workflows re-plan"
 )
 
 
-@routes.put(
-    "/v1/scheduler/config",
-    MERGE_PATCH,
-    ok={"200": "config"},
-    body=CallSchedulerConfig,
-    result=SchedulerConfigSaved,
-)
-@routes.patch(
-    "/v1/scheduler/config",
-    MERGE_PATCH,
-    ok={"200": "config"},
-    body=CallSchedulerConfig,
-    result=SchedulerConfigSaved,
-)
+@routes.put("/v1/scheduler/config", MERGE_PATCH, **CONFIG_CHANGE)
+@routes.patch("/v1/scheduler/config", MERGE_PATCH, **CONFIG_CHANGE)
 async def put_config(request: web.Request) -> web.Response:
     """A JSON Merge Patch (RFC 7396) of the config (PUT and PATCH alike): fields left out keep their values,
     ``null`` resets one to its default. Running policy workflows re-plan with the result."""

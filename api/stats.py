@@ -7,8 +7,7 @@ from aiohttp import web
 from api.auth import require_admin, require_business
 from api.keys import SESSIONS
 from api.openapi import RouteTable
-from api.queries import PlatformStatsQuery
-from api.query import parse_query
+from api.queries import PlatformStatsQuery, parse_query
 from db import stats
 
 routes = RouteTable("statistics")

@@ -11,8 +11,7 @@ from api.businesses import path_id
 from api.errors import ApiError, field_error, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
 from api.openapi import RouteTable
-from api.queries import UpcomingVaccinationsQuery
-from api.query import parse_query
+from api.queries import UpcomingVaccinationsQuery, parse_query
 from api.resources import PetOut, VaccinationOut
 from api.schemas import PetCreate, VaccinationCreate
 from api.serializers import pet_json, vaccination_json

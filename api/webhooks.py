@@ -17,8 +17,7 @@ from api.keys import SESSIONS, SETTINGS
 from api.openapi import RouteTable
 from api.schemas import PushReceipt, SmsInboundForm, SmsStatusForm, TwilioForm
 from db import notification_queries as queries
-from db.models import Customer
-from db.tenants import opt_out_phone, set_preference
+from db.tenants import customer_preferences, opt_out_phone, set_preference
 from domain.preferences import OPTIONAL_CATEGORIES, Preferences, valid_unsubscribe_token
 
 routes = RouteTable("webhooks", public=True)
@@ -165,10 +164,9 @@ async def unsubscribe(request: web.Request) -> web.Response:
         )
     async with request.app[SESSIONS]() as session:
         if request.method == "POST":
-            customer = await set_preference(session, customer_id, category, False)
-        else:
-            customer = await session.get(Customer, customer_id)
-    if customer is None:
+            await set_preference(session, customer_id, category, False)
+        stored = await customer_preferences(session, customer_id)
+    if stored is None:
         raise ApiError(404, "not_found", "no such customer")
-    subscribed = Preferences.from_stored(customer.preferences).allows(category)
+    subscribed = Preferences.from_stored(stored).allows(category)
     return web.json_response({"customer_id": customer_id, "category": category, "subscribed": subscribed})

@@ -219,17 +219,16 @@ async def list_appointments(
 
 
 class AlreadyReviewed(Exception):
-    """The appointment has a review; ``same`` says whether it has this rating and text (a repeat)."""
-
-    def __init__(self, same: bool = False) -> None:
-        super().__init__("already reviewed")
-        self.same = same
+    """The appointment has a different review already (one per appointment)."""
 
 
 async def add_review(
     session: AsyncSession, appointment: Appointment, rating: int, text_: str | None
-) -> Business:
-    """Store the review and recompute the business's rating statistics, in one transaction."""
+) -> tuple[Business, bool]:
+    """Store the review and recompute the business's rating statistics, in one transaction.
+
+    Returns the business and whether the review is new: the same review again is a repeat, answered with the
+    figures as they are; a different one raises AlreadyReviewed."""
     session.add(
         Review(
             business_id=appointment.business_id,
@@ -246,8 +245,11 @@ async def add_review(
         existing = (
             await session.execute(select(Review).where(Review.appointment_id == appointment.id))
         ).scalar_one_or_none()
-        same = existing is not None and (existing.rating, existing.text) == (rating, text_)
-        raise AlreadyReviewed(same) from exc
+        if existing is None or (existing.rating, existing.text) != (rating, text_):
+            raise AlreadyReviewed from exc
+        business = await session.get(Business, appointment.business_id)
+        assert business is not None
+        return business, False
     business = (
         await session.execute(
             select(Business).where(Business.id == appointment.business_id).with_for_update()
@@ -264,7 +266,7 @@ async def add_review(
     business.rating_average = round(sum(stars * n for stars, n in counts.items()) / total, 2)
     business.rating_distribution = {str(stars): counts.get(stars, 0) for stars in range(1, 6)}
     await session.commit()
-    return business
+    return business, True
 
 
 async def active_appointments(session: AsyncSession, starting_since: datetime) -> list[Appointment]:

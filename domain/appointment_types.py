@@ -22,6 +22,10 @@ class Transition:
     allowed_from: frozenset[str]
     target: str
 
+    def accepts(self, status: str) -> bool:
+        """Possible from ``status``, or already done (a repeat, answered with the current state)."""
+        return status in self.allowed_from or status == self.target
+
 
 # The status machine, shared by the workflow's update validators and the activity that writes it.
 TRANSITIONS: dict[str, Transition] = {

@@ -25,6 +25,7 @@ from db import appointments as store
 from db.engine import SessionFactory
 from db.models import Appointment, Business
 from domain.appointment_types import (
+    TRANSITIONS,
     AppointmentView,
     CancelInput,
     ReviewSubmittedInput,
@@ -100,16 +101,17 @@ async def current_state(client: Client, appointment_id: int) -> AppointmentView 
 
 async def submit_review(
     sessions: SessionFactory, client: Client, appointment: Appointment, rating: int, text: str | None
-) -> Business:
-    """Store the review (AlreadyReviewed if there is one), then tell the workflow so it sends no reminder.
+) -> tuple[Business, bool]:
+    """Store the review (AlreadyReviewed if a different one exists), then tell the workflow so it sends no
+    review reminder (a repeat signals again, which changes nothing).
 
-    Returns the business with its new rating figures."""
+    Returns the business with its rating figures and whether the review is new."""
     async with sessions() as session:
-        business = await store.add_review(session, appointment, rating, text)
+        business, created = await store.add_review(session, appointment, rating, text)
     handle = client.get_workflow_handle(appointment_workflow_id(appointment.id))
     with contextlib.suppress(RPCError):  # a finished workflow needs no signal; the review is stored anyway
         await handle.signal(AppointmentWorkflow.review_submitted, ReviewSubmittedInput(rating=rating))
-    return business
+    return business, created
 
 
 class CancelAccepted(Exception):
@@ -147,6 +149,6 @@ async def cancel_and_wait(
         if exc.ended:  # cancelled and finished between the signal and the update
             return None
         raise
-    if view.status in ("pending", "confirmed"):
+    if view.status in TRANSITIONS["cancel"].allowed_from:  # not written yet: carried into the next run
         raise CancelAccepted
     return view

@@ -475,9 +475,7 @@ class AppointmentWorkflow:
 
     def _require_step(self, action: str, verb: str) -> None:
         """Allowed from the transition's sources; a repeat (already at its target) is allowed as a no-op."""
-        transition = TRANSITIONS[action]
-        status = self._s.snapshot.status
-        self._require(status in transition.allowed_from or status == transition.target, verb)
+        self._require(TRANSITIONS[action].accepts(self._s.snapshot.status), verb)
 
     async def _steer(self, action: str, step: StepInput, message: str | None) -> AppointmentView:
         async with self._lock:  # re-checked under the lock: the timeline may have moved meanwhile
