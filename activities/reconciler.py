@@ -18,9 +18,20 @@ from db import appointments as store
 from db import pets, policies
 from db.engine import SessionFactory
 from db.models import Appointment, Vaccination
-from domain.ids import appointment_workflow_id, policy_workflow_id, vaccination_workflow_id
+from db.tenants import businesses_not_rolled_out
+from domain.ids import (
+    appointment_workflow_id,
+    policy_workflow_id,
+    settings_rollout_workflow_id,
+    vaccination_workflow_id,
+)
 from domain.job_types import JobMetrics, ReconcileInput
-from workflows.starts import ensure_workflow, start_policy_workflow, start_vaccination_workflow
+from workflows.starts import (
+    ensure_rollout,
+    ensure_workflow,
+    start_policy_workflow,
+    start_vaccination_workflow,
+)
 
 Progress = Callable[[int], object]
 
@@ -78,6 +89,11 @@ async def reconcile_workflows(
             if await needs_start(client, workflow_id):
                 await restart()
                 report.started.append(workflow_id)
+        # A settings change whose rollout never started (the API died after the commit) or never finished.
+        for business_id, revision in await businesses_not_rolled_out(session):
+            report.scanned += 1
+            if await needs_start(client, settings_rollout_workflow_id(business_id, revision)):
+                report.started.append(await ensure_rollout(client, business_id, revision))
     return report
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from aiohttp import web
 
 from api.auth import require_admin, require_business
 from api.errors import ApiError, merge_patch, parse_json_body, parse_json_object, validate
-from api.keys import SESSIONS
+from api.keys import SESSIONS, TEMPORAL
 from api.openapi import RouteTable
-from api.resources import BusinessCreated, BusinessOut, CustomerOut
+from api.resources import BusinessCreated, BusinessOut, BusinessUpdated, CustomerOut
 from api.schemas import BusinessCreate, BusinessUpdate, CustomerCreate, CustomerUpdate
 from api.serializers import business_json, customer_json, effective_automation
 from db import tenants
@@ -16,6 +18,9 @@ from db.models import Business
 from db.tenants import create_business, customer_of
 from domain.limits import MAX_DB_ID
 from domain.preferences import Preferences
+from domain.rollout_types import RolloutProgress
+from services.settings import rollout_progress, update_business
+from services.settings_preview import SettingsPreview, preview_settings
 
 routes = RouteTable("businesses")
 
@@ -61,9 +66,9 @@ async def me(request: web.Request) -> web.Response:
 @routes.patch(
     "/v1/businesses/me",
     "Change name, time zone, admin e-mail, automation",
-    ok={"200": "business"},
+    ok={"200": "business, and the rollout that brings a change to sleeping workflows"},
     body=BusinessUpdate,
-    result=BusinessOut,
+    result=BusinessUpdated,
 )
 async def update_me(request: web.Request) -> web.Response:
     """A JSON Merge Patch (RFC 7396) of the business: a field left out keeps its value, ``null`` resets it
@@ -73,16 +78,58 @@ async def update_me(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         business = await session.get(Business, business_id)
     assert business is not None
-    current = {
+    merged = validate(BusinessCreate, merge_patch(_editable(business), patch))
+    business, rollout = await update_business(
+        request.app[SESSIONS], request.app[TEMPORAL], business_id, merged.model_dump(mode="json")
+    )
+    body = {**business_json(business), "settings_rollout": rollout.model_dump() if rollout else None}
+    return web.json_response(BusinessUpdated.model_validate(body).model_dump(mode="json"))
+
+
+@routes.post(
+    "/v1/businesses/me/automation/preview",
+    "What a change of settings would do to the sleeping appointments, before it is applied",
+    ok={"200": "how many appointments change, and a sample of the steps that move, appear or disappear"},
+    body=BusinessUpdate,
+    result=SettingsPreview,
+)
+async def preview_automation(request: web.Request) -> web.Response:
+    """The body is the change you would ``PATCH /v1/businesses/me`` with (a merge patch): nothing is stored.
+    Each sample step shows its local time (the recipient's zone) before and after the change."""
+    business_id = await require_business(request)
+    patch = await parse_json_object(request)
+    async with request.app[SESSIONS]() as session:
+        business = await session.get(Business, business_id)
+    assert business is not None
+    merged = validate(BusinessCreate, merge_patch(_editable(business), patch))
+    preview = await preview_settings(
+        request.app[SESSIONS], business_id, merged.automation, merged.time_zone, datetime.now(UTC)
+    )
+    return web.json_response(preview.model_dump(mode="json"))
+
+
+@routes.get(
+    "/v1/businesses/me/settings-rollouts/{revision}",
+    "How far a settings change has reached the sleeping workflows",
+    ok={"200": "progress per kind of workflow"},
+    result=RolloutProgress,
+)
+async def rollout(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    progress = await rollout_progress(request.app[TEMPORAL], business_id, path_id(request, "revision"))
+    if progress is None:
+        raise ApiError(404, "not_found", "no rollout of that revision (nothing sleeping planned with it)")
+    return web.json_response(progress.model_dump(mode="json"))
+
+
+def _editable(business: Business) -> dict[str, object]:
+    """The business as a PATCH sees it: what a merge patch applies to (defaults filled in)."""
+    return {
         "name": business.name,
         "time_zone": business.time_zone,
         "admin_email": business.admin_email,
         "automation": effective_automation(business),
     }
-    merged = validate(BusinessCreate, merge_patch(current, patch))
-    async with request.app[SESSIONS]() as session:
-        business = await tenants.update_business(session, business_id, merged.model_dump(mode="json"))
-    return web.json_response(business_json(business))
 
 
 @routes.post(

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.automation import AutomationSettings
 from domain.call_config import CallSchedulerConfig
 from domain.preferences import Preferences
+from domain.rollout_types import RolloutStarted
 
 Instant = Annotated[
     str, Field(description="ISO 8601 date-time with offset", json_schema_extra={"format": "date-time"})
@@ -36,6 +37,17 @@ class BusinessOut(Resource):
     automation: AutomationSettings = Field(description="the settings in force, defaults filled in")
     rating: Rating
     created_at: Instant | None
+    settings_revision: int = Field(description="bumped by every change of automation, time zone, call config")
+    rolled_out_revision: int = Field(
+        description="the latest revision that has reached every sleeping workflow (behind while rolling out)"
+    )
+
+
+class BusinessUpdated(BusinessOut):
+    settings_rollout: RolloutStarted | None = Field(
+        description="the rollout that brings the change to sleeping workflows (null: nothing they plan with "
+        "changed); GET /v1/businesses/me/settings-rollouts/{revision} shows its progress"
+    )
 
 
 class BusinessCreated(Resource):
@@ -187,4 +199,7 @@ class VaccinationOut(Resource):
 
 
 class SchedulerConfigSaved(CallSchedulerConfig):
-    workflows_signalled: int = Field(description="sleeping policy workflows woken to re-plan")
+    settings_rollout: RolloutStarted = Field(
+        description="the rollout that wakes the sleeping policy workflows to re-plan: "
+        "GET /v1/businesses/me/settings-rollouts/{revision} shows its progress"
+    )

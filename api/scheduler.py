@@ -18,7 +18,8 @@ from api.schemas import TriggerCallsBody
 from db import policies, policy_queries
 from domain.call_config import CallSchedulerConfig
 from domain.policy_plan import local_day, local_day_ends
-from services.policies import change_call_config, trigger_calls_now
+from services.policies import trigger_calls_now
+from services.settings import change_call_config
 
 routes = RouteTable("scheduler")
 
@@ -64,8 +65,8 @@ async def put_config(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         current = await policies.call_config(session, business_id)
     config = validate(CallSchedulerConfig, merge_patch(current.model_dump(mode="json"), patch))
-    reached = await change_call_config(request.app[SESSIONS], request.app[TEMPORAL], business_id, config)
-    return web.json_response({**config.model_dump(mode="json"), "workflows_signalled": reached})
+    rollout = await change_call_config(request.app[SESSIONS], request.app[TEMPORAL], business_id, config)
+    return web.json_response({**config.model_dump(mode="json"), "settings_rollout": rollout.model_dump()})
 
 
 @routes.get(

@@ -58,6 +58,8 @@ def business_json(business: Business) -> dict[str, Any]:
             "automation": effective_automation(business),
             "rating": rating_json(business),
             "created_at": _iso(business.created_at),
+            "settings_revision": business.settings_revision,
+            "rolled_out_revision": business.rolled_out_revision,
         }
     ).model_dump(mode="json")
 

@@ -52,6 +52,7 @@ async def appointment_snapshot(session: AsyncSession, appointment: Appointment) 
         time_zone=business.time_zone,
         automation=stored.settings,
         invalid_settings=stored.invalid,
+        settings_revision=business.settings_revision,
         checked_in_at=appointment.checked_in_at,
         completed_at=appointment.completed_at,
         reviewed=await has_reviewed(session, appointment),

@@ -71,6 +71,18 @@ class Business(Base):
     time_zone: Mapped[str] = mapped_column(String(64))
     admin_email: Mapped[str | None] = mapped_column(String(320))
     automation: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    settings_revision: Mapped[int] = mapped_column(
+        BigInteger,
+        default=1,
+        server_default="1",
+        comment="bumped by every change of automation, time zone or call config",
+    )
+    rolled_out_revision: Mapped[int] = mapped_column(
+        BigInteger,
+        default=1,
+        server_default="1",
+        comment="the last revision whose rollout reached every running workflow",
+    )
     rating_average: Mapped[float | None] = mapped_column(Float)
     rating_count: Mapped[int] = mapped_column(Integer, server_default="0")
     rating_distribution: Mapped[dict[str, int]] = mapped_column(JSONB, server_default="{}")

@@ -98,6 +98,7 @@ async def vaccination_snapshot(session: AsyncSession, record: Vaccination) -> Va
         status=record.status.value,
         expires_at=record.expires_at,
         alerts=[ExpiryAlert(days_before=m.days_before, at=m.at) for m in moments],
+        settings_revision=business.settings_revision,
     )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Business, Call, CallSchedulerConfigRow, Policy
+from db.tenants import bump_settings_revision, settings_revision
 from domain.call_config import CallSchedulerConfig
 from domain.policy_plan import skip_gap_days
 from domain.statuses import CallStatus, PolicyStatus
@@ -24,15 +25,19 @@ async def call_config(session: AsyncSession, business_id: int) -> CallSchedulerC
     return CallSchedulerConfig.model_validate(row.config) if row else CallSchedulerConfig()
 
 
-async def save_call_config(session: AsyncSession, business_id: int, config: CallSchedulerConfig) -> None:
+async def save_call_config(session: AsyncSession, business_id: int, config: CallSchedulerConfig) -> int:
+    """Store the config; returns the business's new settings revision (the rollout that carries it)."""
+    stored = config.model_dump(mode="json")
     async with session.begin():
         row = await session.get(CallSchedulerConfigRow, business_id, with_for_update=True)
+        in_force = row.config if row is not None else CallSchedulerConfig().model_dump(mode="json")
+        if in_force == stored:  # a repeat (or the defaults stored): nothing changes, no new rollout
+            return await settings_revision(session, business_id)
         if row is None:
-            session.add(
-                CallSchedulerConfigRow(business_id=business_id, config=config.model_dump(mode="json"))
-            )
+            session.add(CallSchedulerConfigRow(business_id=business_id, config=stored))
         else:
-            row.config = config.model_dump(mode="json")
+            row.config = stored
+        return await bump_settings_revision(session, business_id)
 
 
 async def lock_business_calls(session: AsyncSession, business_id: int) -> None:

@@ -86,13 +86,62 @@ async def opt_out_phone(session: AsyncSession, phone: str, *, opted_in: bool) ->
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+PLANNING_FIELDS = ("automation", "time_zone")  # what the sleeping workflows plan with
+
+
 async def update_business(session: AsyncSession, business_id: int, changes: dict[str, Any]) -> Business:
-    business = await session.get(Business, business_id)
+    """Store the changes; a change of what workflows plan with bumps ``settings_revision`` in the same
+    transaction (an identical repeat bumps nothing, so its rollout is the one already started)."""
+    business = await session.get(Business, business_id, with_for_update=True)
     assert business is not None  # the API key that named it exists
+    planning_changed = any(
+        field in changes and changes[field] != getattr(business, field) for field in PLANNING_FIELDS
+    )
     for field, value in changes.items():
         setattr(business, field, value)
+    if planning_changed:
+        business.settings_revision += 1
     await session.commit()
     return business
+
+
+async def bump_settings_revision(session: AsyncSession, business_id: int) -> int:
+    """A settings change stored elsewhere (the call config): the new revision, for its rollout.
+    Runs inside the caller's transaction."""
+    revision = await session.scalar(
+        update(Business)
+        .where(Business.id == business_id)
+        .values(settings_revision=Business.settings_revision + 1)
+        .returning(Business.settings_revision)
+    )
+    assert revision is not None
+    return int(revision)
+
+
+async def settings_revision(session: AsyncSession, business_id: int) -> int:
+    revision = await session.scalar(select(Business.settings_revision).where(Business.id == business_id))
+    return int(revision or 0)
+
+
+async def mark_rolled_out(session: AsyncSession, business_id: int, revision: int) -> None:
+    """The rollout of ``revision`` reached every running workflow (never moves backwards)."""
+    await session.execute(
+        update(Business)
+        .where(Business.id == business_id, Business.rolled_out_revision < revision)
+        .values(rolled_out_revision=revision)
+    )
+    await session.commit()
+
+
+async def businesses_not_rolled_out(session: AsyncSession) -> list[tuple[int, int]]:
+    """(business id, settings revision) of every business whose latest settings have not reached its
+    workflows yet: the reconciler starts (or finds) their rollout."""
+    rows = await session.execute(
+        select(Business.id, Business.settings_revision).where(
+            Business.rolled_out_revision < Business.settings_revision
+        )
+    )
+    return [(int(b), int(r)) for b, r in rows.all()]
 
 
 async def create_customer(session: AsyncSession, business_id: int, values: dict[str, Any]) -> Customer:

@@ -83,7 +83,7 @@ def next_step(state: AppointmentState, now: datetime) -> Step | None:
             Step(f"expire:v{version}", "expire", snapshot.starts_at, "expire if still unconfirmed")
         )
     elif snapshot.status == "confirmed":
-        candidates.extend(_reminder_steps(snapshot, state.handled, now))
+        candidates.extend(_reminder_steps(state, now))
         no_show_at = snapshot.starts_at + timedelta(seconds=settings.no_show_grace_s)
         if settings.attendance == "assume_attended":  # nobody checks in at a restaurant: guests came
             completes_at = snapshot.starts_at + timedelta(seconds=settings.auto_complete_delay_s)
@@ -108,15 +108,39 @@ def next_step(state: AppointmentState, now: datetime) -> Step | None:
     return min(pending, key=lambda step: (step.at, step.key)) if pending else None
 
 
-def _reminder_steps(snapshot: AppointmentSnapshot, handled: list[str], now: datetime) -> list[Step]:
+def reminder_key(offset_s: int, version: int) -> str:
+    return f"reminder:{offset_s}:v{version}"
+
+
+def redundant_reminders(state: AppointmentState) -> list[str]:
+    """After a settings change: the new reminder steps whose instant is not after a reminder this slot has
+    had already (24 h sent, then 24 h -> 48 h: the customer was reminded; no "48 h reminder" now)."""
+    snapshot = state.snapshot
+    sent_at = state.last_reminder_at.get(f"v{snapshot.version}")
+    if sent_at is None:
+        return []
+    return [
+        key
+        for window in reminder_windows(snapshot)
+        if (key := reminder_key(window.offset_s, snapshot.version)) not in state.handled
+        and window.instant <= sent_at
+    ]
+
+
+def _reminder_steps(state: AppointmentState, now: datetime) -> list[Step]:
+    snapshot = state.snapshot
     windows = reminder_windows(snapshot)
     steps = []
     for index, window in enumerate(windows):
-        key = f"reminder:{window.offset_s}:v{snapshot.version}"
+        key = reminder_key(window.offset_s, snapshot.version)
         label = f"{offset_label(window.offset_s)} reminder"
-        if key in handled:
+        if key in state.handled:
             continue
-        if now > window.useful_until:
+        if key in state.already_reminded:
+            steps.append(
+                Step(key, "skip_reminder", window.instant, label, window.offset_s, "already_reminded")
+            )
+        elif now > window.useful_until:
             later_still_useful = any(now <= w.useful_until for w in windows[index + 1 :])
             reason = "superseded" if later_still_useful else "too_late"
             steps.append(Step(key, "skip_reminder", window.instant, label, window.offset_s, reason))

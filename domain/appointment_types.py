@@ -58,6 +58,7 @@ class AppointmentSnapshot(BaseModel):
     checked_in_at: datetime | None = None
     completed_at: datetime | None = None
     reviewed: bool = False
+    settings_revision: int = Field(default=0, description="the business's settings revision read")
     invalid_settings: list[str] = Field(
         default_factory=list, description="stored settings out of range: the defaults apply to these"
     )
@@ -130,6 +131,14 @@ class AppointmentState(BaseModel):
     booked_announced: bool = False
     sent_slots: list[str] = Field(
         default_factory=list, description="reminders sent, as '<offset>@<starts_at>': one per slot, ever"
+    )
+    last_reminder_at: dict[str, datetime] = Field(
+        default_factory=dict, description="'v<version>' -> when its latest reminder went out"
+    )
+    settings_wanted: int = Field(default=0, description="a settings_changed signal's revision, not read yet")
+    already_reminded: list[str] = Field(
+        default_factory=list,
+        description="reminder steps a settings change added before a reminder already sent: skipped",
     )
 
 

@@ -29,3 +29,8 @@ def single_notification_workflow_id(broadcast_id: int) -> str:
 def health_check_workflow_id(now: datetime) -> str:
     """One run per UTC second: a double-click joins the running check instead of starting a second."""
     return f"health-check-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+
+
+def settings_rollout_workflow_id(business_id: int, revision: int) -> str:
+    """One rollout per settings revision: applying the same change twice joins the rollout that runs."""
+    return f"settings-rollout-{business_id}-r{revision}"

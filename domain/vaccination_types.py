@@ -30,6 +30,7 @@ class VaccinationSnapshot(BaseModel):
     status: VaccinationStatusName
     expires_at: datetime
     alerts: list[ExpiryAlert]
+    settings_revision: int = Field(default=0, description="the business's settings revision read")
 
 
 class SetVaccinationStatusInput(BaseModel):

@@ -13,7 +13,6 @@ from temporalio.service import RPCError
 from db import policies
 from db.engine import SessionFactory
 from db.models import Call, Policy
-from domain.call_config import CallSchedulerConfig
 from domain.ids import policy_workflow_id
 from domain.policy_types import CallSummarySignal
 from domain.statuses import CallStatus
@@ -102,19 +101,6 @@ async def _signal_all(client: Client, policy_ids: Iterable[int], signal: Any) ->
             return await _signal(client, policy_id, signal)
 
     return sum(await asyncio.gather(*(one(i) for i in policy_ids)))
-
-
-async def change_call_config(
-    sessions: SessionFactory, client: Client, business_id: int, config: CallSchedulerConfig
-) -> int:
-    """Store the config, then wake every running policy workflow of the business to re-plan with it.
-
-    Workflows also re-read the config before every call, so one that misses the signal (ended, or being
-    started right now) still honours it: the signal only makes sleeping ones re-plan their next moment."""
-    async with sessions() as session:
-        await policies.save_call_config(session, business_id, config)
-        ids = await policies.active_policy_ids(session, business_id)
-    return await refresh(client, ids)
 
 
 async def trigger_calls_now(

@@ -16,6 +16,7 @@ from activities.notifications import Checkpoint, NotificationActivities
 from activities.policies import PolicyActivities
 from activities.providers import build_providers
 from activities.reconciler import ReconcilerActivities
+from activities.rollout import RolloutActivities
 from activities.vaccinations import VaccinationActivities
 from activities.voice_agent import VoiceAgentClient
 from db.engine import SessionFactory
@@ -31,6 +32,7 @@ from workflows.jobs import (
 )
 from workflows.notification import NotificationWorkflow
 from workflows.policy import PolicyWorkflow
+from workflows.settings_rollout import SettingsRolloutWorkflow
 from workflows.vaccination import VaccinationWorkflow
 
 WORKFLOWS: Sequence[type] = (
@@ -44,6 +46,7 @@ WORKFLOWS: Sequence[type] = (
     PlatformStatsWorkflow,
     NotificationWorkflow,
     BroadcastWorkflow,
+    SettingsRolloutWorkflow,
 )
 
 
@@ -63,6 +66,7 @@ def build_activities(
     appointments = AppointmentActivities(sessions)
     vaccinations = VaccinationActivities(sessions)
     reconciler = ReconcilerActivities(sessions, client)
+    rollout = RolloutActivities(sessions, client)
     cleanup = CleanupActivities(sessions)
     batch_jobs = BatchJobActivities(sessions)
     policies = PolicyActivities(sessions, VoiceAgentClient(settings, http))
@@ -79,6 +83,8 @@ def build_activities(
         batch_jobs.compute_platform_stats,
         notifications.retry_failed_batch,
         reconciler.reconcile_workflows,
+        rollout.wake_page,
+        rollout.mark_rolled_out,
         vaccinations.load_vaccination,
         vaccinations.set_vaccination_status,
         appointments.load_appointment,

@@ -188,3 +188,30 @@ async def _policy_phase(handle: WorkflowHandle[Any, Any], phase: str, calls: int
         return bool(view.phase == phase and len([c for c in view.calls if "no_answer" in c]) >= calls)
 
     await eventually(check, what=phase)
+
+
+async def test_record_settings_change_histories(
+    skipping_env: WorkflowEnvironment,
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+) -> None:
+    """An appointment whose 24 h reminder went out before the business moved it to 48 h and 3 h (signal
+    ``settings_changed``), and the rollout that told it."""
+    from domain.ids import settings_rollout_workflow_id
+    from services.settings import update_business
+
+    env = skipping_env
+    async with running_worker(env.client, sessions, provider_settings):
+        with env.with_time_skipping_disabled():
+            business, _, _, appointment = await booked(sessions, env.client, starts_in=timedelta(hours=20))
+            await until_next(appointment, "reminder")  # the 24 h reminder went out late, the 2 h one is next
+            automation = {**business.automation, "reminder_offsets_s": [48 * 3600, 3 * 3600]}
+            _, rollout = await update_business(sessions, env.client, business.id, {"automation": automation})
+            assert rollout is not None
+            await _save(
+                env.client.get_workflow_handle(settings_rollout_workflow_id(business.id, rollout.revision)),
+                "settings_rollout",
+            )
+        await env.fast_forward(appointment, timedelta(days=2))
+        await _save(appointment, "appointment_settings_change")

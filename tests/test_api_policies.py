@@ -56,11 +56,20 @@ async def test_config_is_validated_merged_and_tenant_scoped(api: Client) -> None
     changed = await api.put("/v1/scheduler/config", json={"max_calls_per_day": 20}, headers=auth)
     assert changed.status == 200
     body = await changed.json()
-    assert (body["max_calls_per_day"], body["max_concurrent_calls"], body["workflows_signalled"]) == (
-        20,
-        5,
-        0,
-    )
+    assert (body["max_calls_per_day"], body["max_concurrent_calls"]) == (20, 5)
+    assert body["settings_rollout"]["revision"] == 2  # the change is revision 2; its rollout wakes policies
+    repeat = await (
+        await api.put("/v1/scheduler/config", json={"max_calls_per_day": 20}, headers=auth)
+    ).json()
+    assert repeat["settings_rollout"] == body["settings_rollout"]  # a repeat is the same change
+    progress_url = "/v1/businesses/me/settings-rollouts/2"
+
+    async def rolled_out() -> bool:
+        progress = await (await api.get(progress_url, headers=auth)).json()
+        return bool(progress.get("finished"))
+
+    await eventually(rolled_out, what="the rollout of revision 2")
+    assert (await api.get("/v1/businesses/me/settings-rollouts/3", headers=auth)).status == 404
     bad = await api.put("/v1/scheduler/config", json={"max_calls_per_day": 0, "colour": "red"}, headers=auth)
     assert bad.status == 422 and _fields(await bad.json()) == {"max_calls_per_day", "colour"}
     window = await api.put("/v1/scheduler/config", json={"last_call_time": "09:00"}, headers=auth)

@@ -22,7 +22,7 @@ from domain.call_config import CallSchedulerConfig
 from domain.ids import policy_workflow_id
 from domain.statuses import CallStatus
 from keeptime.settings import Settings
-from services.policies import change_call_config
+from services.settings import change_call_config
 from tests.appointment_support import eventually
 from tests.factories import make_business, make_customer
 from tests.support import running_worker

@@ -36,6 +36,8 @@ def test_there_are_histories_for_every_long_lived_workflow() -> None:
         "policy_renewal",
         "policy_next_term_expiry",
         "policy_call_now_stop_cancel",
+        "appointment_settings_change",
+        "settings_rollout",
     } <= names
 
 

@@ -16,6 +16,7 @@ from domain.expiry import expiry_moments
 from domain.ids import vaccination_workflow_id
 from domain.vaccination_types import VaccinationView
 from keeptime.settings import Settings
+from services.settings import update_business
 from services.vaccinations import register_vaccination
 from tests.appointment_support import eventually
 from tests.factories import make_business, make_customer
@@ -147,6 +148,48 @@ async def test_a_new_record_supersedes_the_old_one_which_ends_quietly(
     assert [event for event, _, _ in await _log(sessions, old.id)] == [
         "vaccination.expiring_30d"
     ]  # late, still due
+
+
+async def test_new_alert_days_reach_a_sleeping_record_and_nothing_sent_goes_out_again(
+    skipping_env: WorkflowEnvironment,
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+) -> None:
+    business_id, pet_id = await _pet(sessions)
+    async with running_worker(skipping_env.client, sessions, provider_settings):
+        with skipping_env.with_time_skipping_disabled():
+            record = await register_vaccination(
+                sessions,
+                skipping_env.client,
+                business_id,
+                {"pet_id": pet_id, "vaccine": "Rabies", "expires_at": datetime.now(UTC) + timedelta(days=20)},
+            )
+            handle = skipping_env.client.get_workflow_handle_for(
+                VaccinationWorkflow.run, vaccination_workflow_id(record.id)
+            )
+            await eventually(lambda: _sleeping(handle), what="the 30-day alert (late) and then sleep")
+            _, rollout = await update_business(
+                sessions,
+                skipping_env.client,
+                business_id,
+                {"automation": {"vaccination_alert_days": [21, 10]}},
+            )
+            assert rollout is not None
+            await eventually(lambda: _next_is(handle, "10-day alert"), what="the alerts planned again")
+        await skipping_env.fast_forward(handle, timedelta(days=21))  # started with skipping off: by hand
+        final = await _result(skipping_env, record.id)
+    assert [event for event, _, _ in await _log(sessions, record.id)] == [
+        "vaccination.expiring_30d",  # sent before the change, never again
+        "vaccination.expiring_10d",
+        "vaccination.expired",
+    ]
+    assert "vaccination.expiring_21d: skipped (already_alerted)" in final.sent
+
+
+async def _next_is(handle: Any, action: str) -> bool:
+    view: VaccinationView = await handle.query(VaccinationWorkflow.state)
+    return view.next_action == action
 
 
 async def _sleeping(handle: Any) -> bool:

@@ -6,9 +6,10 @@ and one review reminder unless reviewed; pending never confirmed -> cancelled ``
 
 Steering: updates ``reschedule``, ``confirm``, ``check_in``, ``complete``, ``mark_no_show``,
 ``cancel_with_answer`` (validated, answered with the new state; a repeat is a no-op answered with the
-current state); signals ``cancel`` and ``review_submitted``; native cancellation behaves like
-``cancel``; query ``state``. Every status change is written to PostgreSQL by an activity before the
-workflow adopts it.
+current state); signals ``cancel``, ``review_submitted`` and ``settings_changed`` (re-read the
+business's settings and re-plan what has not happened yet; sent by the settings rollout); native
+cancellation behaves like ``cancel``; query ``state``. Every status change is written to PostgreSQL by
+an activity before the workflow adopts it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.appointments import CONFLICT, AppointmentActivities
     from domain import search_attributes as attrs
-    from domain.appointment_timeline import Step, next_step, offset_label
+    from domain.appointment_timeline import Step, next_step, offset_label, redundant_reminders
     from domain.appointment_types import (
         RESCHEDULABLE,
         TRANSITIONS,
@@ -43,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         TransitionInput,
     )
     from domain.notification_types import NotificationRequest, NotificationResult
+    from domain.rollout_types import SettingsChanged
     from domain.task_queues import APPOINTMENTS, REVIEWS
     from workflows.db_calls import call_db
     from workflows.delivery import plan_delivery, send_now
@@ -69,6 +71,7 @@ class AppointmentWorkflow:
         self._sleeping = False
         self._cancelling = False
         self._continuing = False
+        self._revision_heard = 0
 
     # ----------------------------------------------------------------------------------------- run loop
     @workflow.run
@@ -77,7 +80,7 @@ class AppointmentWorkflow:
             snapshot = await self._activity(
                 AppointmentActivities.load_appointment, self._ref, "load appointment"
             )
-            self._state = AppointmentState(snapshot=snapshot)
+            self._state = AppointmentState(snapshot=snapshot, settings_wanted=self._revision_heard)
         try:
             if not self._s.booked_announced:
                 self._announce_booking()
@@ -91,6 +94,9 @@ class AppointmentWorkflow:
                 await self._drain_outbox()
                 if self._s.cancel_request is not None:
                     await self._cancel(self._s.cancel_request)
+                    continue
+                if self._s.settings_wanted > self._s.snapshot.settings_revision:
+                    await self._read_settings()
                     continue
                 if self._s.snapshot.invalid_settings:
                     await self._record_invalid_settings()
@@ -191,6 +197,8 @@ class AppointmentWorkflow:
             sent = step.kind == "reminder" and result.status in ("sent", "delivered")
             if sent and workflow.patched(REMEMBER_SENT_SLOTS):
                 self._s.sent_slots.append(self._slot_of(step))
+            if sent:
+                self._s.last_reminder_at[f"v{self._s.snapshot.version}"] = workflow.now()
         if step.kind == "review_request":
             self._s.review_requested_at = workflow.now()
         self._s.handled.append(step.key)
@@ -225,6 +233,21 @@ class AppointmentWorkflow:
                 AppointmentActivities.record_skipped_notification, skip, "record invalid settings"
             ),
         )
+
+    async def _read_settings(self) -> None:
+        """The business changed its settings: re-read them with the row and re-plan what has not happened.
+
+        Steps already handled keep their keys (nothing sent is sent again); quiet-hours plans are made
+        again; a reminder the change adds before one already sent is skipped (``already_reminded``); one it
+        moves into the past follows the late-booking rule (sent while still useful, else skipped)."""
+        async with self._lock:
+            snapshot = await self._activity(
+                AppointmentActivities.load_appointment, self._ref, "read the new settings"
+            )
+            self._s.settings_wanted = 0
+            self._adopt(snapshot)
+            self._s.planned.clear()
+            self._s.already_reminded.extend(redundant_reminders(self._s))
 
     def _slot_of(self, step: Step) -> str:
         return f"{step.offset_s}@{self._s.snapshot.starts_at.isoformat()}"
@@ -400,6 +423,17 @@ class AppointmentWorkflow:
     @cancel_with_answer.validator
     def _validate_cancel_with_answer(self, request: CancelInput) -> None:
         self._require_step("cancel", "cancel")
+
+    @workflow.signal
+    def settings_changed(self, change: SettingsChanged) -> None:
+        """The business's settings changed (revision ``change.revision``): a repeat or an older one is
+        ignored. CLI: ``temporal workflow signal -w appointment-<id> --name settings_changed --input
+        '{"revision": 7}'``."""
+        if self._state is None:  # still loading the row: remembered, applied once it is loaded
+            self._revision_heard = max(self._revision_heard, change.revision)
+        elif change.revision > self._s.snapshot.settings_revision:
+            self._s.settings_wanted = max(self._s.settings_wanted, change.revision)
+            self._woken = True
 
     @workflow.signal
     def review_submitted(self, review: ReviewSubmittedInput) -> None:

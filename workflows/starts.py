@@ -3,6 +3,7 @@ them through these, with the same ids, search attributes and summaries."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,8 +14,14 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from db.models import Policy, Vaccination
 from domain import search_attributes as attrs
 from domain.appointment_types import AppointmentInput, AppointmentSnapshot
-from domain.ids import appointment_workflow_id, policy_workflow_id, vaccination_workflow_id
+from domain.ids import (
+    appointment_workflow_id,
+    policy_workflow_id,
+    settings_rollout_workflow_id,
+    vaccination_workflow_id,
+)
 from domain.policy_types import PolicyInput
+from domain.rollout_types import RolloutInput
 from domain.task_queues import APPOINTMENTS, CALLS, MAINTENANCE
 from domain.vaccination_types import VaccinationInput, VaccinationSnapshot
 from workflows.appointment import AppointmentWorkflow
@@ -84,3 +91,26 @@ async def start_vaccination_workflow(
         search_attributes=attrs.entity_attributes(record.business_id, "vaccination", snapshot.status),
         static_summary=f"Vaccination {record.id} ({record.vaccine}) · expires {record.expires_at:%Y-%m-%d}",
     )
+
+
+ROLLOUT_WORKFLOW = "SettingsRolloutWorkflow"  # by name: the rollout's activities start workflows through here
+
+
+async def ensure_rollout(client: Client, business_id: int, revision: int) -> str:
+    """Start the rollout of a settings revision unless it runs or has finished; returns its workflow id.
+
+    A rollout that failed or was terminated may run again (the reconciler's case: the business's
+    ``rolled_out_revision`` is still behind)."""
+    workflow_id = settings_rollout_workflow_id(business_id, revision)
+    with contextlib.suppress(WorkflowAlreadyStartedError):  # finished: it reached every workflow
+        await client.start_workflow(
+            ROLLOUT_WORKFLOW,
+            RolloutInput(business_id=business_id, revision=revision),
+            id=workflow_id,
+            task_queue=MAINTENANCE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            search_attributes=attrs.entity_attributes(business_id, "settings_rollout", "running"),
+            static_summary=f"Settings revision {revision} of business {business_id} → its sleeping workflows",
+        )
+    return workflow_id

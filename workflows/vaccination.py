@@ -3,7 +3,9 @@
 At each alert moment (default 30, 14 and 7 days before expiry, 10:00 business time) the record becomes
 ``expiring_soon`` and the owner gets an SMS (opt-in respected, idempotent); at expiry it becomes ``expired``
 and the owner is told. A record registered late sends only the most recent alert already due. A newer record
-of the same pet and vaccine signals ``supersede``: this workflow then ends quietly.
+of the same pet and vaccine signals ``supersede``: this workflow then ends quietly. A change of the business's
+alert days, alert time or time zone arrives as ``settings_changed``: the alerts are planned again (one already
+sent is not sent again; a new one before an alert already sent is skipped).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.vaccinations import VaccinationActivities
     from domain import search_attributes as attrs
     from domain.notification_types import NotificationRequest
+    from domain.rollout_types import SettingsChanged
     from domain.statuses import VaccinationStatus
     from domain.task_queues import MAINTENANCE
     from domain.vaccination_types import (
@@ -41,6 +44,8 @@ class VaccinationWorkflow:
         self._handled: set[str] = set()
         self._sent: list[str] = []
         self._superseded_by: int | None = None
+        self._revision_wanted = 0
+        self._last_alert_at: datetime | None = None
 
     @workflow.run
     async def run(self, start: VaccinationInput) -> VaccinationView:
@@ -49,6 +54,8 @@ class VaccinationWorkflow:
                 VaccinationActivities.load_vaccination, self._ref, "load vaccination", queue=MAINTENANCE
             )
         while self._superseded_by is None and self._snapshot.status in ("valid", "expiring_soon"):
+            if self._settings_stale():
+                await self._read_settings()
             alert = self._next_alert()
             at = alert.at if alert else self._snapshot.expires_at
             label = f"{alert.days_before}-day alert" if alert else "expiry"
@@ -59,9 +66,11 @@ class VaccinationWorkflow:
             if delay > timedelta(0):
                 try:
                     await workflow.wait_condition(
-                        lambda: self._superseded_by is not None, timeout=delay, timeout_summary=label
+                        lambda: self._superseded_by is not None or self._settings_stale(),
+                        timeout=delay,
+                        timeout_summary=label,
                     )
-                    continue  # superseded while waiting
+                    continue  # superseded, or the settings changed, while waiting
                 except TimeoutError:
                     pass
             if alert is not None:
@@ -70,6 +79,21 @@ class VaccinationWorkflow:
                 await self._expire()
         workflow.upsert_search_attributes([attrs.STATUS.value_set(self._status())])
         return self.state()
+
+    def _settings_stale(self) -> bool:
+        assert self._snapshot is not None
+        return self._revision_wanted > self._snapshot.settings_revision
+
+    async def _read_settings(self) -> None:
+        self._revision_wanted = 0
+        self._snapshot = await call_db(
+            VaccinationActivities.load_vaccination, self._ref, "read the new settings", queue=MAINTENANCE
+        )
+        for alert in self._snapshot.alerts:
+            already = self._last_alert_at is not None and alert.at <= self._last_alert_at
+            if already and _key(alert) not in self._handled:
+                self._handled.add(_key(alert))
+                self._sent.append(f"vaccination.expiring_{alert.days_before}d: skipped (already_alerted)")
 
     def _next_alert(self) -> ExpiryAlert | None:
         """The next alert to act on; one overtaken by a later alert already due is dropped (late records)."""
@@ -86,6 +110,7 @@ class VaccinationWorkflow:
 
     async def _alert(self, alert: ExpiryAlert) -> None:
         self._handled.add(_key(alert))
+        self._last_alert_at = workflow.now()
         await self._set_status(VaccinationStatus.EXPIRING_SOON, allowed_from=[VaccinationStatus.VALID])
         await self._notify("vaccination.expiring", f"{alert.days_before}d", alert.at)
 
@@ -123,6 +148,11 @@ class VaccinationWorkflow:
     def _status(self) -> VaccinationStatusName:
         assert self._snapshot is not None
         return VaccinationStatus.SUPERSEDED if self._superseded_by is not None else self._snapshot.status
+
+    @workflow.signal
+    def settings_changed(self, change: SettingsChanged) -> None:
+        """Re-plan the alerts with the business's new settings (a repeat or an older revision is ignored)."""
+        self._revision_wanted = max(self._revision_wanted, change.revision)
 
     @workflow.signal
     def supersede(self, newer: SupersedeInput) -> None:

@@ -1,0 +1,82 @@
+"""Settings rollout activities: tell one page of a business's workflows that its settings changed."""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from db import appointments as store
+from db.engine import SessionFactory
+from db.rollout import ids_page
+from db.tenants import mark_rolled_out
+from domain.ids import appointment_workflow_id, policy_workflow_id, vaccination_workflow_id
+from domain.rollout_types import (
+    RolledOutInput,
+    RolloutPageInput,
+    RolloutPageResult,
+    SettingsChanged,
+)
+from workflows.starts import ensure_workflow
+
+SIGNAL_CONCURRENCY = 16  # signals in flight per page: well under the frontend's per-namespace RPS limit
+WORKFLOW_ID = {
+    "appointment": appointment_workflow_id,
+    "vaccination": vaccination_workflow_id,
+    "policy": policy_workflow_id,
+}
+
+
+class RolloutActivities:
+    def __init__(self, sessions: SessionFactory, client: Client) -> None:
+        self._sessions = sessions
+        self._client = client
+
+    @activity.defn
+    async def wake_page(self, page: RolloutPageInput) -> RolloutPageResult:
+        """Signal every workflow of one page. Safe to repeat (a retry, a second rollout): a workflow that has
+        the revision already ignores the signal."""
+        async with self._sessions() as session:
+            ids = await ids_page(session, page.business_id, page.kind, page.after_id, page.limit)
+        gate = asyncio.Semaphore(SIGNAL_CONCURRENCY)
+        result = RolloutPageResult(last_id=ids[-1] if ids else page.after_id, done=len(ids) < page.limit)
+
+        async def one(entity_id: int) -> None:
+            async with gate:
+                outcome = await self._wake(page, entity_id)
+            setattr(result, outcome, getattr(result, outcome) + 1)
+            activity.heartbeat(entity_id)
+
+        await asyncio.gather(*(one(entity_id) for entity_id in ids))
+        return result
+
+    async def _wake(self, page: RolloutPageInput, entity_id: int) -> str:
+        kind = page.kind
+        handle = self._client.get_workflow_handle(WORKFLOW_ID[kind](entity_id))
+        try:
+            if kind == "policy":  # policies re-read their config on every wake: a plain refresh
+                await handle.signal("refresh")
+            else:
+                await handle.signal("settings_changed", SettingsChanged(revision=page.revision))
+            return "signalled"
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+        if kind != "appointment":
+            return "not_running"  # ended; a missing active one is the reconciler's (it starts it fresh)
+        # Booked a moment ago and not started yet, or ended: start it unless it ever ran (REJECT_DUPLICATE);
+        # it then plans with the settings it reads now.
+        async with self._sessions() as session:
+            appointment = await store.appointment_of(session, page.business_id, entity_id)
+            if appointment is None:
+                return "not_running"
+            snapshot = await store.appointment_snapshot(session, appointment)
+        handle = await ensure_workflow(self._client, snapshot)
+        return "started" if handle.result_run_id else "not_running"
+
+    @activity.defn
+    async def mark_rolled_out(self, done: RolledOutInput) -> None:
+        async with self._sessions() as session:
+            await mark_rolled_out(session, done.business_id, done.revision)
