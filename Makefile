@@ -9,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast lint bench clean
+.PHONY: run test test-fast lint bench clean catalogs
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ test: lint
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not e2e" $(PYTEST_ARGS)
+
+# After changing a template's wording: extract the strings, merge them into every catalog, then translate
+# the new or fuzzy entries (tests/test_translations.py fails until every catalog is complete).
+catalogs: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --omit-header -o activities/locales/messages.pot .
+	$(BIN)/pybabel update -i activities/locales/messages.pot -d activities/locales --ignore-obsolete
 
 clean:
 	rm -rf $(VENV) .keeptime .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_skeleton, format_time
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from activities.translations import translations_for
 from db.models import (
     Appointment,
     Broadcast,
@@ -27,6 +28,7 @@ from db.models import (
 )
 from domain.automation import AutomationSettings
 from domain.limits import usable_locale
+from domain.locales import message_locale
 from domain.notification_events import EventSpec
 from domain.notification_types import NotificationRequest
 from domain.preferences import Preferences
@@ -87,14 +89,21 @@ def recipient_zone(customer: Customer | None, business: Business) -> ZoneInfo:
 
 
 def local_time_text(instant: datetime, zone: ZoneInfo, locale: str, *, now: datetime) -> dict[str, str]:
-    """The ``when`` variables: date and time in the recipient's zone, formatted for their locale."""
+    """The ``when`` variables: date and time in the recipient's zone, formatted and worded for the locale
+    (CLDR patterns: ``Fri, Mar 14, 2031`` / ``2:00 PM`` in en, ``Fr., 14. März 2031`` / ``14:00`` in de)."""
     safe_locale = usable_locale(locale)  # a stored locale Babel does not know formats as English
-    date_text = format_datetime(instant, "EEE d MMM y", tzinfo=zone, locale=safe_locale)
-    time_text = format_datetime(instant, "HH:mm", tzinfo=zone, locale=safe_locale)
-    days = (instant.astimezone(zone).date() - now.astimezone(zone).date()).days
-    relative = {0: f"today at {time_text}", 1: f"tomorrow at {time_text}"}.get(
-        days, f"on {date_text} at {time_text}"
-    )
+    local = instant.astimezone(zone)
+    # CLDR puts a narrow no-break space before "PM": a plain one keeps an English SMS in GSM-7 (160 chars).
+    date_text = format_skeleton("yMMMEd", local, locale=safe_locale).replace("\u202f", " ")
+    time_text = format_time(local, format="short", locale=safe_locale).replace("\u202f", " ")
+    days = (local.date() - now.astimezone(zone).date()).days
+    words = translations_for(safe_locale)
+    if days == 0:
+        relative = words.gettext("today at %(time)s") % {"time": time_text}
+    elif days == 1:
+        relative = words.gettext("tomorrow at %(time)s") % {"time": time_text}
+    else:
+        relative = words.gettext("on %(date)s at %(time)s") % {"date": date_text, "time": time_text}
     return {
         "datetime": f"{date_text}, {time_text}",
         "date": date_text,
@@ -119,7 +128,9 @@ async def load_message_context(
     zone = recipient_zone(customer, business)
     now = datetime.now(UTC)
     if spec.audience == "admin":
-        contact = Contact(name=business.name, locale="en", addresses={"email": business.admin_email or ""})
+        contact = Contact(
+            name=business.name, locale=business.locale, addresses={"email": business.admin_email or ""}
+        )
         channels = ["email"] if business.admin_email else []
         customer_name = await _appointment_customer_name(session, entity)
     elif customer is None or customer.business_id != business.id:
@@ -138,14 +149,15 @@ async def load_message_context(
         stale = f"preference: {spec.category}"  # the customer turned this kind of message off
     base = settings.public_base_url.rstrip("/")
     ref = f"{request.entity_type}s/{request.entity_id}"
+    locale = message_locale(contact.locale if contact else None, business.locale)
     template = {
         "customer": {
             "name": customer_name,
             "first_name": customer_name.split()[0] if customer_name else "",
-            "locale": contact.locale if contact else "en",
+            "locale": locale,
         },
         "business": {"name": business.name, "time_zone": business.time_zone},
-        "when": local_time_text(instant or now, zone, contact.locale if contact else "en", now=now),
+        "when": local_time_text(instant or now, zone, locale, now=now),
         "links": {
             "cancel": f"{base}/b/{business.id}/{ref}/cancel",
             "reschedule": f"{base}/b/{business.id}/{ref}/reschedule",
@@ -154,7 +166,7 @@ async def load_message_context(
             "admin": f"{base}/v1/{ref}",
         },
         "variant": request.variant or "",
-        **loaded.extra,
+        **_localized(loaded.extra, locale),
     }
     return MessageContext(
         business=business,
@@ -168,6 +180,18 @@ async def load_message_context(
     )
 
 
+def _localized(extra: dict[str, Any], locale: str) -> dict[str, Any]:
+    """Entity values that are words or dates: in the message's language and the locale's date format."""
+    words = translations_for(locale)
+    if "appointment" in extra and extra["appointment"]["service"] is None:
+        extra["appointment"]["service"] = words.gettext("appointment")
+    if "policy" in extra:
+        policy = extra["policy"]
+        policy["product"] = policy["product"] or words.gettext("insurance")
+        policy["end_date"] = format_date(policy["end_date"], format="long", locale=usable_locale(locale))
+    return extra
+
+
 async def _load_entity(session: AsyncSession, request: NotificationRequest) -> LoadedEntity | None:
     if request.entity_type == "appointment":
         appointment: Appointment | None = await session.scalar(_share_locked(Appointment, request))
@@ -176,7 +200,7 @@ async def _load_entity(session: AsyncSession, request: NotificationRequest) -> L
         extra = {
             "appointment": {
                 "id": appointment.id,
-                "service": appointment.service or "appointment",
+                "service": appointment.service,  # None: "appointment" in the message's language
                 "resource": appointment.resource or "",
                 "status": appointment.status.value,
                 "no_show_fee": "",
@@ -232,8 +256,8 @@ async def _load_policy(session: AsyncSession, request: NotificationRequest) -> L
     extra = {
         "policy": {
             "number": policy.policy_number,
-            "product": policy.product or "policy",
-            "end_date": policy.end_date.isoformat(),
+            "product": policy.product,  # None: a word in the message's language
+            "end_date": policy.end_date,
         }
     }
     return LoadedEntity(policy, policy.status.value, policy.term, None, extra)

@@ -188,7 +188,13 @@ class NotificationActivities:
         row = await claim(log_session, request, channel, provider.name)
         self._checkpoint("claimed")
         try:
-            message = render_message(request.event, channel, context.template, context.overrides.get(channel))
+            message = render_message(
+                request.event,
+                channel,
+                context.template,
+                context.overrides.get(channel),
+                locale=context.template["customer"]["locale"],
+            )
         except TemplateRenderError as exc:
             await mark_failed(log_session, row.id, str(exc), "template_error")
             return NotificationResult(

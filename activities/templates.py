@@ -2,10 +2,14 @@
 
 Missing variables are errors (StrictUndefined), HTML is autoescaped, and a business's overrides are rendered
 in Jinja's sandbox. ``validate_override`` renders an override against sample data before it is saved.
+Every sentence is ``_("... %(name)s ...", name=...)`` (Jinja2's i18n extension, new-style gettext): one set
+of environments per language, with that language's catalog installed (``activities/translations.py``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -13,47 +17,71 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from activities.providers import RenderedMessage
+from activities.translations import translations
+from domain.locales import SOURCE_LANGUAGE, catalog_language
 from domain.notification_events import EVENTS, TEMPLATE_PARTS
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
-LAYOUT = "_layout/email.html.j2"
+LAYOUT = "layout/email.html.j2"
 
 
 class TemplateRenderError(Exception):
     """A template could not be rendered (a missing variable, a syntax error): never sent half-filled."""
 
 
-def _environment(cls: type[Environment], *, autoescape: bool) -> Environment:
-    return cls(
+def _environment(cls: type[Environment], language: str, *, autoescape: bool) -> Environment:
+    environment = cls(
         loader=FileSystemLoader(TEMPLATE_DIR),
         undefined=StrictUndefined,
         autoescape=autoescape,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        extensions=["jinja2.ext.i18n"],
+    )
+    environment.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    return environment
+
+
+@dataclass(frozen=True)
+class Environments:
+    text: Environment
+    html: Environment
+    sandbox_text: Environment
+    sandbox_html: Environment
+
+
+@cache
+def environments(language: str) -> Environments:
+    return Environments(
+        text=_environment(Environment, language, autoescape=False),
+        html=_environment(Environment, language, autoescape=True),
+        sandbox_text=_environment(SandboxedEnvironment, language, autoescape=False),
+        sandbox_html=_environment(SandboxedEnvironment, language, autoescape=True),
     )
 
 
-_TEXT = _environment(Environment, autoescape=False)
-_HTML = _environment(Environment, autoescape=True)
-_SANDBOX_TEXT = _environment(SandboxedEnvironment, autoescape=False)
-_SANDBOX_HTML = _environment(SandboxedEnvironment, autoescape=True)
-
-
 def render_message(
-    event: str, channel: str, context: dict[str, Any], overrides: dict[str, str] | None = None
+    event: str,
+    channel: str,
+    context: dict[str, Any],
+    overrides: dict[str, str] | None = None,
+    *,
+    locale: str = SOURCE_LANGUAGE,
 ) -> RenderedMessage:
-    """Render every part of ``event`` for ``channel``; ``overrides`` maps a part name to a business's text."""
+    """Render every part of ``event`` for ``channel`` in ``locale``'s language (a language without a catalog
+    renders in English); ``overrides`` maps a part name to a business's text."""
     overrides = overrides or {}
+    envs = environments(catalog_language(locale))
     try:
-        template = _TEXT.get_template(f"{event}/{channel}.j2")
+        template = envs.text.get_template(f"{event}/{channel}.j2")
         parts: dict[str, str] = {}
         for part in ("subject", "text"):
             if part in overrides:
-                parts[part] = _SANDBOX_TEXT.from_string(overrides[part]).render(context).strip()
+                parts[part] = envs.sandbox_text.from_string(overrides[part]).render(context).strip()
             elif part in template.blocks:
                 parts[part] = "".join(template.blocks[part](template.new_context(context))).strip()
-        html = _render_html(event, channel, context, parts, overrides.get("html"))
+        html = _render_html(envs, event, channel, context, parts, overrides.get("html"))
     except TemplateNotFound as exc:
         raise TemplateRenderError(f"no template for {event} on {channel}") from exc
     except TemplateError as exc:
@@ -64,14 +92,19 @@ def render_message(
 
 
 def _render_html(
-    event: str, channel: str, context: dict[str, Any], parts: dict[str, str], override: str | None
+    envs: Environments,
+    event: str,
+    channel: str,
+    context: dict[str, Any],
+    parts: dict[str, str],
+    override: str | None,
 ) -> str | None:
     if channel != "email":
         return None
     if override is not None:
-        return _SANDBOX_HTML.from_string(override).render(context)
+        return envs.sandbox_html.from_string(override).render(context)
     name = f"{event}/email.html.j2" if (TEMPLATE_DIR / event / "email.html.j2").exists() else LAYOUT
-    return _HTML.get_template(name).render(
+    return envs.html.get_template(name).render(
         {**context, "subject": parts.get("subject", ""), "text": parts["text"]}
     )
 

@@ -128,6 +128,7 @@ def _editable(business: Business) -> dict[str, object]:
         "name": business.name,
         "time_zone": business.time_zone,
         "admin_email": business.admin_email,
+        "locale": business.locale,
         "automation": effective_automation(business),
     }
 

@@ -34,6 +34,7 @@ class BusinessOut(Resource):
     name: str
     time_zone: str
     admin_email: str | None
+    locale: str = Field(description="the language messages fall back to")
     automation: AutomationSettings = Field(description="the settings in force, defaults filled in")
     rating: Rating
     created_at: Instant | None

@@ -8,6 +8,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, fie
 
 from domain.automation import AutomationSettings, validate_time_zone
 from domain.limits import Day, DbId, FieldValueError, Instant, LocaleName
+from domain.locales import CatalogLocaleName
 from domain.preferences import Preferences
 
 TimeZone = Annotated[str, Field(max_length=64), AfterValidator(validate_time_zone)]
@@ -37,6 +38,9 @@ class BusinessCreate(Strict):
     name: str = Field(min_length=1, max_length=200)
     time_zone: TimeZone
     admin_email: EmailStr | None = None
+    locale: CatalogLocaleName = Field(
+        default="en", description="the language messages fall back to; one with a catalog (en, de, es, de_AT)"
+    )
     automation: AutomationSettings = Field(default_factory=AutomationSettings)
 
 
@@ -46,6 +50,7 @@ class BusinessUpdate(Patch):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     time_zone: TimeZone | None = None
     admin_email: EmailStr | None = None
+    locale: CatalogLocaleName | None = None
     automation: AutomationSettings | None = None
 
 
@@ -54,7 +59,11 @@ class CustomerFields(Strict):
     phone: Phone | None = None
     push_token: str | None = Field(default=None, max_length=512)
     time_zone: TimeZone | None = None
-    locale: LocaleName | None = Field(default=None, description="a CLDR locale Babel knows: en, de, pt_BR")
+    locale: LocaleName | None = Field(
+        default=None,
+        description="a CLDR locale Babel knows (en, de, pt_BR); messages are in its language when it has a "
+        "catalog (en, de, es), else in the business's locale",
+    )
     channel_order: list[str] | None = None
     email_opted_in: bool | None = None
     sms_opted_in: bool | None = None

@@ -55,6 +55,7 @@ def business_json(business: Business) -> dict[str, Any]:
             "name": business.name,
             "time_zone": business.time_zone,
             "admin_email": business.admin_email,
+            "locale": business.locale,
             "automation": effective_automation(business),
             "rating": rating_json(business),
             "created_at": _iso(business.created_at),

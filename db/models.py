@@ -70,6 +70,12 @@ class Business(Base):
     name: Mapped[str] = mapped_column(String(200))
     time_zone: Mapped[str] = mapped_column(String(64))
     admin_email: Mapped[str | None] = mapped_column(String(320))
+    locale: Mapped[str] = mapped_column(
+        String(16),
+        default="en",
+        server_default="en",
+        comment="messages fall back to it (a locale with a catalog: en, de, es, de_AT ...)",
+    )
     automation: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     settings_revision: Mapped[int] = mapped_column(
         BigInteger,

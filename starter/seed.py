@@ -1,10 +1,12 @@
 """``python -m starter db:seed``: a realistic demo data set, started through the same services as the API.
 
-Four businesses (a salon in Berlin, a vet clinic in London, an insurer in Kolkata, a restaurant in Rome whose
-reservations the host confirms and which complete themselves 35 minutes after they start) with customers,
-appointments across the next five days, pets with vaccinations expiring over the next months, policies ending
-over the next three months, and a few chat rooms. Every appointment, vaccination and policy gets its workflow,
-so the Web UI (http://localhost:8233) fills with sleeping workflows at once. Run it with the stack up.
+Four businesses (a German-speaking salon in Berlin, a vet clinic in London, an insurer in Kolkata, a
+restaurant in Rome whose reservations the host confirms and which complete themselves 35 minutes after they
+start) with customers in six locales (de, en, es, de_AT, en_GB, and pt_BR, which reads its business's
+language) and different preferences, appointments across the next five days, pets with vaccinations expiring
+over the next months, policies ending over the next three months, and a few chat rooms. Every appointment,
+vaccination and policy gets its workflow, so the Web UI (http://localhost:8233) fills with sleeping workflows
+at once. Run it with the stack up.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ FIRST = ["Ada", "Ravi", "Lena", "Tom", "Mia", "Omar", "Sofia", "Jonas", "Priya",
 LAST = ["Lovelace", "Kumar", "Weber", "Brown", "Rossi", "Haddad", "Silva", "Berg", "Nair", "Klein"]
 SERVICES = ["Haircut", "Colour", "Beard trim", "Blow-dry", "Manicure"]
 VACCINES = ["Rabies", "Distemper", "Parvovirus", "Leptospirosis"]
+CUSTOMER_LOCALES = ["de", "en", "es", "de_AT", "pt_BR", "en_GB"]
 
 
 async def seed_demo(args: argparse.Namespace) -> int:
@@ -67,6 +70,7 @@ async def _business(
     customers: int,
     rng: random.Random,
     automation: dict[str, object] | None = None,
+    locale: str = "en",
 ) -> tuple[int, str, list[int]]:
     async with sessions() as session:
         business, key = await tenants.create_business(
@@ -75,6 +79,7 @@ async def _business(
                 "name": name,
                 "time_zone": zone,
                 "admin_email": "owner@demo.test",
+                "locale": locale,
                 "automation": automation or {},
             },
         )
@@ -90,6 +95,8 @@ async def _business(
                     "email": f"{first.lower()}.{last.lower()}{n}@demo.test",
                     "phone": f"+4915{rng.randrange(10**8, 10**9)}",
                     "sms_opted_in": rng.random() < 0.7,
+                    # mixed languages: pt_BR has no catalog and reads the business's language
+                    "locale": CUSTOMER_LOCALES[n % len(CUSTOMER_LOCALES)],
                     # some customers want no announcements (broadcasts), one in five no review requests
                     "preferences": {"announcements": n % 3 != 0, "review_requests": n % 5 != 0},
                 },
@@ -99,7 +106,9 @@ async def _business(
 
 
 async def _salon(sessions: SessionFactory, client: Client, rng: random.Random) -> str:
-    business_id, key, customers = await _business(sessions, "Demo Salon Nord", "Europe/Berlin", 12, rng)
+    business_id, key, customers = await _business(
+        sessions, "Demo Salon Nord", "Europe/Berlin", 12, rng, locale="de"
+    )
     zone = ZoneInfo("Europe/Berlin")
     today = datetime.now(zone).date()
     with tqdm(total=24, desc="appointments", file=sys.stderr) as bar:
@@ -163,7 +172,9 @@ async def _restaurant(sessions: SessionFactory, client: Client, rng: random.Rand
 
 
 async def _vet(sessions: SessionFactory, client: Client, rng: random.Random) -> str:
-    business_id, key, owners = await _business(sessions, "Demo Vet Clinic", "Europe/London", 6, rng)
+    business_id, key, owners = await _business(
+        sessions, "Demo Vet Clinic", "Europe/London", 6, rng, locale="en_GB"
+    )
     with tqdm(total=10, desc="vaccinations", file=sys.stderr) as bar:
         for n in range(10):
             async with sessions() as session:

@@ -63,8 +63,8 @@ async def test_email_goes_out_as_multipart_with_a_stable_message_id(
     [message] = smtp.messages
     assert message["To"] == "ada@example.test"
     assert (
-        message["Subject"] == "Reminder: Haircut on Fri 14 Mar 2031 at 14:00"
-    )  # 13:00 UTC is 14:00 in Berlin
+        message["Subject"] == "Reminder: Haircut on Fri, Mar 14, 2031 at 2:00 PM"
+    )  # 13:00 UTC is 14:00 in Berlin, in the CLDR format of the customer's locale (en)
     assert (
         message["Message-ID"]
         == email_message_id(request.idempotency_key("email"))
@@ -72,7 +72,7 @@ async def test_email_goes_out_as_multipart_with_a_stable_message_id(
     )
     body = parts(message)
     assert "Hello Ada," in body["text/plain"]
-    assert "14:00" in body["text/plain"] and "Europe/Berlin" in body["text/plain"]
+    assert "2:00 PM" in body["text/plain"] and "Europe/Berlin" in body["text/plain"]
     assert "https://keeptime.example/b/" in body["text/plain"]
     assert "<strong>Haircut</strong>" in body["text/html"]
     assert "Ada &lt;b&gt;Lovelace" not in body["text/html"]  # first name only, and escaped if it had markup
