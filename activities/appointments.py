@@ -105,6 +105,7 @@ async def _apply(
 ) -> None:
     now = datetime.now(UTC)
     appointment.status = target
+    appointment.status_changed_at = now
     if target == AppointmentStatus.CHECKED_IN:
         appointment.checked_in_at = now
     elif target == AppointmentStatus.COMPLETED:

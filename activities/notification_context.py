@@ -16,6 +16,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.translations import translations_for
+from db.admin_digest import DigestRows, DigestSection, digest_rows
 from db.models import (
     Appointment,
     Broadcast,
@@ -26,6 +27,7 @@ from db.models import (
     TemplateOverride,
     Vaccination,
 )
+from domain.admin_digest import digest_window
 from domain.automation import AutomationSettings
 from domain.limits import usable_locale
 from domain.locales import message_locale
@@ -145,10 +147,16 @@ async def load_message_context(
         stale = status
     elif request.entity_version is not None and version is not None and version != request.entity_version:
         stale = "rescheduled"
+    elif request.event == "appointment.admin_new_booking" and _in_digest_mode(business):
+        stale = "in_daily_digest"  # the owner gets the day's bookings in one message instead
     elif customer is not None and not Preferences.from_stored(customer.preferences).allows(spec.category):
         stale = f"preference: {spec.category}"  # the customer turned this kind of message off
     base = settings.public_base_url.rstrip("/")
-    ref = f"{request.entity_type}s/{request.entity_id}"
+    ref = (
+        "businesses/me"
+        if request.entity_type == "business"
+        else f"{request.entity_type}s/{request.entity_id}"
+    )
     locale = message_locale(contact.locale if contact else None, business.locale)
     template = {
         "customer": {
@@ -166,7 +174,7 @@ async def load_message_context(
             "admin": f"{base}/v1/{ref}",
         },
         "variant": request.variant or "",
-        **_localized(loaded.extra, locale),
+        **_localized(loaded.extra, locale, zone),
     }
     return MessageContext(
         business=business,
@@ -180,9 +188,15 @@ async def load_message_context(
     )
 
 
-def _localized(extra: dict[str, Any], locale: str) -> dict[str, Any]:
+def _in_digest_mode(business: Business) -> bool:
+    return AutomationSettings.from_stored(business.automation).settings.admin_alerts == "daily_digest"
+
+
+def _localized(extra: dict[str, Any], locale: str, zone: ZoneInfo) -> dict[str, Any]:
     """Entity values that are words or dates: in the message's language and the locale's date format."""
     words = translations_for(locale)
+    if "digest" in extra:
+        extra["digest"] = _digest_text(extra["digest"], usable_locale(locale), zone)
     if "appointment" in extra and extra["appointment"]["service"] is None:
         extra["appointment"]["service"] = words.gettext("appointment")
     if "policy" in extra:
@@ -190,6 +204,37 @@ def _localized(extra: dict[str, Any], locale: str) -> dict[str, Any]:
         policy["product"] = policy["product"] or words.gettext("insurance")
         policy["end_date"] = format_date(policy["end_date"], format="long", locale=usable_locale(locale))
     return extra
+
+
+def _day_and_time(local: datetime, locale: str) -> str:
+    day = format_skeleton("MMMEd", local, locale=locale)
+    return f"{day}, {format_time(local, format='short', locale=locale)}".replace("\u202f", " ")
+
+
+def _digest_text(digest: dict[str, Any], locale: str, zone: ZoneInfo) -> dict[str, Any]:
+    rows: DigestRows = digest["rows"]
+
+    def section(part: DigestSection) -> dict[str, Any]:
+        return {
+            "count": part.count,
+            "more": part.count - len(part.items),
+            "items": [
+                {
+                    "id": item.appointment_id,
+                    "service": item.service or translations_for(locale).gettext("appointment"),
+                    "customer": item.customer,
+                    "when": _day_and_time(item.starts_at.astimezone(zone), locale),
+                }
+                for item in part.items
+            ],
+        }
+
+    return {
+        "date": format_skeleton("yMMMEd", digest["end"].astimezone(zone), locale=locale),
+        "bookings": section(rows.bookings),
+        "cancellations": section(rows.cancellations),
+        "no_shows": section(rows.no_shows),
+    }
 
 
 async def _load_entity(session: AsyncSession, request: NotificationRequest) -> LoadedEntity | None:
@@ -212,6 +257,8 @@ async def _load_entity(session: AsyncSession, request: NotificationRequest) -> L
         return await _load_vaccination(session, request)
     if request.entity_type == "policy":
         return await _load_policy(session, request)
+    if request.entity_type == "business":
+        return await _load_digest(session, request)
     if request.entity_type == "broadcast":
         broadcast: Broadcast | None = await session.scalar(_share_locked(Broadcast, request))
         if broadcast is None:
@@ -228,6 +275,25 @@ def _share_locked(model: Any, request: NotificationRequest) -> Select[Any]:
         .where(model.id == request.entity_id, model.business_id == request.business_id)
         .with_for_update(read=True)
     )
+
+
+async def _load_digest(session: AsyncSession, request: NotificationRequest) -> LoadedEntity | None:
+    """The daily digest: the business's alert mode is its "status"; an empty day is not worth a message."""
+    business: Business | None = await session.scalar(
+        select(Business).where(Business.id == request.entity_id).with_for_update(read=True)
+    )
+    if business is None or business.id != request.business_id or request.scheduled_for is None:
+        return None
+    settings = AutomationSettings.from_stored(business.automation).settings
+    if settings.admin_alerts != "daily_digest":
+        return LoadedEntity(business, "not_in_digest_mode", None, request.scheduled_for, {})
+    zone = ZoneInfo(business.time_zone)
+    at = request.scheduled_for
+    start, end = digest_window(at, at.astimezone(zone).time(), zone)
+    rows = await digest_rows(session, business.id, start, end)
+    status = "empty_digest" if rows.empty else "daily_digest"
+    extra = {"digest": {"start": start, "end": end, "rows": rows}}
+    return LoadedEntity(business, status, None, at, extra)
 
 
 async def _load_vaccination(session: AsyncSession, request: NotificationRequest) -> LoadedEntity | None:

@@ -18,8 +18,9 @@ from db import appointments as store
 from db import pets, policies
 from db.engine import SessionFactory
 from db.models import Appointment, Vaccination
-from db.tenants import businesses_not_rolled_out
+from db.tenants import businesses_not_rolled_out, businesses_with_digest
 from domain.ids import (
+    admin_digest_workflow_id,
     appointment_workflow_id,
     policy_workflow_id,
     settings_rollout_workflow_id,
@@ -27,6 +28,7 @@ from domain.ids import (
 )
 from domain.job_types import JobMetrics, ReconcileInput
 from workflows.starts import (
+    ensure_admin_digest,
     ensure_rollout,
     ensure_workflow,
     start_policy_workflow,
@@ -89,6 +91,11 @@ async def reconcile_workflows(
             if await needs_start(client, workflow_id):
                 await restart()
                 report.started.append(workflow_id)
+        for business_id in await businesses_with_digest(session):
+            report.scanned += 1
+            if await needs_start(client, admin_digest_workflow_id(business_id)):
+                await ensure_admin_digest(client, business_id, daily_digest=True)
+                report.started.append(admin_digest_workflow_id(business_id))
         # A settings change whose rollout never started (the API died after the commit) or never finished.
         for business_id, revision in await businesses_not_rolled_out(session):
             report.scanned += 1

@@ -10,8 +10,10 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from db import appointments as store
 from db.engine import SessionFactory
+from db.models import Business
 from db.rollout import ids_page
 from db.tenants import mark_rolled_out
+from domain.automation import AutomationSettings
 from domain.ids import appointment_workflow_id, policy_workflow_id, vaccination_workflow_id
 from domain.rollout_types import (
     RolledOutInput,
@@ -19,7 +21,7 @@ from domain.rollout_types import (
     RolloutPageResult,
     SettingsChanged,
 )
-from workflows.starts import ensure_workflow
+from workflows.starts import ensure_admin_digest, ensure_workflow
 
 SIGNAL_CONCURRENCY = 16  # signals in flight per page: well under the frontend's per-namespace RPS limit
 WORKFLOW_ID = {
@@ -75,6 +77,16 @@ class RolloutActivities:
             snapshot = await store.appointment_snapshot(session, appointment)
         handle = await ensure_workflow(self._client, snapshot)
         return "started" if handle.result_run_id else "not_running"
+
+    @activity.defn
+    async def ensure_admin_digest(self, business: RolledOutInput) -> bool:
+        """The business's digest workflow runs exactly when its alerts are ``daily_digest``."""
+        async with self._sessions() as session:
+            row = await session.get(Business, business.business_id)
+        wanted = row is not None and AutomationSettings.from_stored(row.automation).settings.admin_alerts
+        return await ensure_admin_digest(
+            self._client, business.business_id, daily_digest=wanted == "daily_digest"
+        )
 
     @activity.defn
     async def mark_rolled_out(self, done: RolledOutInput) -> None:

@@ -143,6 +143,14 @@ def sample_context(event: str) -> dict[str, Any]:
         context["pet"] = {"name": "Bello", "species": "dog"}
     if event.startswith("policy."):
         context["policy"] = {"number": "MOT-1001", "product": "Motor", "end_date": "2031-03-31"}
+    if event.startswith("business."):
+        booking = {"id": 123, "when": "Fri, Mar 14, 14:00", "service": "Haircut", "customer": "Alex Example"}
+        context["digest"] = {
+            "date": "Fri, Mar 14, 2031",
+            "bookings": {"count": 2, "more": 1, "items": [booking]},
+            "cancellations": {"count": 0, "more": 0, "items": []},
+            "no_shows": {"count": 1, "more": 0, "items": [{**booking, "id": 124}]},
+        }
     if event.startswith("broadcast."):
         context["broadcast"] = {
             "subject": "We are open on Sunday",

@@ -19,7 +19,7 @@ from db.tenants import create_business, customer_of
 from domain.limits import MAX_DB_ID
 from domain.preferences import Preferences
 from domain.rollout_types import RolloutProgress
-from services.settings import rollout_progress, update_business
+from services.settings import business_created, rollout_progress, update_business
 from services.settings_preview import SettingsPreview, preview_settings
 
 routes = RouteTable("businesses")
@@ -46,6 +46,7 @@ async def create(request: web.Request) -> web.Response:
     body = await parse_json_body(request, BusinessCreate)
     async with request.app[SESSIONS]() as session:
         business, key = await create_business(session, {**body.model_dump(mode="json")})
+    await business_created(request.app[TEMPORAL], business)
     return web.json_response({"business": business_json(business), "api_key": key}, status=201)
 
 
@@ -73,12 +74,7 @@ async def me(request: web.Request) -> web.Response:
 async def update_me(request: web.Request) -> web.Response:
     """A JSON Merge Patch (RFC 7396) of the business: a field left out keeps its value, ``null`` resets it
     (``admin_email`` clears; an automation setting returns to its default); the result is validated whole."""
-    business_id = await require_business(request)
-    patch = await parse_json_object(request)
-    async with request.app[SESSIONS]() as session:
-        business = await session.get(Business, business_id)
-    assert business is not None
-    merged = validate(BusinessCreate, merge_patch(_editable(business), patch))
+    business_id, merged = await _patched(request)
     business, rollout = await update_business(
         request.app[SESSIONS], request.app[TEMPORAL], business_id, merged.model_dump(mode="json")
     )
@@ -96,12 +92,7 @@ async def update_me(request: web.Request) -> web.Response:
 async def preview_automation(request: web.Request) -> web.Response:
     """The body is the change you would ``PATCH /v1/businesses/me`` with (a merge patch): nothing is stored.
     Each sample step shows its local time (the recipient's zone) before and after the change."""
-    business_id = await require_business(request)
-    patch = await parse_json_object(request)
-    async with request.app[SESSIONS]() as session:
-        business = await session.get(Business, business_id)
-    assert business is not None
-    merged = validate(BusinessCreate, merge_patch(_editable(business), patch))
+    business_id, merged = await _patched(request)
     preview = await preview_settings(
         request.app[SESSIONS], business_id, merged.automation, merged.time_zone, datetime.now(UTC)
     )
@@ -120,6 +111,16 @@ async def rollout(request: web.Request) -> web.Response:
     if progress is None:
         raise ApiError(404, "not_found", "no rollout of that revision (nothing sleeping planned with it)")
     return web.json_response(progress.model_dump(mode="json"))
+
+
+async def _patched(request: web.Request) -> tuple[int, BusinessCreate]:
+    """The calling business with the request's merge patch applied, validated whole (nothing stored)."""
+    business_id = await require_business(request)
+    patch = await parse_json_object(request)
+    async with request.app[SESSIONS]() as session:
+        business = await session.get(Business, business_id)
+    assert business is not None
+    return business_id, validate(BusinessCreate, merge_patch(_editable(business), patch))
 
 
 def _editable(business: Business) -> dict[str, object]:

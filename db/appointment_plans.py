@@ -9,11 +9,11 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.appointments import snapshot_of
 from db.models import Appointment, Business, Customer, NotificationLog, Review
 from db.rollout import ids_page
 from domain.appointment_timeline import reminder_key
-from domain.appointment_types import AppointmentSnapshot, AppointmentState
-from domain.automation import AutomationSettings
+from domain.appointment_types import AppointmentState
 
 REMINDER = "appointment.reminder"
 
@@ -63,25 +63,9 @@ async def sleeping_appointments(
     history: dict[int, list[NotificationLog]] = {}
     for log in logs:
         history.setdefault(log.entity_id, []).append(log)
-    stored = AutomationSettings.from_stored(business.automation)
     found = []
     for row in sorted(rows, key=lambda r: r.id):
-        snapshot = AppointmentSnapshot(
-            appointment_id=row.id,
-            business_id=row.business_id,
-            customer_id=row.customer_id,
-            status=row.status.value,
-            starts_at=row.starts_at,
-            ends_at=row.ends_at,
-            version=row.version,
-            time_zone=business.time_zone,
-            automation=stored.settings,
-            invalid_settings=stored.invalid,
-            settings_revision=business.settings_revision,
-            checked_in_at=row.checked_in_at,
-            completed_at=row.completed_at,
-            reviewed=row.id in reviewed,
-        )
+        snapshot = snapshot_of(row, business, reviewed=row.id in reviewed)
         state = AppointmentState(snapshot=snapshot, booked_announced=True)
         for log in history.get(row.id, []):
             _apply_log(state, log)

@@ -40,6 +40,11 @@ async def appointment_snapshot(session: AsyncSession, appointment: Appointment) 
     """What the workflow plans with: the row plus its business's zone and automation settings."""
     business = await session.get(Business, appointment.business_id)
     assert business is not None
+    return snapshot_of(appointment, business, reviewed=await has_reviewed(session, appointment))
+
+
+def snapshot_of(appointment: Appointment, business: Business, *, reviewed: bool) -> AppointmentSnapshot:
+    """The row and its business's planning settings as the workflow sees them (no I/O)."""
     stored = AutomationSettings.from_stored(business.automation)
     return AppointmentSnapshot(
         appointment_id=appointment.id,
@@ -55,7 +60,7 @@ async def appointment_snapshot(session: AsyncSession, appointment: Appointment) 
         settings_revision=business.settings_revision,
         checked_in_at=appointment.checked_in_at,
         completed_at=appointment.completed_at,
-        reviewed=await has_reviewed(session, appointment),
+        reviewed=reviewed,
     )
 
 

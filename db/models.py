@@ -135,6 +135,8 @@ class Appointment(Base):
         Index("ix_appointments_customer_starts", "customer_id", "starts_at"),
         Index("ix_appointments_status_updated", "status", "updated_at"),
         Index("ix_appointments_resource_starts", "business_id", "resource", "starts_at"),
+        Index("ix_appointments_business_status_changed", "business_id", "status_changed_at"),
+        Index("ix_appointments_business_created", "business_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
@@ -152,6 +154,9 @@ class Appointment(Base):
     cancelled_by: Mapped[str | None] = mapped_column(String(64))
     checked_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status_changed_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), comment="when the status last changed (written with the change)"
+    )
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(

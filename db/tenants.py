@@ -157,3 +157,11 @@ async def update_customer(session: AsyncSession, customer: Customer, changes: di
         setattr(customer, field, value)
     await session.commit()
     return customer
+
+
+async def businesses_with_digest(session: AsyncSession) -> list[int]:
+    """Businesses whose admin alerts are ``daily_digest``: each has a digest workflow running."""
+    rows = await session.execute(
+        select(Business.id).where(Business.automation["admin_alerts"].astext == "daily_digest")
+    )
+    return [int(business_id) for business_id in rows.scalars()]

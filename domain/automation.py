@@ -48,6 +48,12 @@ class AutomationSettings(BaseModel):
         "assume_attended: confirmed completes at start + auto_complete_delay_s, no no-show (restaurants)",
     )
     notify_admin_on_booking: bool = True
+    admin_alerts: Literal["each", "daily_digest"] = Field(
+        default="each",
+        description="each: an e-mail per booking (if notify_admin_on_booking); daily_digest: one e-mail a "
+        "day at admin_digest_time listing the day's bookings, cancellations and no-shows (none if empty)",
+    )
+    admin_digest_time: LocalTime = Field(default=time(18, 0), description="business-local time of the digest")
     prevent_overlaps: bool = False
     vaccination_alert_days: list[int] = Field(default_factory=lambda: [30, 14, 7], max_length=10)
     expiry_alert_local_time: LocalTime = Field(

@@ -34,3 +34,7 @@ def health_check_workflow_id(now: datetime) -> str:
 def settings_rollout_workflow_id(business_id: int, revision: int) -> str:
     """One rollout per settings revision: applying the same change twice joins the rollout that runs."""
     return f"settings-rollout-{business_id}-r{revision}"
+
+
+def admin_digest_workflow_id(business_id: int) -> str:
+    return f"admin-digest-{business_id}"

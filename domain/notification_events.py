@@ -42,6 +42,8 @@ EVENTS: dict[str, EventSpec] = {
     "appointment.admin_new_booking": _spec(
         "appointment", {"pending", "confirmed"}, quiet=False, audience="admin"
     ),
+    # The business's daily digest (``admin_alerts: daily_digest``); the "status" is the business's alert mode.
+    "business.admin_digest": _spec("business", {"daily_digest"}, quiet=False, audience="admin"),
     "broadcast.message": replace(_spec("broadcast", {"running"}, quiet=False), category="announcements"),
     "vaccination.expiring": EventSpec(
         "vaccination", frozenset({"valid", "expiring_soon"}), False, channels=("sms",), category="reminders"

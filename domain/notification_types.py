@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-EntityType = Literal["appointment", "broadcast", "policy", "vaccination"]
+EntityType = Literal["appointment", "broadcast", "business", "policy", "vaccination"]
 DeliveryStatus = Literal["sent", "delivered", "skipped", "failed"]
 BroadcastState = Literal["running", "cancelling", "completed", "cancelled"]
 

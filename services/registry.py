@@ -8,6 +8,7 @@ from typing import Any
 import aiohttp
 from temporalio.client import Client
 
+from activities.admin_digest import AdminDigestActivities
 from activities.appointments import AppointmentActivities
 from activities.batch_jobs import BatchJobActivities
 from activities.cleanup import CleanupActivities
@@ -21,6 +22,7 @@ from activities.vaccinations import VaccinationActivities
 from activities.voice_agent import VoiceAgentClient
 from db.engine import SessionFactory
 from keeptime.settings import Settings
+from workflows.admin_digest import AdminDigestWorkflow
 from workflows.appointment import AppointmentWorkflow
 from workflows.broadcast import BroadcastWorkflow
 from workflows.health_check import DatabaseHealthCheckWorkflow
@@ -47,6 +49,7 @@ WORKFLOWS: Sequence[type] = (
     NotificationWorkflow,
     BroadcastWorkflow,
     SettingsRolloutWorkflow,
+    AdminDigestWorkflow,
 )
 
 
@@ -67,6 +70,7 @@ def build_activities(
     vaccinations = VaccinationActivities(sessions)
     reconciler = ReconcilerActivities(sessions, client)
     rollout = RolloutActivities(sessions, client)
+    digests = AdminDigestActivities(sessions)
     cleanup = CleanupActivities(sessions)
     batch_jobs = BatchJobActivities(sessions)
     policies = PolicyActivities(sessions, VoiceAgentClient(settings, http))
@@ -85,6 +89,8 @@ def build_activities(
         reconciler.reconcile_workflows,
         rollout.wake_page,
         rollout.mark_rolled_out,
+        rollout.ensure_admin_digest,
+        digests.plan_digest,
         vaccinations.load_vaccination,
         vaccinations.set_vaccination_status,
         appointments.load_appointment,

@@ -16,11 +16,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from db import policies, tenants
 from db.engine import SessionFactory
 from db.models import Business
+from domain.automation import AutomationSettings
 from domain.call_config import CallSchedulerConfig
 from domain.ids import settings_rollout_workflow_id
 from domain.rollout_types import RolloutProgress, RolloutStarted
 from workflows.settings_rollout import SettingsRolloutWorkflow
-from workflows.starts import ensure_rollout
+from workflows.starts import ensure_admin_digest, ensure_rollout
 
 
 async def update_business(
@@ -33,6 +34,12 @@ async def update_business(
     if business.rolled_out_revision >= business.settings_revision:
         return business, None
     return business, await _roll_out(client, business_id, business.settings_revision)
+
+
+async def business_created(client: Client, business: Business) -> None:
+    """A business created in digest mode gets its digest workflow at once (later changes: the rollout)."""
+    settings = AutomationSettings.from_stored(business.automation).settings
+    await ensure_admin_digest(client, business.id, daily_digest=settings.admin_alerts == "daily_digest")
 
 
 async def change_call_config(

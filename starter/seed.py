@@ -1,12 +1,12 @@
 """``python -m starter db:seed``: a realistic demo data set, started through the same services as the API.
 
-Four businesses (a German-speaking salon in Berlin, a vet clinic in London, an insurer in Kolkata, a
-restaurant in Rome whose reservations the host confirms and which complete themselves 35 minutes after they
-start) with customers in six locales (de, en, es, de_AT, en_GB, and pt_BR, which reads its business's
-language) and different preferences, appointments across the next five days, pets with vaccinations expiring
-over the next months, policies ending over the next three months, and a few chat rooms. Every appointment,
-vaccination and policy gets its workflow, so the Web UI (http://localhost:8233) fills with sleeping workflows
-at once. Run it with the stack up.
+Four businesses (a German-speaking salon in Berlin, a vet clinic in London whose owner gets a daily digest,
+an insurer in Kolkata, a restaurant in Rome whose reservations the host confirms and which complete
+themselves 35 minutes after they start) with customers in six locales (de, en, es, de_AT, en_GB, and pt_BR,
+which reads its business's language) and different preferences, appointments across the next five days,
+pets with vaccinations expiring over the next months, policies ending over the next three months, and a few
+chat rooms. Every appointment, vaccination and policy gets its workflow, so the Web UI
+(http://localhost:8233) fills with sleeping workflows at once. Run it with the stack up.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from keeptime.settings import get_settings
 from keeptime.temporal_client import connect_temporal
 from services.appointments import book_appointment
 from services.policies import register_policy
+from services.settings import business_created
 from services.vaccinations import register_vaccination
 
 FIRST = ["Ada", "Ravi", "Lena", "Tom", "Mia", "Omar", "Sofia", "Jonas", "Priya", "Noah", "Emma", "Kenji"]
@@ -71,6 +72,7 @@ async def _business(
     rng: random.Random,
     automation: dict[str, object] | None = None,
     locale: str = "en",
+    client: Client | None = None,
 ) -> tuple[int, str, list[int]]:
     async with sessions() as session:
         business, key = await tenants.create_business(
@@ -83,6 +85,8 @@ async def _business(
                 "automation": automation or {},
             },
         )
+    if client is not None:
+        await business_created(client, business)  # e.g. its daily digest workflow
     ids = []
     for n in range(customers):
         first, last = rng.choice(FIRST), rng.choice(LAST)
@@ -173,7 +177,14 @@ async def _restaurant(sessions: SessionFactory, client: Client, rng: random.Rand
 
 async def _vet(sessions: SessionFactory, client: Client, rng: random.Random) -> str:
     business_id, key, owners = await _business(
-        sessions, "Demo Vet Clinic", "Europe/London", 6, rng, locale="en_GB"
+        sessions,
+        "Demo Vet Clinic",
+        "Europe/London",
+        6,
+        rng,
+        locale="en_GB",
+        automation={"admin_alerts": "daily_digest", "admin_digest_time": "18:00"},  # one e-mail a day
+        client=client,
     )
     with tqdm(total=10, desc="vaccinations", file=sys.stderr) as bar:
         for n in range(10):

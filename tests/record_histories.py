@@ -215,3 +215,34 @@ async def test_record_settings_change_histories(
             )
         await env.fast_forward(appointment, timedelta(days=2))
         await _save(appointment, "appointment_settings_change")
+
+
+async def test_record_admin_digest_histories(
+    skipping_env: WorkflowEnvironment,
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+) -> None:
+    """A business in digest mode: one digest sent, then the switch back to ``each`` through a rollout (which,
+    since its patch, also ends the digest workflow)."""
+    from domain.ids import admin_digest_workflow_id, settings_rollout_workflow_id
+    from services.settings import business_created, update_business
+
+    env = skipping_env
+    automation: dict[str, Any] = {"admin_alerts": "daily_digest", "admin_digest_time": "18:00"}
+    async with running_worker(env.client, sessions, provider_settings):
+        with env.with_time_skipping_disabled():
+            business, _, _, appointment = await booked(sessions, env.client, **automation)
+            await business_created(env.client, business)
+            digest = env.client.get_workflow_handle(admin_digest_workflow_id(business.id))
+            await until_next(appointment, "reminder")
+        await env.fast_forward(digest, timedelta(days=1))
+        with env.with_time_skipping_disabled():
+            change = {"automation": {**business.automation, "admin_alerts": "each"}}
+            _, rollout = await update_business(sessions, env.client, business.id, change)
+            assert rollout is not None
+            await _save(
+                env.client.get_workflow_handle(settings_rollout_workflow_id(business.id, rollout.revision)),
+                "settings_rollout_with_digest",
+            )
+            await _save(digest, "admin_digest")

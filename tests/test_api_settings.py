@@ -5,12 +5,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
 
+from domain.ids import admin_digest_workflow_id
 from tests.appointment_support import eventually
 from tests.test_api_appointments import book, tenant
+from workflows.admin_digest import AdminDigestWorkflow
 
 Client = TestClient[web.Request, web.Application]
 QUIET_OFF = {"start": "00:00", "end": "00:00"}
@@ -87,3 +93,39 @@ async def test_bad_previews_name_the_field_and_unknown_rollouts_are_404(api: Cli
     for revision in ("1", "99", "0", "x", "99999999999999999999"):
         missing = await api.get(f"/v1/businesses/me/settings-rollouts/{revision}", headers=auth)
         assert missing.status == 404, revision
+
+
+async def test_switching_to_a_daily_digest_starts_one_digest_workflow_and_back_ends_it(
+    api: Client, dev_env: WorkflowEnvironment
+) -> None:
+    auth, _ = await tenant(api)
+    digest = {"automation": {"admin_alerts": "daily_digest", "admin_digest_time": "18:30"}}
+    for _ in range(2):  # a repeat changes nothing and starts nothing twice
+        answer = await api.patch("/v1/businesses/me", json=digest, headers=auth)
+        assert answer.status == 200
+    business_id = (await answer.json())["id"]
+    handle = dev_env.client.get_workflow_handle_for(
+        AdminDigestWorkflow.run, admin_digest_workflow_id(business_id)
+    )
+
+    async def planned() -> bool:
+        try:
+            view = await handle.query(AdminDigestWorkflow.state)
+        except RPCError:
+            return False
+        return view.next_at is not None
+
+    await eventually(planned, what="the digest workflow planning 18:30 Berlin time")
+    view = await handle.query(AdminDigestWorkflow.state)
+    assert view.next_at is not None and view.next_at.astimezone(ZoneInfo("Europe/Berlin")).strftime(
+        "%H:%M"
+    ) == ("18:30")
+    bad = await api.patch("/v1/businesses/me", json={"automation": {"admin_alerts": "hourly"}}, headers=auth)
+    assert bad.status == 422
+    back = await api.patch("/v1/businesses/me", json={"automation": {"admin_alerts": "each"}}, headers=auth)
+    assert back.status == 200
+
+    async def ended() -> bool:
+        return bool((await handle.describe()).status == WorkflowExecutionStatus.COMPLETED)
+
+    await eventually(ended, what="the digest workflow to end")

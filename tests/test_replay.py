@@ -38,6 +38,8 @@ def test_there_are_histories_for_every_long_lived_workflow() -> None:
         "policy_call_now_stop_cancel",
         "appointment_settings_change",
         "settings_rollout",
+        "settings_rollout_with_digest",
+        "admin_digest",
     } <= names
 
 

@@ -108,3 +108,19 @@ def test_a_business_locale_needs_a_catalog() -> None:
     for bad in ("pt_BR", "fr", "xx"):
         with pytest.raises(ValueError):
             catalog_locale(bad)
+
+
+def test_every_locale_of_every_catalog_language_formats_dates_and_times() -> None:
+    """The class behind a skeleton that one locale lacks: every CLDR locale of en, de and es (about 200)
+    formats the ``when`` variables and the digest's lines without an error."""
+    from babel.localedata import locale_identifiers
+
+    from activities.notification_context import _day_and_time
+
+    at = datetime(2031, 3, 14, 13, 0, tzinfo=UTC)
+    locales = [name for name in locale_identifiers() if name.split("_")[0] in CATALOG_LANGUAGES]
+    assert len(locales) > 100
+    for name in locales:
+        when = local_time_text(at, ZoneInfo("Europe/Berlin"), name, now=at)
+        assert when["datetime"] and when["relative"], name
+        assert _day_and_time(at.astimezone(ZoneInfo("Europe/Berlin")), name), name

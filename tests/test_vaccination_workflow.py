@@ -120,16 +120,7 @@ async def test_a_new_record_supersedes_the_old_one_which_ends_quietly(
     business_id, pet_id = await _pet(sessions)
     async with running_worker(skipping_env.client, sessions, provider_settings):
         with skipping_env.with_time_skipping_disabled():
-            old = await register_vaccination(
-                sessions,
-                skipping_env.client,
-                business_id,
-                {"pet_id": pet_id, "vaccine": "Rabies", "expires_at": datetime.now(UTC) + timedelta(days=20)},
-            )
-            handle = skipping_env.client.get_workflow_handle_for(
-                VaccinationWorkflow.run, vaccination_workflow_id(old.id)
-            )
-            await eventually(lambda: _sleeping(handle), what="the old record to wait")
+            old, _ = await _sleeping_record(skipping_env, sessions, business_id, pet_id)
             new = await register_vaccination(
                 sessions,
                 skipping_env.client,
@@ -159,16 +150,7 @@ async def test_new_alert_days_reach_a_sleeping_record_and_nothing_sent_goes_out_
     business_id, pet_id = await _pet(sessions)
     async with running_worker(skipping_env.client, sessions, provider_settings):
         with skipping_env.with_time_skipping_disabled():
-            record = await register_vaccination(
-                sessions,
-                skipping_env.client,
-                business_id,
-                {"pet_id": pet_id, "vaccine": "Rabies", "expires_at": datetime.now(UTC) + timedelta(days=20)},
-            )
-            handle = skipping_env.client.get_workflow_handle_for(
-                VaccinationWorkflow.run, vaccination_workflow_id(record.id)
-            )
-            await eventually(lambda: _sleeping(handle), what="the 30-day alert (late) and then sleep")
+            record, handle = await _sleeping_record(skipping_env, sessions, business_id, pet_id)
             _, rollout = await update_business(
                 sessions,
                 skipping_env.client,
@@ -185,6 +167,21 @@ async def test_new_alert_days_reach_a_sleeping_record_and_nothing_sent_goes_out_
         "vaccination.expired",
     ]
     assert "vaccination.expiring_21d: skipped (already_alerted)" in final.sent
+
+
+async def _sleeping_record(
+    env: WorkflowEnvironment, sessions: SessionFactory, business_id: int, pet_id: int
+) -> tuple[Vaccination, Any]:
+    """A Rabies record expiring in 20 days: its 30-day alert goes out (late), then it sleeps."""
+    record = await register_vaccination(
+        sessions,
+        env.client,
+        business_id,
+        {"pet_id": pet_id, "vaccine": "Rabies", "expires_at": datetime.now(UTC) + timedelta(days=20)},
+    )
+    handle = env.client.get_workflow_handle_for(VaccinationWorkflow.run, vaccination_workflow_id(record.id))
+    await eventually(lambda: _sleeping(handle), what="the 30-day alert (late), then sleep")
+    return record, handle
 
 
 async def _next_is(handle: Any, action: str) -> bool:

@@ -18,6 +18,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.rollout import RolloutActivities
+    from domain import search_attributes as attrs
     from domain.rollout_types import (
         ROLLOUT_KINDS,
         KindProgress,
@@ -30,6 +31,9 @@ with workflow.unsafe.imports_passed_through():
 
 PAGE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 CONTINUE_AS_NEW_AFTER_EVENTS = 2_000
+DIGEST_AND_STATUS = (
+    "rollout-ensures-digest-and-marks-done"  # before it: no digest step, status stayed running
+)
 
 
 @workflow.defn
@@ -69,15 +73,27 @@ class SettingsRolloutWorkflow:
                 kind.not_running += page.not_running
                 kind.done = page.done
                 self._publish()
+        done = RolledOutInput(business_id=start.business_id, revision=start.revision)
+        if workflow.patched(DIGEST_AND_STATUS):
+            await workflow.execute_activity_method(
+                RolloutActivities.ensure_admin_digest,
+                done,
+                task_queue=MAINTENANCE,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=PAGE_RETRY,
+                summary="start or end the daily digest",
+            )
         await workflow.execute_activity_method(
             RolloutActivities.mark_rolled_out,
-            RolledOutInput(business_id=start.business_id, revision=start.revision),
+            done,
             task_queue=MAINTENANCE,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=PAGE_RETRY,
             summary=f"revision {start.revision} rolled out",
         )
         self._progress.finished = True
+        if workflow.patched(DIGEST_AND_STATUS):
+            workflow.upsert_search_attributes([attrs.STATUS.value_set("done")])
         self._publish()
         return self._progress
 

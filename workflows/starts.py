@@ -10,18 +10,21 @@ from zoneinfo import ZoneInfo
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 
 from db.models import Policy, Vaccination
 from domain import search_attributes as attrs
+from domain.admin_digest import AdminDigestInput
 from domain.appointment_types import AppointmentInput, AppointmentSnapshot
 from domain.ids import (
+    admin_digest_workflow_id,
     appointment_workflow_id,
     policy_workflow_id,
     settings_rollout_workflow_id,
     vaccination_workflow_id,
 )
 from domain.policy_types import PolicyInput
-from domain.rollout_types import RolloutInput
+from domain.rollout_types import RolloutInput, SettingsChanged
 from domain.task_queues import APPOINTMENTS, CALLS, MAINTENANCE
 from domain.vaccination_types import VaccinationInput, VaccinationSnapshot
 from workflows.appointment import AppointmentWorkflow
@@ -114,3 +117,28 @@ async def ensure_rollout(client: Client, business_id: int, revision: int) -> str
             static_summary=f"Settings revision {revision} of business {business_id} → its sleeping workflows",
         )
     return workflow_id
+
+
+DIGEST_WORKFLOW = "AdminDigestWorkflow"
+
+
+async def ensure_admin_digest(client: Client, business_id: int, *, daily_digest: bool) -> bool:
+    """In digest mode, start ``admin-digest-<business>`` unless it runs; else tell a running one (it ends).
+
+    Returns whether a digest workflow runs now. Safe to repeat: the API, the rollout and the reconciler call
+    it."""
+    workflow_id = admin_digest_workflow_id(business_id)
+    if daily_digest:
+        await client.start_workflow(
+            DIGEST_WORKFLOW,
+            AdminDigestInput(business_id=business_id),
+            id=workflow_id,
+            task_queue=MAINTENANCE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=attrs.entity_attributes(business_id, "admin_digest", "daily_digest"),
+            static_summary=f"Daily digest of business {business_id}",
+        )
+        return True
+    with contextlib.suppress(RPCError):  # none runs: nothing to tell
+        await client.get_workflow_handle(workflow_id).signal("settings_changed", SettingsChanged(revision=1))
+    return False
