@@ -86,7 +86,38 @@ async def claim(
     return row
 
 
-async def mark_sent(session: AsyncSession, row_id: int, provider_message_id: str) -> NotificationLog:
+async def begin_attempt(session: AsyncSession, row_id: int) -> None:
+    """Committed before the provider is called: if no answer is recorded, the next attempt knows this one
+    may have reached the provider (``in_flight_since``)."""
+    await session.execute(
+        update(NotificationLog).where(NotificationLog.id == row_id).values(in_flight_since=func.now())
+    )
+    await session.commit()
+
+
+async def reread(session: AsyncSession, row_id: int) -> NotificationLog:
+    """The row as committed now (a status callback may have written to it meanwhile)."""
+    row = (
+        await session.execute(
+            select(NotificationLog)
+            .where(NotificationLog.id == row_id)
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one()
+    return row
+
+
+async def set_resolution(session: AsyncSession, row_id: int, resolution: str) -> None:
+    await session.execute(
+        update(NotificationLog).where(NotificationLog.id == row_id).values(resolution=resolution[:160])
+    )
+    await session.commit()
+
+
+async def mark_sent(
+    session: AsyncSession, row_id: int, provider_message_id: str, *, resolution: str | None = None
+) -> NotificationLog:
+    extra = {"resolution": resolution} if resolution else {}
     row = (
         await session.execute(
             update(NotificationLog)
@@ -97,6 +128,8 @@ async def mark_sent(session: AsyncSession, row_id: int, provider_message_id: str
                 sent_at=datetime.now(UTC),
                 error=None,
                 reason=None,
+                in_flight_since=None,
+                **extra,
             )
             .returning(NotificationLog)
         )
@@ -105,20 +138,32 @@ async def mark_sent(session: AsyncSession, row_id: int, provider_message_id: str
     return row
 
 
-async def mark_failed(session: AsyncSession, row_id: int, error: str, reason: str) -> None:
-    await session.execute(
-        update(NotificationLog)
-        .where(NotificationLog.id == row_id)
-        .values(status=NotificationStatus.FAILED, error=error[:2000], reason=reason)
-    )
+async def mark_failed(
+    session: AsyncSession,
+    row_id: int,
+    error: str,
+    reason: str,
+    *,
+    ambiguous: bool = False,
+    resolution: str | None = None,
+) -> None:
+    """``ambiguous``: the last attempt's outcome is still unknown (kept for whoever tries again)."""
+    values: dict[str, object] = {"status": NotificationStatus.FAILED, "error": error[:2000], "reason": reason}
+    if not ambiguous:
+        values["in_flight_since"] = None
+    if resolution:
+        values["resolution"] = resolution[:160]
+    await session.execute(update(NotificationLog).where(NotificationLog.id == row_id).values(**values))
     await session.commit()
 
 
-async def record_error(session: AsyncSession, row_id: int, error: str) -> None:
-    """A transient error: the row stays queued (to be retried) with the last error visible."""
-    await session.execute(
-        update(NotificationLog).where(NotificationLog.id == row_id).values(error=error[:2000])
-    )
+async def record_error(session: AsyncSession, row_id: int, error: str, *, ambiguous: bool = False) -> None:
+    """A transient error: the row stays queued (to be retried) with the last error visible. ``ambiguous``:
+    the request may have reached the provider, so the attempt stays in flight for the retry to resolve."""
+    values: dict[str, object] = {"error": error[:2000]}
+    if not ambiguous:
+        values["in_flight_since"] = None
+    await session.execute(update(NotificationLog).where(NotificationLog.id == row_id).values(**values))
     await session.commit()
 
 

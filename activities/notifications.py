@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import aiohttp
 from sqlalchemy import select, update
@@ -21,9 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import ambiguity
 from activities.attempts import bounded_attempt
 from activities.notification_context import MessageContext, load_message_context, recipient_zone
 from activities.notification_store import (
+    begin_attempt,
     claim,
     fail_if_still_queued,
     failed_channels,
@@ -36,7 +39,13 @@ from activities.notification_store import (
     result_of,
     retry_candidates,
 )
-from activities.providers import Delivery, PermanentProviderError, Provider, TransientProviderError
+from activities.providers import (
+    AmbiguousProviderError,
+    Delivery,
+    PermanentProviderError,
+    Provider,
+    TransientProviderError,
+)
 from activities.rate_limit import ProviderRateLimiter
 from activities.templates import TemplateRenderError, render_message
 from db.engine import SessionFactory, is_database_unavailable
@@ -168,8 +177,8 @@ class NotificationActivities:
                     if channel in already_failed:
                         continue
                     result = await self._deliver_on(log_session, request, context, channel, final_attempt)
-                    if result.status == "sent":
-                        return result
+                    if result.status == "sent" or result.reason == ambiguity.NOT_RESENT:
+                        return result  # not resent: no fallback channel either (it may have arrived)
                     errors.append(f"{channel}: {result.reason}")
             return NotificationResult(
                 status="failed", message_key=message_key, reason="all_channels_failed: " + "; ".join(errors)
@@ -187,6 +196,19 @@ class NotificationActivities:
         provider = self._providers[channel]
         row = await claim(log_session, request, channel, provider.name)
         self._checkpoint("claimed")
+        if row.in_flight_since is not None:  # the last attempt may have reached the provider
+            category = event_spec(request.event).category
+            decision = await ambiguity.resolve(
+                log_session, row, provider, category, self._settings, final_attempt=final_attempt
+            )
+            if decision.result is not None:
+                return decision.result
+            if decision.wait_s is not None:
+                raise TransientDeliveryError(
+                    f"{channel} via {provider.name}: the last attempt's outcome is unknown; waiting for its "
+                    "receipt",
+                    decision.wait_s,
+                )
         try:
             message = render_message(
                 request.event,
@@ -205,11 +227,10 @@ class NotificationActivities:
             address=context.contact.addresses[channel],
             message=message,
             idempotency_key=row.idempotency_key,
-            status_callback=f"{self._settings.public_base_url.rstrip('/')}/v1/webhooks/sms/status"
-            if channel == "sms"
-            else None,
+            status_callback=self._status_callback(row.idempotency_key) if channel == "sms" else None,
             unsubscribe_url=self._unsubscribe_url(request) if channel == "email" else None,
         )
+        await begin_attempt(log_session, row.id)
         try:
             provider_message_id = await provider.send(delivery)
         except PermanentProviderError as exc:
@@ -219,12 +240,14 @@ class NotificationActivities:
                 status="failed", message_key=row.message_key, channel=channel, reason="provider_rejected"
             )
         except TransientProviderError as exc:
+            ambiguous = isinstance(exc, AmbiguousProviderError)
             if final_attempt:
                 await mark_failed(
                     log_session,
                     row.id,
                     f"gave up after {row.attempts} attempts: {exc}",
                     "provider_unavailable",
+                    ambiguous=ambiguous,  # the retry sweep resolves it before it sends again
                 )
                 return NotificationResult(
                     status="failed",
@@ -232,12 +255,18 @@ class NotificationActivities:
                     channel=channel,
                     reason="provider_unavailable",
                 )
-            await record_error(log_session, row.id, str(exc))
+            await record_error(log_session, row.id, str(exc), ambiguous=ambiguous)
             raise TransientDeliveryError(f"{channel} via {provider.name}: {exc}", exc.retry_after_s) from exc
         self._checkpoint("provider_accepted")
         sent = await mark_sent(log_session, row.id, provider_message_id)
         self._checkpoint("logged")
         return result_of(sent)
+
+    def _status_callback(self, idempotency_key: str) -> str:
+        """Twilio's per-message StatusCallback, carrying our key: a receipt for an attempt whose answer was
+        lost names the message (Twilio signs the whole URL, query included)."""
+        base = self._settings.public_base_url.rstrip("/")
+        return f"{base}/v1/webhooks/sms/status?{urlencode({'key': idempotency_key})}"
 
     def _unsubscribe_url(self, request: NotificationRequest) -> str | None:
         category = event_spec(request.event).category

@@ -1,7 +1,13 @@
-"""Delivery providers: SMTP e-mail, Twilio-compatible SMS, FCM v1-compatible push, and the console.
+"""Delivery providers: SMTP e-mail, Twilio- or Telnyx-compatible SMS, FCM v1-compatible push, the console.
 
 Each takes a rendered message and the idempotency key and returns the provider's message id, or raises
-``TransientProviderError`` (retry later, maybe after ``retry_after_s``) or ``PermanentProviderError``.
+``TransientProviderError`` (not accepted: retry later, maybe after ``retry_after_s``),
+``AmbiguousProviderError`` (the request may have reached the provider: the outcome is unknown) or
+``PermanentProviderError``.
+
+Each declares what its API really guarantees (``Guarantees``), from the provider's own documentation, because
+that decides what a retry after an ambiguous attempt may do: only a provider that honours an idempotency key
+makes a resend harmless. Only Telnyx does, of the four.
 """
 
 from __future__ import annotations
@@ -42,17 +48,36 @@ class Delivery:
 
 
 class TransientProviderError(Exception):
+    """The provider did not take the message (refused the connection, 429, 503): a retry sends it once."""
+
     def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class AmbiguousProviderError(TransientProviderError):
+    """The request went out and no answer came back (timeout, connection lost, 500/502/504): the provider may
+    have accepted the message. A retry must resolve this first (see ``activities.notifications``)."""
 
 
 class PermanentProviderError(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class Guarantees:
+    """What a provider's send API guarantees, as its documentation says."""
+
+    # a request header the provider honours: a resend with it makes no second message
+    idempotency_header: str | None
+    lookup: str  # how a message whose answer was lost can be found
+    receipts: str  # how the provider reports a message's status back
+    receipt_carries_key: bool  # our per-message callback URL carries the key: a receipt resolves an ambiguity
+
+
 class Provider(Protocol):
     name: str
+    guarantees: Guarantees
 
     async def send(self, delivery: Delivery) -> str: ...
 
@@ -67,6 +92,16 @@ SMTP_POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 class SmtpEmailProvider:
     name = "smtp"
+    # SMTP (RFC 5321) has no request key and no way to ask whether a message was taken: the 250 after DATA is
+    # the only acceptance, and a connection lost before it leaves the outcome unknown. Receipts are delivery
+    # status notifications (RFC 3461), sent for failures by most servers, not per accepted message. The stable
+    # Message-ID lets mail clients thread a duplicate with its original, nothing more.
+    guarantees = Guarantees(
+        idempotency_header=None,
+        lookup="none (RFC 5321)",
+        receipts="DSN on failure only (RFC 3461)",
+        receipt_carries_key=False,
+    )
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -112,8 +147,15 @@ class SmtpEmailProvider:
         except aiosmtplib.SMTPResponseException as exc:
             error = PermanentProviderError if exc.code >= 500 else TransientProviderError
             raise error(f"SMTP {exc.code}: {exc.message}") from exc
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        except (
+            aiosmtplib.SMTPConnectError,
+            aiosmtplib.SMTPConnectTimeoutError,
+            ConnectionRefusedError,
+        ) as exc:
             raise TransientProviderError(f"SMTP unavailable: {type(exc).__name__}: {exc}") from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            # Connected, then lost (or timed out) somewhere in the dialogue: maybe after the server took DATA.
+            raise AmbiguousProviderError(f"SMTP outcome unknown: {type(exc).__name__}: {exc}") from exc
         return str(message["Message-ID"])
 
 
@@ -126,22 +168,30 @@ async def _http_post(
     form: dict[str, str] | None = None,
     json_body: Mapping[str, object] | None = None,
 ) -> dict[str, object]:
-    """One provider call, mapping failures to transient (timeouts, 408, 429, 5xx) or permanent (other 4xx)."""
+    """One provider call. Not taken (connection refused, 408, 429, 503): transient. Sent without an answer
+    (timeout, connection lost, 500, 502, 504: a gateway or the provider may have processed it): ambiguous.
+    Other 4xx: permanent."""
     timeout = aiohttp.ClientTimeout(total=timeout_s)
     try:
         async with http.post(url, data=form, json=json_body, headers=headers, timeout=timeout) as response:
             body = await response.text()
             if response.status < 300:
-                data = json.loads(body) if body else {}
+                try:
+                    data = json.loads(body) if body else {}
+                except json.JSONDecodeError:
+                    data = {}  # accepted all the same; the message id stays unknown
                 return dict(data) if isinstance(data, dict) else {}
             detail = f"HTTP {response.status}: {body[:300]}"
+            retry_after = _retry_after(response.headers.get("Retry-After"))
+            if response.status in (500, 502, 504):
+                raise AmbiguousProviderError(detail, retry_after_s=retry_after)
             if response.status in (408, 429) or response.status >= 500:
-                raise TransientProviderError(
-                    detail, retry_after_s=_retry_after(response.headers.get("Retry-After"))
-                )
+                raise TransientProviderError(detail, retry_after_s=retry_after)
             raise PermanentProviderError(detail)
-    except (aiohttp.ClientError, TimeoutError, json.JSONDecodeError) as exc:
+    except aiohttp.ClientConnectorError as exc:  # no connection: the request never left
         raise TransientProviderError(f"{type(exc).__name__}: {exc}") from exc
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise AmbiguousProviderError(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -155,6 +205,19 @@ class TwilioSmsProvider:
     """Form POST to ``/2010-04-01/Accounts/{sid}/Messages.json`` with basic auth, as Twilio's REST API."""
 
     name = "twilio"
+    # The Messages API takes no idempotency key: the create parameters are To, From, Body, StatusCallback, ...
+    # (https://www.twilio.com/docs/messaging/api/message-resource#create-a-message-resource). Twilio *sends*
+    # I-Twilio-Idempotency-Token on its own webhook requests so that receivers can drop retries
+    # (https://www.twilio.com/docs/usage/webhooks/webhooks-connection-overrides); it does not honour one sent
+    # to it. A lost answer can be looked for with GET Messages.json?To=&From=&DateSent= (matching the body);
+    # status changes come to the per-message StatusCallback URL, which carries our key
+    # (https://www.twilio.com/docs/messaging/guides/outbound-message-status-in-status-callbacks).
+    guarantees = Guarantees(
+        idempotency_header=None,
+        lookup="GET Messages.json filtered by To, From, DateSent",
+        receipts="StatusCallback per message (sent, delivered, undelivered, failed)",
+        receipt_carries_key=True,
+    )
 
     def __init__(self, settings: Settings, http: aiohttp.ClientSession) -> None:
         self._settings = settings
@@ -165,7 +228,7 @@ class TwilioSmsProvider:
         assert s.twilio_account_sid and s.twilio_auth_token and s.twilio_from_number
         form = {"To": delivery.address, "From": s.twilio_from_number, "Body": delivery.message.text}
         if delivery.status_callback:
-            form["StatusCallback"] = delivery.status_callback
+            form["StatusCallback"] = delivery.status_callback  # carries our key: see ``guarantees``
         data = await _http_post(
             self._http,
             f"{s.twilio_base_url.rstrip('/')}/2010-04-01/Accounts/{s.twilio_account_sid}/Messages.json",
@@ -175,7 +238,6 @@ class TwilioSmsProvider:
                 "Authorization": aiohttp.encode_basic_auth(
                     s.twilio_account_sid, s.twilio_auth_token.get_secret_value()
                 ),
-                "I-Twilio-Idempotency-Token": delivery.idempotency_key,
             },
         )
         return str(data.get("sid", ""))
@@ -185,6 +247,16 @@ class FcmPushProvider:
     """POST to ``/v1/projects/{id}/messages:send`` with a bearer token, as FCM HTTP v1."""
 
     name = "fcm"
+    # The request body is {validate_only, message} and nothing else; there is no request key and no way to
+    # look a message up (https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages/send).
+    # Delivery data exists only in aggregate or in the BigQuery export, not per message to the sender. The app
+    # can drop a repeat by data.idempotency_key; the server cannot.
+    guarantees = Guarantees(
+        idempotency_header=None,
+        lookup="none",
+        receipts="none per message (aggregate data, BigQuery export)",
+        receipt_carries_key=False,
+    )
 
     def __init__(self, settings: Settings, http: aiohttp.ClientSession) -> None:
         self._settings = settings
@@ -197,7 +269,7 @@ class FcmPushProvider:
             "message": {
                 "token": delivery.address,
                 "notification": {"title": delivery.message.subject, "body": delivery.message.text},
-                # FCM has no server-side idempotency; the app collapses repeats by this key.
+                # FCM has no server-side idempotency; the app can collapse repeats by this key.
                 "data": {"idempotency_key": delivery.idempotency_key, **delivery.data},
             }
         }
@@ -206,18 +278,63 @@ class FcmPushProvider:
             f"{s.fcm_base_url.rstrip('/')}/v1/projects/{s.fcm_project_id}/messages:send",
             timeout_s=s.provider_timeout_s,
             json_body=body,
-            headers={
-                "Authorization": f"Bearer {s.fcm_access_token.get_secret_value()}",
-                "Idempotency-Key": delivery.idempotency_key,
-            },
+            headers={"Authorization": f"Bearer {s.fcm_access_token.get_secret_value()}"},
         )
         return str(data.get("name", ""))
+
+
+class TelnyxSmsProvider:
+    """JSON POST to ``/v2/messages`` with a bearer key, as Telnyx's Messaging API."""
+
+    name = "telnyx"
+    # Telnyx honours Idempotency-Key: a successful response is replayed for 24 hours to a request with the
+    # same key, method, path and byte-identical body; the same key with another body is a 422
+    # (https://developers.telnyx.com/docs/development/api-fundamentals/idempotency). So a resend after an
+    # ambiguous attempt, with the same key and body, cannot make a second message. Status events
+    # (message.sent, message.finalized) go to the per-message webhook_url
+    # (https://developers.telnyx.com/docs/messaging/messages/receiving-webhooks).
+    guarantees = Guarantees(
+        idempotency_header="Idempotency-Key",
+        lookup="the replayed response of a resend with the same Idempotency-Key",
+        receipts="webhook_url per message (message.sent, message.finalized)",
+        receipt_carries_key=False,
+    )
+
+    def __init__(self, settings: Settings, http: aiohttp.ClientSession) -> None:
+        self._settings = settings
+        self._http = http
+
+    async def send(self, delivery: Delivery) -> str:
+        s = self._settings
+        assert s.telnyx_api_key and s.telnyx_from_number
+        # Byte-identical on a resend (Telnyx compares bodies): SMS templates use absolute times only.
+        body = {"from": s.telnyx_from_number, "to": delivery.address, "text": delivery.message.text}
+        data = await _http_post(
+            self._http,
+            f"{s.telnyx_base_url.rstrip('/')}/v2/messages",
+            timeout_s=s.provider_timeout_s,
+            json_body=body,
+            headers={
+                "Authorization": f"Bearer {s.telnyx_api_key.get_secret_value()}",
+                # Telnyx's key pattern is ^[A-Za-z0-9_:-]{1,255}$: ours is hashed into it, stable per message.
+                "Idempotency-Key": telnyx_key(delivery.idempotency_key),
+            },
+        )
+        payload = data.get("data")
+        return str(payload.get("id", "")) if isinstance(payload, dict) else ""
+
+
+def telnyx_key(idempotency_key: str) -> str:
+    return "keeptime-" + hashlib.sha256(idempotency_key.encode()).hexdigest()
 
 
 class ConsoleProvider:
     """Logs the rendered message; what a newcomer's embedded stack uses for every unconfigured channel."""
 
     name = "console"
+    guarantees = Guarantees(
+        idempotency_header=None, lookup="none", receipts="none", receipt_carries_key=False
+    )
 
     def __init__(self, channel: str) -> None:
         self._channel = channel
@@ -237,10 +354,16 @@ def build_providers(settings: Settings, http: aiohttp.ClientSession) -> dict[str
     """The provider for each channel: the real one when configured, else the console."""
     return {
         "email": SmtpEmailProvider(settings) if settings.smtp_host else ConsoleProvider("email"),
-        "sms": TwilioSmsProvider(settings, http)
-        if settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from_number
-        else ConsoleProvider("sms"),
+        "sms": _sms_provider(settings, http),
         "push": FcmPushProvider(settings, http)
         if settings.fcm_project_id and settings.fcm_access_token
         else ConsoleProvider("push"),
     }
+
+
+def _sms_provider(settings: Settings, http: aiohttp.ClientSession) -> Provider:
+    if settings.sms_provider == "telnyx" and settings.telnyx_api_key and settings.telnyx_from_number:
+        return TelnyxSmsProvider(settings, http)
+    if settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from_number:
+        return TwilioSmsProvider(settings, http)
+    return ConsoleProvider("sms")

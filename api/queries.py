@@ -67,6 +67,14 @@ class UpcomingVaccinationsQuery(Query):
 QueryModel = TypeVar("QueryModel", bound=BaseModel)
 
 
+class SmsStatusQuery(Query):
+    key: str | None = Field(
+        default=None,
+        max_length=255,
+        description="our message key, which Keeptime puts in each message's StatusCallback URL",
+    )
+
+
 def parse_query(request: web.Request, model: type[QueryModel]) -> QueryModel:
     """The query string as ``model`` (each parameter once; unknown ones are ignored); 422 names the one at
     fault."""

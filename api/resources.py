@@ -89,6 +89,10 @@ class NotificationOut(Resource):
     delivered_at: Instant | None
     provider_message_id: str | None
     idempotency_key: str
+    in_flight: bool = Field(description="an attempt went out and its answer is not known yet")
+    resolution: str | None = Field(
+        description="how an ambiguous attempt was resolved, e.g. 'ambiguous -> confirmed sent by receipt'"
+    )
 
 
 class NotificationPage(Resource):

@@ -104,6 +104,8 @@ def notification_json(row: NotificationLog) -> dict[str, Any]:
             "delivered_at": _iso(row.delivered_at),
             "provider_message_id": row.provider_message_id,
             "idempotency_key": row.idempotency_key,
+            "in_flight": row.in_flight_since is not None,
+            "resolution": row.resolution,
         }
     ).model_dump(mode="json")
 

@@ -15,6 +15,7 @@ from api.businesses import path_id
 from api.errors import ApiError, validation_error
 from api.keys import SESSIONS, SETTINGS
 from api.openapi import RouteTable
+from api.queries import SmsStatusQuery, parse_query
 from api.schemas import PushReceipt, SmsInboundForm, SmsStatusForm, TwilioForm
 from db import notification_queries as queries
 from db.tenants import customer_preferences, opt_out_phone, set_preference
@@ -49,7 +50,8 @@ async def _verified_twilio_form(request: web.Request) -> dict[str, str]:
             fields=[{"field": "body", "message": str(exc)[:200] or "invalid form"}],
         ) from None
     form = {key: value for key, value in posted.items() if isinstance(value, str)}
-    url = settings.public_base_url.rstrip("/") + request.path_qs
+    # raw_path: the path and query exactly as sent; Twilio signs the URL it was given, percent-escapes and all
+    url = settings.public_base_url.rstrip("/") + request.raw_path
     expected = twilio_signature(settings.twilio_auth_token.get_secret_value(), url, form)
     given = request.headers.get("X-Twilio-Signature", "")
     if not hmac.compare_digest(expected.encode(), given.encode()):
@@ -75,11 +77,18 @@ def _validated(model: type[Form], form: dict[str, str]) -> Form:
     errors={"403": "bad signature"},
     empty={"204": "applied"},
     form=SmsStatusForm,
+    query=SmsStatusQuery,
 )
 async def sms_status(request: web.Request) -> web.Response:
-    """Twilio status callback: ``MessageStatus`` moves ``sent`` to ``delivered`` or ``failed``."""
+    """Twilio status callback: ``MessageStatus`` moves ``sent`` to ``delivered`` or ``failed``. The URL's
+    ``key`` (signed with the rest of the URL) names our message: a receipt for an attempt whose answer was
+    lost records the message's SID, which tells the next attempt it went out."""
     form = _validated(SmsStatusForm, await _verified_twilio_form(request))
+    query = parse_query(request, SmsStatusQuery)
     sid, status = form.MessageSid, form.MessageStatus.lower()
+    if query.key:
+        async with request.app[SESSIONS]() as session:
+            await queries.record_provider_id(session, query.key, "twilio", sid)
     if status in DELIVERED | UNDELIVERED:
         error = f"{status} (error {form.ErrorCode or '?'})" if status in UNDELIVERED else None
         async with request.app[SESSIONS]() as session:

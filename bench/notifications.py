@@ -1,12 +1,13 @@
-"""Send 10,000 notifications through the console and HTTP (Twilio-shaped) channels under injected failures.
+"""Send 10,000 notifications through the console and HTTP (Telnyx-shaped) channels under injected failures.
 
     .venv/bin/python -m bench.notifications [--recipients 10000] [--runs 3]
 
 Half the customers are reached by e-mail through the console provider, half by SMS through a local
-Twilio-shaped peer that fails 10% of requests (503), throttles 2% (429, Retry-After: 1) and loses the
-response after accepting 2% (the case only an idempotency key saves). One BroadcastWorkflow per run on the
-dev server with the real worker. Prints messages/second per run and their median, and the duplicate count:
-messages the peer accepted twice for one recipient (must be 0).
+Telnyx-shaped peer that fails 10% of requests (503), throttles 2% (429, Retry-After: 1) and loses the
+response after accepting 2% (the case only an idempotency key saves: Telnyx honours ``Idempotency-Key``,
+Twilio does not). One BroadcastWorkflow per run on the dev server with the real worker. Prints
+messages/second per run and their median, and the duplicate count: messages a recipient got twice, raw,
+as the peer saw them (must be 0).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from domain.notification_types import BroadcastInput
 from domain.statuses import NotificationStatus
 from domain.task_queues import NOTIFICATIONS
 from keeptime.settings import Settings
-from tests.peers import FCM_PROJECT, FCM_TOKEN, TWILIO_SID, TWILIO_TOKEN, Chaos, ProviderPeer
+from tests.peers import FCM_PROJECT, FCM_TOKEN, TELNYX_KEY, Chaos, ProviderPeer
 from tests.support import running_worker
 from workflows.broadcast import BroadcastWorkflow
 
@@ -38,10 +39,10 @@ async def main(recipients: int, runs: int) -> None:
     async with bench_database("notifications") as url, dev_server() as env:
         settings = Settings(
             database_url=url,
-            twilio_base_url=peer.base_url,
-            twilio_account_sid=TWILIO_SID,
-            twilio_auth_token=TWILIO_TOKEN,
-            twilio_from_number="+15005550006",
+            sms_provider="telnyx",
+            telnyx_base_url=peer.base_url,
+            telnyx_api_key=TELNYX_KEY,
+            telnyx_from_number="+15005550006",
             fcm_base_url=peer.base_url,
             fcm_project_id=FCM_PROJECT,
             fcm_access_token=FCM_TOKEN,
@@ -68,7 +69,7 @@ async def main(recipients: int, runs: int) -> None:
                     task_queue=NOTIFICATIONS,
                 )
                 elapsed = time.perf_counter() - started
-                sms_keys = [entry["key"] for entry in peer.accepted["sms"]]
+                sms_keys = [entry["json"]["to"] for entry in peer.accepted["sms"]]  # one SMS each
                 duplicates = len(sms_keys) - len(set(sms_keys))
                 async with sessions() as session:
                     sent_rows = (
@@ -87,8 +88,8 @@ async def main(recipients: int, runs: int) -> None:
                 print(
                     f"run {run + 1}: {status.progress.sent} sent ({sms} SMS, {sent_rows - sms} console mail; "
                     f"{sent_rows} log rows) in {elapsed:.1f} s = {rate:.0f} messages/s; "
-                    f"{peer.requests['sms']} SMS requests, {peer.resent_keys} answered by the provider's "
-                    f"idempotency; duplicates {duplicates}",
+                    f"{peer.requests['sms']} SMS requests, {peer.replayed} answered from the provider's "
+                    f"idempotency record; duplicates {duplicates}",
                     flush=True,
                 )
                 assert duplicates == 0 and status.progress.sent == recipients

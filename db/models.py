@@ -209,6 +209,15 @@ class NotificationLog(Base):
         JSONB, comment="the NotificationRequest (ids only), so the retry sweep can deliver it again"
     )
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    in_flight_since: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True),
+        comment="set before the provider is called, cleared when its answer is known: set on a retry "
+        "means the last attempt is ambiguous (it may have reached the provider)",
+    )
+    resolution: Mapped[str | None] = mapped_column(
+        String(160),
+        comment='how an ambiguous attempt was resolved, e.g. "ambiguous -> confirmed sent by receipt"',
+    )
 
 
 class HealthCheckRun(Base):

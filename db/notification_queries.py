@@ -38,6 +38,23 @@ async def timeline(
     return list((await session.execute(query.order_by(NotificationLog.id.desc()).limit(limit))).scalars())
 
 
+async def record_provider_id(
+    session: AsyncSession, idempotency_key: str, provider: str, provider_message_id: str
+) -> bool:
+    """A receipt names the provider's id of our message: remember it where the answer was lost."""
+    result = await session.execute(
+        update(NotificationLog)
+        .where(
+            NotificationLog.idempotency_key == idempotency_key,
+            NotificationLog.provider == provider,
+            NotificationLog.provider_message_id.is_(None),
+        )
+        .values(provider_message_id=provider_message_id)
+    )
+    await session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def apply_receipt(
     session: AsyncSession, provider: str, provider_message_id: str, delivered: bool, error: str | None
 ) -> bool:

@@ -30,6 +30,19 @@ class JobOverride(BaseModel):
 DATABASE_URL_FILE = "database_url"  # in KEEPTIME_DATA_DIR while `make run` serves the embedded PostgreSQL
 
 
+AmbiguityPolicy = Literal["prefer_duplicate", "prefer_missing"]
+
+
+def _default_ambiguity_policy() -> dict[str, AmbiguityPolicy]:
+    """By message category: a reminder twice beats none; an announcement twice is worse than none."""
+    return {
+        "transactional": "prefer_duplicate",
+        "reminders": "prefer_duplicate",
+        "review_requests": "prefer_missing",
+        "announcements": "prefer_missing",
+    }
+
+
 class Settings(BaseSettings):
     """Every knob Keeptime reads. Field ``foo_bar`` is set by the environment variable ``FOO_BAR``."""
 
@@ -65,6 +78,17 @@ class Settings(BaseSettings):
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
     twilio_from_number: str | None = None
+    sms_provider: Literal["twilio", "telnyx"] = Field(
+        default="twilio", description="telnyx honours Idempotency-Key: an ambiguous SMS is resent safely"
+    )
+    telnyx_base_url: str = "https://api.telnyx.com"
+    telnyx_api_key: SecretStr | None = None
+    telnyx_from_number: str | None = None
+    # An attempt whose outcome is unknown (sent, no answer) on a provider without an idempotency key: wait
+    # this long for its receipt, then the category's policy decides (prefer_duplicate: resend;
+    # prefer_missing: do not).
+    ambiguous_wait_s: float = Field(default=120.0, ge=0, le=3600)
+    ambiguous_policy: dict[str, AmbiguityPolicy] = Field(default_factory=_default_ambiguity_policy)
     fcm_base_url: str = "https://fcm.googleapis.com"
     fcm_project_id: str | None = None
     fcm_access_token: SecretStr | None = None

@@ -32,7 +32,15 @@ from db.migrate import upgrade_async
 from db.models import Base
 from domain.search_attributes import ALL_SEARCH_ATTRIBUTES
 from keeptime.settings import Settings, to_asyncpg_url
-from tests.peers import FCM_PROJECT, FCM_TOKEN, TWILIO_SID, TWILIO_TOKEN, ProviderPeer, SmtpPeer
+from tests.peers import (
+    FCM_PROJECT,
+    FCM_TOKEN,
+    TELNYX_KEY,
+    TWILIO_SID,
+    TWILIO_TOKEN,
+    ProviderPeer,
+    SmtpPeer,
+)
 from tests.support import database_url_named, free_port, running_worker
 from tests.voice_agent_peer import TOKEN as VOICE_AGENT_TOKEN
 from tests.voice_agent_peer import VoiceAgentPeer
@@ -181,6 +189,9 @@ def provider_settings(
         twilio_account_sid=TWILIO_SID,
         twilio_auth_token=TWILIO_TOKEN,
         twilio_from_number="+15005550006",
+        telnyx_base_url=http.base_url,  # used when a test sets sms_provider="telnyx"
+        telnyx_api_key=TELNYX_KEY,
+        telnyx_from_number="+15005550007",
         fcm_base_url=http.base_url,
         fcm_project_id=FCM_PROJECT,
         fcm_access_token=FCM_TOKEN,

@@ -1,27 +1,35 @@
 """Real protocol peers on 127.0.0.1 for the notification tests: an SMTP server and a provider HTTP server.
 
-``ProviderPeer`` speaks the Twilio Messages and FCM v1 request shapes, checks their auth, honours
-idempotency keys the way those providers do (a repeated key returns the first message), and can be told to
-fail the next requests (500, 429 with Retry-After, 400 invalid number).
+``ProviderPeer`` speaks the Twilio Messages, Telnyx v2 Messages and FCM v1 request shapes, checks their auth,
+and keeps the providers' real idempotency semantics (see ``activities.providers.Guarantees``): Twilio and FCM
+take every request as a new message (no request key exists); Telnyx replays the first successful response
+for a repeated ``Idempotency-Key`` with the same body and answers 422 for another body. ``accepted`` is what
+recipients got, raw. It can fail the next requests (500, 429 with Retry-After, 400 invalid number), take a
+message and then lose the answer (``lose_next``), and send Twilio's signed status callbacks (``callbacks``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import email
 import itertools
+import json
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from yarl import URL
 
 from tests.support import free_port
 
+TELNYX_KEY = "KEY0123456789telnyx-test"
 TWILIO_SID = "AC0000000000000000000000000000test"
 TWILIO_TOKEN = "twilio-test-token"
 FCM_PROJECT = "keeptime-test"
@@ -46,6 +54,10 @@ class _Handler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
         self._peer.messages.append(email.message_from_bytes(content))
+        if self._peer.lose > 0:  # taken, and the connection drops before the 250: the client cannot know
+            self._peer.lose -= 1
+            if server.transport is not None:
+                server.transport.close()
         return "250 Message accepted"
 
 
@@ -54,7 +66,11 @@ class SmtpPeer:
     port: int = field(default_factory=free_port)
     messages: list[Message] = field(default_factory=list)
     fail_codes: list[str] = field(default_factory=list)
+    lose: int = 0
     controller: Controller | None = None
+
+    def lose_next(self, times: int = 1) -> None:
+        self.lose += times
 
     def start(self) -> None:
         self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
@@ -67,6 +83,7 @@ class SmtpPeer:
     def reset(self) -> None:
         self.messages.clear()
         self.fail_codes.clear()
+        self.lose = 0
 
 
 @dataclass
@@ -88,16 +105,20 @@ class Chaos:
 
 @dataclass
 class ProviderPeer:
-    """Twilio- and FCM-shaped HTTP peer. ``accepted`` holds one entry per distinct message it accepted."""
+    """Twilio-, Telnyx- and FCM-shaped HTTP peer. ``accepted`` holds every message a recipient got."""
 
     port: int = field(default_factory=free_port)
     accepted: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {"sms": [], "push": []})
     requests: dict[str, int] = field(default_factory=lambda: {"sms": 0, "push": 0})
     failures: dict[str, list[Failure]] = field(default_factory=lambda: {"sms": [], "push": []})
+    lose: dict[str, int] = field(default_factory=lambda: {"sms": 0, "push": 0})
     chaos: Chaos | None = None
-    resent_keys: int = 0
-    _by_key: dict[str, dict[str, Any]] = field(default_factory=dict)
+    replayed: int = 0  # requests answered from a provider's idempotency record (Telnyx only)
+    callbacks: str | None = None  # Twilio status callbacks: the base URL our public_base_url really is at
+    callbacks_answered: list[int] = field(default_factory=list)
+    _telnyx_keys: dict[str, tuple[bytes, dict[str, Any]]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     runner: web.AppRunner | None = None
 
     @property
@@ -107,26 +128,47 @@ class ProviderPeer:
     def fail_next(self, channel: str, status: int, *, times: int = 1, retry_after: str | None = None) -> None:
         self.failures[channel].extend(Failure(status, retry_after) for _ in range(times))
 
+    def lose_next(self, channel: str, *, times: int = 1) -> None:
+        """Take the next message(s), then drop the connection before answering: the sender cannot know."""
+        self.lose[channel] += times
+
     def reset(self) -> None:
         for channel in self.accepted:
             self.accepted[channel].clear()
             self.failures[channel].clear()
             self.requests[channel] = 0
-        self._by_key.clear()
+            self.lose[channel] = 0
+        self._telnyx_keys.clear()
         self.chaos = None
-        self.resent_keys = 0
+        self.replayed = 0
+        self.callbacks = None
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self._twilio)
         app.router.add_post("/v1/projects/{project}/messages:send", self._fcm)
+        app.router.add_post("/v2/messages", self._telnyx)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
         await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
 
     async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
         if self.runner is not None:
             await self.runner.cleanup()
+
+    def _answer(self, channel: str, request: web.Request, response: web.Response) -> web.Response:
+        """The answer, unless this message's answer is to be lost (taken, then the connection drops)."""
+        lost = self.lose[channel] > 0
+        if self.chaos is not None and self.chaos.random.random() < self.chaos.lose_response:
+            lost = True
+        if not lost:
+            return response
+        self.lose[channel] = max(0, self.lose[channel] - 1)
+        if request.transport is not None:
+            request.transport.abort()  # the answer is written to nowhere: the client sees the connection drop
+        return response
 
     def _injected(self, channel: str) -> web.Response | None:
         self.requests[channel] += 1
@@ -153,11 +195,35 @@ class ProviderPeer:
         form = dict(await request.post())
         if form.get("To") == INVALID_NUMBER:
             return web.json_response({"code": 21211, "message": "Invalid 'To' Phone Number"}, status=400)
-        key = request.headers.get("I-Twilio-Idempotency-Token", "")
-        accepted = self._accept("sms", key, {"form": form, "sid": f"SM{next(self._ids):032d}"}, "sid")
-        if self.chaos is not None and self.chaos.random.random() < self.chaos.lose_response:
-            return web.Response(status=502, text="chaos: accepted, then the response was lost")
-        return web.json_response(accepted, status=201)
+        # No idempotency on the Messages API: every request is a message (I-Twilio-Idempotency-Token is a
+        # header Twilio puts on its own webhooks, and ignored here as by Twilio).
+        sid = f"SM{next(self._ids):032d}"
+        self._deliver("sms", {"form": form, "sid": sid, "provider": "twilio"})
+        if self.callbacks and isinstance(form.get("StatusCallback"), str):
+            self._spawn(self._status_callback(str(form["StatusCallback"]), sid))
+        return self._answer("sms", request, web.json_response({"sid": sid, "status": "queued"}, status=201))
+
+    async def _telnyx(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {TELNYX_KEY}":
+            return web.json_response(
+                {"errors": [{"code": "10009", "title": "Authentication failed"}]}, status=401
+            )
+        if (injected := self._injected("sms")) is not None:
+            return injected
+        raw = await request.read()
+        key = request.headers.get("Idempotency-Key", "")
+        if key and key in self._telnyx_keys:  # Telnyx: the first successful response, for 24 h
+            body, answer = self._telnyx_keys[key]
+            if body != raw:
+                return web.json_response({"errors": [{"title": "Idempotency key reused"}]}, status=422)
+            self.replayed += 1
+            return self._answer("sms", request, web.json_response(answer))
+        message = json.loads(raw)
+        answer = {"data": {"id": f"40385f64-{next(self._ids):012d}", "to": [{"status": "queued"}]}}
+        self._deliver("sms", {"json": message, "id": answer["data"]["id"], "key": key, "provider": "telnyx"})
+        if key:
+            self._telnyx_keys[key] = (raw, answer)
+        return self._answer("sms", request, web.json_response(answer))
 
     async def _fcm(self, request: web.Request) -> web.Response:
         if (
@@ -170,17 +236,28 @@ class ProviderPeer:
         body = await request.json()
         if body["message"].get("token") == "invalid-token":
             return web.json_response({"error": {"status": "INVALID_ARGUMENT"}}, status=400)
-        key = request.headers.get("Idempotency-Key", "")
-        name = f"projects/{FCM_PROJECT}/messages/{next(self._ids)}"
-        return web.json_response(self._accept("push", key, {"json": body, "name": name}, "name"))
+        name = f"projects/{FCM_PROJECT}/messages/{next(self._ids)}"  # no request key exists in FCM v1
+        self._deliver("push", {"json": body, "name": name})
+        return self._answer("push", request, web.json_response({"name": name}))
 
-    def _accept(self, channel: str, key: str, entry: dict[str, Any], id_field: str) -> dict[str, Any]:
-        if key and key in self._by_key:  # a retried request: the provider returns the first message
-            self.resent_keys += 1
-            return {id_field: self._by_key[key][id_field], "status": "queued"}
-        entry["key"] = key
+    def _deliver(self, channel: str, entry: dict[str, Any]) -> None:
         entry["at"] = datetime.now(UTC)
         self.accepted[channel].append(entry)
-        if key:
-            self._by_key[key] = entry
-        return {id_field: entry[id_field], "status": "queued"}
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _status_callback(self, url: str, sid: str) -> None:
+        """What Twilio does: POST the new status (``sent``) to the message's StatusCallback URL, signed."""
+        from api.webhooks import twilio_signature  # Twilio's documented algorithm
+
+        await asyncio.sleep(0.05)
+        form = {"MessageSid": sid, "MessageStatus": "sent", "AccountSid": TWILIO_SID}
+        headers = {"X-Twilio-Signature": twilio_signature(TWILIO_TOKEN, url, form)}
+        assert self.callbacks is not None
+        # encoded=True: sent byte for byte as given, as Twilio requests the URL it was given
+        target = URL(self.callbacks.rstrip("/") + url[url.index("/v1/") :], encoded=True)
+        async with aiohttp.ClientSession() as http, http.post(target, data=form, headers=headers) as answer:
+            self.callbacks_answered.append(answer.status)

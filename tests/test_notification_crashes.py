@@ -1,24 +1,36 @@
-"""Kill the send at each step, retry it as Temporal would, and count what the recipient got."""
+"""Kill the send at each step, retry it as Temporal would, and count what the recipient really got, on peers
+that behave as the providers do (only Telnyx honours an idempotency key; Twilio, FCM and SMTP take every
+request as a new message). Each ambiguous branch is resolved as ``activities.ambiguity`` says, and recorded.
+
+Steps: ``claimed`` (killed before the request: not ambiguous), ``lost`` (the provider took the message and
+the connection dropped before its answer), ``provider_accepted`` (killed after the answer, before our
+commit), ``logged`` (killed after the commit: settled)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from activities.notifications import NotificationActivities
-from activities.providers import build_providers
+from activities.notifications import NotificationActivities, TransientDeliveryError
+from activities.providers import Delivery, RenderedMessage, build_providers
 from db.engine import SessionFactory
 from db.models import NotificationLog
 from domain.notification_types import NotificationRequest
 from domain.statuses import NotificationStatus
 from keeptime.settings import Settings
-from tests.factories import make_appointment, make_business, make_customer
+from tests.appointment_support import eventually
+from tests.factories import make_appointment, make_business, make_customer, set_appointment
 from tests.peers import ProviderPeer, SmtpPeer
 
-STEPS = ("claimed", "provider_accepted", "logged")
+STEPS = ("claimed", "lost", "provider_accepted", "logged")
+KINDS = ("twilio", "telnyx", "fcm", "smtp")
+CHANNEL = {"twilio": "sms", "telnyx": "sms", "fcm": "push", "smtp": "email"}
 
 
 class SimulatedCrash(BaseException):
@@ -42,71 +54,209 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-async def _request(sessions: SessionFactory, channel: str) -> NotificationRequest:
+async def _request(
+    sessions: SessionFactory, channel: str, event: str = "appointment.reminder"
+) -> NotificationRequest:
     business = await make_business(sessions)
-    customer = await make_customer(sessions, business, channel_order=[channel])
+    customer = await make_customer(sessions, business, channel_order=[channel, "email"])
     appointment = await make_appointment(sessions, business, customer)
+    variant = "2h" if event == "appointment.reminder" else None
     return NotificationRequest(
         business_id=business.id,
         entity_type="appointment",
         entity_id=appointment.id,
-        event="appointment.reminder",
-        variant="2h",
+        event=event,
+        variant=variant,
         customer_id=customer.id,
         scheduled_for=appointment.starts_at,
-        entity_version=1,
+        entity_version=1 if event == "appointment.reminder" else None,
     )
 
 
+def _delivered(kind: str, smtp: SmtpPeer, provider: ProviderPeer) -> list[Any]:
+    return list(smtp.messages) if kind == "smtp" else provider.accepted[CHANNEL[kind]]
+
+
+async def _rows(sessions: SessionFactory) -> list[NotificationLog]:
+    async with sessions() as session:
+        return list((await session.execute(select(NotificationLog).order_by(NotificationLog.id))).scalars())
+
+
+async def _first_attempt(activities: NotificationActivities, request: NotificationRequest, step: str) -> None:
+    if step == "lost":
+        with pytest.raises(TransientDeliveryError):
+            await activities.deliver(request, final_attempt=False)
+    else:
+        with pytest.raises(SimulatedCrash):
+            await activities.deliver(request, final_attempt=False)
+
+
 @pytest.mark.parametrize("step", STEPS)
-@pytest.mark.parametrize("channel", ["sms", "push"])
-async def test_a_crash_at_any_step_never_sends_twice_through_idempotent_providers(
+@pytest.mark.parametrize("kind", KINDS)
+async def test_every_ambiguous_branch_is_resolved_and_recorded_for_every_provider_kind(
     sessions: SessionFactory,
     provider_settings: Settings,
     peers: tuple[SmtpPeer, ProviderPeer],
     http: aiohttp.ClientSession,
-    channel: str,
+    kind: str,
     step: str,
 ) -> None:
-    _, provider = peers
-    crash = CrashOnce(step)
-    activities = NotificationActivities(
-        sessions, provider_settings, build_providers(provider_settings, http), checkpoint=crash
+    smtp, provider = peers
+    settings = provider_settings.model_copy(
+        update={"sms_provider": "telnyx" if kind == "telnyx" else "twilio", "ambiguous_wait_s": 0}
     )
-    request = await _request(sessions, channel)
+    crash = CrashOnce(step)
+    activities = NotificationActivities(sessions, settings, build_providers(settings, http), checkpoint=crash)
+    request = await _request(sessions, CHANNEL[kind])
+    if step == "lost":
+        if kind == "smtp":
+            smtp.lose_next()
+        else:
+            provider.lose_next(CHANNEL[kind])
 
-    with pytest.raises(SimulatedCrash):
-        await activities.deliver(request, final_attempt=False)
+    await _first_attempt(activities, request, step)
     retried = await activities.deliver(request, final_attempt=False)
 
-    assert crash.fired and retried.status == "sent"
-    assert len(provider.accepted[channel]) == 1  # the recipient got exactly one message
-    async with sessions() as session:
-        [row] = (await session.execute(select(NotificationLog))).scalars()
-    assert row.status == NotificationStatus.SENT
-    assert row.provider_message_id == retried.provider_message_id
+    assert retried.status == "sent"
+    [row] = await _rows(sessions)
+    assert row.status == NotificationStatus.SENT and row.in_flight_since is None
+    ambiguous = step in ("lost", "provider_accepted")
+    if not ambiguous:
+        assert len(_delivered(kind, smtp, provider)) == 1 and row.resolution is None
+    elif kind == "telnyx":  # the provider's key: the resend is answered from its record, no second message
+        assert len(_delivered(kind, smtp, provider)) == 1 and provider.replayed == 1
+        assert row.resolution == "ambiguous -> resent with the same Idempotency-Key"
+    else:  # no key: a reminder prefers a duplicate to nothing, and says so
+        assert len(_delivered(kind, smtp, provider)) == 2
+        why = "no receipt in 0 s" if kind == "twilio" else f"{kind} cannot be asked"
+        assert row.resolution == f"ambiguous -> {why} -> resent (prefer_duplicate)"
     assert row.attempts == (1 if step == "logged" else 2)
 
 
-@pytest.mark.parametrize("step", STEPS)
-async def test_email_after_a_crash_carries_the_same_message_id(
+@pytest.mark.parametrize("kind", ("twilio", "fcm", "smtp"))
+async def test_prefer_missing_never_resends_an_ambiguous_message_nor_falls_back(
     sessions: SessionFactory,
     provider_settings: Settings,
     peers: tuple[SmtpPeer, ProviderPeer],
     http: aiohttp.ClientSession,
-    step: str,
+    kind: str,
 ) -> None:
-    """SMTP has no idempotency key: only a crash between the server's 250 and our commit re-sends, and then
-    with the same Message-ID, which receiving systems use to drop the duplicate."""
-    smtp, _ = peers
+    """A review request is ``review_requests``: ``prefer_missing`` by default. Its channel is not tried again
+    and no other channel is either (the first may have arrived)."""
+    smtp, provider = peers
+    settings = provider_settings.model_copy(update={"ambiguous_wait_s": 0})
     activities = NotificationActivities(
-        sessions, provider_settings, build_providers(provider_settings, http), checkpoint=CrashOnce(step)
+        sessions, settings, build_providers(settings, http), checkpoint=CrashOnce("provider_accepted")
     )
-    request = await _request(sessions, "email")
-    with pytest.raises(SimulatedCrash):
-        await activities.deliver(request, final_attempt=False)
-    await activities.deliver(request, final_attempt=False)
+    request = await _request(sessions, CHANNEL[kind], event="appointment.review_request")
+    await set_appointment(sessions, request.entity_id, status="completed")
+    await _first_attempt(activities, request, "provider_accepted")
+    retried = await activities.deliver(request, final_attempt=False)
 
-    expected = 2 if step == "provider_accepted" else 1
-    assert len(smtp.messages) == expected
-    assert len({m["Message-ID"] for m in smtp.messages}) == 1
+    assert (retried.status, retried.reason) == ("failed", "ambiguous_not_resent")
+    [row] = await _rows(sessions)  # one row: no fallback channel was claimed
+    assert row.status == NotificationStatus.FAILED and row.reason == "ambiguous_not_resent"
+    why = "no receipt in 0 s" if kind == "twilio" else f"{kind} cannot be asked"
+    assert row.resolution == f"ambiguous -> {why} -> not resent (prefer_missing)"
+    assert len(_delivered(kind, smtp, provider)) == 1
+
+
+async def test_a_twilio_receipt_confirms_an_ambiguous_sms_and_nothing_is_sent_again(
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+    http: aiohttp.ClientSession,
+    api: TestClient[web.Request, web.Application],
+) -> None:
+    """The answer is lost; Twilio's status callback (signed, to the URL that carries our key) reaches the API;
+    the retry waits for it inside the window and then finds the message sent."""
+    _, provider = peers
+    provider.callbacks = str(api.make_url(""))  # where https://keeptime.example really is in this test
+    provider.lose_next("sms")
+    activities = NotificationActivities(sessions, provider_settings, build_providers(provider_settings, http))
+    request = await _request(sessions, "sms")
+
+    await _first_attempt(activities, request, "lost")
+    await eventually(lambda: _receipt_in(provider), what="the status callback")
+    retried = await activities.deliver(request, final_attempt=False)
+
+    assert retried.status == "sent" and len(provider.accepted["sms"]) == 1
+    [row] = await _rows(sessions)
+    assert row.resolution == "ambiguous -> confirmed sent by receipt"
+    assert row.provider_message_id == provider.accepted["sms"][0]["sid"]
+
+
+async def _receipt_in(provider: ProviderPeer) -> bool:
+    return provider.callbacks_answered == [204]
+
+
+async def test_without_a_receipt_the_retry_waits_for_the_window_then_the_policy_decides(
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+    http: aiohttp.ClientSession,
+) -> None:
+    _, provider = peers
+    provider.lose_next("sms")
+    activities = NotificationActivities(sessions, provider_settings, build_providers(provider_settings, http))
+    request = await _request(sessions, "sms")
+    await _first_attempt(activities, request, "lost")
+
+    with pytest.raises(TransientDeliveryError, match="waiting for its receipt") as waiting:
+        await activities.deliver(request, final_attempt=False)
+    assert waiting.value.retry_after_s is not None and 100 < waiting.value.retry_after_s <= 120
+    last = await activities.deliver(request, final_attempt=True)  # the last attempt cannot wait any longer
+
+    assert last.status == "sent" and len(provider.accepted["sms"]) == 2
+    [row] = await _rows(sessions)
+    assert row.resolution == "ambiguous -> no receipt in 120 s -> resent (prefer_duplicate)"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_each_provider_declares_what_its_peer_does_with_a_repeated_request(
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+    http: aiohttp.ClientSession,
+    kind: str,
+) -> None:
+    """The declaration (``Guarantees``) and the peer agree: the same request twice is one message only where
+    the provider honours an idempotency key."""
+    smtp, provider_peer = peers
+    settings = provider_settings.model_copy(
+        update={"sms_provider": "telnyx" if kind == "telnyx" else "twilio"}
+    )
+    provider = build_providers(settings, http)[CHANNEL[kind]]
+    assert provider.name == kind
+    address = {"sms": "+4915112345678", "push": "device-token-1", "email": "ada@example.test"}[CHANNEL[kind]]
+    delivery = Delivery(
+        address=address, message=RenderedMessage(subject="Hi", text="Hello"), idempotency_key="k:1:sms"
+    )
+    await provider.send(delivery)
+    await provider.send(delivery)
+    expected = 1 if provider.guarantees.idempotency_header else 2
+    assert len(_delivered(kind, smtp, provider_peer)) == expected
+    assert (kind == "telnyx") == (provider.guarantees.idempotency_header is not None)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_an_ambiguous_message_is_not_resent_after_a_cancel(
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+    http: aiohttp.ClientSession,
+    kind: str,
+) -> None:
+    smtp, provider = peers
+    sms = "telnyx" if kind == "telnyx" else "twilio"
+    settings = provider_settings.model_copy(update={"sms_provider": sms, "ambiguous_wait_s": 0})
+    activities = NotificationActivities(
+        sessions, settings, build_providers(settings, http), checkpoint=CrashOnce("provider_accepted")
+    )
+    request = await _request(sessions, CHANNEL[kind])
+    await _first_attempt(activities, request, "provider_accepted")
+    await set_appointment(sessions, request.entity_id, status="cancelled")
+
+    retried = await activities.deliver(request, final_attempt=False)
+
+    assert (retried.status, retried.reason) == ("skipped", "cancelled")
+    assert len(_delivered(kind, smtp, provider)) == 1  # the one that may have gone out before the cancel

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from email.message import Message
+from urllib.parse import parse_qs, urlsplit
 
+import aiohttp
 import pytest
 from sqlalchemy import select
 
 from activities.notifications import NotificationActivities, TransientDeliveryError
-from activities.providers import email_message_id
+from activities.providers import build_providers, email_message_id, telnyx_key
 from db.engine import SessionFactory
 from db.models import Appointment, NotificationLog
 from domain.notification_types import NotificationRequest
 from domain.statuses import AppointmentStatus, NotificationStatus
+from keeptime.settings import Settings
 from tests.factories import make_appointment, make_business, make_customer, set_appointment
 from tests.peers import INVALID_NUMBER, ProviderPeer, SmtpPeer
 
@@ -93,7 +97,7 @@ async def test_html_is_autoescaped_but_text_is_not(
     assert "Cut & <i>Dry</i>" in body["text/plain"]
 
 
-async def test_sms_is_a_twilio_form_post_with_the_idempotency_token(
+async def test_sms_is_a_twilio_form_post_whose_status_callback_carries_our_key(
     notifier: NotificationActivities, sessions: SessionFactory, peers: tuple[SmtpPeer, ProviderPeer]
 ) -> None:
     _, http = peers
@@ -107,9 +111,31 @@ async def test_sms_is_a_twilio_form_post_with_the_idempotency_token(
     [sent] = http.accepted["sms"]
     assert sent["form"]["To"] == "+4915112345678" and sent["form"]["From"] == "+15005550006"
     assert sent["form"]["Body"].startswith("Reminder from Studio Nord: Haircut")
-    assert sent["form"]["StatusCallback"] == "https://keeptime.example/v1/webhooks/sms/status"
-    assert sent["key"] == request.idempotency_key("sms")
+    callback = urlsplit(sent["form"]["StatusCallback"])
+    assert callback.netloc == "keeptime.example" and callback.path == "/v1/webhooks/sms/status"
+    assert parse_qs(callback.query) == {
+        "key": [request.idempotency_key("sms")]
+    }  # a receipt names the message
     assert result.provider_message_id == sent["sid"] and result.channel == "sms"
+
+
+async def test_sms_through_telnyx_is_a_json_post_with_its_idempotency_key(
+    sessions: SessionFactory, provider_settings: Settings, peers: tuple[SmtpPeer, ProviderPeer]
+) -> None:
+    _, http = peers
+    settings = provider_settings.model_copy(update={"sms_provider": "telnyx"})
+    business = await make_business(sessions)
+    customer = await make_customer(sessions, business, channel_order=["sms"])
+    request = reminder(await make_appointment(sessions, business, customer))
+    async with aiohttp.ClientSession() as client:
+        notifier = NotificationActivities(sessions, settings, build_providers(settings, client))
+        result = await notifier.deliver(request, final_attempt=False)
+        [sent] = http.accepted["sms"]
+        assert sent["provider"] == "telnyx" and sent["json"]["to"] == "+4915112345678"
+        assert sent["json"]["from"] == "+15005550007" and sent["json"]["text"].startswith("Reminder from")
+        assert sent["key"] == telnyx_key(request.idempotency_key("sms"))
+        assert re.fullmatch(r"[A-Za-z0-9_:-]{1,255}", sent["key"])  # Telnyx's documented key pattern
+        assert (result.provider, result.provider_message_id) == ("telnyx", sent["id"])
 
 
 async def test_push_is_an_fcm_v1_message(
@@ -262,7 +288,7 @@ async def test_on_the_last_attempt_a_transient_error_fails_the_channel_and_falls
     business = await make_business(sessions)
     customer = await make_customer(sessions, business, channel_order=["sms", "email"])
     appointment = await make_appointment(sessions, business, customer)
-    http.fail_next("sms", 500)
+    http.fail_next("sms", 503)
 
     result = await notifier.deliver(reminder(appointment), final_attempt=True)
 

@@ -37,7 +37,7 @@ async def test_transient_provider_errors_are_retried_by_temporal_and_sent_once(
     business = await make_business(sessions)
     customer = await make_customer(sessions, business, channel_order=["sms"])
     appointment = await make_appointment(sessions, business, customer)
-    http.fail_next("sms", 500, times=2)
+    http.fail_next("sms", 503, times=2)  # not taken; a 500 may have been (see test_notification_crashes)
     request = NotificationRequest(
         business_id=business.id,
         entity_type="appointment",
