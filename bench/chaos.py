@@ -24,7 +24,7 @@ import random
 import shutil
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,7 +36,7 @@ from temporalio.client import Client
 
 from activities.providers import telnyx_key
 from api.app import create_app
-from bench.common import percentile
+from bench.chaos_report import Expectations, Summary, near_fault, print_summaries, summarize
 from bench.stack_processes import TemporalServer, WorkerProcess, restart_postgres
 from db.appointments import appointment_snapshot
 from db.embedded import EmbeddedPostgres, ensure_database
@@ -65,7 +65,7 @@ from workflows.appointment import AppointmentWorkflow
 from workflows.starts import ensure_workflow
 
 LEAD_S = 60  # the reminder offset: each reminder is due a minute before its appointment
-WARMUP_S = 45  # from the first booking to the first due reminder
+WARMUP_S = 60  # from the first booking to the first due reminder (1,000 workflows start meanwhile)
 CHANNELS = ("sms", "push", "email")
 
 
@@ -266,86 +266,43 @@ def _key(plan: Plan, business_id: int, starts_at: datetime, version: int) -> str
     return request.idempotency_key(plan.channel)
 
 
-async def _report(sessions: SessionFactory, run: Run, smtp: SmtpPeer, peer: ProviderPeer) -> None:
+async def _report(sessions: SessionFactory, run: Run, smtp: SmtpPeer, peer: ProviderPeer) -> Summary:
     async with sessions() as session:
         rows = {a.id: a for a in (await session.execute(select(Appointment))).scalars()}
         logs = list((await session.execute(select(NotificationLog))).scalars())
     business_id = next(iter(rows.values())).business_id
-    due: dict[str, datetime] = {}
-    forbidden_after: dict[str, tuple[str, datetime]] = {}  # key -> (why, instant after which it must not go)
+    expected = Expectations(due={}, channel={}, forbidden_after={})
     for plan in run.plans:
         row = rows[plan.appointment_id]
         original = _key(plan, business_id, plan.starts_at, 1)
+        expected.channel[original] = plan.channel
         if row.status == AppointmentStatus.CANCELLED:
             assert row.status_changed_at is not None
-            forbidden_after[original] = ("after cancel", row.status_changed_at)
+            expected.forbidden_after[original] = ("after cancel", row.status_changed_at)
             continue
         final = _key(plan, business_id, row.starts_at, row.version)
-        due[final] = row.starts_at - timedelta(seconds=LEAD_S)
+        expected.channel[final] = plan.channel
+        expected.due[final] = row.starts_at - timedelta(seconds=LEAD_S)
         if row.version > 1:
-            forbidden_after[original] = ("old slot", row.updated_at)
-    hashes = {telnyx_key(key): key for key in [*due, *forbidden_after]}
-    deliveries = _delivery_keys(smtp, peer, hashes)
-    by_key: dict[str, list[datetime]] = defaultdict(list)
-    for key, at in deliveries:
-        by_key[key].append(at)
-    resolutions = Counter((log.resolution or "").split(" -> ", 1)[-1] for log in logs if log.resolution)
-    chose_duplicate = {
-        log.idempotency_key for log in logs if log.resolution and "prefer_duplicate" in log.resolution
-    }
-    untouched = {
-        log.idempotency_key for log in logs if log.attempts == 1 and not log.resolution and log.sent_at
-    }
-    # Not hit by a fault: one attempt, nothing to resolve, not due from 1 s before to 30 s after a fault.
-    clean = {
-        key
-        for key, at in due.items()
-        if key in untouched
-        and not any(timedelta(seconds=-1) <= at - moment <= timedelta(seconds=30) for moment, _ in run.faults)
-    }
-    missing = [key for key in due if not by_key.get(key)]
-    duplicates: Counter[str] = Counter()
-    recorded: Counter[str] = Counter()
-    for key, times in by_key.items():
-        if len(times) > 1:
-            channel = key.rsplit(":", 1)[-1]
-            duplicates[channel] += len(times) - 1
-            if key in chose_duplicate:
-                recorded[channel] += len(times) - 1
-    violations = Counter(
-        why for key, (why, moment) in forbidden_after.items() for at in by_key.get(key, []) if at > moment
+            expected.forbidden_after[original] = ("old slot", row.updated_at)
+    hashes = {telnyx_key(key): key for key in expected.channel}
+    fault_times = [moment for moment, _ in run.faults]
+    untouched = {log.idempotency_key for log in logs if log.attempts == 1 and not log.resolution}
+    summary = summarize(
+        "Keeptime",
+        expected,
+        _delivery_keys(smtp, peer, hashes),
+        clean={k for k, at in expected.due.items() if k in untouched and not near_fault(at, fault_times)},
+        chose_duplicate={log.idempotency_key for log in logs if "prefer_duplicate" in (log.resolution or "")},
     )
-    lateness = [(min(by_key[key]) - at).total_seconds() for key, at in due.items() if by_key.get(key)]
-    clean_lateness = [
-        (min(by_key[key]) - at).total_seconds() for key, at in due.items() if by_key.get(key) and key in clean
-    ]
+    summary.ambiguous = Counter((log.resolution or "").split(" -> ", 1)[-1] for log in logs if log.resolution)
     start = run.first_due or datetime.now(UTC)
-    print(
-        "\nfaults (from the first due reminder):",
-        ", ".join(f"{what} at +{(moment - start).total_seconds():.0f} s" for moment, what in run.faults),
-    )
-    print(f"due {len(due)} | delivered {len(due) - len(missing)} | missing {len(missing)}")
-    for channel in ("sms", "push", "email"):
-        print(
-            f"raw duplicates {channel}: {duplicates[channel]} "
-            f"(chosen by prefer_duplicate and recorded: {recorded[channel]})"
-        )
-    print(
-        f"sent after a cancel: {violations['after cancel']} | "
-        f"sent for an old slot after a reschedule: {violations['old slot']}"
-    )
-    print("ambiguous attempts:", dict(resolutions) or "none")
-    for name, values in (("all", lateness), ("no fault hit", clean_lateness)):
-        print(
-            f"lateness {name} ({len(values)}): p50 {percentile(values, 0.5):.2f} s, "
-            f"p95 {percentile(values, 0.95):.2f} s, p99 {percentile(values, 0.99):.2f} s, "
-            f"max {max(values, default=float('nan')):.2f} s"
-        )
-    if missing:
-        print("missing (first 5):", missing[:5])
+    summary.faults = [f"{what} at +{(moment - start).total_seconds():.0f} s" for moment, what in run.faults]
+    return summary
 
 
-async def main(appointments: int, spread: float, sms: str) -> None:
+async def run_keeptime(appointments: int, spread: float, sms: str) -> Summary:
+    """One chaos run of Keeptime (SMS through ``sms``), counted."""
     root = Path(tempfile.mkdtemp(prefix="kt-chaos-", dir="/tmp"))
     postgres: EmbeddedPostgres | None = None
     if os.environ.get("DATABASE_URL"):
@@ -394,7 +351,7 @@ async def main(appointments: int, spread: float, sms: str) -> None:
         )
         last_due = max(p.starts_at for p in run.plans) + timedelta(seconds=90 - LEAD_S)
         await asyncio.sleep(max(0.0, (last_due - datetime.now(UTC)).total_seconds()) + 60)
-        await _report(sessions, run, smtp, peer)
+        summary = await _report(sessions, run, smtp, peer)
     finally:
         await api.cleanup()
         worker.stop()
@@ -405,6 +362,11 @@ async def main(appointments: int, spread: float, sms: str) -> None:
         if postgres is not None:
             postgres.stop()
         shutil.rmtree(root, ignore_errors=True)
+    return summary
+
+
+async def main(appointments: int, spread: float, sms: str) -> None:
+    print_summaries([await run_keeptime(appointments, spread, sms)])
 
 
 if __name__ == "__main__":

@@ -79,10 +79,11 @@ class TemporalServer:
                 self._process.wait()
 
 
-class WorkerProcess:
-    """``python worker.py`` with the given environment; ``kill`` is SIGKILL, as an OOM killer would."""
+class ChildProcess:
+    """A process with the given environment; ``kill`` is SIGKILL, as an OOM killer would."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str], log_path: Path) -> None:
+        self._argv = argv
         self._env = {**os.environ, **env}
         self._log = log_path.open("ab")
         self._process: subprocess.Popen[bytes] | None = None
@@ -90,7 +91,7 @@ class WorkerProcess:
 
     def start(self) -> None:
         self._process = subprocess.Popen(
-            [sys.executable, str(ROOT / "worker.py")],
+            self._argv,
             env=self._env,
             cwd=ROOT,
             stdout=self._log,
@@ -114,6 +115,13 @@ class WorkerProcess:
                 self._process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+class WorkerProcess(ChildProcess):
+    """``python worker.py``: Keeptime's worker."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        super().__init__([sys.executable, str(ROOT / "worker.py")], env, log_path)
 
 
 def restart_postgres(server: EmbeddedPostgres) -> None:
