@@ -75,8 +75,9 @@ def summarize(
 
 
 def near_fault(at: datetime, faults: list[datetime]) -> bool:
-    """Due from 1 s before a fault to 30 s after it: touched by the fault even with a single attempt."""
-    return any(timedelta(seconds=-1) <= at - moment <= timedelta(seconds=30) for moment in faults)
+    """Due from 1 s before a fault to 45 s after it (a killed worker's activities time out after 30 s):
+    touched by the fault even with a single attempt."""
+    return any(timedelta(seconds=-1) <= at - moment <= timedelta(seconds=45) for moment in faults)
 
 
 def _late(values: list[float]) -> str:

@@ -1,6 +1,6 @@
 """Keeptime beside the predecessors' Celery beat design: the same reminders, sink and faults, side by side.
 
-    .venv/bin/python -m bench.peer_celery [--appointments 600] [--spread 120]
+    .venv/bin/python -m bench.peer_celery [--appointments 500] [--spread 100]
 
 Runs ``bench.chaos`` for Keeptime (SMS through a Twilio-shaped peer, as the predecessors used Twilio), then
 the predecessor built with Celery 5 and beat on the local Redis (``bench/celery_reminders.py``: a scan every
@@ -238,7 +238,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--appointments", type=int, default=600)
-    parser.add_argument("--spread", type=float, default=120.0)
+    parser.add_argument("--appointments", type=int, default=500)
+    parser.add_argument("--spread", type=float, default=100.0)
     options = parser.parse_args()
     asyncio.run(main(options.appointments, options.spread))

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -247,6 +248,19 @@ class ProviderPeer:
         name = f"projects/{FCM_PROJECT}/messages/{next(self._ids)}"  # no request key exists in FCM v1
         self._deliver("push", {"json": body, "name": name})
         return self._answer("push", request, web.json_response({"name": name}))
+
+    def message_keys(self, channel: str) -> list[str]:
+        """Our idempotency key of every raw delivery on ``channel`` (Telnyx's is the hashed form we sent)."""
+        keys = []
+        for entry in self.accepted[channel]:
+            if "json" in entry and channel == "push":
+                keys.append(str(entry["json"]["message"]["data"].get("idempotency_key", "")))
+            elif entry.get("provider") == "telnyx":
+                keys.append(str(entry["key"]))
+            else:
+                callback = urlsplit(str(entry["form"].get("StatusCallback", "")))
+                keys.append(parse_qs(callback.query).get("key", [""])[0])
+        return keys
 
     def _deliver(self, channel: str, entry: dict[str, Any]) -> None:
         entry["at"] = datetime.now(UTC)

@@ -100,7 +100,7 @@ async def test_invariants_hold_for_any_sequence_of_steering(
         await restarting.__aexit__(None, None, None)
         await terminate_running(env.client)
     await _nothing_after_cancel(sessions, ids)
-    keys = [entry["key"] for entry in peers[1].accepted["sms"]]
+    keys = peers[1].message_keys("sms")
     assert len(keys) == len(set(keys)), "a message reached the provider twice"
 
 
