@@ -201,7 +201,15 @@ def _retry_after(value: str | None) -> float | None:
         return None  # an HTTP-date; fall back to the retry policy's backoff
 
 
-class TwilioSmsProvider:
+class HttpProvider:
+    """A provider reached over HTTP with the worker's shared session."""
+
+    def __init__(self, settings: Settings, http: aiohttp.ClientSession) -> None:
+        self._settings = settings
+        self._http = http
+
+
+class TwilioSmsProvider(HttpProvider):
     """Form POST to ``/2010-04-01/Accounts/{sid}/Messages.json`` with basic auth, as Twilio's REST API."""
 
     name = "twilio"
@@ -218,10 +226,6 @@ class TwilioSmsProvider:
         receipts="StatusCallback per message (sent, delivered, undelivered, failed)",
         receipt_carries_key=True,
     )
-
-    def __init__(self, settings: Settings, http: aiohttp.ClientSession) -> None:
-        self._settings = settings
-        self._http = http
 
     async def send(self, delivery: Delivery) -> str:
         s = self._settings
@@ -243,7 +247,7 @@ class TwilioSmsProvider:
         return str(data.get("sid", ""))
 
 
-class FcmPushProvider:
+class FcmPushProvider(HttpProvider):
     """POST to ``/v1/projects/{id}/messages:send`` with a bearer token, as FCM HTTP v1."""
 
     name = "fcm"
@@ -257,10 +261,6 @@ class FcmPushProvider:
         receipts="none per message (aggregate data, BigQuery export)",
         receipt_carries_key=False,
     )
-
-    def __init__(self, settings: Settings, http: aiohttp.ClientSession) -> None:
-        self._settings = settings
-        self._http = http
 
     async def send(self, delivery: Delivery) -> str:
         s = self._settings
@@ -283,7 +283,7 @@ class FcmPushProvider:
         return str(data.get("name", ""))
 
 
-class TelnyxSmsProvider:
+class TelnyxSmsProvider(HttpProvider):
     """JSON POST to ``/v2/messages`` with a bearer key, as Telnyx's Messaging API."""
 
     name = "telnyx"
@@ -299,10 +299,6 @@ class TelnyxSmsProvider:
         receipts="webhook_url per message (message.sent, message.finalized)",
         receipt_carries_key=False,
     )
-
-    def __init__(self, settings: Settings, http: aiohttp.ClientSession) -> None:
-        self._settings = settings
-        self._http = http
 
     async def send(self, delivery: Delivery) -> str:
         s = self._settings
