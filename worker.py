@@ -62,7 +62,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         # Each send holds two connections (the entity's share lock and the log writes).
         pool_size=2 * settings.worker_activity_slots * len(settings.worker_task_queues),
     )
-    client = await connect_temporal(settings)
+    client = await _connect_when_up(settings, stop)
+    if client is None:  # asked to stop while Temporal was still down
+        await engine.dispose()
+        return
     http = aiohttp.ClientSession()
     workers = build_workers(client, create_session_factory(engine), settings, http)
     tasks = [asyncio.create_task(w.run()) for w in workers]
@@ -86,6 +89,27 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         await engine.dispose()
         shutdown_tracing()
         log.info("worker stopped")
+
+
+async def _connect_when_up(settings: Settings, stop: asyncio.Event) -> Client | None:
+    """Connect to Temporal, waiting with backoff (1 s doubling to 30 s) while it is down, as a worker started
+    before its server (or during a restart) should; None when ``stop`` is set first."""
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            return await connect_temporal(settings)
+        except Exception as exc:  # the SDK raises a plain RuntimeError when the server is unreachable
+            log.warning(
+                "Temporal at %s is not reachable (%s); retrying in %.0f s",
+                settings.temporal_address,
+                exc,
+                delay,
+            )
+        try:
+            await asyncio.wait_for(stop.wait(), delay)
+        except TimeoutError:
+            delay = min(30.0, delay * 2)
+    return None
 
 
 def main() -> None:

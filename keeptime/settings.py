@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.task_queues import ALL_TASK_QUEUES
@@ -128,6 +128,14 @@ class Settings(BaseSettings):
     @classmethod
     def _async_driver(cls, value: str | None) -> str | None:
         return to_asyncpg_url(value) if value else None
+
+    @model_validator(mode="after")
+    def _public_url_follows_the_api(self) -> Settings:
+        """Links and provider callbacks point at this API unless PUBLIC_BASE_URL says otherwise."""
+        if "public_base_url" not in self.model_fields_set:
+            host = "localhost" if self.api_host in ("127.0.0.1", "0.0.0.0", "::") else self.api_host
+            self.public_base_url = f"http://{host}:{self.api_port}"
+        return self
 
     @property
     def temporal_port(self) -> int:

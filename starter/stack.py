@@ -22,6 +22,7 @@ from keeptime.settings import DATABASE_URL_FILE, Settings
 from keeptime.temporal_client import connect_temporal
 from services.schedules import configured_jobs, sync_schedules
 from starter.processes import ChildProcess, child_environment
+from starter.supervision import CrashLoop, supervise
 
 log = logging.getLogger("keeptime.stack")
 _STARTUP_TIMEOUT_S = 90.0
@@ -106,7 +107,8 @@ async def _wait_for_http(url: str) -> None:
 
 
 async def run_stack(settings: Settings) -> int:
-    """Bring everything up; wait for Ctrl-C, SIGTERM or a crashed child; stop it all. Returns exit code."""
+    """Bring everything up; restart a crashed child with backoff; on Ctrl-C, SIGTERM or a crash loop stop it
+    all. Returns the exit code (1 after a crash loop)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -149,14 +151,15 @@ async def run_stack(settings: Settings) -> int:
         await _wait_for_http(f"{api_url}/healthz")
         _print_banner(settings, api_url, data_dir, embedded is not None)
 
-        waits = [asyncio.create_task(child.wait()) for child in children]
+        # Each child is restarted with backoff if it crashes; only Ctrl-C/SIGTERM or a crash loop stop it all.
+        supervisors = [asyncio.create_task(supervise(child, stop)) for child in children]
         stopping = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait([*waits, stopping], return_when=asyncio.FIRST_COMPLETED)
-        for child, task in zip(children, waits, strict=True):
-            if task in done:
-                log.error("%s exited unexpectedly with %s; stopping the stack", child.name, task.result())
+        done, _ = await asyncio.wait([*supervisors, stopping], return_when=asyncio.FIRST_COMPLETED)
+        for task in done & set(supervisors):
+            if isinstance(task.exception(), CrashLoop):
                 exit_code = 1
-        stopping.cancel()
+        stop.set()
+        await asyncio.gather(*supervisors, return_exceptions=True)
     finally:
         log.info("stopping Keeptime")
         for child in reversed(children):

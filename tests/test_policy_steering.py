@@ -44,7 +44,12 @@ async def _view(handle: WorkflowHandle[Any, Any]) -> PolicyView:
 async def _phase_is(handle: WorkflowHandle[Any, Any], phase: str, at: datetime | None = None) -> None:
     async def check() -> bool:
         view = await _view(handle)
-        return view.phase == phase and (at is None or view.next_call_at == at)
+        if at is not None:
+            return view.phase == phase and view.next_call_at == at
+        # A new workflow starts in call_scheduled before its first plan is stored: wait for the plan too,
+        # or a trigger that reads next_call_at from PostgreSQL can run before it is written.
+        planned = phase != "call_scheduled" or view.next_call_at is not None
+        return view.phase == phase and planned
 
     await eventually(check, what=f"phase {phase} {at or ''}")
 

@@ -20,6 +20,17 @@ def test_defaults_are_local_and_poll_every_queue(monkeypatch: pytest.MonkeyPatch
     assert settings.database_url is None
 
 
+def test_the_public_url_follows_the_api_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    assert Settings().public_base_url == "http://localhost:8080"
+    monkeypatch.setenv("API_PORT", "9090")
+    assert Settings().public_base_url == "http://localhost:9090"  # links and callbacks reach this API
+    monkeypatch.setenv("API_HOST", "keeptime.internal")
+    assert Settings().public_base_url == "http://keeptime.internal:9090"
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://book.example.com")
+    assert Settings().public_base_url == "https://book.example.com"
+
+
 def test_environment_overrides_and_queue_lists(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WORKER_TASK_QUEUES", f"{APPOINTMENTS}, {NOTIFICATIONS}")
     monkeypatch.setenv("TEMPORAL_ADDRESS", "temporal:7233")

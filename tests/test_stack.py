@@ -170,7 +170,34 @@ async def test_stack_starts_runs_a_workflow_stops_cleanly_and_keeps_its_data(
     ]
     assert '"changed": 3' in cleanup  # the demo's three stale chat rooms
     assert '"job": "business-stats"' in await _starter(stack_config, "task:stats")
+
+    # A crashed worker is restarted with backoff; the stack stays up and works (issue 14, supervision).
+    [worker] = [
+        child
+        for child in psutil.Process(second.pid).children()
+        if any(part.endswith("worker.py") for part in child.cmdline())
+    ]
+    worker.kill()
+    await eventually(
+        lambda: _logged(stack_config, "worker exited unexpectedly with -9; restarting it in 1 s"),
+        what="the restart in the stack's log",
+    )
+    await eventually(partial(_has_worker_other_than, second, worker.pid), what="a new worker process")
+    assert second.poll() is None  # the stack did not stop
+    again = await _starter(stack_config, "task:stats")  # a job workflow: only a running worker completes it
+    assert '"job": "business-stats"' in again
     await _stop_and_check_nothing_is_left(stack_config, second)
+
+
+async def _logged(config: StackConfig, text: str) -> bool:
+    return text in config.log.read_text()
+
+
+async def _has_worker_other_than(stack: subprocess.Popen[bytes], pid: int) -> bool:
+    return any(
+        any(part.endswith("worker.py") for part in child.cmdline()) and child.pid != pid
+        for child in psutil.Process(stack.pid).children()
+    )
 
 
 async def _starter(config: StackConfig, command: str) -> str:
