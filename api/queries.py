@@ -68,10 +68,8 @@ QueryModel = TypeVar("QueryModel", bound=BaseModel)
 
 
 class SmsStatusQuery(Query):
-    key: str | None = Field(
-        default=None,
-        max_length=255,
-        description="our message key, which Keeptime puts in each message's StatusCallback URL",
+    log: DbId | None = Field(
+        default=None, description="our notification log row, which Keeptime puts in each StatusCallback URL"
     )
 
 

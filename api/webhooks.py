@@ -50,8 +50,7 @@ async def _verified_twilio_form(request: web.Request) -> dict[str, str]:
             fields=[{"field": "body", "message": str(exc)[:200] or "invalid form"}],
         ) from None
     form = {key: value for key, value in posted.items() if isinstance(value, str)}
-    # raw_path: the path and query exactly as sent; Twilio signs the URL it was given, percent-escapes and all
-    url = settings.public_base_url.rstrip("/") + request.raw_path
+    url = settings.public_base_url.rstrip("/") + request.path_qs
     expected = twilio_signature(settings.twilio_auth_token.get_secret_value(), url, form)
     given = request.headers.get("X-Twilio-Signature", "")
     if not hmac.compare_digest(expected.encode(), given.encode()):
@@ -81,14 +80,14 @@ def _validated(model: type[Form], form: dict[str, str]) -> Form:
 )
 async def sms_status(request: web.Request) -> web.Response:
     """Twilio status callback: ``MessageStatus`` moves ``sent`` to ``delivered`` or ``failed``. The URL's
-    ``key`` (signed with the rest of the URL) names our message: a receipt for an attempt whose answer was
+    ``log`` (signed with the rest of the URL) names our message: a receipt for an attempt whose answer was
     lost records the message's SID, which tells the next attempt it went out."""
     form = _validated(SmsStatusForm, await _verified_twilio_form(request))
     query = parse_query(request, SmsStatusQuery)
     sid, status = form.MessageSid, form.MessageStatus.lower()
-    if query.key:
+    if query.log:
         async with request.app[SESSIONS]() as session:
-            await queries.record_provider_id(session, query.key, "twilio", sid)
+            await queries.record_provider_id(session, query.log, "twilio", sid)
     if status in DELIVERED | UNDELIVERED:
         error = f"{status} (error {form.ErrorCode or '?'})" if status in UNDELIVERED else None
         async with request.app[SESSIONS]() as session:

@@ -235,7 +235,7 @@ async def _faults(
 
 
 def _delivery_keys(
-    smtp: SmtpPeer, peer: ProviderPeer, by_telnyx_hash: dict[str, str]
+    smtp: SmtpPeer, peer: ProviderPeer, by_telnyx_hash: dict[str, str], by_log_id: dict[str, str]
 ) -> list[tuple[str, datetime]]:
     """(idempotency key, when) of every raw delivery the peers saw."""
     found: list[tuple[str, datetime]] = []
@@ -246,7 +246,7 @@ def _delivery_keys(
             found.append((by_telnyx_hash.get(entry["key"], "?"), entry["at"]))
         else:
             callback = urlsplit(str(entry["form"].get("StatusCallback", "")))
-            found.append((parse_qs(callback.query).get("key", ["?"])[0], entry["at"]))
+            found.append((by_log_id.get(parse_qs(callback.query).get("log", ["?"])[0], "?"), entry["at"]))
     for entry in peer.accepted["push"]:
         found.append((entry["json"]["message"]["data"]["idempotency_key"], entry["at"]))
     return found
@@ -291,7 +291,7 @@ async def _report(sessions: SessionFactory, run: Run, smtp: SmtpPeer, peer: Prov
     summary = summarize(
         "Keeptime",
         expected,
-        _delivery_keys(smtp, peer, hashes),
+        _delivery_keys(smtp, peer, hashes, {str(log.id): log.idempotency_key for log in logs}),
         clean={k for k, at in expected.due.items() if k in untouched and not near_fault(at, fault_times)},
         chose_duplicate={log.idempotency_key for log in logs if "prefer_duplicate" in (log.resolution or "")},
     )

@@ -39,13 +39,13 @@ async def timeline(
 
 
 async def record_provider_id(
-    session: AsyncSession, idempotency_key: str, provider: str, provider_message_id: str
+    session: AsyncSession, log_id: int, provider: str, provider_message_id: str
 ) -> bool:
     """A receipt names the provider's id of our message: remember it where the answer was lost."""
     result = await session.execute(
         update(NotificationLog)
         .where(
-            NotificationLog.idempotency_key == idempotency_key,
+            NotificationLog.id == log_id,
             NotificationLog.provider == provider,
             NotificationLog.provider_message_id.is_(None),
         )

@@ -250,7 +250,8 @@ class ProviderPeer:
         return self._answer("push", request, web.json_response({"name": name}))
 
     def message_keys(self, channel: str) -> list[str]:
-        """Our idempotency key of every raw delivery on ``channel`` (Telnyx's is the hashed form we sent)."""
+        """What names each raw delivery on ``channel``: our key (FCM data; Telnyx's hashed form), or for
+        Twilio the log row its StatusCallback URL names (``log:<id>``)."""
         keys = []
         for entry in self.accepted[channel]:
             if "json" in entry and channel == "push":
@@ -259,7 +260,7 @@ class ProviderPeer:
                 keys.append(str(entry["key"]))
             else:
                 callback = urlsplit(str(entry["form"].get("StatusCallback", "")))
-                keys.append(parse_qs(callback.query).get("key", [""])[0])
+                keys.append("log:" + parse_qs(callback.query).get("log", [""])[0])
         return keys
 
     def _deliver(self, channel: str, entry: dict[str, Any]) -> None:

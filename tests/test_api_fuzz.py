@@ -59,6 +59,11 @@ async def _schemathesis(
         "--report-dir",
         str(report),
         "--no-color",
+        *(  # KEEPTIME_FUZZ_PATHS=sms/inbound fuzzes only matching paths, to chase one operation
+            ["--include-path-regex", os.environ["KEEPTIME_FUZZ_PATHS"]]
+            if "KEEPTIME_FUZZ_PATHS" in os.environ
+            else []
+        ),
     ]
     process = await asyncio.create_subprocess_exec(
         *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT

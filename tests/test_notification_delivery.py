@@ -113,9 +113,8 @@ async def test_sms_is_a_twilio_form_post_whose_status_callback_carries_our_key(
     assert sent["form"]["Body"].startswith("Reminder from Studio Nord: Haircut")
     callback = urlsplit(sent["form"]["StatusCallback"])
     assert callback.netloc == "keeptime.example" and callback.path == "/v1/webhooks/sms/status"
-    assert parse_qs(callback.query) == {
-        "key": [request.idempotency_key("sms")]
-    }  # a receipt names the message
+    [row] = [r for r in await log_rows(sessions) if r.channel and r.channel.value == "sms"]
+    assert parse_qs(callback.query) == {"log": [str(row.id)]}  # a receipt names our message
     assert result.provider_message_id == sent["sid"] and result.channel == "sms"
 
 
