@@ -5,7 +5,7 @@ recorded. Still set when the next attempt claims the row: the last one may have 
 worker was killed mid-request, the answer was lost, the provider timed out). Before a resend:
 
 1. the provider honours an idempotency key (``Guarantees.idempotency_header``): resend with the same key;
-2. a receipt came for it (the status callback URL carries our key): it was sent, nothing more to do;
+2. a receipt came for it (the status callback URL names our message): it was sent, nothing more to do;
 3. the provider sends receipts and the window (``ambiguous_wait_s``) is not over: wait for it (retry later);
 4. else the message category's policy: ``prefer_duplicate`` resends, ``prefer_missing`` does not.
 

@@ -72,7 +72,7 @@ class Guarantees:
     idempotency_header: str | None
     lookup: str  # how a message whose answer was lost can be found
     receipts: str  # how the provider reports a message's status back
-    receipt_carries_key: bool  # our per-message callback URL carries the key: a receipt resolves an ambiguity
+    receipt_carries_key: bool  # our per-message callback URL names the message: a receipt resolves it
 
 
 class Provider(Protocol):
@@ -218,7 +218,7 @@ class TwilioSmsProvider(HttpProvider):
     # I-Twilio-Idempotency-Token on its own webhook requests so that receivers can drop retries
     # (https://www.twilio.com/docs/usage/webhooks/webhooks-connection-overrides); it does not honour one sent
     # to it. A lost answer can be looked for with GET Messages.json?To=&From=&DateSent= (matching the body);
-    # status changes come to the per-message StatusCallback URL, which carries our key
+    # status changes come to the per-message StatusCallback URL, which names our log row
     # (https://www.twilio.com/docs/messaging/guides/outbound-message-status-in-status-callbacks).
     guarantees = Guarantees(
         idempotency_header=None,
@@ -232,7 +232,7 @@ class TwilioSmsProvider(HttpProvider):
         assert s.twilio_account_sid and s.twilio_auth_token and s.twilio_from_number
         form = {"To": delivery.address, "From": s.twilio_from_number, "Body": delivery.message.text}
         if delivery.status_callback:
-            form["StatusCallback"] = delivery.status_callback  # carries our key: see ``guarantees``
+            form["StatusCallback"] = delivery.status_callback  # names our message: see ``guarantees``
         data = await _http_post(
             self._http,
             f"{s.twilio_base_url.rstrip('/')}/2010-04-01/Accounts/{s.twilio_account_sid}/Messages.json",
