@@ -23,6 +23,8 @@ from tqdm import tqdm
 from db import pets, tenants
 from db.engine import SessionFactory, create_engine, create_session_factory
 from db.models import ChatRoom
+from domain.automation import AutomationSettings
+from domain.locales import catalog_locale
 from keeptime.settings import get_settings
 from keeptime.temporal_client import connect_temporal
 from services.appointments import book_appointment
@@ -80,9 +82,11 @@ async def _business(
             {
                 "name": name,
                 "time_zone": zone,
-                "admin_email": "owner@demo.test",
-                "locale": locale,
-                "automation": automation or {},
+                # example.com (RFC 2606): .test is refused by the API's e-mail check, so a business seeded
+                # with it could never be changed through PATCH /v1/businesses/me.
+                "admin_email": "owner@example.com",
+                "locale": catalog_locale(locale),
+                "automation": AutomationSettings.model_validate(automation or {}).model_dump(mode="json"),
             },
         )
     if client is not None:
@@ -96,7 +100,7 @@ async def _business(
                 business.id,
                 {
                     "name": f"{first} {last}",
-                    "email": f"{first.lower()}.{last.lower()}{n}@demo.test",
+                    "email": f"{first.lower()}.{last.lower()}{n}@example.com",
                     "phone": f"+4915{rng.randrange(10**8, 10**9)}",
                     "sms_opted_in": rng.random() < 0.7,
                     # mixed languages: pt_BR has no catalog and reads the business's language

@@ -153,6 +153,16 @@ async def test_stack_starts_runs_a_workflow_stops_cleanly_and_keeps_its_data(
     seeded = await _starter(stack_config, "db:seed")
     assert "demo data created" in seeded and "insurer" in seeded and "restaurant" in seeded
     assert "demo data exists already" in await _starter(stack_config, "db:seed")  # a second seed refuses
+    salon_key = next(line.split()[1] for line in seeded.splitlines() if line.strip().startswith("salon "))
+    async with (
+        aiohttp.ClientSession() as http,
+        http.patch(
+            f"{stack_config.api_url}/v1/businesses/me",
+            json={"name": "Demo Salon Nord (renamed)"},
+            headers={"Authorization": f"Bearer {salon_key}"},
+        ) as renamed,
+    ):
+        assert renamed.status == 200, await renamed.text()  # seeded rows are rows the API accepts
 
     async def sleeping(entity: str, count: int) -> bool:
         query = f'KeeptimeEntity="{entity}" AND ExecutionStatus="Running"'
