@@ -128,6 +128,7 @@ async def load_message_context(
         return None
     customer = await session.get(Customer, request.customer_id) if request.customer_id is not None else None
     zone = recipient_zone(customer, business)
+    automation = AutomationSettings.from_stored(business.automation).settings
     now = datetime.now(UTC)
     if spec.audience == "admin":
         contact = Contact(
@@ -147,7 +148,7 @@ async def load_message_context(
         stale = status
     elif request.entity_version is not None and version is not None and version != request.entity_version:
         stale = "rescheduled"
-    elif request.event == "appointment.admin_new_booking" and _in_digest_mode(business):
+    elif request.event == "appointment.admin_new_booking" and automation.admin_alerts == "daily_digest":
         stale = "in_daily_digest"  # the owner gets the day's bookings in one message instead
     elif customer is not None and not Preferences.from_stored(customer.preferences).allows(spec.category):
         stale = f"preference: {spec.category}"  # the customer turned this kind of message off
@@ -178,7 +179,7 @@ async def load_message_context(
     }
     return MessageContext(
         business=business,
-        automation=AutomationSettings.from_stored(business.automation).settings,
+        automation=automation,
         zone=zone,
         contact=contact,
         channels=channels,
@@ -186,10 +187,6 @@ async def load_message_context(
         template=template,
         overrides=await _overrides(session, business.id, request.event),
     )
-
-
-def _in_digest_mode(business: Business) -> bool:
-    return AutomationSettings.from_stored(business.automation).settings.admin_alerts == "daily_digest"
 
 
 def _localized(extra: dict[str, Any], locale: str, zone: ZoneInfo) -> dict[str, Any]:

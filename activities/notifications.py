@@ -51,7 +51,7 @@ from db.engine import SessionFactory, is_database_unavailable
 from db.models import Broadcast, BroadcastRecipient, Business, Customer
 from domain.automation import AutomationSettings
 from domain.job_types import JobBatchInput, JobBatchResult
-from domain.notification_events import event_spec
+from domain.notification_events import delivery_instant, event_spec
 from domain.notification_types import (
     BroadcastBatchInput,
     BroadcastProgress,
@@ -62,7 +62,6 @@ from domain.notification_types import (
     PlanNotificationInput,
 )
 from domain.preferences import unsubscribe_token
-from domain.timekeeping import adjust_for_quiet_hours
 from keeptime.settings import Settings
 
 RETRY_MAX_ATTEMPTS = 3  # the sweep retries a failed delivery while it has had fewer attempts than this
@@ -116,14 +115,12 @@ class NotificationActivities:
             customer = await session.get(Customer, request.customer_id) if request.customer_id else None
             if business is None:
                 return DeliveryPlan(deliver_at=None, skipped=_unloggable(request, "business_missing"))
-            quiet = AutomationSettings.from_stored(business.automation).settings.quiet_hours
-            deliver_at = adjust_for_quiet_hours(
+            deliver_at = delivery_instant(
+                request,
                 plan.planned_for,
                 now=plan.now,
-                deadline=request.deadline,
                 zone=recipient_zone(customer, business),
-                start=quiet.start,
-                end=quiet.end,
+                quiet=AutomationSettings.from_stored(business.automation).settings.quiet_hours,
             )
             if deliver_at is None:
                 return DeliveryPlan(

@@ -46,7 +46,7 @@ def forecast(
             if delivery is None:
                 planned.append(PlannedStep(step.label, step.kind, at, "skip: quiet_hours"))
             else:
-                at = delivery
+                at = max(delivery, clock)  # a time already past goes out at once, as the workflow sends it
                 planned.append(PlannedStep(step.label, step.kind, at, "send"))
             if step.kind == "review_request":
                 state.review_requested_at = at

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from domain.appointment_types import AppointmentSnapshot, AppointmentState
+from domain.notification_types import NotificationRequest
 
 StepKind = Literal[
     "reminder",
@@ -147,3 +148,22 @@ def _reminder_steps(state: AppointmentState, now: datetime) -> list[Step]:
         else:
             steps.append(Step(key, "reminder", window.instant, label, window.offset_s))
     return steps
+
+
+def message_request(snapshot: AppointmentSnapshot, step: Step) -> NotificationRequest:
+    """The notification a message step sends (the workflow, and the settings preview, build it here)."""
+    cutoff = timedelta(seconds=snapshot.automation.reminder_cutoff_s)
+    is_reminder = step.kind in ("reminder", "skip_reminder")
+    return NotificationRequest(
+        business_id=snapshot.business_id,
+        entity_type="appointment",
+        entity_id=snapshot.appointment_id,
+        event="appointment.reminder" if is_reminder else f"appointment.{step.kind}",
+        variant=offset_label(step.offset_s) if is_reminder and step.offset_s else None,
+        customer_id=snapshot.customer_id,
+        scheduled_for=step.at
+        if not is_reminder
+        else snapshot.starts_at - timedelta(seconds=step.offset_s or 0),
+        entity_version=snapshot.version if is_reminder else None,
+        deadline=snapshot.starts_at - cutoff if is_reminder else None,
+    )

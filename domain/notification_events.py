@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
+from domain.automation import QuietHours
+from domain.notification_types import NotificationRequest
 from domain.preferences import Category
+from domain.timekeeping import adjust_for_quiet_hours
 
 
 @dataclass(frozen=True)
@@ -65,3 +70,16 @@ def event_spec(event: str) -> EventSpec:
         return EVENTS[event]
     except KeyError:
         raise ValueError(f"unknown event {event!r}; known: {sorted(EVENTS)}") from None
+
+
+def delivery_instant(
+    request: NotificationRequest, planned_for: datetime, *, now: datetime, zone: ZoneInfo, quiet: QuietHours
+) -> datetime | None:
+    """When a message planned for ``planned_for`` may go out: as planned for events without quiet hours,
+    else outside the recipient's quiet hours and before the request's deadline (None: no useful time left).
+    The planning activity and the settings preview both decide it here."""
+    if not event_spec(request.event).quiet_hours:
+        return planned_for
+    return adjust_for_quiet_hours(
+        planned_for, now=now, deadline=request.deadline, zone=zone, start=quiet.start, end=quiet.end
+    )

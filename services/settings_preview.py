@@ -8,7 +8,7 @@ of the instant of the preview (a reminder due in between goes out under the old 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
@@ -17,11 +17,10 @@ from db.appointment_plans import SleepingAppointment, sleeping_appointments
 from db.engine import SessionFactory
 from db.models import Business
 from domain.appointment_forecast import DeliverAt, PlannedStep, StepChange, compare, forecast
-from domain.appointment_timeline import Step, redundant_reminders
+from domain.appointment_timeline import Step, message_request, redundant_reminders
 from domain.appointment_types import AppointmentState
 from domain.automation import AutomationSettings
-from domain.notification_events import event_spec
-from domain.timekeeping import adjust_for_quiet_hours
+from domain.notification_events import delivery_instant
 
 MAX_CHECKED = 10_000
 SAMPLE = 20
@@ -99,19 +98,8 @@ def _quiet_hours(row: SleepingAppointment, state: AppointmentState) -> DeliverAt
     zone = ZoneInfo(row.customer_zone or snapshot.time_zone)
 
     def deliver_at(step: Step, now: datetime) -> datetime | None:
-        event = "appointment.reminder" if step.kind == "reminder" else f"appointment.{step.kind}"
-        if not event_spec(event).quiet_hours:
-            return max(step.at, now)
-        is_reminder = step.kind == "reminder"
-        deadline = snapshot.starts_at - timedelta(seconds=settings.reminder_cutoff_s) if is_reminder else None
-        return adjust_for_quiet_hours(
-            step.at,
-            now=now,
-            deadline=deadline,
-            zone=zone,
-            start=settings.quiet_hours.start,
-            end=settings.quiet_hours.end,
-        )
+        request = message_request(snapshot, step)
+        return delivery_instant(request, step.at, now=now, zone=zone, quiet=settings.quiet_hours)
 
     return deliver_at
 

@@ -25,7 +25,12 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.appointments import CONFLICT, AppointmentActivities
     from domain import search_attributes as attrs
-    from domain.appointment_timeline import Step, next_step, offset_label, redundant_reminders
+    from domain.appointment_timeline import (
+        Step,
+        message_request,
+        next_step,
+        redundant_reminders,
+    )
     from domain.appointment_types import (
         RESCHEDULABLE,
         TRANSITIONS,
@@ -309,22 +314,7 @@ class AppointmentWorkflow:
             self._s.outbox.pop(0)
 
     def _request_for(self, step: Step) -> NotificationRequest:
-        snapshot = self._s.snapshot
-        cutoff = timedelta(seconds=snapshot.automation.reminder_cutoff_s)
-        is_reminder = step.kind in ("reminder", "skip_reminder")
-        return NotificationRequest(
-            business_id=snapshot.business_id,
-            entity_type="appointment",
-            entity_id=snapshot.appointment_id,
-            event="appointment.reminder" if is_reminder else f"appointment.{step.kind}",
-            variant=offset_label(step.offset_s) if is_reminder and step.offset_s else None,
-            customer_id=snapshot.customer_id,
-            scheduled_for=step.at
-            if not is_reminder
-            else snapshot.starts_at - timedelta(seconds=step.offset_s or 0),
-            entity_version=snapshot.version if is_reminder else None,
-            deadline=snapshot.starts_at - cutoff if is_reminder else None,
-        )
+        return message_request(self._s.snapshot, step)
 
     def _record(self, request: NotificationRequest, result: NotificationResult) -> None:
         self._s.messages.append(
