@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 from temporalio import activity
 from temporalio.client import Client
@@ -43,16 +44,21 @@ class RolloutActivities:
         async with self._sessions() as session:
             ids = await ids_page(session, page.business_id, page.kind, page.after_id, page.limit)
         gate = asyncio.Semaphore(SIGNAL_CONCURRENCY)
-        result = RolloutPageResult(last_id=ids[-1] if ids else page.after_id, done=len(ids) < page.limit)
 
-        async def one(entity_id: int) -> None:
+        async def one(entity_id: int) -> str:
             async with gate:
                 outcome = await self._wake(page, entity_id)
-            setattr(result, outcome, getattr(result, outcome) + 1)
             activity.heartbeat(entity_id)
+            return outcome
 
-        await asyncio.gather(*(one(entity_id) for entity_id in ids))
-        return result
+        outcomes = Counter(await asyncio.gather(*(one(entity_id) for entity_id in ids)))
+        return RolloutPageResult(
+            last_id=ids[-1] if ids else page.after_id,
+            done=len(ids) < page.limit,
+            signalled=outcomes["signalled"],
+            started=outcomes["started"],
+            not_running=outcomes["not_running"],
+        )
 
     async def _wake(self, page: RolloutPageInput, entity_id: int) -> str:
         kind = page.kind
