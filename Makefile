@@ -1,5 +1,6 @@
 # Keeptime: `make run` brings up the whole embedded stack; `make test` runs lint, types and the tests.
-# Both create .venv and install the project on first use (and again when pyproject.toml changes).
+# Both create .venv and install the project on first use (and again when pyproject.toml or uv.lock change):
+# exact versions from uv.lock, installed by uv (itself pinned, bootstrapped by pip into .tools).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 # Test processes (pytest-xdist, one test file per process at a time): the suite mostly waits on Temporal and
@@ -8,14 +9,22 @@ PYTEST_WORKERS ?= 3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+UV_VERSION := 0.13.9
+UV     := .tools/bin/uv
 
-.PHONY: run test test-fast lint bench clean catalogs
+.PHONY: run test test-fast lint bench clean catalogs lock
 
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
+
+# --frozen: install exactly what uv.lock says (after changing pyproject.toml: `make lock`).
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --all-extras --python $(PYTHON)
 	@touch $(STAMP)
+
+lock: | $(UV)
+	$(UV) lock --python $(PYTHON)
 
 run: $(STAMP)
 	$(BIN)/python -m starter dev
@@ -39,4 +48,4 @@ catalogs: $(STAMP)
 	$(BIN)/pybabel update -i activities/locales/messages.pot -d activities/locales --ignore-obsolete
 
 clean:
-	rm -rf $(VENV) .keeptime .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .tools .keeptime .pytest_cache .mypy_cache .ruff_cache *.egg-info

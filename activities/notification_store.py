@@ -86,13 +86,24 @@ async def claim(
     return row
 
 
-async def begin_attempt(session: AsyncSession, row_id: int) -> None:
+async def begin_attempt(session: AsyncSession, row_id: int, seen_in_flight: datetime | None) -> bool:
     """Committed before the provider is called: if no answer is recorded, the next attempt knows this one
-    may have reached the provider (``in_flight_since``)."""
-    await session.execute(
-        update(NotificationLog).where(NotificationLog.id == row_id).values(in_flight_since=func.now())
+    may have reached the provider (``in_flight_since``).
+
+    A compare-and-set on the ``in_flight_since`` this attempt saw when it claimed the row: of two attempts
+    that overlap (a heartbeat timeout passed while the first still ran, Temporal started a retry on another
+    worker), only one may call the provider; the other gets False and must not send."""
+    result = await session.execute(
+        update(NotificationLog)
+        .where(
+            NotificationLog.id == row_id,
+            NotificationLog.in_flight_since.is_not_distinct_from(seen_in_flight),
+            NotificationLog.status.not_in([NotificationStatus.SENT, NotificationStatus.DELIVERED]),
+        )
+        .values(in_flight_since=func.now())
     )
     await session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def reread(session: AsyncSession, row_id: int) -> NotificationLog:

@@ -191,6 +191,7 @@ class NotificationActivities:
         assert context.contact is not None
         provider = self._providers[channel]
         row = await claim(log_session, request, channel, provider.name)
+        seen_in_flight = row.in_flight_since  # as claimed (a re-read below may refresh the object)
         self._checkpoint("claimed")
         if row.in_flight_since is not None:  # the last attempt may have reached the provider
             category = event_spec(request.event).category
@@ -226,7 +227,10 @@ class NotificationActivities:
             status_callback=self._status_callback(row.id) if channel == "sms" else None,
             unsubscribe_url=self._unsubscribe_url(request) if channel == "email" else None,
         )
-        await begin_attempt(log_session, row.id)
+        if not await begin_attempt(log_session, row.id, seen_in_flight):
+            raise TransientDeliveryError(
+                f"{channel} via {provider.name}: another attempt of this message began meanwhile", 5.0
+            )
         try:
             provider_message_id = await provider.send(delivery)
         except PermanentProviderError as exc:

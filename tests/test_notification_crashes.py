@@ -17,6 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
+from activities.notification_store import begin_attempt, claim, mark_sent, reread
 from activities.notifications import NotificationActivities, TransientDeliveryError
 from activities.providers import Delivery, RenderedMessage, build_providers
 from db.engine import SessionFactory
@@ -260,3 +261,21 @@ async def test_an_ambiguous_message_is_not_resent_after_a_cancel(
 
     assert (retried.status, retried.reason) == ("skipped", "cancelled")
     assert len(_delivered(kind, smtp, provider)) == 1  # the one that may have gone out before the cancel
+
+
+async def test_of_two_overlapping_attempts_only_one_may_call_the_provider(sessions: SessionFactory) -> None:
+    """A heartbeat timeout can pass while an attempt still runs (its worker starved of CPU): Temporal then
+    starts a retry elsewhere. Both claimed the row before either began; the compare-and-set on
+    ``in_flight_since`` lets one call the provider and stops the other; none may begin after a send."""
+    request = await _request(sessions, "sms")
+    async with sessions() as first, sessions() as second:
+        row_a = await claim(first, request, "sms", "twilio")
+        row_b = await claim(second, request, "sms", "twilio")
+        assert row_a.id == row_b.id and row_a.in_flight_since is None and row_b.in_flight_since is None
+        assert await begin_attempt(first, row_a.id, row_a.in_flight_since)
+        assert not await begin_attempt(second, row_b.id, row_b.in_flight_since)
+        began = (await reread(first, row_a.id)).in_flight_since
+        assert began is not None
+        await mark_sent(first, row_a.id, "SM1")
+        assert not await begin_attempt(second, row_b.id, began)  # sent: nobody begins again
+        assert not await begin_attempt(second, row_b.id, None)
