@@ -16,10 +16,13 @@ from datetime import timedelta
 
 import aiohttp
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
+from activities.metrics import HISTOGRAM_BUCKETS
 from activities.notifications import Checkpoint
 from db.engine import SessionFactory, create_engine, create_session_factory
+from keeptime.log_context import TenantLogInterceptor
 from keeptime.logs import setup_logging
 from keeptime.settings import Settings, get_settings
 from keeptime.telemetry import setup_tracing, shutdown_tracing
@@ -49,6 +52,9 @@ def build_workers(
             # Two shared cores: fewer concurrent workflow tasks keeps each under its 10 s timeout.
             max_concurrent_workflow_tasks=settings.worker_workflow_task_slots,
             graceful_shutdown_timeout=timedelta(seconds=10),
+            interceptors=[TenantLogInterceptor()],
+            # A dead worker's cached workflows move to the others this soon (README: Operating Keeptime).
+            sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.worker_sticky_timeout_s),
         )
         for queue in settings.worker_task_queues
     ]
@@ -57,12 +63,10 @@ def build_workers(
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     """Run until ``stop`` is set, then shut every worker down and close the resources it owns."""
     setup_tracing(settings, "worker")
-    engine = create_engine(
-        settings.require_database_url(),
-        # Each send holds two connections (the entity's share lock and the log writes).
-        pool_size=2 * settings.worker_activity_slots * len(settings.worker_task_queues),
-    )
-    client = await _connect_when_up(settings, stop)
+    # One pool for all queues, sized by the connection budget (settings: WORKER_DB_POOL_SIZE); an activity
+    # waits for a free connection rather than the process exceeding PostgreSQL's max_connections.
+    engine = create_engine(settings.require_database_url(), pool_size=settings.worker_db_pool_size)
+    client = await _connect_when_up(settings, stop, metrics_runtime(settings))
     if client is None:  # asked to stop while Temporal was still down
         await engine.dispose()
         return
@@ -91,13 +95,33 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         log.info("worker stopped")
 
 
-async def _connect_when_up(settings: Settings, stop: asyncio.Event) -> Client | None:
+def metrics_runtime(settings: Settings) -> Runtime | None:
+    """A Temporal runtime whose telemetry serves Prometheus on WORKER_METRICS_PORT: the SDK's own metrics
+    (task latencies, slots, polls) and Keeptime's (activities.metrics), counters with ``_total``, durations
+    in seconds. None (the default runtime, no endpoint) when the port is unset."""
+    if settings.worker_metrics_port is None:
+        return None
+    return Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(
+                bind_address=f"{settings.metrics_host}:{settings.worker_metrics_port}",
+                counters_total_suffix=True,
+                durations_as_seconds=True,
+                histogram_bucket_overrides=HISTOGRAM_BUCKETS,
+            )
+        )
+    )
+
+
+async def _connect_when_up(
+    settings: Settings, stop: asyncio.Event, runtime: Runtime | None = None
+) -> Client | None:
     """Connect to Temporal, waiting with backoff (1 s doubling to 30 s) while it is down, as a worker started
     before its server (or during a restart) should; None when ``stop`` is set first."""
     delay = 1.0
     while not stop.is_set():
         try:
-            return await connect_temporal(settings)
+            return await connect_temporal(settings, runtime=runtime)
         except Exception as exc:  # the SDK raises a plain RuntimeError when the server is unreachable
             log.warning(
                 "Temporal at %s is not reachable (%s); retrying in %.0f s",
@@ -119,7 +143,7 @@ def main() -> None:
     if args.queues:
         os.environ["WORKER_TASK_QUEUES"] = args.queues
     settings = get_settings()
-    setup_logging(settings.log_level, "worker")
+    setup_logging(settings.log_level, "worker", settings.log_format)
 
     async def _main() -> None:
         stop = asyncio.Event()

@@ -23,6 +23,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import ambiguity
 from activities.attempts import bounded_attempt
+from activities.metrics import record_message, record_provider_call
 from activities.notification_context import MessageContext, load_message_context, recipient_zone
 from activities.notification_store import (
     begin_attempt,
@@ -134,7 +135,9 @@ class NotificationActivities:
         is bad anyway) fails this one message, recorded with the reason, instead of failing the workflow."""
         try:
             async with bounded_attempt():
-                return await self.deliver(request, final_attempt=_is_final_attempt())
+                result = await self.deliver(request, final_attempt=_is_final_attempt())
+            record_message(request, result)
+            return result
         except TransientDeliveryError as exc:
             delay = timedelta(seconds=exc.retry_after_s) if exc.retry_after_s is not None else None
             raise ApplicationError(str(exc), type="TransientDeliveryError", next_retry_delay=delay) from exc
@@ -143,9 +146,11 @@ class NotificationActivities:
                 raise
             log.exception("%s failed on bad data", request.message_key())
             async with self._sessions() as session:
-                return await record_skip(
+                result = await record_skip(
                     session, request, "bad_data", failed=True, detail=f"{type(exc).__name__}: {exc}"
                 )
+            record_message(request, result)
+            return result
 
     async def deliver(self, request: NotificationRequest, *, final_attempt: bool) -> NotificationResult:
         """Deliver one message exactly once (see the module docstring); the core of every send."""
@@ -231,9 +236,11 @@ class NotificationActivities:
             raise TransientDeliveryError(
                 f"{channel} via {provider.name}: another attempt of this message began meanwhile", 5.0
             )
+        began = time.monotonic()
         try:
             provider_message_id = await provider.send(delivery)
         except PermanentProviderError as exc:
+            record_provider_call(provider.name, "rejected", time.monotonic() - began)
             await mark_failed(log_session, row.id, str(exc), "provider_rejected")
             log.warning("%s on %s rejected: %s", row.message_key, channel, exc)
             return NotificationResult(
@@ -241,6 +248,8 @@ class NotificationActivities:
             )
         except TransientProviderError as exc:
             ambiguous = isinstance(exc, AmbiguousProviderError)
+            outcome = "ambiguous" if ambiguous else "transient"
+            record_provider_call(provider.name, outcome, time.monotonic() - began)
             if final_attempt:
                 await mark_failed(
                     log_session,
@@ -257,6 +266,7 @@ class NotificationActivities:
                 )
             await record_error(log_session, row.id, str(exc), ambiguous=ambiguous)
             raise TransientDeliveryError(f"{channel} via {provider.name}: {exc}", exc.retry_after_s) from exc
+        record_provider_call(provider.name, "ok", time.monotonic() - began)
         self._checkpoint("provider_accepted")
         sent = await mark_sent(log_session, row.id, provider_message_id)
         self._checkpoint("logged")

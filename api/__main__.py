@@ -14,7 +14,7 @@ from keeptime.telemetry import setup_tracing, shutdown_tracing
 
 def main() -> None:
     settings = get_settings()
-    setup_logging(settings.log_level, "api")
+    setup_logging(settings.log_level, "api", settings.log_format)
     setup_tracing(settings, "api")
     logging.getLogger("keeptime.api").info(
         "API on http://%s:%d (OpenAPI at /openapi.json)", settings.api_host, settings.api_port

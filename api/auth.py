@@ -9,6 +9,7 @@ from aiohttp import web
 from api.errors import ApiError
 from api.keys import SESSIONS, SETTINGS
 from db.tenants import business_for_key
+from keeptime.logs import tenant_var
 
 
 def _bearer(request: web.Request) -> str:
@@ -39,5 +40,6 @@ async def require_business(request: web.Request) -> int:
         async with request.app[SESSIONS]() as session:
             business_id = await business_for_key(session, token)
         if business_id is not None:
+            tenant_var.set(business_id)  # every log line of this request names the tenant
             return business_id
     raise _unauthorized("business API key")

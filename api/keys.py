@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 from temporalio.client import Client
 
+from api.metrics_registry import ApiMetrics
 from db.engine import SessionFactory
 from keeptime.settings import Settings
 
@@ -14,3 +15,4 @@ SETTINGS = web.AppKey("settings", Settings)
 SESSIONS = web.AppKey("sessions", SessionFactory)
 TEMPORAL = web.AppKey("temporal", Client)
 OPENAPI = web.AppKey("openapi", dict[str, Any])
+METRICS = web.AppKey("metrics", ApiMetrics)

@@ -112,8 +112,13 @@ class RouteTable:
         query: type[BaseModel] | None = None,
         form: type[BaseModel] | None = None,
         tag: str | None = None,
+        text: dict[str, str] | None = None,
     ) -> Callable[[Handler], Handler]:
         responses: dict[str, Any] = {code: json_response(text) for code, text in (ok or {}).items()}
+        responses |= {
+            code: {"description": what, "content": {"text/plain": {"schema": {"type": "string"}}}}
+            for code, what in (text or {}).items()
+        }
         responses |= {code: error_response(text) for code, text in (errors or {}).items()}
         responses |= {code: {"description": text} for code, text in (empty or {}).items()}
         if not self.public:

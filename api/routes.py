@@ -14,6 +14,7 @@ from api import (
     health,
     health_checks,
     jobs,
+    metrics,
     notifications,
     policies,
     scheduler,
@@ -26,6 +27,7 @@ from api.openapi import Route, build_document, operation
 
 MODULES = (
     health,
+    metrics,
     health_checks,
     businesses,
     notifications,

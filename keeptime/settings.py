@@ -51,17 +51,39 @@ class Settings(BaseSettings):
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     temporal_ui_port: int = 8233
+    # Temporal Cloud or a server with mTLS: an API key, or a client certificate and key (PEM files); TLS is
+    # on when either is set or TEMPORAL_TLS=true (a server CA file only for a private CA).
+    temporal_api_key: SecretStr | None = None
+    temporal_tls: bool = False
+    temporal_tls_client_cert: Path | None = None
+    temporal_tls_client_key: Path | None = None
+    temporal_tls_server_ca: Path | None = None
     embedded_temporal: bool = True
     worker_task_queues: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(ALL_TASK_QUEUES))
     database_url: str | None = None
-    worker_activity_slots: int = 10
-    worker_workflow_task_slots: int = 20
+    worker_activity_slots: int = Field(default=10, ge=1, le=200)
+    worker_workflow_task_slots: int = Field(default=20, ge=2, le=500)
+    # One worker process's PostgreSQL pool (all its queues share it). The connection budget: API replicas x
+    # API_DB_POOL_SIZE + worker processes x WORKER_DB_POOL_SIZE + 2 (jobs) must stay under the server's
+    # max_connections (100 by default, 3 of them reserved for superusers).
+    worker_db_pool_size: int = Field(default=25, ge=2, le=500)
+    # `make run` starts this many worker processes (one Python process uses at most about one core).
+    worker_processes: int = Field(default=2, ge=1, le=16)
+    # A worker's Prometheus endpoint (the Temporal SDK's metrics and Keeptime's own): http://host:port/metrics.
+    # Unset: none. `make run` gives its workers 9464, 9465, ...
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    # How long a workflow task waits on the sticky queue of the worker that cached the workflow before any
+    # worker may take it (and replay): how soon a dead worker's workflows move on (SDK default 10 s).
+    worker_sticky_timeout_s: float = Field(default=3.0, ge=1, le=60)
     api_host: str = "127.0.0.1"
     api_port: int = 8080
     api_db_pool_size: int = 10
     admin_api_key: SecretStr = SecretStr("dev-admin-key")
     keeptime_data_dir: Path = Path(".keeptime")
     log_level: LogLevel = "INFO"
+    # json: one JSON object a line (python-json-logger) with workflow, run, activity, tenant and request ids.
+    log_format: Literal["text", "json"] = "text"
     otel_traces_exporter: TraceExporter = "none"
     otel_service_name: str = "keeptime"
 

@@ -96,7 +96,7 @@ def main() -> None:
         "schedules:sync", help="create, update and delete the batch-job schedules to match the code"
     ).set_defaults(run=_sync_schedules)
     args = parser.parse_args()
-    setup_logging(get_settings().log_level, "starter")
+    setup_logging(get_settings().log_level, "starter", get_settings().log_format)
     code = args.run(args)
     sys.stdout.flush()
     sys.stderr.flush()

@@ -106,6 +106,24 @@ async def _wait_for_http(url: str) -> None:
             await asyncio.sleep(0.3)
 
 
+FIRST_WORKER_METRICS_PORT = 9464
+
+
+def worker_processes(settings: Settings, env: dict[str, str]) -> list[ChildProcess]:
+    """WORKER_PROCESSES workers polling every queue, each with its own Prometheus port (9464, 9465, ...
+    unless WORKER_METRICS_PORT sets the first): several processes use several cores, and when one dies the
+    others take its work (README: Operating Keeptime)."""
+    first = settings.worker_metrics_port or FIRST_WORKER_METRICS_PORT
+    return [
+        ChildProcess(
+            f"worker-{n + 1}",
+            [sys.executable, "worker.py"],
+            env={**env, "WORKER_METRICS_PORT": str(first + n)},
+        )
+        for n in range(settings.worker_processes)
+    ]
+
+
 async def run_stack(settings: Settings) -> int:
     """Bring everything up; restart a crashed child with backoff; on Ctrl-C, SIGTERM or a crash loop stop it
     all. Returns the exit code (1 after a crash loop)."""
@@ -143,13 +161,19 @@ async def run_stack(settings: Settings) -> int:
         log.info(
             "schedules: created %s, updated %s, deleted %s", report.created, report.updated, report.deleted
         )
-        children.append(ChildProcess("worker", [sys.executable, "worker.py"], env=env))
-        children.append(ChildProcess("api", [sys.executable, "-m", "api"], env=env))
-        for child in children[-2:]:
+        started = [
+            *worker_processes(settings, env),
+            ChildProcess("api", [sys.executable, "-m", "api"], env=env),
+        ]
+        children.extend(started)
+        for child in started:
             await child.start()
         api_url = f"http://{settings.api_host}:{settings.api_port}"
         await _wait_for_http(f"{api_url}/healthz")
-        _print_banner(settings, api_url, data_dir, embedded is not None)
+        ports = [
+            int(child.env["WORKER_METRICS_PORT"]) for child in started if child.name.startswith("worker")
+        ]
+        _print_banner(settings, api_url, data_dir, embedded is not None, ports)
 
         # Each child is restarted with backoff if it crashes; only Ctrl-C/SIGTERM or a crash loop stop it all.
         supervisors = [asyncio.create_task(supervise(child, stop)) for child in children]
@@ -171,7 +195,9 @@ async def run_stack(settings: Settings) -> int:
     return exit_code
 
 
-def _print_banner(settings: Settings, api_url: str, data_dir: Path, embedded_pg: bool) -> None:
+def _print_banner(
+    settings: Settings, api_url: str, data_dir: Path, embedded_pg: bool, worker_ports: list[int]
+) -> None:
     ui_url = (
         f"http://localhost:{settings.temporal_ui_port}/namespaces/{settings.temporal_namespace}/workflows"
     )
@@ -184,6 +210,8 @@ def _print_banner(settings: Settings, api_url: str, data_dir: Path, embedded_pg:
         if settings.embedded_temporal
         else f"  Temporal      {settings.temporal_address} (external)",
         f"  Temporal gRPC {settings.temporal_address}",
+        f"  Metrics       {api_url}/metrics, workers: "
+        + ", ".join(f"http://{settings.metrics_host}:{port}/metrics" for port in worker_ports),
         f"  PostgreSQL    {postgres}",
         f"  Data dir      {data_dir}  (Temporal log: {data_dir / 'temporal.log'})",
         "  Ctrl-C stops everything; the next run reuses the data.",

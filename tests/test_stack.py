@@ -8,12 +8,14 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -39,24 +41,29 @@ class StackConfig:
     ui_url: str
     temporal_address: str
     log: Path
+    metrics: list[str]  # the workers' Prometheus endpoints
 
 
 @pytest.fixture
 async def stack_config(postgres_server_url: str) -> AsyncIterator[StackConfig]:
     data_dir = Path(tempfile.mkdtemp(prefix="kt-stack-", dir="/tmp"))
-    api_port, ui_port, temporal_port = free_port(), free_port(), free_port()
+    api_port, ui_port, temporal_port, metrics_port = free_port(), free_port(), free_port(), _two_free_ports()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DATABASE_URL"))}
     env.update(
         KEEPTIME_DATA_DIR=str(data_dir),
         API_PORT=str(api_port),
         TEMPORAL_ADDRESS=f"127.0.0.1:{temporal_port}",
         TEMPORAL_UI_PORT=str(ui_port),
+        WORKER_PROCESSES="2",
+        WORKER_METRICS_PORT=str(metrics_port),  # and the next port for the second worker
+        LOG_FORMAT="json",
     )
     external_db = None
     if os.environ.get("DATABASE_URL"):  # CI's second pass: the stack uses the given server, in its own DB
         external_db = database_url_named(postgres_server_url, f"keeptime_stack_{os.getpid()}")
         env["DATABASE_URL"] = external_db
     yield StackConfig(
+        metrics=[f"http://127.0.0.1:{metrics_port + n}/metrics" for n in range(2)],
         env=env,
         data_dir=data_dir,
         api_url=f"http://127.0.0.1:{api_port}",
@@ -67,6 +74,19 @@ async def stack_config(postgres_server_url: str) -> AsyncIterator[StackConfig]:
     if external_db:
         await drop_database(external_db)
     shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _two_free_ports() -> int:
+    """A port p with p + 1 free too (the second worker's metrics)."""
+    for _ in range(50):
+        port = free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no two adjacent free ports")
 
 
 @pytest.fixture
@@ -181,33 +201,110 @@ async def test_stack_starts_runs_a_workflow_stops_cleanly_and_keeps_its_data(
     assert '"changed": 3' in cleanup  # the demo's three stale chat rooms
     assert '"job": "business-stats"' in await _starter(stack_config, "task:stats")
 
-    # A crashed worker is restarted with backoff; the stack stays up and works (issue 14, supervision).
-    [worker] = [
-        child
-        for child in psutil.Process(second.pid).children()
-        if any(part.endswith("worker.py") for part in child.cmdline())
-    ]
-    worker.kill()
+    # One message end to end: its lateness is observed on a worker's Prometheus endpoint, the API counts
+    # the booking request, and the JSON log names the workflow, the activity and the tenant on the send.
+    business_id, workflow_id = await _book_a_reminder_soon(stack_config)
+    await eventually(partial(_lateness_observed, stack_config), timeout_s=90, what="a lateness observation")
+    worker_metrics = "".join([await _text(url) for url in stack_config.metrics])
+    assert "temporal_workflow_task_schedule_to_start_latency" in worker_metrics  # the SDK's own
+    api_metrics = await _text(f"{stack_config.api_url}/metrics")
+    booked = (
+        'keeptime_api_request_duration_seconds_count{method="POST",route="/v1/appointments",status="201"}'
+    )
+    assert booked in api_metrics
+    assert 'keeptime_entities{entity="appointment"' in api_metrics
+    assert 'keeptime_task_queue_backlog{kind="activity",task_queue="keeptime-notifications"}' in api_metrics
+    lines = [json.loads(line) for line in stack_config.log.read_text().splitlines() if line.startswith("{")]
+    assert any(
+        line.get("workflow_id") == workflow_id
+        and line.get("activity") == "send_notification"
+        and line.get("tenant") == business_id
+        and line.get("run_id")
+        for line in lines
+    ), [line for line in lines if line.get("workflow_id")][-5:]
+
+    # A crashed worker or API is restarted with backoff; the stack stays up and works (supervision).
+    workers = _workers(second)
+    assert len(workers) == 2
+    workers[0].kill()
     await eventually(
-        lambda: _logged(stack_config, "worker exited unexpectedly with -9; restarting it in 1 s"),
+        lambda: _logged(stack_config, "exited unexpectedly with -9; restarting it in 1 s"),
         what="the restart in the stack's log",
     )
-    await eventually(partial(_has_worker_other_than, second, worker.pid), what="a new worker process")
+    await eventually(partial(_workers_are, second, 2, workers[0].pid), what="a new worker process")
+    [api_process] = [c for c in psutil.Process(second.pid).children() if c.cmdline()[-2:] == ["-m", "api"]]
+    api_process.kill()
+    await eventually(lambda: _logged(stack_config, "api exited unexpectedly with -9"), what="the API restart")
+    await _wait_ready(stack_config, second)
     assert second.poll() is None  # the stack did not stop
     again = await _starter(stack_config, "task:stats")  # a job workflow: only a running worker completes it
     assert '"job": "business-stats"' in again
     await _stop_and_check_nothing_is_left(stack_config, second)
 
 
+async def _book_a_reminder_soon(config: StackConfig) -> tuple[int, str]:
+    """A business whose reminder goes out 8 s before an appointment booked 12 s from now."""
+    fast = {
+        "reminder_offsets_s": [8],
+        "reminder_cutoff_s": 1,
+        "quiet_hours": {"start": "00:00", "end": "00:00"},
+    }
+    async with aiohttp.ClientSession(base_url=config.api_url) as http:
+        async with http.post(
+            "/v1/businesses",
+            json={"name": "Metrics Salon", "time_zone": "UTC", "automation": fast},
+            headers=ADMIN,
+        ) as r:
+            assert r.status == 201, await r.text()
+            created = await r.json()
+        auth = {"Authorization": f"Bearer {created['api_key']}"}
+        guest = {"name": "Mia", "email": "mia@example.com"}
+        async with http.post("/v1/customers", json=guest, headers=auth) as r:
+            customer = await r.json()
+        start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=12)
+        body = {
+            "customer_id": customer["id"],
+            "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(minutes=30)).isoformat(),
+        }
+        async with http.post("/v1/appointments", json=body, headers=auth) as r:
+            assert r.status == 201, await r.text()
+            booked = await r.json()
+    return int(created["business"]["id"]), str(booked["workflow_id"])
+
+
+async def _text(url: str) -> str:
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        assert response.status == 200, url
+        return await response.text()
+
+
+async def _lateness_observed(config: StackConfig) -> bool:
+    for url in config.metrics:
+        for line in (await _text(url)).splitlines():
+            if (
+                line.startswith("keeptime_message_lateness_seconds_count{")
+                and 'event="appointment.reminder_8s"' in line
+            ):
+                return float(line.rsplit(" ", 1)[1]) >= 1
+    return False
+
+
+def _workers(stack: subprocess.Popen[bytes]) -> list[psutil.Process]:
+    return [
+        child
+        for child in psutil.Process(stack.pid).children()
+        if any(part.endswith("worker.py") for part in child.cmdline())
+    ]
+
+
+async def _workers_are(stack: subprocess.Popen[bytes], count: int, gone: int) -> bool:
+    pids = [worker.pid for worker in _workers(stack)]
+    return len(pids) == count and gone not in pids
+
+
 async def _logged(config: StackConfig, text: str) -> bool:
     return text in config.log.read_text()
-
-
-async def _has_worker_other_than(stack: subprocess.Popen[bytes], pid: int) -> bool:
-    return any(
-        any(part.endswith("worker.py") for part in child.cmdline()) and child.pid != pid
-        for child in psutil.Process(stack.pid).children()
-    )
 
 
 async def _starter(config: StackConfig, command: str) -> str:

@@ -4,10 +4,15 @@ Temporal instead of exiting."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from temporalio.testing import WorkflowEnvironment
 
+from api.app import create_app
 from keeptime.settings import Settings
 from starter.supervision import CrashLoop, RestartPolicy
 from tests.conftest import _binary
@@ -43,3 +48,62 @@ async def test_a_worker_started_before_temporal_waits_for_it_instead_of_exiting(
         await env.shutdown()
     stop.set()  # asked to stop while Temporal is down: it returns nothing instead of raising
     assert await _connect_when_up(Settings(temporal_address=f"127.0.0.1:{free_port()}"), stop) is None
+
+
+_RESTART_BY_HAND = """
+import ctypes, os, sys
+from pathlib import Path
+from db.embedded import EmbeddedPostgres
+
+# Be the subreaper of our orphans, as init is on a real machine (this sandbox's init reaps nothing): the
+# postmaster an operator's restart replaces is then really gone, as it is on a server.
+ctypes.CDLL(None).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
+pgdata = Path(sys.argv[1])
+server = EmbeddedPostgres(pgdata)
+first = int((pgdata / "postmaster.pid").read_text().split()[0])
+server.restart()  # `pg_ctl restart -m fast`: a new postmaster the library did not start
+while True:  # reap the replaced postmaster
+    try:
+        if os.waitpid(-1, os.WNOHANG) == (0, 0):
+            break
+    except ChildProcessError:
+        break
+again = int((pgdata / "postmaster.pid").read_text().split()[0])
+server.stop()
+print(first != again, server.running())
+"""
+
+
+def test_a_postgresql_restarted_by_hand_is_stopped_with_the_stack(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _RESTART_BY_HAND, str(tmp_path / "pgdata")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.split() == ["True", "False"], done.stdout + done.stderr
+
+
+async def test_the_api_starts_while_temporal_is_down_and_is_ready_once_it_is_up(database_url: str) -> None:
+    """Started before its server (a deploy, a restart), the API serves /healthz at once, /readyz says what is
+    missing (503, JSON), and when Temporal comes up the
+    same process is ready, with no restart."""
+    port = free_port()
+    settings = Settings(database_url=database_url, temporal_address=f"127.0.0.1:{port}")
+    async with TestClient(TestServer(create_app(settings), host="127.0.0.1")) as api:
+        assert (await api.get("/healthz")).status == 200
+        not_ready = await api.get("/readyz")
+        body = await not_ready.json()
+        assert not_ready.status == 503
+        assert body["checks"]["postgres"] == {"ok": True} and not body["checks"]["temporal"]["ok"]
+        env = await WorkflowEnvironment.start_local(dev_server_existing_path=_binary("temporal"), port=port)
+        try:
+            for _ in range(60):  # the client reconnects with its own backoff
+                ready = await api.get("/readyz")
+                if ready.status == 200:
+                    break
+                await asyncio.sleep(0.5)
+            assert ready.status == 200, await ready.text()
+        finally:
+            await env.shutdown()

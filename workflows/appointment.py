@@ -198,7 +198,7 @@ class AppointmentWorkflow:
                 "record skip",
             )
         else:
-            result = await send_now(request)
+            result = await send_now(request, self._s.planned.get(step.key))
             sent = step.kind == "reminder" and result.status in ("sent", "delivered")
             if sent and workflow.patched(REMEMBER_SENT_SLOTS):
                 self._s.sent_slots.append(self._slot_of(step))

@@ -37,15 +37,16 @@ async def plan_delivery(request: NotificationRequest, planned_for: datetime) -> 
     )
 
 
-async def send_now(request: NotificationRequest) -> NotificationResult:
+async def send_now(request: NotificationRequest, due_at: datetime | None = None) -> NotificationResult:
     """Send at once through the idempotent delivery activity (retries are safe: the key dedupes).
+    ``due_at``: when it was planned to go out, for the lateness metric (not part of the message's key).
 
     Never raises for the message's own sake: when every attempt has failed, the result says so (the
     workflow records it and goes on), so one message can never fail the workflow that sends it."""
     try:
         return await workflow.execute_activity_method(
             NotificationActivities.send_notification,
-            request,
+            request if due_at is None else request.model_copy(update={"due_at": due_at}),
             task_queue=NOTIFICATIONS,
             # The attempt ends itself 5 s before this and heartbeats every 5 s (activities.attempts), so
             # a retry never starts while an attempt still runs; the heartbeat timeout catches a dead worker.
@@ -69,4 +70,4 @@ async def deliver(request: NotificationRequest, planned_for: datetime) -> Notifi
     delay = plan.deliver_at - workflow.now()
     if delay > timedelta(0):
         await workflow.sleep(delay, summary=f"until {request.event_name} may be delivered")
-    return await send_now(request)
+    return await send_now(request, plan.deliver_at)
