@@ -101,6 +101,7 @@ class NotificationActivities:
             {
                 "smtp": settings.email_rate_per_s,
                 "twilio": settings.sms_rate_per_s,
+                "telnyx": settings.sms_rate_per_s,  # whichever carries the SMS: one rate for the channel
                 "fcm": settings.push_rate_per_s,
             },
         )

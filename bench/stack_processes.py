@@ -4,10 +4,8 @@ and the embedded PostgreSQL (restarted with ``pg_ctl restart -m fast``, as an op
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,6 +16,9 @@ from db.embedded import EmbeddedPostgres
 from domain.search_attributes import cli_declarations
 from starter.stack import temporal_binary
 from tests.support import free_port
+from tests.worker_processes import ChildProcess, WorkerProcess
+
+__all__ = ["ChildProcess", "TemporalServer", "WorkerProcess", "restart_postgres"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,51 +78,6 @@ class TemporalServer:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
-
-
-class ChildProcess:
-    """A process with the given environment; ``kill`` is SIGKILL, as an OOM killer would."""
-
-    def __init__(self, argv: list[str], env: dict[str, str], log_path: Path) -> None:
-        self._argv = argv
-        self._env = {**os.environ, **env}
-        self._log = log_path.open("ab")
-        self._process: subprocess.Popen[bytes] | None = None
-        self.kills = 0
-
-    def start(self) -> None:
-        self._process = subprocess.Popen(
-            self._argv,
-            env=self._env,
-            cwd=ROOT,
-            stdout=self._log,
-            stderr=self._log,
-        )
-
-    def kill(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.kill()
-            self._process.wait()
-            self.kills += 1
-
-    def alive(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    def stop(self) -> None:
-        if self.alive():
-            assert self._process is not None
-            self._process.send_signal(signal.SIGTERM)
-            try:
-                self._process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-class WorkerProcess(ChildProcess):
-    """``python worker.py``: Keeptime's worker."""
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        super().__init__([sys.executable, str(ROOT / "worker.py")], env, log_path)
 
 
 def restart_postgres(server: EmbeddedPostgres) -> None:
