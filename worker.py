@@ -53,6 +53,9 @@ def build_workers(
             max_concurrent_workflow_tasks=settings.worker_workflow_task_slots,
             graceful_shutdown_timeout=timedelta(seconds=10),
             interceptors=[TenantLogInterceptor()],
+            # Heartbeats reach the server at least every 2 s (the SDK's default is 80% of the heartbeat
+            # timeout): a 6 s heartbeat timeout then has 4 s of slack for a busy process.
+            max_heartbeat_throttle_interval=timedelta(seconds=2),
             # A dead worker's cached workflows move to the others this soon (README: Operating Keeptime).
             sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.worker_sticky_timeout_s),
         )

@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from temporalio import activity
 
-HEARTBEAT_EVERY = timedelta(seconds=5)
+HEARTBEAT_EVERY = timedelta(seconds=1)
 MARGIN = timedelta(seconds=5)
 
 

@@ -85,7 +85,7 @@ class Run:
     first_due: datetime | None = None
 
 
-def _settings_env(
+def settings_env(
     url: str, temporal: TemporalServer, smtp: SmtpPeer, peer: ProviderPeer, sms: str, api_base: str
 ) -> dict[str, str]:
     return {
@@ -115,7 +115,9 @@ def _settings_env(
     }
 
 
-async def _seed(sessions: SessionFactory, client: Client, appointments: int, spread: float) -> list[Plan]:
+async def seed_appointments(
+    sessions: SessionFactory, client: Client, appointments: int, spread: float
+) -> list[Plan]:
     automation = AutomationSettings(
         reminder_offsets_s=[LEAD_S],
         reminder_cutoff_s=5,
@@ -234,7 +236,7 @@ async def _faults(
                 worker.start()
 
 
-def _delivery_keys(
+def delivery_keys(
     smtp: SmtpPeer, peer: ProviderPeer, by_telnyx_hash: dict[str, str], by_log_id: dict[str, str]
 ) -> list[tuple[str, datetime]]:
     """(idempotency key, when) of every raw delivery the peers saw."""
@@ -252,7 +254,7 @@ def _delivery_keys(
     return found
 
 
-def _key(plan: Plan, business_id: int, starts_at: datetime, version: int) -> str:
+def message_key(plan: Plan, business_id: int, starts_at: datetime, version: int) -> str:
     request = NotificationRequest(
         business_id=business_id,
         entity_type="appointment",
@@ -274,13 +276,13 @@ async def _report(sessions: SessionFactory, run: Run, smtp: SmtpPeer, peer: Prov
     expected = Expectations(due={}, channel={}, forbidden_after={})
     for plan in run.plans:
         row = rows[plan.appointment_id]
-        original = _key(plan, business_id, plan.starts_at, 1)
+        original = message_key(plan, business_id, plan.starts_at, 1)
         expected.channel[original] = plan.channel
         if row.status == AppointmentStatus.CANCELLED:
             assert row.status_changed_at is not None
             expected.forbidden_after[original] = ("after cancel", row.status_changed_at)
             continue
-        final = _key(plan, business_id, row.starts_at, row.version)
+        final = message_key(plan, business_id, row.starts_at, row.version)
         expected.channel[final] = plan.channel
         expected.due[final] = row.starts_at - timedelta(seconds=LEAD_S)
         if row.version > 1:
@@ -291,7 +293,7 @@ async def _report(sessions: SessionFactory, run: Run, smtp: SmtpPeer, peer: Prov
     summary = summarize(
         "Keeptime",
         expected,
-        _delivery_keys(smtp, peer, hashes, {str(log.id): log.idempotency_key for log in logs}),
+        delivery_keys(smtp, peer, hashes, {str(log.id): log.idempotency_key for log in logs}),
         clean={k for k, at in expected.due.items() if k in untouched and not near_fault(at, fault_times)},
         chose_duplicate={log.idempotency_key for log in logs if "prefer_duplicate" in (log.resolution or "")},
     )
@@ -323,7 +325,7 @@ async def run_keeptime(appointments: int, spread: float, sms: str) -> Summary:
     await temporal.start()
     api_port = free_port()
     api_base = f"http://127.0.0.1:{api_port}"
-    environment = _settings_env(url, temporal, smtp, peer, sms, api_base)
+    environment = settings_env(url, temporal, smtp, peer, sms, api_base)
     worker = WorkerProcess(environment, root / "worker.log")
     worker.start()
     api_settings = Settings.model_validate({k.lower(): v for k, v in environment.items()})
@@ -337,7 +339,7 @@ async def run_keeptime(appointments: int, spread: float, sms: str) -> Summary:
     try:
         client = await temporal.connect()
         began = time.monotonic()
-        run.plans = await _seed(sessions, client, appointments, spread)
+        run.plans = await seed_appointments(sessions, client, appointments, spread)
         first_due = min(p.starts_at for p in run.plans) - timedelta(seconds=LEAD_S)
         run.first_due = first_due
         print(

@@ -19,6 +19,6 @@ async def entities_by_status(session: AsyncSession) -> dict[tuple[str, str], int
     counts: dict[tuple[str, str], int] = {}
     for entity, column in _STATUS_COLUMNS.items():
         rows = await session.execute(select(column, func.count()).group_by(column))
-        for status, count in rows.tuples():
+        for status, count in rows.all():
             counts[(entity, str(status))] = count
     return counts

@@ -46,7 +46,10 @@ def _default_ambiguity_policy() -> dict[str, AmbiguityPolicy]:
 class Settings(BaseSettings):
     """Every knob Keeptime reads. Field ``foo_bar`` is set by the environment variable ``FOO_BAR``."""
 
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+    # env_ignore_empty: an empty variable (docker-compose's `${TWILIO_AUTH_TOKEN:-}`) means "not set".
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", case_sensitive=False, env_ignore_empty=True
+    )
 
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"

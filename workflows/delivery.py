@@ -48,10 +48,13 @@ async def send_now(request: NotificationRequest, due_at: datetime | None = None)
             NotificationActivities.send_notification,
             request if due_at is None else request.model_copy(update={"due_at": due_at}),
             task_queue=NOTIFICATIONS,
-            # The attempt ends itself 5 s before this and heartbeats every 5 s (activities.attempts), so
-            # a retry never starts while an attempt still runs; the heartbeat timeout catches a dead worker.
+            # The attempt ends itself 5 s before this and heartbeats every second (activities.attempts; the
+            # worker flushes them at least every 2 s), so a retry never starts while an attempt still runs;
+            # the heartbeat timeout catches a dead worker: a send it held is retried elsewhere within 6 s
+            # (bench/recovery.py measures it). Even if a starved worker missed it, the send's
+            # compare-and-set on the log row lets only one attempt reach the provider.
             start_to_close_timeout=timedelta(minutes=2),
-            heartbeat_timeout=timedelta(seconds=30),
+            heartbeat_timeout=timedelta(seconds=6),
             retry_policy=SEND_RETRY,
             summary=f"send {request.event_name}",
         )

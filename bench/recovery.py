@@ -1,0 +1,204 @@
+"""Recovery: three worker processes, one SIGKILLed while reminders fire; how late do its messages go out?
+
+    .venv/bin/python -m bench.recovery [--appointments 300] [--spread 60] [--workers 3]
+
+N confirmed appointments, one customer each, round-robin on SMS (Telnyx peer), push and e-mail, one
+reminder each, due over ``--spread`` seconds. Halfway through, worker 1 is SIGKILLed and not restarted:
+the others must take its work. No other fault. Prints, for the messages the kill hit (their history shows
+a workflow or activity task that timed out, or a send retried after the kill) and for the rest: how many,
+due -> accepted by the provider p50 / p99 / max, and the phases of the hit ones from their histories
+(due -> timer fired -> send scheduled -> send started -> completed), plus delivered, missing and raw
+duplicates. The issue's goal: p99 under 10 s for the hit messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+
+from activities.providers import telnyx_key
+from bench.chaos import LEAD_S, delivery_keys, message_key, seed_appointments, settings_env
+from bench.stack_processes import TemporalServer, WorkerProcess
+from db.embedded import EmbeddedPostgres, ensure_database
+from db.engine import create_engine, create_session_factory
+from db.migrate import upgrade_async
+from db.models import Appointment, NotificationLog
+from domain.ids import appointment_workflow_id
+from tests.peers import ProviderPeer, SmtpPeer
+
+_TIMEOUTS = {EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT, EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT}
+
+
+@dataclass
+class Phases:
+    """Seconds from the due instant to each step of one reminder, read from its workflow's history."""
+
+    fired: float | None = None
+    scheduled: float | None = None
+    started: float | None = None
+    completed: float | None = None
+    hit: bool = False  # a task timed out on the way (the dead worker held it), or the send was retried
+
+
+@dataclass
+class Figures:
+    late: dict[str, list[float]] = field(default_factory=lambda: {"hit": [], "untouched": []})
+    phases: list[Phases] = field(default_factory=list)
+    missing: int = 0
+    duplicates: int = 0
+    delivered: int = 0
+
+
+async def _phases(client: Client, appointment_id: int, due: datetime) -> Phases:
+    """The reminder's path after ``due``: the timer that fired at or after it, the next send activity."""
+    phases = Phases()
+    history = await client.get_workflow_handle(appointment_workflow_id(appointment_id)).fetch_history()
+    send_id: int | None = None
+    for event in history.events:
+        at = event.event_time.ToDatetime(tzinfo=UTC)
+        offset = (at - due).total_seconds()
+        if offset < -1:
+            continue
+        if event.event_type in _TIMEOUTS and phases.completed is None:
+            phases.hit = True
+        if event.event_type == EventType.EVENT_TYPE_TIMER_FIRED and phases.fired is None:
+            phases.fired = offset
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED and send_id is None:
+            name = event.activity_task_scheduled_event_attributes.activity_type.name
+            if name == "send_notification" and phases.fired is not None:
+                send_id, phases.scheduled = event.event_id, offset
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED and send_id is not None:
+            attributes = event.activity_task_started_event_attributes
+            if attributes.scheduled_event_id == send_id:
+                phases.started = offset
+                phases.hit = phases.hit or attributes.attempt > 1
+        elif (
+            event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
+            and event.activity_task_completed_event_attributes.scheduled_event_id == send_id
+        ):
+            phases.completed = offset
+            break
+    return phases
+
+
+def _quantiles(values: list[float]) -> str:
+    if not values:
+        return "-"
+    ordered = sorted(values)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return f"p50 {statistics.median(ordered):.2f} s / p99 {p99:.2f} s / max {ordered[-1]:.2f} s"
+
+
+async def run(appointments: int, spread: float, workers: int) -> Figures:
+    root = Path(tempfile.mkdtemp(prefix="kt-recovery-", dir="/tmp"))
+    postgres: EmbeddedPostgres | None = None
+    if os.environ.get("DATABASE_URL"):
+        from keeptime.settings import to_asyncpg_url
+        from tests.support import database_url_named
+
+        url = database_url_named(
+            to_asyncpg_url(os.environ["DATABASE_URL"]), f"keeptime_recovery_{os.getpid()}"
+        )
+    else:
+        postgres = await asyncio.to_thread(EmbeddedPostgres, root / "pgdata", delete_on_stop=True)
+        url = postgres.url("keeptime_recovery")
+    await ensure_database(url)
+    await upgrade_async(url)
+    smtp, peer = SmtpPeer(), ProviderPeer()
+    smtp.start()
+    await peer.start()
+    temporal = TemporalServer(root)
+    await temporal.start()
+    environment = settings_env(url, temporal, smtp, peer, "telnyx", "http://127.0.0.1:9")
+    processes = [WorkerProcess(environment, root / f"worker-{n + 1}.log") for n in range(workers)]
+    for process in processes:
+        process.start()
+    engine = create_engine(url, pool_size=5)
+    sessions = create_session_factory(engine)
+    figures = Figures()
+    try:
+        client = await temporal.connect()
+        plans = await seed_appointments(sessions, client, appointments, spread)
+        first_due = min(p.starts_at for p in plans) - timedelta(seconds=LEAD_S)
+        kill_at = first_due + timedelta(seconds=spread / 2)
+        print(
+            f"{appointments} reminders due from {first_due:%H:%M:%S} over {spread:.0f} s on {workers} "
+            f"workers; worker 1 is killed at {kill_at:%H:%M:%S}",
+            flush=True,
+        )
+        await asyncio.sleep(max(0.0, (kill_at - datetime.now(UTC)).total_seconds()))
+        processes[0].kill()
+        await asyncio.sleep(max(0.0, spread / 2) + 60)
+
+        async with sessions() as session:
+            rows = {a.id: a for a in (await session.execute(select(Appointment))).scalars()}
+            logs = list((await session.execute(select(NotificationLog))).scalars())
+        business_id = next(iter(rows.values())).business_id
+        expected = {message_key(p, business_id, p.starts_at, 1): p for p in plans}
+        hashes = {telnyx_key(key): key for key in expected}
+        by_log = {str(log.id): log.idempotency_key for log in logs}
+        arrivals: dict[str, list[datetime]] = {}
+        for key, at in delivery_keys(smtp, peer, hashes, by_log):
+            arrivals.setdefault(key, []).append(at)
+        for key, plan in expected.items():
+            seen = arrivals.get(key, [])
+            if not seen:
+                figures.missing += 1
+                continue
+            figures.delivered += 1
+            figures.duplicates += len(seen) - 1
+            due = plan.starts_at - timedelta(seconds=LEAD_S)
+            phases = await _phases(client, plan.appointment_id, due)
+            late = (min(seen) - due).total_seconds()
+            figures.late["hit" if phases.hit else "untouched"].append(late)
+            if phases.hit:
+                figures.phases.append(phases)
+    finally:
+        for process in processes:
+            process.stop()
+        temporal.stop()
+        await peer.stop()
+        smtp.stop()
+        await engine.dispose()
+        if postgres is not None:
+            postgres.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    return figures
+
+
+def report(figures: Figures) -> None:
+    print(f"delivered {figures.delivered}, missing {figures.missing}, raw duplicates {figures.duplicates}")
+    for group in ("hit", "untouched"):
+        values = figures.late[group]
+        print(f"  {group:<10} {len(values):>4} messages, due -> sent {_quantiles(values)}")
+    if figures.phases:
+        print("  phases of the hit messages (seconds after due, median / max):")
+        for name in ("fired", "scheduled", "started", "completed"):
+            values = [v for p in figures.phases if (v := getattr(p, name)) is not None]
+            if values:
+                print(f"    {name:<10} {statistics.median(values):6.2f} / {max(values):6.2f}")
+    counts = Counter(round(v) for v in figures.late["hit"])
+    print(f"  hit lateness histogram (s: count): {dict(sorted(counts.items()))}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--appointments", type=int, default=300)
+    parser.add_argument("--spread", type=float, default=60.0, help="seconds over which reminders fall due")
+    parser.add_argument("--workers", type=int, default=3)
+    options = parser.parse_args()
+    report(asyncio.run(run(options.appointments, options.spread, options.workers)))
