@@ -9,7 +9,7 @@ from aiohttp import web
 from api.keys import METRICS, SESSIONS, SETTINGS, TEMPORAL
 from api.metrics import metrics_middleware
 from api.metrics_registry import ApiMetrics
-from api.middleware import error_middleware, request_id_middleware, tracing_middleware
+from api.middleware import error_middleware, request_id_middleware
 from api.routes import setup_routes
 from db.engine import create_engine, create_session_factory
 from keeptime.settings import Settings
@@ -36,7 +36,7 @@ SERVER_LIMITS: dict[str, int] = {"max_field_size": 32 * 1024, "max_line_size": 3
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
-        middlewares=[request_id_middleware, metrics_middleware, tracing_middleware, error_middleware],
+        middlewares=[request_id_middleware, metrics_middleware, error_middleware],
         client_max_size=1024 * 1024,
         handler_args=SERVER_LIMITS,
     )

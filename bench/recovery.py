@@ -1,6 +1,6 @@
 """Recovery: three worker processes, one SIGKILLed while reminders fire; how late do its messages go out?
 
-    .venv/bin/python -m bench.recovery [--appointments 300] [--spread 60] [--workers 3]
+    .venv/bin/python -m bench.recovery [--appointments 300] [--spread 60] [--workers 3] [--sticky-timeout 3]
 
 N confirmed appointments, one customer each, round-robin on SMS (Telnyx peer), push and e-mail, one
 reminder each, due over ``--spread`` seconds. Halfway through, worker 1 is SIGKILLed and not restarted:
@@ -59,6 +59,7 @@ class Figures:
     missing: int = 0
     duplicates: int = 0
     delivered: int = 0
+    resolutions: Counter[str] = field(default_factory=Counter)  # ambiguous attempts, by how they were settled
 
 
 async def _phases(client: Client, appointment_id: int, due: datetime) -> Phases:
@@ -101,7 +102,7 @@ def _quantiles(values: list[float]) -> str:
     return f"p50 {statistics.median(ordered):.2f} s / p99 {p99:.2f} s / max {ordered[-1]:.2f} s"
 
 
-async def run(appointments: int, spread: float, workers: int) -> Figures:
+async def run(appointments: int, spread: float, workers: int, sticky_timeout_s: float) -> Figures:
     root = Path(tempfile.mkdtemp(prefix="kt-recovery-", dir="/tmp"))
     postgres: EmbeddedPostgres | None = None
     if os.environ.get("DATABASE_URL"):
@@ -122,6 +123,7 @@ async def run(appointments: int, spread: float, workers: int) -> Figures:
     temporal = TemporalServer(root)
     await temporal.start()
     environment = settings_env(url, temporal, smtp, peer, "telnyx", "http://127.0.0.1:9")
+    environment["WORKER_STICKY_TIMEOUT_S"] = str(sticky_timeout_s)
     processes = [WorkerProcess(environment, root / f"worker-{n + 1}.log") for n in range(workers)]
     for process in processes:
         process.start()
@@ -149,6 +151,9 @@ async def run(appointments: int, spread: float, workers: int) -> Figures:
         expected = {message_key(p, business_id, p.starts_at, 1): p for p in plans}
         hashes = {telnyx_key(key): key for key in expected}
         by_log = {str(log.id): log.idempotency_key for log in logs}
+        figures.resolutions = Counter(
+            f"{log.channel.value if log.channel else '-'}: {log.resolution}" for log in logs if log.resolution
+        )
         arrivals: dict[str, list[datetime]] = {}
         for key, at in delivery_keys(smtp, peer, hashes, by_log):
             arrivals.setdefault(key, []).append(at)
@@ -180,6 +185,8 @@ async def run(appointments: int, spread: float, workers: int) -> Figures:
 
 def report(figures: Figures) -> None:
     print(f"delivered {figures.delivered}, missing {figures.missing}, raw duplicates {figures.duplicates}")
+    for resolution, count in sorted(figures.resolutions.items()):
+        print(f"  ambiguous attempt x{count}: {resolution}")
     for group in ("hit", "untouched"):
         values = figures.late[group]
         print(f"  {group:<10} {len(values):>4} messages, due -> sent {_quantiles(values)}")
@@ -200,5 +207,8 @@ if __name__ == "__main__":
     parser.add_argument("--appointments", type=int, default=300)
     parser.add_argument("--spread", type=float, default=60.0, help="seconds over which reminders fall due")
     parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument(
+        "--sticky-timeout", type=float, default=3.0, help="WORKER_STICKY_TIMEOUT_S (the SDK's default is 10)"
+    )
     options = parser.parse_args()
-    report(asyncio.run(run(options.appointments, options.spread, options.workers)))
+    report(asyncio.run(run(options.appointments, options.spread, options.workers, options.sticky_timeout)))

@@ -1,4 +1,8 @@
-"""Tracing set-up in one place: one TracerProvider per process, exporter chosen by configuration."""
+"""Tracing set-up in one place: one TracerProvider per process, exporter chosen by configuration, and the
+maintained OpenTelemetry instrumentations (opentelemetry-python-contrib) for what we talk through: the aiohttp
+server (a SERVER span per API request, continuing the caller's W3C trace context), the aiohttp client
+(provider calls) and asyncpg (every query). Temporal's own spans come from its TracingInterceptor
+(keeptime.temporal_client), so one request is one trace from the API to the activity's SQL."""
 
 from __future__ import annotations
 
@@ -38,9 +42,21 @@ def setup_tracing(
 
             _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         trace.set_tracer_provider(_provider)
+        _instrument_libraries()
     if processor is not None:
         _provider.add_span_processor(processor)
     return _provider
+
+
+def _instrument_libraries() -> None:
+    """Before the API builds its application: the server instrumentation wraps ``web.Application``."""
+    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+    from opentelemetry.instrumentation.aiohttp_server import AioHttpServerInstrumentor
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+
+    for instrumentor in (AioHttpServerInstrumentor(), AioHttpClientInstrumentor(), AsyncPGInstrumentor()):
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument()
 
 
 def shutdown_tracing() -> None:

@@ -1,4 +1,5 @@
-"""One API request produces one trace: API server span -> start workflow -> workflow -> activity."""
+"""One API request produces one trace: API server span (OpenTelemetry's aiohttp-server instrumentation) ->
+start workflow -> workflow -> activity -> its SQL (the asyncpg instrumentation)."""
 
 from __future__ import annotations
 
@@ -39,3 +40,12 @@ async def test_health_check_request_is_one_trace_from_api_to_activity(
         "StartActivity:check_database_health",
         "RunActivity:check_database_health",
     } <= in_trace, sorted(in_trace)
+    queries = [
+        s
+        for s in spans
+        if s.context.trace_id == trace_id
+        and s.kind == SpanKind.CLIENT
+        and (s.attributes or {}).get("db.system")
+    ]
+    assert queries, "the activity's queries are spans of the same trace"
+    assert (server[0].attributes or {}).get("keeptime.request_id")
