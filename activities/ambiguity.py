@@ -4,6 +4,9 @@ The log row's ``in_flight_since`` is committed before the provider is called and
 recorded. Still set when the next attempt claims the row: the last one may have reached the provider (the
 worker was killed mid-request, the answer was lost, the provider timed out). Before a resend:
 
+0. the last attempt may still be running: Temporal starts a retry when a heartbeat timeout passes, also when
+   the worker is only busy, not dead. An attempt's provider call ends within ``provider_timeout_s``, so until
+   that (and a second) has passed since ``in_flight_since``, wait (retry later) rather than guess;
 1. the provider honours an idempotency key (``Guarantees.idempotency_header``): resend with the same key;
 2. a receipt came for it (the status callback URL names our message): it was sent, nothing more to do;
 3. the provider sends receipts and the window (``ambiguous_wait_s``) is not over: wait for it (retry later);
@@ -27,6 +30,7 @@ from domain.notification_types import NotificationResult
 from keeptime.settings import Settings
 
 NOT_RESENT = "ambiguous_not_resent"
+STILL_RUNNING_MARGIN_S = 1.0  # beyond the provider call's own timeout
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,11 @@ async def resolve(
     final_attempt: bool,
 ) -> Resolution:
     guarantees = provider.guarantees
+    assert row.in_flight_since is not None
+    running_for = (datetime.now(UTC) - row.in_flight_since).total_seconds()
+    may_still_run = settings.provider_timeout_s + STILL_RUNNING_MARGIN_S - running_for
+    if may_still_run > 0 and not final_attempt:
+        return Resolution(wait_s=may_still_run)
     if guarantees.idempotency_header:
         await set_resolution(
             session, row.id, f"ambiguous -> resent with the same {guarantees.idempotency_header}"

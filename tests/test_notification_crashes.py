@@ -9,13 +9,14 @@ commit), ``logged`` (killed after the commit: settled)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from activities.notification_store import begin_attempt, claim, mark_sent, reread
 from activities.notifications import NotificationActivities, TransientDeliveryError
@@ -83,13 +84,24 @@ async def _rows(sessions: SessionFactory) -> list[NotificationLog]:
         return list((await session.execute(select(NotificationLog).order_by(NotificationLog.id))).scalars())
 
 
-async def _first_attempt(activities: NotificationActivities, request: NotificationRequest, step: str) -> None:
+async def _first_attempt(
+    sessions: SessionFactory, activities: NotificationActivities, request: NotificationRequest, step: str
+) -> None:
+    """The first attempt fails at ``step``; then time passes as it does before Temporal's retry (a heartbeat
+    timeout, a retry interval): longer than the provider call could have run, so the attempt is over."""
     if step == "lost":
         with pytest.raises(TransientDeliveryError):
             await activities.deliver(request, final_attempt=False)
     else:
         with pytest.raises(SimulatedCrash):
             await activities.deliver(request, final_attempt=False)
+    async with sessions() as session:
+        await session.execute(
+            update(NotificationLog)
+            .where(NotificationLog.in_flight_since.is_not(None))
+            .values(in_flight_since=NotificationLog.in_flight_since - timedelta(seconds=15))
+        )
+        await session.commit()
 
 
 @pytest.mark.parametrize("step", STEPS)
@@ -115,7 +127,7 @@ async def test_every_ambiguous_branch_is_resolved_and_recorded_for_every_provide
         else:
             provider.lose_next(CHANNEL[kind])
 
-    await _first_attempt(activities, request, step)
+    await _first_attempt(sessions, activities, request, step)
     retried = await activities.deliver(request, final_attempt=False)
 
     assert retried.status == "sent"
@@ -151,7 +163,7 @@ async def test_prefer_missing_never_resends_an_ambiguous_message_nor_falls_back(
     )
     request = await _request(sessions, CHANNEL[kind], event="appointment.review_request")
     await set_appointment(sessions, request.entity_id, status="completed")
-    await _first_attempt(activities, request, "provider_accepted")
+    await _first_attempt(sessions, activities, request, "provider_accepted")
     retried = await activities.deliver(request, final_attempt=False)
 
     assert (retried.status, retried.reason) == ("failed", "ambiguous_not_resent")
@@ -177,7 +189,7 @@ async def test_a_twilio_receipt_confirms_an_ambiguous_sms_and_nothing_is_sent_ag
     activities = NotificationActivities(sessions, provider_settings, build_providers(provider_settings, http))
     request = await _request(sessions, "sms")
 
-    await _first_attempt(activities, request, "lost")
+    await _first_attempt(sessions, activities, request, "lost")
     await eventually(lambda: _receipt_in(provider), what="the status callback")
     retried = await activities.deliver(request, final_attempt=False)
 
@@ -201,7 +213,7 @@ async def test_without_a_receipt_the_retry_waits_for_the_window_then_the_policy_
     provider.lose_next("sms")
     activities = NotificationActivities(sessions, provider_settings, build_providers(provider_settings, http))
     request = await _request(sessions, "sms")
-    await _first_attempt(activities, request, "lost")
+    await _first_attempt(sessions, activities, request, "lost")
 
     with pytest.raises(TransientDeliveryError, match="waiting for its receipt") as waiting:
         await activities.deliver(request, final_attempt=False)
@@ -254,7 +266,7 @@ async def test_an_ambiguous_message_is_not_resent_after_a_cancel(
         sessions, settings, build_providers(settings, http), checkpoint=CrashOnce("provider_accepted")
     )
     request = await _request(sessions, CHANNEL[kind])
-    await _first_attempt(activities, request, "provider_accepted")
+    await _first_attempt(sessions, activities, request, "provider_accepted")
     await set_appointment(sessions, request.entity_id, status="cancelled")
 
     retried = await activities.deliver(request, final_attempt=False)
@@ -279,3 +291,30 @@ async def test_of_two_overlapping_attempts_only_one_may_call_the_provider(sessio
         await mark_sent(first, row_a.id, "SM1")
         assert not await begin_attempt(second, row_b.id, began)  # sent: nobody begins again
         assert not await begin_attempt(second, row_b.id, None)
+
+
+async def test_a_retry_while_the_last_attempt_may_still_run_waits_and_sends_nothing(
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+    http: aiohttp.ClientSession,
+) -> None:
+    """A heartbeat timeout passed because the worker was busy, not dead: the retry finds the row in flight
+    since a moment ago. It cannot tell, so it waits until the provider call must have ended, sending nothing;
+    no policy guesses meanwhile (FCM cannot be asked: ``prefer_duplicate`` would resend at once)."""
+    smtp, provider = peers
+    settings = provider_settings.model_copy(update={"ambiguous_wait_s": 0})
+    activities = NotificationActivities(sessions, settings, build_providers(settings, http))
+    request = await _request(sessions, "push")
+    async with sessions() as session:
+        row = await claim(session, request, "push", "fcm")
+        assert await begin_attempt(session, row.id, None)  # the busy attempt, still at the provider
+
+    with pytest.raises(TransientDeliveryError, match="waiting") as waiting:
+        await activities.deliver(request, final_attempt=False)
+
+    assert waiting.value.retry_after_s is not None
+    assert settings.provider_timeout_s < waiting.value.retry_after_s <= settings.provider_timeout_s + 1
+    assert provider.accepted["push"] == [] and smtp.messages == []
+    [logged] = await _rows(sessions)
+    assert logged.resolution is None and logged.in_flight_since is not None
