@@ -162,6 +162,12 @@ class Settings(BaseSettings):
             self.public_base_url = f"http://{host}:{self.api_port}"
         return self
 
+    @model_validator(mode="after")
+    def _client_certificate_with_its_key(self) -> Settings:
+        if (self.temporal_tls_client_cert is None) != (self.temporal_tls_client_key is None):
+            raise ValueError("TEMPORAL_TLS_CLIENT_CERT and TEMPORAL_TLS_CLIENT_KEY go together")
+        return self
+
     @property
     def temporal_port(self) -> int:
         return int(self.temporal_address.rsplit(":", 1)[1]) if ":" in self.temporal_address else 7233

@@ -54,7 +54,8 @@ def _instrument_libraries() -> None:
     from opentelemetry.instrumentation.aiohttp_server import AioHttpServerInstrumentor
     from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 
-    for instrumentor in (AioHttpServerInstrumentor(), AioHttpClientInstrumentor(), AsyncPGInstrumentor()):
+    asyncpg_instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
+    for instrumentor in (AioHttpServerInstrumentor(), AioHttpClientInstrumentor(), asyncpg_instrumentor):
         if not instrumentor.is_instrumented_by_opentelemetry:
             instrumentor.instrument()
 

@@ -37,9 +37,7 @@ async def connect_temporal(
 def tls_config(settings: Settings) -> TLSConfig | bool:
     """mTLS with the client certificate and key when set (Temporal Cloud's mTLS or a self-hosted server);
     plain TLS for an API key (Temporal Cloud requires it) or TEMPORAL_TLS=true; else none."""
-    cert, key = settings.temporal_tls_client_cert, settings.temporal_tls_client_key
-    if (cert is None) != (key is None):
-        raise ValueError("TEMPORAL_TLS_CLIENT_CERT and TEMPORAL_TLS_CLIENT_KEY go together")
+    cert, key = settings.temporal_tls_client_cert, settings.temporal_tls_client_key  # both or neither
     if cert is None and settings.temporal_tls_server_ca is None:
         return bool(settings.temporal_tls or settings.temporal_api_key)
     return TLSConfig(
