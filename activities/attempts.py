@@ -19,6 +19,9 @@ from temporalio import activity
 
 HEARTBEAT_EVERY = timedelta(seconds=1)
 MARGIN = timedelta(seconds=5)
+# The heartbeat timeout for such attempts: how soon a dead worker's attempt is retried elsewhere. The worker
+# flushes heartbeats at least every 2 s (worker.py), so a busy process has 4 s of slack.
+HEARTBEAT_TIMEOUT = timedelta(seconds=6)
 
 
 @contextlib.asynccontextmanager

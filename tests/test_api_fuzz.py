@@ -103,7 +103,11 @@ async def test_fuzzing_every_operation_finds_no_server_error_and_no_contract_bre
     for who, headers in (("business", auth), ("admin", ADMIN)):
         code, output = await _schemathesis(base_url, headers, tmp_path / who, known)
         lines = output.splitlines()
-        start = next((i for i, line in enumerate(lines) if "FAILURES" in line), max(0, len(lines) - 60))
+        # the first of schemathesis's ERRORS (with the exception and the case) or FAILURES sections
+        start = next(
+            (i for i, line in enumerate(lines) if "ERRORS" in line or "FAILURES" in line),
+            max(0, len(lines) - 60),
+        )
         summary = "\n".join(lines[start : start + 400])
         assert code == 0, f"schemathesis as {who} found problems:\n{summary}"
         print(f"--- schemathesis as {who}\n{summary}")

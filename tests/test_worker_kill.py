@@ -1,11 +1,16 @@
 """Three worker processes, one SIGKILLed while reminders fire and policy calls are placed: the other two
 take its work. Every reminder arrives exactly once (the Twilio peer deduplicates nothing), the SMS rate
 limit holds across the processes (one token bucket in PostgreSQL), and so do the call caps (calls a day,
-calls at once). Measured recovery lateness is a benchmark's job (bench/recovery.py), not this test's."""
+calls at once). Measured recovery lateness is a benchmark's job (bench/recovery.py), not this test's.
+
+A call the killed worker was placing holds its slot until its attempt's 60 s start-to-close timeout passes
+(the agent may really be calling: the cap must count it); then another worker places it again with the same
+Idempotency-Key. So this test takes about two minutes when the kill hits a call."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import tempfile
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
@@ -13,6 +18,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.testing import WorkflowEnvironment
 
 from db import policies
@@ -21,6 +29,7 @@ from db.engine import SessionFactory
 from db.models import Appointment, Call, NotificationLog, Policy
 from domain.call_config import CallSchedulerConfig
 from domain.statuses import AppointmentStatus, CallStatus, NotificationStatus
+from domain.task_queues import APPOINTMENTS, NOTIFICATIONS
 from keeptime.settings import Settings
 from services.settings import change_call_config
 from tests.appointment_support import eventually
@@ -155,6 +164,11 @@ async def test_three_workers_one_killed_every_reminder_once_and_the_caps_hold(
     for worker in workers:
         worker.start()
     try:
+        # The premise is three workers polling: wait for each (under a loaded machine they take a while to
+        # start), or the reminders would be late for the wrong reason and hit their cutoff.
+        await eventually(
+            lambda: _all_polling(dev_env, workers), timeout_s=120, what="three worker processes polling"
+        )
         first_due = datetime.now(UTC) + timedelta(seconds=15)
         phones = await _book(sessions, dev_env, first_due)
         business_id, config = await _policies(sessions, dev_env)
@@ -192,6 +206,22 @@ async def test_three_workers_one_killed_every_reminder_once_and_the_caps_hold(
     )
     assert await _declined_today(sessions, business_id, today) == PER_DAY
     assert 1 <= voice_agent.max_in_flight <= AT_ONCE
+
+
+async def _all_polling(env: WorkflowEnvironment, workers: list[WorkerProcess]) -> bool:
+    expected = {f"{worker.pid}@{socket.gethostname()}" for worker in workers}
+    for queue, kind in (
+        (NOTIFICATIONS, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY),
+        (APPOINTMENTS, TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW),
+    ):
+        answer = await env.client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace="default", task_queue=TaskQueue(name=queue), task_queue_type=kind
+            )
+        )
+        if not expected <= {poller.identity for poller in answer.pollers}:
+            return False
+    return True
 
 
 async def _declined_today_is(sessions: SessionFactory, business_id: int, today: date, count: int) -> bool:

@@ -62,6 +62,11 @@ class ChildProcess:
             self._process.wait()
             self.kills += 1
 
+    @property
+    def pid(self) -> int:
+        assert self._process is not None
+        return self._process.pid
+
     def alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
 

@@ -9,6 +9,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.attempts import HEARTBEAT_TIMEOUT
     from activities.notifications import NotificationActivities
     from domain.notification_types import (
         DeliveryPlan,
@@ -54,7 +55,7 @@ async def send_now(request: NotificationRequest, due_at: datetime | None = None)
             # (bench/recovery.py measures it). Even if a starved worker missed it, the send's
             # compare-and-set on the log row lets only one attempt reach the provider.
             start_to_close_timeout=timedelta(minutes=2),
-            heartbeat_timeout=timedelta(seconds=6),
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=SEND_RETRY,
             summary=f"send {request.event_name}",
         )
