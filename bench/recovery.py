@@ -25,31 +25,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
-from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
 
 from activities.providers import telnyx_key
 from bench.chaos import LEAD_S, delivery_keys, message_key, seed_appointments, settings_env
+from bench.phases import Phases, quantiles, reminder_phases
 from bench.stack_processes import TemporalServer, WorkerProcess
 from db.embedded import EmbeddedPostgres, ensure_database
 from db.engine import create_engine, create_session_factory
 from db.migrate import upgrade_async
 from db.models import Appointment, NotificationLog
-from domain.ids import appointment_workflow_id
 from tests.peers import ProviderPeer, SmtpPeer
-
-_TIMEOUTS = {EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT, EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT}
-
-
-@dataclass
-class Phases:
-    """Seconds from the due instant to each step of one reminder, read from its workflow's history."""
-
-    fired: float | None = None
-    scheduled: float | None = None
-    started: float | None = None
-    completed: float | None = None
-    hit: bool = False  # a task timed out on the way (the dead worker held it), or the send was retried
 
 
 @dataclass
@@ -62,47 +47,11 @@ class Figures:
     resolutions: Counter[str] = field(default_factory=Counter)  # ambiguous attempts, by how they were settled
 
 
-async def _phases(client: Client, appointment_id: int, due: datetime) -> Phases:
-    """The reminder's path after ``due``: the timer that fired at or after it, the next send activity."""
-    phases = Phases()
-    history = await client.get_workflow_handle(appointment_workflow_id(appointment_id)).fetch_history()
-    send_id: int | None = None
-    for event in history.events:
-        at = event.event_time.ToDatetime(tzinfo=UTC)
-        offset = (at - due).total_seconds()
-        if offset < -1:
-            continue
-        if event.event_type in _TIMEOUTS and phases.completed is None:
-            phases.hit = True
-        if event.event_type == EventType.EVENT_TYPE_TIMER_FIRED and phases.fired is None:
-            phases.fired = offset
-        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED and send_id is None:
-            name = event.activity_task_scheduled_event_attributes.activity_type.name
-            if name == "send_notification" and phases.fired is not None:
-                send_id, phases.scheduled = event.event_id, offset
-        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED and send_id is not None:
-            attributes = event.activity_task_started_event_attributes
-            if attributes.scheduled_event_id == send_id:
-                phases.started = offset
-                phases.hit = phases.hit or attributes.attempt > 1
-        elif (
-            event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
-            and event.activity_task_completed_event_attributes.scheduled_event_id == send_id
-        ):
-            phases.completed = offset
-            break
-    return phases
-
-
-def _quantiles(values: list[float]) -> str:
-    if not values:
-        return "-"
-    ordered = sorted(values)
-    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-    return f"p50 {statistics.median(ordered):.2f} s / p99 {p99:.2f} s / max {ordered[-1]:.2f} s"
-
-
-async def run(appointments: int, spread: float, workers: int, sticky_timeout_s: float) -> Figures:
+async def run(
+    appointments: int, spread: float, workers: int, sticky_timeout_s: float, *, kill: bool = True
+) -> Figures:
+    """Book, let the reminders fall due over ``spread`` seconds (0: all at one instant), SIGKILL worker 1
+    halfway when ``kill``, and count what the peers received (bench.load runs it without the kill)."""
     root = Path(tempfile.mkdtemp(prefix="kt-recovery-", dir="/tmp"))
     postgres: EmbeddedPostgres | None = None
     if os.environ.get("DATABASE_URL"):
@@ -135,13 +84,15 @@ async def run(appointments: int, spread: float, workers: int, sticky_timeout_s: 
         plans = await seed_appointments(sessions, client, appointments, spread)
         first_due = min(p.starts_at for p in plans) - timedelta(seconds=LEAD_S)
         kill_at = first_due + timedelta(seconds=spread / 2)
+        killed = f"; worker 1 is killed at {kill_at:%H:%M:%S}" if kill else ""
         print(
             f"{appointments} reminders due from {first_due:%H:%M:%S} over {spread:.0f} s on {workers} "
-            f"workers; worker 1 is killed at {kill_at:%H:%M:%S}",
+            f"worker process(es){killed}",
             flush=True,
         )
         await asyncio.sleep(max(0.0, (kill_at - datetime.now(UTC)).total_seconds()))
-        processes[0].kill()
+        if kill:
+            processes[0].kill()
         await asyncio.sleep(max(0.0, spread / 2) + 60)
 
         async with sessions() as session:
@@ -165,11 +116,10 @@ async def run(appointments: int, spread: float, workers: int, sticky_timeout_s: 
             figures.delivered += 1
             figures.duplicates += len(seen) - 1
             due = plan.starts_at - timedelta(seconds=LEAD_S)
-            phases = await _phases(client, plan.appointment_id, due)
+            phases = await reminder_phases(client, plan.appointment_id, due)
             late = (min(seen) - due).total_seconds()
             figures.late["hit" if phases.hit else "untouched"].append(late)
-            if phases.hit:
-                figures.phases.append(phases)
+            figures.phases.append(phases)
     finally:
         for process in processes:
             process.stop()
@@ -189,13 +139,17 @@ def report(figures: Figures) -> None:
         print(f"  ambiguous attempt x{count}: {resolution}")
     for group in ("hit", "untouched"):
         values = figures.late[group]
-        print(f"  {group:<10} {len(values):>4} messages, due -> sent {_quantiles(values)}")
-    if figures.phases:
-        print("  phases of the hit messages (seconds after due, median / max):")
+        print(f"  {group:<10} {len(values):>4} messages, due -> sent {quantiles(values)}")
+    for group, hit in (("the hit messages", True), ("the others", False)):
+        chosen = [p for p in figures.phases if p.hit == hit]
+        if not chosen:
+            continue
+        print(f"  phases of {group} (seconds after due, median / p95 / max):")
         for name in ("fired", "scheduled", "started", "completed"):
-            values = [v for p in figures.phases if (v := getattr(p, name)) is not None]
+            values = sorted(v for p in chosen if (v := getattr(p, name)) is not None)
             if values:
-                print(f"    {name:<10} {statistics.median(values):6.2f} / {max(values):6.2f}")
+                p95 = values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
+                print(f"    {name:<10} {statistics.median(values):6.2f} / {p95:6.2f} / {values[-1]:6.2f}")
     counts = Counter(round(v) for v in figures.late["hit"])
     print(f"  hit lateness histogram (s: count): {dict(sorted(counts.items()))}")
 

@@ -1,0 +1,66 @@
+"""Where a reminder's lateness goes, read from its workflow's history: due -> timer fired -> send scheduled ->
+send started -> completed (seconds after the due instant), and whether a task timed out on the way."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+
+from domain.ids import appointment_workflow_id
+
+_TIMEOUTS = {EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT, EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT}
+
+
+@dataclass
+class Phases:
+    """Seconds from the due instant to each step of one reminder, read from its workflow's history."""
+
+    fired: float | None = None
+    scheduled: float | None = None
+    started: float | None = None
+    completed: float | None = None
+    hit: bool = False  # a task timed out on the way (the dead worker held it), or the send was retried
+
+
+async def reminder_phases(client: Client, appointment_id: int, due: datetime) -> Phases:
+    """The reminder's path after ``due``: the timer that fired at or after it, the next send activity."""
+    phases = Phases()
+    history = await client.get_workflow_handle(appointment_workflow_id(appointment_id)).fetch_history()
+    send_id: int | None = None
+    for event in history.events:
+        at = event.event_time.ToDatetime(tzinfo=UTC)
+        offset = (at - due).total_seconds()
+        if offset < -1:
+            continue
+        if event.event_type in _TIMEOUTS and phases.completed is None:
+            phases.hit = True
+        if event.event_type == EventType.EVENT_TYPE_TIMER_FIRED and phases.fired is None:
+            phases.fired = offset
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED and send_id is None:
+            name = event.activity_task_scheduled_event_attributes.activity_type.name
+            if name == "send_notification" and phases.fired is not None:
+                send_id, phases.scheduled = event.event_id, offset
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED and send_id is not None:
+            attributes = event.activity_task_started_event_attributes
+            if attributes.scheduled_event_id == send_id:
+                phases.started = offset
+                phases.hit = phases.hit or attributes.attempt > 1
+        elif (
+            event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
+            and event.activity_task_completed_event_attributes.scheduled_event_id == send_id
+        ):
+            phases.completed = offset
+            break
+    return phases
+
+
+def quantiles(values: list[float]) -> str:
+    if not values:
+        return "-"
+    ordered = sorted(values)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return f"p50 {statistics.median(ordered):.2f} s / p99 {p99:.2f} s / max {ordered[-1]:.2f} s"
