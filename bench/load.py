@@ -1,7 +1,7 @@
 """On time under load (issue 15's baseline): a burst of reminders due at one instant, or a steady rate.
 
-    .venv/bin/python -m bench.load burst [--count 1000] [--workers 1]
-    .venv/bin/python -m bench.load steady --rate 20 [--duration 60] [--workers 1]
+    .venv/bin/python -m bench.load burst [--count 1000] [--workers 1] [--sticky-timeout 3]
+    .venv/bin/python -m bench.load steady --rate 20 [--duration 60] [--workers 1] [--sticky-timeout 3]
 
 Uncapped peers (SMS via a Telnyx-shaped peer, push, e-mail over SMTP; rate limits set far above the load),
 the Temporal dev server on a file and the embedded PostgreSQL, all on this box. Prints delivered / missing /
@@ -29,12 +29,13 @@ def main() -> None:
     steady.add_argument("--duration", type=float, default=60.0)
     for sub in (burst, steady):
         sub.add_argument("--workers", type=int, default=1)
+        sub.add_argument("--sticky-timeout", type=float, default=3.0, help="WORKER_STICKY_TIMEOUT_S")
     options = parser.parse_args()
     if options.shape == "burst":
         count, spread = options.count, 0.0
     else:
         count, spread = round(options.rate * options.duration), options.duration
-    report(asyncio.run(run(count, spread, options.workers, 3.0, kill=False)))
+    report(asyncio.run(run(count, spread, options.workers, options.sticky_timeout, kill=False)))
 
 
 if __name__ == "__main__":

@@ -137,6 +137,10 @@ def report(figures: Figures) -> None:
     print(f"delivered {figures.delivered}, missing {figures.missing}, raw duplicates {figures.duplicates}")
     for resolution, count in sorted(figures.resolutions.items()):
         print(f"  ambiguous attempt x{count}: {resolution}")
+    everything = figures.late["hit"] + figures.late["untouched"]
+    print(f"  all        {len(everything):>4} messages, due -> sent {quantiles(everything)}")
+    # "hit": a workflow or activity task timed out on the way (a dead worker held it; under load, a task
+    # that waited longer than the sticky timeout) or the send was retried
     for group in ("hit", "untouched"):
         values = figures.late[group]
         print(f"  {group:<10} {len(values):>4} messages, due -> sent {quantiles(values)}")
