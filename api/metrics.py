@@ -38,6 +38,8 @@ _QUEUE_KINDS = {
     "activity": TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
 }
 _SCRAPE_TIMEOUT_S = 5.0
+# Label values stay a small, fixed set whatever a client sends (a made-up method would be a new series).
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 @web.middleware
@@ -54,9 +56,8 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
     finally:
         resource = request.match_info.route.resource
         route = resource.canonical if resource is not None else "unmatched"
-        request.app[METRICS].requests.labels(request.method, route, str(status)).observe(
-            time.perf_counter() - began
-        )
+        method = request.method if request.method in _METHODS else "other"
+        request.app[METRICS].requests.labels(method, route, str(status)).observe(time.perf_counter() - began)
 
 
 @routes.get("/metrics", "Prometheus metrics of this API process", text={"200": "Prometheus text format"})

@@ -233,3 +233,17 @@ async def test_cancelling_a_broadcast_whose_workflow_has_ended_is_a_409_not_a_50
         orphan = await notification_queries.create_broadcast(session, business_id, "s", "b", [customer_id])
     response = await api.post(f"/v1/broadcasts/{orphan.id}/cancel", headers=auth)
     assert response.status == 409 and response.content_type == "application/json"
+
+
+async def test_made_up_methods_do_not_grow_the_metrics(api: TestClient[web.Request, web.Application]) -> None:
+    """Each request is observed by route template and method; a method we do not serve (the HTTP parser
+    passes WebDAV's and others) must not add a series per method."""
+    for method in ("PROPFIND", "MKCOL", "LOCK", "UNLOCK"):
+        response = await api.request(method, "/v1/appointments")
+        assert response.status == 405
+    text = await (await api.get("/metrics")).text()
+    counts = [
+        line for line in text.splitlines() if line.startswith("keeptime_api_request_duration_seconds_count")
+    ]
+    assert any('method="other"' in line for line in counts), counts
+    assert "PROPFIND" not in text and "MKCOL" not in text
