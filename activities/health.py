@@ -8,7 +8,7 @@ from temporalio import activity
 
 from db.engine import SessionFactory
 from db.models import HealthCheckRun
-from domain.health_types import CheckDatabaseHealthInput, DatabaseHealthReport, TableHealth
+from domain.health_types import CheckDatabaseHealthInput, DatabaseHealthReport, TableHealth, table_warnings
 
 _TABLE_STATS = text(
     """
@@ -39,7 +39,7 @@ class HealthActivities:
                 (await session.execute(text("SELECT pg_database_size(current_database())"))).scalar_one()
             )
             tables = [TableHealth(**row._mapping) for row in await session.execute(_TABLE_STATS)]
-            warnings = _warnings(tables, request)
+            warnings = table_warnings(tables, request)
             report = {
                 "server_version": version,
                 "database_bytes": database_bytes,
@@ -64,16 +64,3 @@ class HealthActivities:
             tables=tables,
             warnings=warnings,
         )
-
-
-def _warnings(tables: list[TableHealth], request: CheckDatabaseHealthInput) -> list[str]:
-    found: list[str] = []
-    for t in tables:
-        total = t.live_rows + t.dead_rows
-        if total and t.dead_rows / total > request.dead_tuple_ratio_warning:
-            found.append(f"{t.table}: {t.dead_rows} dead rows of {total}; VACUUM is behind")
-        if t.live_rows >= request.seq_scan_rows_hint and t.seq_scans > t.index_scans:
-            found.append(
-                f"{t.table}: {t.seq_scans} sequential vs {t.index_scans} index scans; missing index?"
-            )
-    return found

@@ -8,6 +8,9 @@ from pydantic import BaseModel, Field
 class CheckDatabaseHealthInput(BaseModel):
     run_id: str = Field(description="Business key of this run; the report row is upserted under it.")
     dead_tuple_ratio_warning: float = 0.2
+    # A few dead rows in a small table are normal: PostgreSQL's autovacuum waits for 50 + 20% of the rows
+    # (autovacuum_vacuum_threshold, _scale_factor) before it even starts. Warn from this many dead rows on.
+    dead_rows_floor: int = 1_000
     seq_scan_rows_hint: int = 10_000
 
 
@@ -27,3 +30,17 @@ class DatabaseHealthReport(BaseModel):
     database_bytes: int
     tables: list[TableHealth]
     warnings: list[str]
+
+
+def table_warnings(tables: list[TableHealth], request: CheckDatabaseHealthInput) -> list[str]:
+    """What an operator should look at: tables where VACUUM is behind, big tables read without an index."""
+    found: list[str] = []
+    for t in tables:
+        total = t.live_rows + t.dead_rows
+        if t.dead_rows >= request.dead_rows_floor and t.dead_rows / total > request.dead_tuple_ratio_warning:
+            found.append(f"{t.table}: {t.dead_rows} dead rows of {total}; VACUUM is behind")
+        if t.live_rows >= request.seq_scan_rows_hint and t.seq_scans > t.index_scans:
+            found.append(
+                f"{t.table}: {t.seq_scans} sequential vs {t.index_scans} index scans; missing index?"
+            )
+    return found
