@@ -19,15 +19,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
-import shutil
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from aiohttp import web
@@ -37,11 +33,11 @@ from temporalio.client import Client
 from activities.providers import telnyx_key
 from api.app import create_app
 from bench.chaos_report import Expectations, Summary, near_fault, print_summaries, summarize
+from bench.environment import BenchEnvironment, bench_environment
 from bench.stack_processes import TemporalServer, WorkerProcess, restart_postgres
 from db.appointments import appointment_snapshot
-from db.embedded import EmbeddedPostgres, ensure_database
-from db.engine import SessionFactory, create_engine, create_session_factory
-from db.migrate import upgrade_async
+from db.embedded import EmbeddedPostgres
+from db.engine import SessionFactory
 from db.models import Appointment, Business, Customer, NotificationLog
 from domain.appointment_timeline import offset_label
 from domain.appointment_types import CancelInput, RescheduleInput
@@ -305,66 +301,47 @@ async def _report(sessions: SessionFactory, run: Run, smtp: SmtpPeer, peer: Prov
 
 async def run_keeptime(appointments: int, spread: float, sms: str) -> Summary:
     """One chaos run of Keeptime (SMS through ``sms``), counted."""
-    root = Path(tempfile.mkdtemp(prefix="kt-chaos-", dir="/tmp"))
-    postgres: EmbeddedPostgres | None = None
-    if os.environ.get("DATABASE_URL"):
-        from keeptime.settings import to_asyncpg_url
-        from tests.support import database_url_named
-
-        url = database_url_named(to_asyncpg_url(os.environ["DATABASE_URL"]), f"keeptime_chaos_{os.getpid()}")
-    else:
-        postgres = await asyncio.to_thread(EmbeddedPostgres, root / "pgdata", delete_on_stop=True)
-        url = postgres.url("keeptime_chaos")
-    await ensure_database(url)
-    await upgrade_async(url)
     smtp, peer = SmtpPeer(lose_rate=0.03), ProviderPeer()
-    smtp.start()
-    await peer.start()
-    peer.chaos = Chaos(fail_before=0.05, throttle=0.03, lose_response=0.03)
-    temporal = TemporalServer(root)
-    await temporal.start()
-    api_port = free_port()
-    api_base = f"http://127.0.0.1:{api_port}"
-    environment = settings_env(url, temporal, smtp, peer, sms, api_base)
-    worker = WorkerProcess(environment, root / "worker.log")
-    worker.start()
-    api_settings = Settings.model_validate({k.lower(): v for k, v in environment.items()})
-    api = web.AppRunner(create_app(api_settings))
-    await api.setup()
-    await web.TCPSite(api, "127.0.0.1", api_port).start()
-    peer.callbacks = api_base
-    engine = create_engine(url, pool_size=10)
-    sessions = create_session_factory(engine)
+    async with bench_environment("chaos", smtp, peer) as env:
+        peer.chaos = Chaos(fail_before=0.05, throttle=0.03, lose_response=0.03)
+        api_port = free_port()
+        api_base = f"http://127.0.0.1:{api_port}"
+        environment = settings_env(env.url, env.temporal, smtp, peer, sms, api_base)
+        worker = WorkerProcess(environment, env.root / "worker.log")
+        worker.start()
+        api_settings = Settings.model_validate({k.lower(): v for k, v in environment.items()})
+        api = web.AppRunner(create_app(api_settings))
+        await api.setup()
+        await web.TCPSite(api, "127.0.0.1", api_port).start()
+        peer.callbacks = api_base
+        try:
+            return await _chaos_run(env, worker, appointments, spread, sms)
+        finally:
+            await api.cleanup()
+            worker.stop()
+
+
+async def _chaos_run(
+    env: BenchEnvironment, worker: WorkerProcess, appointments: int, spread: float, sms: str
+) -> Summary:
     run = Run()
-    try:
-        client = await temporal.connect()
-        began = time.monotonic()
-        run.plans = await seed_appointments(sessions, client, appointments, spread)
-        first_due = min(p.starts_at for p in run.plans) - timedelta(seconds=LEAD_S)
-        run.first_due = first_due
-        print(
-            f"{appointments} appointments booked in {time.monotonic() - began:.0f} s; reminders due from "
-            f"{first_due:%H:%M:%S} over {spread:.0f} s; SMS via {sms}",
-            flush=True,
-        )
-        await asyncio.gather(
-            _faults(run, worker, temporal, postgres, first_due, spread),
-            _steer_all(client, run.plans),
-        )
-        last_due = max(p.starts_at for p in run.plans) + timedelta(seconds=90 - LEAD_S)
-        await asyncio.sleep(max(0.0, (last_due - datetime.now(UTC)).total_seconds()) + 60)
-        summary = await _report(sessions, run, smtp, peer)
-    finally:
-        await api.cleanup()
-        worker.stop()
-        temporal.stop()
-        await peer.stop()
-        smtp.stop()
-        await engine.dispose()
-        if postgres is not None:
-            postgres.stop()
-        shutil.rmtree(root, ignore_errors=True)
-    return summary
+    client = await env.temporal.connect()
+    began = time.monotonic()
+    run.plans = await seed_appointments(env.sessions, client, appointments, spread)
+    first_due = min(p.starts_at for p in run.plans) - timedelta(seconds=LEAD_S)
+    run.first_due = first_due
+    print(
+        f"{appointments} appointments booked in {time.monotonic() - began:.0f} s; reminders due from "
+        f"{first_due:%H:%M:%S} over {spread:.0f} s; SMS via {sms}",
+        flush=True,
+    )
+    await asyncio.gather(
+        _faults(run, worker, env.temporal, env.postgres, first_due, spread),
+        _steer_all(client, run.plans),
+    )
+    last_due = max(p.starts_at for p in run.plans) + timedelta(seconds=90 - LEAD_S)
+    await asyncio.sleep(max(0.0, (last_due - datetime.now(UTC)).total_seconds()) + 60)
+    return await _report(env.sessions, run, env.smtp, env.peer)
 
 
 async def main(appointments: int, spread: float, sms: str) -> None:

@@ -15,24 +15,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import shutil
 import statistics
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import select
 
 from activities.providers import telnyx_key
 from bench.chaos import LEAD_S, delivery_keys, message_key, seed_appointments, settings_env
+from bench.environment import BenchEnvironment, bench_environment
 from bench.phases import Phases, quantiles, reminder_phases
-from bench.stack_processes import TemporalServer, WorkerProcess
-from db.embedded import EmbeddedPostgres, ensure_database
-from db.engine import create_engine, create_session_factory
-from db.migrate import upgrade_async
+from bench.stack_processes import WorkerProcess
 from db.models import Appointment, NotificationLog
 from tests.peers import ProviderPeer, SmtpPeer
 
@@ -52,84 +46,70 @@ async def run(
 ) -> Figures:
     """Book, let the reminders fall due over ``spread`` seconds (0: all at one instant), SIGKILL worker 1
     halfway when ``kill``, and count what the peers received (bench.load runs it without the kill)."""
-    root = Path(tempfile.mkdtemp(prefix="kt-recovery-", dir="/tmp"))
-    postgres: EmbeddedPostgres | None = None
-    if os.environ.get("DATABASE_URL"):
-        from keeptime.settings import to_asyncpg_url
-        from tests.support import database_url_named
-
-        url = database_url_named(
-            to_asyncpg_url(os.environ["DATABASE_URL"]), f"keeptime_recovery_{os.getpid()}"
-        )
-    else:
-        postgres = await asyncio.to_thread(EmbeddedPostgres, root / "pgdata", delete_on_stop=True)
-        url = postgres.url("keeptime_recovery")
-    await ensure_database(url)
-    await upgrade_async(url)
     smtp, peer = SmtpPeer(), ProviderPeer()
-    smtp.start()
-    await peer.start()
-    temporal = TemporalServer(root)
-    await temporal.start()
-    environment = settings_env(url, temporal, smtp, peer, "telnyx", "http://127.0.0.1:9")
-    environment["WORKER_STICKY_TIMEOUT_S"] = str(sticky_timeout_s)
-    processes = [WorkerProcess(environment, root / f"worker-{n + 1}.log") for n in range(workers)]
-    for process in processes:
-        process.start()
-    engine = create_engine(url, pool_size=5)
-    sessions = create_session_factory(engine)
-    figures = Figures()
-    try:
-        client = await temporal.connect()
-        plans = await seed_appointments(sessions, client, appointments, spread)
-        first_due = min(p.starts_at for p in plans) - timedelta(seconds=LEAD_S)
-        kill_at = first_due + timedelta(seconds=spread / 2)
-        killed = f"; worker 1 is killed at {kill_at:%H:%M:%S}" if kill else ""
-        print(
-            f"{appointments} reminders due from {first_due:%H:%M:%S} over {spread:.0f} s on {workers} "
-            f"worker process(es){killed}",
-            flush=True,
-        )
-        await asyncio.sleep(max(0.0, (kill_at - datetime.now(UTC)).total_seconds()))
-        if kill:
-            processes[0].kill()
-        await asyncio.sleep(max(0.0, spread / 2) + 60)
-
-        async with sessions() as session:
-            rows = {a.id: a for a in (await session.execute(select(Appointment))).scalars()}
-            logs = list((await session.execute(select(NotificationLog))).scalars())
-        business_id = next(iter(rows.values())).business_id
-        expected = {message_key(p, business_id, p.starts_at, 1): p for p in plans}
-        hashes = {telnyx_key(key): key for key in expected}
-        by_log = {str(log.id): log.idempotency_key for log in logs}
-        figures.resolutions = Counter(
-            f"{log.channel.value if log.channel else '-'}: {log.resolution}" for log in logs if log.resolution
-        )
-        arrivals: dict[str, list[datetime]] = {}
-        for key, at in delivery_keys(smtp, peer, hashes, by_log):
-            arrivals.setdefault(key, []).append(at)
-        for key, plan in expected.items():
-            seen = arrivals.get(key, [])
-            if not seen:
-                figures.missing += 1
-                continue
-            figures.delivered += 1
-            figures.duplicates += len(seen) - 1
-            due = plan.starts_at - timedelta(seconds=LEAD_S)
-            phases = await reminder_phases(client, plan.appointment_id, due)
-            late = (min(seen) - due).total_seconds()
-            figures.late["hit" if phases.hit else "untouched"].append(late)
-            figures.phases.append(phases)
-    finally:
+    async with bench_environment("recovery", smtp, peer) as env:
+        environment = settings_env(env.url, env.temporal, smtp, peer, "telnyx", "http://127.0.0.1:9")
+        environment["WORKER_STICKY_TIMEOUT_S"] = str(sticky_timeout_s)
+        processes = [WorkerProcess(environment, env.root / f"worker-{n + 1}.log") for n in range(workers)]
         for process in processes:
-            process.stop()
-        temporal.stop()
-        await peer.stop()
-        smtp.stop()
-        await engine.dispose()
-        if postgres is not None:
-            postgres.stop()
-        shutil.rmtree(root, ignore_errors=True)
+            process.start()
+        try:
+            return await _measure(env, processes, appointments, spread, workers, kill)
+        finally:
+            for process in processes:
+                process.stop()
+
+
+async def _measure(
+    env: BenchEnvironment,
+    processes: list[WorkerProcess],
+    appointments: int,
+    spread: float,
+    workers: int,
+    kill: bool,
+) -> Figures:
+    sessions, temporal = env.sessions, env.temporal
+    figures = Figures()
+    client = await temporal.connect()
+    plans = await seed_appointments(sessions, client, appointments, spread)
+    first_due = min(p.starts_at for p in plans) - timedelta(seconds=LEAD_S)
+    kill_at = first_due + timedelta(seconds=spread / 2)
+    killed = f"; worker 1 is killed at {kill_at:%H:%M:%S}" if kill else ""
+    print(
+        f"{appointments} reminders due from {first_due:%H:%M:%S} over {spread:.0f} s on {workers} "
+        f"worker process(es){killed}",
+        flush=True,
+    )
+    await asyncio.sleep(max(0.0, (kill_at - datetime.now(UTC)).total_seconds()))
+    if kill:
+        processes[0].kill()
+    await asyncio.sleep(max(0.0, spread / 2) + 60)
+
+    async with sessions() as session:
+        rows = {a.id: a for a in (await session.execute(select(Appointment))).scalars()}
+        logs = list((await session.execute(select(NotificationLog))).scalars())
+    business_id = next(iter(rows.values())).business_id
+    expected = {message_key(p, business_id, p.starts_at, 1): p for p in plans}
+    hashes = {telnyx_key(key): key for key in expected}
+    by_log = {str(log.id): log.idempotency_key for log in logs}
+    figures.resolutions = Counter(
+        f"{log.channel.value if log.channel else '-'}: {log.resolution}" for log in logs if log.resolution
+    )
+    arrivals: dict[str, list[datetime]] = {}
+    for key, at in delivery_keys(env.smtp, env.peer, hashes, by_log):
+        arrivals.setdefault(key, []).append(at)
+    for key, plan in expected.items():
+        seen = arrivals.get(key, [])
+        if not seen:
+            figures.missing += 1
+            continue
+        figures.delivered += 1
+        figures.duplicates += len(seen) - 1
+        due = plan.starts_at - timedelta(seconds=LEAD_S)
+        phases = await reminder_phases(client, plan.appointment_id, due)
+        late = (min(seen) - due).total_seconds()
+        figures.late["hit" if phases.hit else "untouched"].append(late)
+        figures.phases.append(phases)
     return figures
 
 
