@@ -20,23 +20,15 @@ from datetime import timedelta
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-from temporalio.client import Client
 
 from api.keys import METRICS, SESSIONS, SETTINGS, TEMPORAL
 from api.metrics_registry import ApiMetrics
 from api.openapi import RouteTable
 from db.entity_counts import entities_by_status
-from domain.task_queues import ALL_TASK_QUEUES
+from services.operations import task_queue_backlogs
 
 routes = RouteTable("ops", public=True)
 
-_QUEUE_KINDS = {
-    "workflow": TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-    "activity": TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-}
 _SCRAPE_TIMEOUT_S = 5.0
 # Label values stay a small, fixed set whatever a client sends (a made-up method would be a new series).
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -81,28 +73,13 @@ async def _count_entities(app: web.Application, registry: ApiMetrics) -> None:
 
 
 async def _task_queue_backlog(app: web.Application, registry: ApiMetrics) -> None:
-    client: Client = app[TEMPORAL]
-    namespace = app[SETTINGS].temporal_namespace
-
-    async def one(queue: str, kind: str) -> None:
-        try:
-            answer = await client.workflow_service.describe_task_queue(
-                DescribeTaskQueueRequest(
-                    namespace=namespace,
-                    task_queue=TaskQueue(name=queue),
-                    task_queue_type=_QUEUE_KINDS[kind],
-                    report_stats=True,
-                ),
-                timeout=timedelta(seconds=_SCRAPE_TIMEOUT_S),
-            )
-        except Exception:  # Temporal is down: no figure rather than a stale one
+    timeout = timedelta(seconds=_SCRAPE_TIMEOUT_S)
+    for backlog in await task_queue_backlogs(app[TEMPORAL], app[SETTINGS].temporal_namespace, timeout):
+        labels = (backlog.task_queue, backlog.kind)
+        if backlog.count is None or backlog.age_s is None:  # no figure rather than a stale one
             for gauge in (registry.backlog, registry.backlog_age):
                 with contextlib.suppress(KeyError):
-                    gauge.remove(queue, kind)
-            return
-        registry.backlog.labels(queue, kind).set(answer.stats.approximate_backlog_count)
-        registry.backlog_age.labels(queue, kind).set(
-            answer.stats.approximate_backlog_age.ToTimedelta().total_seconds()
-        )
-
-    await asyncio.gather(*(one(queue, kind) for queue in ALL_TASK_QUEUES for kind in _QUEUE_KINDS))
+                    gauge.remove(*labels)
+            continue
+        registry.backlog.labels(*labels).set(backlog.count)
+        registry.backlog_age.labels(*labels).set(backlog.age_s)

@@ -10,7 +10,7 @@ class CheckDatabaseHealthInput(BaseModel):
     dead_tuple_ratio_warning: float = 0.2
     # A few dead rows in a small table are normal: PostgreSQL's autovacuum waits for 50 + 20% of the rows
     # (autovacuum_vacuum_threshold, _scale_factor) before it even starts. Warn from this many dead rows on.
-    dead_rows_floor: int = 1_000
+    dead_rows_floor: int = Field(default=1_000, ge=1)
     seq_scan_rows_hint: int = 10_000
 
 

@@ -19,7 +19,9 @@ from temporalio import activity, workflow
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 tenant_var: contextvars.ContextVar[int | None] = contextvars.ContextVar("tenant", default=None)
 
+# What ContextFilter puts on every record, and the JSON line carries.
 CONTEXT_FIELDS = ("request_id", "tenant", "workflow_id", "run_id", "activity")
+_JSON_FIELDS = "".join(f"{{{name}}}" for name in ("asctime", "levelname", "name", "message", *CONTEXT_FIELDS))
 
 
 class ContextFilter(logging.Filter):
@@ -62,7 +64,9 @@ def setup_logging(level: str, component: str, fmt: Literal["text", "json"] = "te
     if fmt == "json":
         handler.setFormatter(
             JsonFormatter(
-                "{asctime}{levelname}{name}{message}{request_id}{tenant}{workflow_id}{run_id}{activity}",
+                "".join(
+                    f"{{{field}}}" for field in ("asctime", "levelname", "name", "message", *CONTEXT_FIELDS)
+                ),
                 style="{",
                 rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
                 static_fields={"component": component},
