@@ -39,12 +39,18 @@ async def booked(
     appointment = await make_appointment(
         sessions, business, customer, starts_at=starts_at, ends_at=starts_at + duration, status=status
     )
+    return business, customer, appointment, await start_workflow_of(sessions, client, appointment.id)
+
+
+async def start_workflow_of(
+    sessions: SessionFactory, client: Any, appointment_id: int
+) -> WorkflowHandle[Any, Any]:
+    """Start the appointment's workflow from its row, as the API does after booking."""
     async with sessions() as session:
-        row = await session.get(Appointment, appointment.id)
+        row = await session.get(Appointment, appointment_id)
         assert row is not None
         snapshot = await appointment_snapshot(session, row)
-    handle = await ensure_workflow(client, snapshot)
-    return business, customer, appointment, handle
+    return await ensure_workflow(client, snapshot)
 
 
 async def eventually(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from temporalio.client import Client, WorkflowHandle
@@ -98,6 +99,10 @@ def local_days(calls: list[Call]) -> list[str]:
 
 
 def as_local(instant: datetime | None, zone: str) -> str:
-    from zoneinfo import ZoneInfo
-
     return instant.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M") if instant else "-"
+
+
+def midday_zone() -> ZoneInfo:
+    """A fixed-offset zone where it is now about noon, so the test never straddles a local midnight."""
+    offset = (12 - datetime.now(UTC).hour + 12) % 24 - 12
+    return ZoneInfo("Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import random
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from temporalio.testing import WorkflowEnvironment
@@ -25,6 +24,7 @@ from keeptime.settings import Settings
 from services.settings import change_call_config
 from tests.appointment_support import eventually
 from tests.factories import make_business, make_customer
+from tests.policy_support import midday_zone
 from tests.support import running_worker
 from tests.voice_agent_peer import VoiceAgentPeer
 from workflows.policy import PolicyWorkflow
@@ -33,12 +33,6 @@ from workflows.starts import start_policy_workflow
 POLICIES = 200
 PER_DAY = 50
 AT_ONCE = 5
-
-
-def _midday_zone() -> ZoneInfo:
-    """A fixed-offset zone where it is now about noon, so the test never straddles a local midnight."""
-    offset = (12 - datetime.now(UTC).hour + 12) % 24 - 12
-    return ZoneInfo("Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}")
 
 
 async def _calls_by_day(sessions: SessionFactory) -> dict[date, list[int]]:
@@ -69,7 +63,7 @@ async def test_hundreds_of_policies_due_the_same_day_respect_both_caps_soonest_e
     voice_agent: VoiceAgentPeer,
 ) -> None:
     env = skipping_env
-    zone = _midday_zone()
+    zone = midday_zone()
     today = datetime.now(UTC).astimezone(zone).date()
     config = CallSchedulerConfig(
         call_time=time(0, 0),

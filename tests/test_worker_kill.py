@@ -23,22 +23,19 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.testing import WorkflowEnvironment
 
-from db import policies
-from db.appointments import appointment_snapshot
 from db.engine import SessionFactory
-from db.models import Appointment, Call, NotificationLog, Policy
+from db.models import Call, NotificationLog
 from domain.call_config import CallSchedulerConfig
-from domain.statuses import AppointmentStatus, CallStatus, NotificationStatus
+from domain.statuses import CallStatus, NotificationStatus
 from domain.task_queues import APPOINTMENTS, NOTIFICATIONS
 from keeptime.settings import Settings
 from services.settings import change_call_config
-from tests.appointment_support import eventually
-from tests.factories import make_business, make_customer
+from tests.appointment_support import eventually, start_workflow_of
+from tests.factories import make_appointment, make_business, make_customer
 from tests.peers import ProviderPeer, SmtpPeer
-from tests.test_policy_caps import _midday_zone
+from tests.policy_support import make_insurer, make_policy, midday_zone
 from tests.voice_agent_peer import VoiceAgentPeer
 from tests.worker_processes import WorkerProcess, settings_environment
-from workflows.starts import ensure_workflow, start_policy_workflow
 
 pytestmark = pytest.mark.e2e
 
@@ -65,52 +62,29 @@ async def _book(sessions: SessionFactory, env: WorkflowEnvironment, first_due: d
             sessions, business, phone=phone, sms_opted_in=True, channel_order=["sms"], email=None
         )
         starts = first_due + timedelta(seconds=40 + n / 2)
-        async with sessions() as session:
-            row = Appointment(
-                business_id=business.id,
-                customer_id=customer.id,
-                status=AppointmentStatus.CONFIRMED,
-                starts_at=starts,
-                ends_at=starts + timedelta(minutes=30),
-                service="Cut",
-            )
-            session.add(row)
-            await session.commit()
-            snapshot = await appointment_snapshot(session, row)
-        await ensure_workflow(env.client, snapshot)
+        appointment = await make_appointment(
+            sessions, business, customer, starts_at=starts, ends_at=starts + timedelta(minutes=30)
+        )
+        await start_workflow_of(sessions, env.client, appointment.id)
         phones.append(phone)
     return phones
 
 
 async def _policies(sessions: SessionFactory, env: WorkflowEnvironment) -> tuple[int, CallSchedulerConfig]:
     """POLICIES policies of an insurer whose calling is paused until the kill."""
-    zone = _midday_zone()
+    zone = midday_zone()
     today = datetime.now(UTC).astimezone(zone).date()
-    business = await make_business(sessions, name="Three Workers Insurance", time_zone=zone.key)
-    customer = await make_customer(sessions, business)
-    config = CallSchedulerConfig(
-        call_time=time(0, 0),
-        last_call_time=time(23, 59, 59),
-        max_calls_per_day=PER_DAY,
-        max_concurrent_calls=AT_ONCE,
-        busy_retry_seconds=1,
-    )
-    async with sessions() as session:
-        await policies.save_call_config(session, business.id, config.model_copy(update={"enabled": False}))
-        rows = [
-            Policy(
-                business_id=business.id,
-                customer_id=customer.id,
-                policy_number=f"KILL-{n:03d}",
-                duration_months=12,
-                end_date=today + timedelta(days=10 + n),
-            )
-            for n in range(POLICIES)
-        ]
-        session.add_all(rows)
-        await session.commit()
-    await asyncio.gather(*(start_policy_workflow(env.client, row) for row in rows))
-    return business.id, config
+    caps = {
+        "call_time": time(0, 0),
+        "last_call_time": time(23, 59, 59),
+        "max_calls_per_day": PER_DAY,
+        "max_concurrent_calls": AT_ONCE,
+        "busy_retry_seconds": 1,
+    }
+    insurer = await make_insurer(sessions, time_zone=zone.key, enabled=False, **caps)
+    for n in range(POLICIES):
+        await make_policy(sessions, env.client, insurer, today + timedelta(days=10 + n))
+    return insurer.business.id, CallSchedulerConfig.model_validate(caps)
 
 
 def _max_in_window(instants: list[datetime], window_s: float) -> int:
@@ -172,7 +146,7 @@ async def test_three_workers_one_killed_every_reminder_once_and_the_caps_hold(
         first_due = datetime.now(UTC) + timedelta(seconds=15)
         phones = await _book(sessions, dev_env, first_due)
         business_id, config = await _policies(sessions, dev_env)
-        today = datetime.now(UTC).astimezone(_midday_zone()).date()
+        today = datetime.now(UTC).astimezone(midday_zone()).date()
 
         # The kill lands in the middle of the reminders, while the calls start.
         kill_at = first_due + timedelta(seconds=REMINDERS / 4)
