@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
 import logging
 import os
 import signal
 from datetime import timedelta
+from pathlib import Path
 
 import aiohttp
 from temporalio.client import Client
@@ -30,6 +32,15 @@ from keeptime.temporal_client import connect_temporal
 from services.registry import WORKFLOWS, build_activities
 
 log = logging.getLogger("keeptime.worker")
+WORKFLOW_SOURCES = Path(__file__).resolve().parent / "workflows"
+
+
+def compile_workflow_modules() -> None:
+    """Write the bytecode of the workflow modules, even under PYTHONDONTWRITEBYTECODE (Docker images and this
+    project's machines set it): the workflow sandbox imports them afresh for every workflow it creates or
+    replays, and without a .pyc each of those imports compiles the source (a third of the worker's workflow
+    CPU in a burst, bench/load.py). Up-to-date files are skipped; a read-only tree is not an error."""
+    compileall.compile_dir(WORKFLOW_SOURCES, quiet=2)
 
 
 def build_workers(
@@ -41,6 +52,7 @@ def build_workers(
     checkpoint: Checkpoint | None = None,
 ) -> list[Worker]:
     """One Worker per configured task queue, each with every workflow and activity."""
+    compile_workflow_modules()
     activities = build_activities(session_factory, settings, http, client, checkpoint=checkpoint)
     return [
         Worker(
@@ -58,6 +70,7 @@ def build_workers(
             max_heartbeat_throttle_interval=timedelta(seconds=2),
             # A dead worker's cached workflows move to the others this soon (README: Operating Keeptime).
             sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.worker_sticky_timeout_s),
+            max_cached_workflows=settings.worker_max_cached_workflows,
         )
         for queue in settings.worker_task_queues
     ]

@@ -18,13 +18,18 @@ _provider: TracerProvider | None = None
 
 def setup_tracing(
     settings: Settings, component: str, *, processor: SpanProcessor | None = None
-) -> TracerProvider:
+) -> TracerProvider | None:
     """Install the global TracerProvider once (later calls return it and may add a processor).
 
     ``OTEL_TRACES_EXPORTER`` picks ``none``, ``console`` or ``otlp``; the OTLP exporter reads the standard
-    ``OTEL_EXPORTER_OTLP_ENDPOINT`` (e.g. ``http://localhost:4318``).
+    ``OTEL_EXPORTER_OTLP_ENDPOINT`` (e.g. ``http://localhost:4318``). With ``none`` (the default) and no
+    ``processor`` nothing is installed or instrumented: spans that nobody exports cost the worker about a
+    tenth of its CPU under load (bench/load.py, README "Benchmarks"), and the OpenTelemetry API's no-op
+    tracer still carries an incoming trace context through.
     """
     global _provider
+    if _provider is None and settings.otel_traces_exporter == "none" and processor is None:
+        return None
     if _provider is None:
         resource = Resource.create(
             {
@@ -58,6 +63,11 @@ def _instrument_libraries() -> None:
     for instrumentor in (AioHttpServerInstrumentor(), AioHttpClientInstrumentor(), asyncpg_instrumentor):
         if not instrumentor.is_instrumented_by_opentelemetry:
             instrumentor.instrument()
+
+
+def tracing_installed() -> bool:
+    """Whether spans are recorded in this process (``setup_tracing`` installed a provider)."""
+    return _provider is not None
 
 
 def shutdown_tracing() -> None:

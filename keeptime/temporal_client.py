@@ -12,6 +12,7 @@ from temporalio.runtime import Runtime
 from temporalio.service import RPCError, TLSConfig
 
 from keeptime.settings import Settings
+from keeptime.telemetry import tracing_installed
 
 Result = TypeVar("Result")
 
@@ -19,14 +20,15 @@ Result = TypeVar("Result")
 async def connect_temporal(
     settings: Settings, *, lazy: bool = False, runtime: Runtime | None = None
 ) -> Client:
-    """A client with tracing and the pydantic data converter (dates, datetimes and models round-trip);
-    TLS and an API key for Temporal Cloud or an mTLS server when configured."""
+    """A client with the pydantic data converter (dates, datetimes and models round-trip), Temporal's
+    tracing interceptor when this process records spans (keeptime.telemetry), and TLS and an API key for
+    Temporal Cloud or an mTLS server when configured."""
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
-        interceptors=[TracingInterceptor()],
+        interceptors=[TracingInterceptor()] if tracing_installed() else [],
         lazy=lazy,
         api_key=api_key,
         tls=tls_config(settings),
