@@ -36,11 +36,20 @@ async def final_outcome(session: AsyncSession, message_key: str) -> Notification
     return (await session.execute(query.limit(1))).scalar_one_or_none()
 
 
-async def failed_channels(session: AsyncSession, message_key: str) -> set[str]:
-    query = select(NotificationLog.channel).where(
-        NotificationLog.message_key == message_key, NotificationLog.status == NotificationStatus.FAILED
+async def prior_outcomes(session: AsyncSession, message_key: str) -> tuple[NotificationLog | None, set[str]]:
+    """In one query: a row that settles this message (as ``final_outcome``), else the channels on which it
+    already failed (the next attempt tries the others)."""
+    query = select(NotificationLog).where(
+        NotificationLog.message_key == message_key,
+        NotificationLog.status.in_([*FINAL, NotificationStatus.FAILED]),
     )
-    return {c.value for c in (await session.execute(query)).scalars() if c is not None}
+    rows = list((await session.execute(query)).scalars())
+    settled = next((row for row in rows if row.status in FINAL), None)
+    return settled, {
+        row.channel.value
+        for row in rows
+        if row.channel is not None and row.status == NotificationStatus.FAILED
+    }
 
 
 def _row_values(request: NotificationRequest, business_id: int) -> dict[str, object]:
@@ -59,27 +68,25 @@ def _row_values(request: NotificationRequest, business_id: int) -> dict[str, obj
 async def claim(
     session: AsyncSession, request: NotificationRequest, channel: str, provider: str
 ) -> NotificationLog:
-    """Insert the (message, channel) row, or take the existing one; count this attempt. Commits."""
+    """Insert the (message, channel) row, or take the existing one; count this attempt. One statement
+    (``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``, atomic under concurrent claims). Commits."""
     key = request.idempotency_key(channel)
-    await session.execute(
-        insert(NotificationLog)
-        .values(
-            idempotency_key=key,
-            channel=Channel(channel),
-            provider=provider,
-            status=NotificationStatus.QUEUED,
-            attempts=0,
-            request=request.model_dump(mode="json"),
-            **_row_values(request, request.business_id),
-        )
-        .on_conflict_do_nothing(index_elements=[NotificationLog.idempotency_key])
+    statement = insert(NotificationLog).values(
+        idempotency_key=key,
+        channel=Channel(channel),
+        provider=provider,
+        status=NotificationStatus.QUEUED,
+        attempts=1,
+        request=request.model_dump(mode="json"),
+        **_row_values(request, request.business_id),
     )
     row = (
         await session.execute(
-            update(NotificationLog)
-            .where(NotificationLog.idempotency_key == key)
-            .values(attempts=NotificationLog.attempts + 1, updated_at=func.now())
-            .returning(NotificationLog)
+            statement.on_conflict_do_update(
+                index_elements=[NotificationLog.idempotency_key],
+                set_={"attempts": NotificationLog.attempts + 1, "updated_at": func.now()},
+            ).returning(NotificationLog),
+            execution_options={"populate_existing": True},
         )
     ).scalar_one()
     await session.commit()

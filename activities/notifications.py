@@ -29,10 +29,10 @@ from activities.notification_store import (
     begin_attempt,
     claim,
     fail_if_still_queued,
-    failed_channels,
     final_outcome,
     mark_failed,
     mark_sent,
+    prior_outcomes,
     record_error,
     record_skip,
     reopen_failed,
@@ -158,7 +158,7 @@ class NotificationActivities:
         spec = event_spec(request.event)
         message_key = request.message_key()
         async with self._sessions() as log_session:
-            settled = await final_outcome(log_session, message_key)
+            settled, already_failed = await prior_outcomes(log_session, message_key)
             if settled is not None:
                 return result_of(settled)
             if request.deadline is not None and datetime.now(UTC) >= request.deadline:
@@ -173,7 +173,6 @@ class NotificationActivities:
                     return await record_skip(log_session, request, context.stale_reason)
                 if not context.channels:
                     return await record_skip(log_session, request, "no_channel")
-                already_failed = await failed_channels(log_session, message_key)
                 errors: list[str] = []
                 for channel in context.channels:
                     if channel in already_failed:
@@ -225,7 +224,7 @@ class NotificationActivities:
             return NotificationResult(
                 status="failed", message_key=row.message_key, channel=channel, reason="template_error"
             )
-        await self._limiter.acquire(provider.name, on_wait=_heartbeat)
+        await self._limiter.acquire(provider.name, on_wait=_heartbeat, session=log_session)
         delivery = Delivery(
             address=context.contact.addresses[channel],
             message=message,
