@@ -44,6 +44,33 @@ async def _save(handle: WorkflowHandle[Any, Any], name: str) -> None:
     (HISTORIES / f"{name}.json").write_text(history.to_json())
 
 
+async def _happy_path(env: WorkflowEnvironment, sessions: SessionFactory) -> WorkflowHandle[Any, Any]:
+    """Booked 30 h ahead: reminder, check-in, completed, review request, review submitted."""
+    with env.with_time_skipping_disabled():
+        *_, full = await booked(sessions, env.client, starts_in=timedelta(hours=30))
+    await until_next(full, "reminder")
+    await env.fast_forward(full, timedelta(hours=29, minutes=30))
+    await until_next(full, "no_show_check")
+    await full.execute_update(AppointmentWorkflow.check_in, StepInput())
+    await env.fast_forward(full, timedelta(hours=5))
+    await until_next(full, "review_reminder")
+    await full.signal(AppointmentWorkflow.review_submitted, ReviewSubmittedInput(rating=5))
+    await env.fast_forward(full, timedelta(days=8))
+    return full
+
+
+async def test_record_appointment_happy_path_v2(
+    skipping_env: WorkflowEnvironment,
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+) -> None:
+    """The happy path after the load patches (plan-messages-locally, upsert-search-attributes-on-change):
+    the older histories replay the code paths from before them, this one the paths after."""
+    async with running_worker(skipping_env.client, sessions, provider_settings):
+        await _save(await _happy_path(skipping_env, sessions), "appointment_happy_path_v2")
+
+
 async def test_record_appointment_histories(
     skipping_env: WorkflowEnvironment,
     sessions: SessionFactory,
@@ -52,17 +79,7 @@ async def test_record_appointment_histories(
 ) -> None:
     env = skipping_env
     async with running_worker(env.client, sessions, provider_settings):
-        with env.with_time_skipping_disabled():
-            *_, full = await booked(sessions, env.client, starts_in=timedelta(hours=30))
-        await until_next(full, "reminder")
-        await env.fast_forward(full, timedelta(hours=29, minutes=30))
-        await until_next(full, "no_show_check")
-        await full.execute_update(AppointmentWorkflow.check_in, StepInput())
-        await env.fast_forward(full, timedelta(hours=5))
-        await until_next(full, "review_reminder")
-        await full.signal(AppointmentWorkflow.review_submitted, ReviewSubmittedInput(rating=5))
-        await env.fast_forward(full, timedelta(days=8))
-        await _save(full, "appointment_happy_path")
+        await _save(await _happy_path(env, sessions), "appointment_happy_path")
 
         with env.with_time_skipping_disabled():
             *_, moved = await booked(sessions, env.client, starts_in=timedelta(days=2), status="pending")

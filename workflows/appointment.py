@@ -60,6 +60,8 @@ INVALID = "InvalidRequest"
 MESSAGE_HISTORY = 50  # the query shows the latest messages; the notification log has them all
 SAME_SLOT_IS_NO_OP = "reschedule-same-slot-is-no-op"  # before it, a same-slot reschedule bumped the version
 REMEMBER_SENT_SLOTS = "remember-sent-reminder-slots"  # before it, A -> B -> A re-sent A's reminders
+LOCAL_PLANNING = "plan-messages-locally"  # before it, quiet-hours planning was a (remote) activity
+UPSERT_ON_CHANGE = "upsert-search-attributes-on-change"  # before it, every wait upserted them again
 
 
 @workflow.defn
@@ -77,6 +79,7 @@ class AppointmentWorkflow:
         self._cancelling = False
         self._continuing = False
         self._revision_heard = 0
+        self._published: tuple[str, object] | None = None  # the search attributes last upserted
 
     # ----------------------------------------------------------------------------------------- run loop
     @workflow.run
@@ -161,7 +164,7 @@ class AppointmentWorkflow:
     async def _plan(self, step: Step) -> bool:
         """Quiet hours: when may this message go out? False when planning already recorded a skip."""
         request = self._request_for(step)
-        plan = await plan_delivery(request, step.at)
+        plan = await plan_delivery(request, step.at, local=workflow.patched(LOCAL_PLANNING))
         if plan.skipped is not None:
             self._record(request, plan.skipped)
             self._s.handled.append(step.key)
@@ -381,9 +384,13 @@ class AppointmentWorkflow:
     def _publish(self, upcoming: str | None = None) -> None:
         """Keep the Web UI current: search attributes, and the details line under the summary."""
         snapshot = self._s.snapshot
-        workflow.upsert_search_attributes(
-            [attrs.STATUS.value_set(snapshot.status), attrs.STARTS_AT.value_set(snapshot.starts_at)]
-        )
+        published = (snapshot.status, snapshot.starts_at)
+        # An unchanged upsert is still a history event and a visibility write on the server.
+        if published != self._published or not workflow.patched(UPSERT_ON_CHANGE):
+            workflow.upsert_search_attributes(
+                [attrs.STATUS.value_set(snapshot.status), attrs.STARTS_AT.value_set(snapshot.starts_at)]
+            )
+            self._published = published
         if upcoming is not None:
             self._upcoming = upcoming
         workflow.set_current_details(f"**{snapshot.status}** · v{snapshot.version} · {self._upcoming}")
