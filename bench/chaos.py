@@ -112,7 +112,7 @@ def settings_env(
 
 
 async def seed_appointments(
-    sessions: SessionFactory, client: Client, appointments: int, spread: float
+    sessions: SessionFactory, client: Client, appointments: int, spread: float, warmup_s: float = WARMUP_S
 ) -> list[Plan]:
     automation = AutomationSettings(
         reminder_offsets_s=[LEAD_S],
@@ -120,7 +120,7 @@ async def seed_appointments(
         quiet_hours=QuietHours(start=datetime.min.time(), end=datetime.min.time()),
         notify_admin_on_booking=False,
     )
-    first_due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=WARMUP_S)
+    first_due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=warmup_s)
     rng = random.Random(2026)
     async with sessions() as session:
         business = Business(

@@ -1,42 +1,161 @@
-"""On time under load (issue 15's baseline): a burst of reminders due at one instant, or a steady rate.
+"""On time under load (issue 15): a burst of reminders due at one instant, a steady rate (or a sweep of
+rates), and the 1/2/3-worker curve; optionally against a baseline checkout in the same run.
 
-    .venv/bin/python -m bench.load burst [--count 1000] [--workers 1] [--sticky-timeout 3]
-    .venv/bin/python -m bench.load steady --rate 20 [--duration 60] [--workers 1] [--sticky-timeout 3]
+    .venv/bin/python -m bench.load burst [--count 1000] [--workers 1] [--repeat 3] [--compare REF]
+    .venv/bin/python -m bench.load steady [--rates 10,20,40] [--duration 60] [--workers 1] [--compare REF]
+    .venv/bin/python -m bench.load curve [--count 1000] [--max-workers 3]
 
 Uncapped peers (SMS via a Telnyx-shaped peer, push, e-mail over SMTP; rate limits set far above the load),
-the Temporal dev server on a file and the embedded PostgreSQL, all on this box. Prints delivered / missing /
-raw duplicates, due -> accepted by the provider p50 / p99 / max, and the phases from each reminder's history
-(due -> timer fired -> send scheduled -> started -> completed). Same engine as bench.recovery, no kill.
+the Temporal dev server on a file and the embedded PostgreSQL (or DATABASE_URL's server), all on this box;
+a fresh stack for every run. Each run prints delivered / missing / raw duplicates, due -> accepted by the
+provider p50 / p99 / max, and the phases from each reminder's history (due -> timer fired -> send scheduled
+-> started -> completed). ``--compare REF`` runs the same load against the worker of git revision REF (a
+temporary worktree; same database schema assumed), alternating baseline and current run by run, and prints
+the medians of both and their ratio. ``steady`` prints the sustainable rate: the highest rate whose p99
+lateness stayed under 1 s with nothing missing.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import statistics
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
-from bench.recovery import report, run
+from bench.recovery import Figures, report, run
+from bench.stack_processes import ROOT
+
+SUSTAINABLE_P99_S = 1.0
 
 
-def main() -> None:
+@dataclass
+class Shape:
+    count: int
+    spread: float  # seconds over which the reminders fall due (0: one instant)
+
+    @property
+    def warmup_s(self) -> float:
+        # every booking is started and its confirmation sent before the first reminder falls due
+        return max(60.0, 30.0 + self.count / 8)
+
+
+def summary(figures: Figures) -> tuple[float, float, float]:
+    """(p50, p99, max) lateness over every reminder; a missing one counts as infinitely late."""
+    late = sorted(figures.late["hit"] + figures.late["untouched"]) + [float("inf")] * figures.missing
+    if not late:
+        return float("inf"), float("inf"), float("inf")
+    p99 = late[min(len(late) - 1, round(0.99 * (len(late) - 1)))]
+    return statistics.median(late), p99, late[-1]
+
+
+async def measure(shape: Shape, workers: int, sticky_s: float, root: Path, label: str) -> tuple[float, ...]:
+    print(f"\n== {label}: {shape.count} reminders over {shape.spread:.0f} s, {workers} worker(s)", flush=True)
+    figures = await run(
+        shape.count, shape.spread, workers, sticky_s, kill=False, worker_root=root, warmup_s=shape.warmup_s
+    )
+    report(figures)
+    return summary(figures)
+
+
+@contextlib.contextmanager
+def worktree(ref: str) -> Iterator[Path]:
+    """A temporary checkout of ``ref`` whose ``worker.py`` runs with this project's virtualenv."""
+    path = Path(tempfile.mkdtemp(prefix="kt-baseline-", dir="/tmp"))
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), ref], check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(path)], check=False)
+
+
+def fmt(values: tuple[float, ...]) -> str:
+    return " / ".join("missing" if v == float("inf") else f"{v:.2f} s" for v in values)
+
+
+async def compare(shape: Shape, options: argparse.Namespace) -> dict[str, list[tuple[float, ...]]]:
+    """``repeat`` runs of the current tree, interleaved with as many of the baseline when comparing."""
+    results: dict[str, list[tuple[float, ...]]] = {"current": [], "baseline": []}
+    with contextlib.ExitStack() as stack:
+        baseline = stack.enter_context(worktree(options.compare)) if options.compare else None
+        for n in range(options.repeat):
+            if baseline is not None:
+                label = f"baseline {options.compare}, run {n + 1}"
+                results["baseline"].append(
+                    await measure(shape, options.workers, options.sticky, baseline, label)
+                )
+            label = f"current tree, run {n + 1}"
+            results["current"].append(await measure(shape, options.workers, options.sticky, ROOT, label))
+    return results
+
+
+def medians(runs: list[tuple[float, ...]]) -> tuple[float, ...]:
+    return tuple(statistics.median(column) for column in zip(*runs, strict=True))
+
+
+def print_comparison(results: dict[str, list[tuple[float, ...]]]) -> None:
+    print("\nlateness p50 / p99 / max (median of the runs)")
+    for name, runs in results.items():
+        if runs:
+            print(f"  {name:<9} {fmt(medians(runs))}   (runs: {'; '.join(fmt(r) for r in runs)})")
+    if results["baseline"] and results["current"]:
+        before, after = medians(results["baseline"]), medians(results["current"])
+        ratios = [
+            f"{b / a:.1f}x" if a not in (0, float("inf")) else "-" for b, a in zip(before, after, strict=True)
+        ]
+        print(f"  baseline / current: {' / '.join(ratios)}")
+
+
+async def main(options: argparse.Namespace) -> None:
+    if options.shape == "burst":
+        print_comparison(await compare(Shape(options.count, 0.0), options))
+    elif options.shape == "steady":
+        sustainable = 0.0
+        for rate in options.rates:
+            print(f"\n###### {rate:g} reminders/s for {options.duration:g} s")
+            results = await compare(Shape(round(rate * options.duration), options.duration), options)
+            print_comparison(results)
+            _, p99, _ = medians(results["current"])
+            if p99 < SUSTAINABLE_P99_S:
+                sustainable = max(sustainable, rate)
+        print(f"\nsustainable rate (p99 under {SUSTAINABLE_P99_S:g} s, nothing missing): {sustainable:g}/s")
+    else:
+        curve = []
+        for workers in range(1, options.max_workers + 1):
+            label = f"{workers} worker process(es)"
+            curve.append(
+                (workers, await measure(Shape(options.count, 0.0), workers, options.sticky, ROOT, label))
+            )
+        print(f"\n{options.count} reminders due at one instant, by worker processes: p50 / p99 / all sent")
+        for workers, figures in curve:
+            print(f"  {workers}: {fmt(figures)}")
+
+
+def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     shape = parser.add_subparsers(dest="shape", required=True)
     burst = shape.add_parser("burst", help="COUNT reminders due at one instant")
     burst.add_argument("--count", type=int, default=1000)
-    steady = shape.add_parser("steady", help="RATE reminders a second for DURATION seconds")
-    steady.add_argument("--rate", type=float, default=20.0)
+    steady = shape.add_parser("steady", help="RATE reminders a second for DURATION seconds, for each rate")
+    steady.add_argument("--rates", type=lambda v: [float(r) for r in v.split(",")], default=[20.0])
     steady.add_argument("--duration", type=float, default=60.0)
+    curve = shape.add_parser("curve", help="a burst of COUNT with 1..MAX_WORKERS worker processes")
+    curve.add_argument("--count", type=int, default=1000)
+    curve.add_argument("--max-workers", type=int, default=3)
+    for sub in (burst, steady, curve):
+        sub.add_argument("--sticky", type=float, default=3.0, help="WORKER_STICKY_TIMEOUT_S")
     for sub in (burst, steady):
         sub.add_argument("--workers", type=int, default=1)
-        sub.add_argument("--sticky-timeout", type=float, default=3.0, help="WORKER_STICKY_TIMEOUT_S")
-    options = parser.parse_args()
-    if options.shape == "burst":
-        count, spread = options.count, 0.0
-    else:
-        count, spread = round(options.rate * options.duration), options.duration
-    report(asyncio.run(run(count, spread, options.workers, options.sticky_timeout, kill=False)))
+        sub.add_argument("--repeat", type=int, default=1, help="runs of each (medians are printed)")
+        sub.add_argument("--compare", metavar="REF", help="also run the worker of git revision REF")
+    return parser.parse_args()
 
 
 if __name__ == "__main__":
-    main()
+    asyncio.run(main(parse()))

@@ -19,16 +19,21 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from activities.providers import telnyx_key
-from bench.chaos import LEAD_S, delivery_keys, message_key, seed_appointments, settings_env
+from bench.chaos import LEAD_S, WARMUP_S, delivery_keys, message_key, seed_appointments, settings_env
 from bench.environment import BenchEnvironment, bench_environment
 from bench.phases import Phases, quantiles, reminder_phases
-from bench.stack_processes import WorkerProcess
+from bench.stack_processes import ROOT, WorkerProcess
+from db.engine import SessionFactory
 from db.models import Appointment, NotificationLog
+from domain.statuses import NotificationStatus
 from tests.peers import ProviderPeer, SmtpPeer
+
+SETTLE_S = 180  # after the last reminder falls due, how long the run waits for them all to be sent
 
 
 @dataclass
@@ -39,22 +44,34 @@ class Figures:
     duplicates: int = 0
     delivered: int = 0
     resolutions: Counter[str] = field(default_factory=Counter)  # ambiguous attempts, by how they were settled
+    unsettled_at_due: int = 0  # booking confirmations still unsent when the first reminder fell due
 
 
 async def run(
-    appointments: int, spread: float, workers: int, sticky_timeout_s: float, *, kill: bool = True
+    appointments: int,
+    spread: float,
+    workers: int,
+    sticky_timeout_s: float,
+    *,
+    kill: bool = True,
+    worker_root: Path = ROOT,
+    warmup_s: float = WARMUP_S,
 ) -> Figures:
     """Book, let the reminders fall due over ``spread`` seconds (0: all at one instant), SIGKILL worker 1
-    halfway when ``kill``, and count what the peers received (bench.load runs it without the kill)."""
+    halfway when ``kill``, and count what the peers received (bench.load runs it without the kill, and
+    with ``worker_root`` another checkout's worker: the baseline it compares with)."""
     smtp, peer = SmtpPeer(), ProviderPeer()
     async with bench_environment("recovery", smtp, peer) as env:
         environment = settings_env(env.url, env.temporal, smtp, peer, "telnyx", "http://127.0.0.1:9")
         environment["WORKER_STICKY_TIMEOUT_S"] = str(sticky_timeout_s)
-        processes = [WorkerProcess(environment, env.root / f"worker-{n + 1}.log") for n in range(workers)]
+        processes = [
+            WorkerProcess(environment, env.root / f"worker-{n + 1}.log", root=worker_root)
+            for n in range(workers)
+        ]
         for process in processes:
             process.start()
         try:
-            return await _measure(env, processes, appointments, spread, workers, kill)
+            return await _measure(env, processes, appointments, spread, workers, kill, warmup_s)
         finally:
             for process in processes:
                 process.stop()
@@ -67,11 +84,12 @@ async def _measure(
     spread: float,
     workers: int,
     kill: bool,
+    warmup_s: float,
 ) -> Figures:
     sessions, temporal = env.sessions, env.temporal
     figures = Figures()
     client = await temporal.connect()
-    plans = await seed_appointments(sessions, client, appointments, spread)
+    plans = await seed_appointments(sessions, client, appointments, spread, warmup_s)
     first_due = min(p.starts_at for p in plans) - timedelta(seconds=LEAD_S)
     kill_at = first_due + timedelta(seconds=spread / 2)
     killed = f"; worker 1 is killed at {kill_at:%H:%M:%S}" if kill else ""
@@ -80,10 +98,12 @@ async def _measure(
         f"worker process(es){killed}",
         flush=True,
     )
+    await asyncio.sleep(max(0.0, (first_due - datetime.now(UTC)).total_seconds()))
+    figures.unsettled_at_due = await _unsent_bookings(sessions, appointments)
     await asyncio.sleep(max(0.0, (kill_at - datetime.now(UTC)).total_seconds()))
     if kill:
         processes[0].kill()
-    await asyncio.sleep(max(0.0, spread / 2) + 60)
+    await _until_sent(sessions, appointments, first_due + timedelta(seconds=spread + SETTLE_S))
 
     async with sessions() as session:
         rows = {a.id: a for a in (await session.execute(select(Appointment))).scalars()}
@@ -113,7 +133,50 @@ async def _measure(
     return figures
 
 
+async def _settled_reminders(sessions: SessionFactory) -> int:
+    async with sessions() as session:
+        sent = await session.scalar(
+            select(func.count())
+            .select_from(NotificationLog)
+            .where(
+                NotificationLog.event.like("appointment.reminder%"),
+                NotificationLog.status.in_(
+                    [NotificationStatus.SENT, NotificationStatus.DELIVERED, NotificationStatus.SKIPPED]
+                ),
+            )
+        )
+    return int(sent or 0)
+
+
+async def _until_sent(sessions: SessionFactory, appointments: int, deadline: datetime) -> None:
+    """Wait until every reminder is settled (sent, or skipped as too late: each appointment starts a minute
+    after its reminder), then a little longer (the peers' arrivals are what counts), or until ``deadline``;
+    what did not arrive is reported missing."""
+    while datetime.now(UTC) < deadline:
+        if await _settled_reminders(sessions) >= appointments:
+            await asyncio.sleep(2)
+            return
+        await asyncio.sleep(1)
+
+
+async def _unsent_bookings(sessions: SessionFactory, appointments: int) -> int:
+    """How much of the warm-up (each booking's confirmation) was still not done at the first due instant:
+    a reminder figure means little while the stack is still busy with the bookings."""
+    async with sessions() as session:
+        sent = await session.scalar(
+            select(func.count())
+            .select_from(NotificationLog)
+            .where(
+                NotificationLog.event == "appointment.booked",
+                NotificationLog.status == NotificationStatus.SENT,
+            )
+        )
+    return appointments - int(sent or 0)
+
+
 def report(figures: Figures) -> None:
+    if figures.unsettled_at_due:
+        print(f"  warning: {figures.unsettled_at_due} booking messages were still unsent at the due instant")
     print(f"delivered {figures.delivered}, missing {figures.missing}, raw duplicates {figures.duplicates}")
     for resolution, count in sorted(figures.resolutions.items()):
         print(f"  ambiguous attempt x{count}: {resolution}")

@@ -35,14 +35,22 @@ class TemporalServer:
             "--headless",
             "--db-filename",
             str(data_dir / "temporal.db"),
+            # the pragmas `make run` gives its dev server (starter/stack.py)
             "--sqlite-pragma",
             "journal_mode=wal",
+            "--sqlite-pragma",
+            "synchronous=normal",
             "--port",
             str(self.port),
             *[arg for declaration in cli_declarations() for arg in ("--search-attribute", declaration)],
         ]
         self._log = (data_dir / "temporal.log").open("ab")
         self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None
+        return self._process.pid
 
     @property
     def address(self) -> str:

@@ -40,8 +40,9 @@ def _env_value(value: Any) -> str:
 class ChildProcess:
     """A process with the given environment; ``kill`` is SIGKILL, as an OOM killer would."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str], log_path: Path, *, cwd: Path = ROOT) -> None:
         self._argv = argv
+        self._cwd = cwd
         self._env = {**os.environ, **env}
         self._log = log_path.open("ab")
         self._process: subprocess.Popen[bytes] | None = None
@@ -51,7 +52,7 @@ class ChildProcess:
         self._process = subprocess.Popen(
             self._argv,
             env=self._env,
-            cwd=ROOT,
+            cwd=self._cwd,
             stdout=self._log,
             stderr=self._log,
         )
@@ -81,7 +82,7 @@ class ChildProcess:
 
 
 class WorkerProcess(ChildProcess):
-    """``python worker.py``: Keeptime's worker."""
+    """``python worker.py``: Keeptime's worker (``root``: another checkout's, e.g. a benchmark's baseline)."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        super().__init__([sys.executable, str(ROOT / "worker.py")], env, log_path)
+    def __init__(self, env: dict[str, str], log_path: Path, *, root: Path = ROOT) -> None:
+        super().__init__([sys.executable, str(root / "worker.py")], env, log_path, cwd=root)
