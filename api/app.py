@@ -6,18 +6,20 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from api.keys import METRICS, SESSIONS, SETTINGS, TEMPORAL
+from api.key_cache import ApiKeyCache
+from api.keys import API_KEYS, METRICS, SESSIONS, SETTINGS, TEMPORAL
 from api.metrics import metrics_middleware
 from api.metrics_registry import ApiMetrics
 from api.middleware import error_middleware, request_id_middleware
 from api.routes import setup_routes
-from db.engine import create_engine, create_session_factory
+from db.engine import count_database_work, create_engine, create_session_factory
 from keeptime.settings import Settings
 from keeptime.temporal_client import connect_temporal
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     engine = create_engine(app[SETTINGS].require_database_url(), pool_size=app[SETTINGS].api_db_pool_size)
+    count_database_work(engine, app[METRICS].count_database)
     app[SESSIONS] = create_session_factory(engine)
     yield
     await engine.dispose()
@@ -42,6 +44,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[METRICS] = ApiMetrics()
+    app[API_KEYS] = ApiKeyCache()
     app.cleanup_ctx.extend([_database, _temporal])
     setup_routes(app)
     return app

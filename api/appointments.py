@@ -21,7 +21,6 @@ from api.serializers import appointment_json, notification_json, rating_json
 from db import appointments as store
 from db import notification_queries
 from db.models import Appointment
-from db.tenants import customer_of
 from domain.appointment_types import TRANSITIONS, AppointmentView, CancelInput, RescheduleInput, StepInput
 from domain.statuses import AppointmentStatus
 from services.appointments import (
@@ -58,10 +57,7 @@ async def create(request: web.Request) -> web.Response:
             "Idempotency-Key must be 1 to 255 printable characters",
             fields=[{"field": "Idempotency-Key", "message": "1 to 255 printable characters"}],
         )
-    async with request.app[SESSIONS]() as session:
-        if await customer_of(session, business_id, body.customer_id) is None:
-            raise field_error("customer_id", "no such customer")
-    try:
+    try:  # the customer is checked inside the booking's transaction (db.appointments.book)
         appointment, created = await book_appointment(
             request.app[SESSIONS], request.app[TEMPORAL], business_id, body.model_dump(), idempotency_key=key
         )

@@ -7,7 +7,7 @@ import hmac
 from aiohttp import web
 
 from api.errors import ApiError
-from api.keys import SESSIONS, SETTINGS
+from api.keys import API_KEYS, SESSIONS, SETTINGS
 from db.tenants import business_for_key
 from keeptime.logs import tenant_var
 
@@ -37,8 +37,13 @@ async def require_business(request: web.Request) -> int:
     """The business whose API key is the bearer token; every tenant-scoped handler starts here."""
     token = _bearer(request)
     if token:
-        async with request.app[SESSIONS]() as session:
-            business_id = await business_for_key(session, token)
+        cache = request.app[API_KEYS]
+        business_id = cache.get(token)
+        if business_id is None:
+            async with request.app[SESSIONS]() as session:
+                business_id = await business_for_key(session, token)
+            if business_id is not None:
+                cache.put(token, business_id)
         if business_id is not None:
             tenant_var.set(business_id)  # every log line of this request names the tenant
             return business_id

@@ -5,6 +5,8 @@
 - ``keeptime_task_queue_backlog{task_queue, kind}`` and ``keeptime_task_queue_backlog_age_seconds``: tasks
   waiting for a worker and the age of the oldest, from Temporal's DescribeTaskQueue (``report_stats``) at
   each scrape: a growing age is work that is late right now, whatever its kind.
+- ``keeptime_db_operations_total{kind}``: this process's SQL statements, transactions and pool checkouts
+  (bench/bookings.py divides them by the bookings it made).
 
 The worker's metrics (the SDK's and ``keeptime_messages_total``, ``keeptime_message_lateness_seconds``) are
 on each worker's own endpoint (WORKER_METRICS_PORT).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class ApiMetrics:
@@ -35,3 +35,12 @@ class ApiMetrics:
             ["task_queue", "kind"],
             registry=self.registry,
         )
+        self.database = Counter(
+            "keeptime_db_operations",
+            "the API's database work: SQL statements, transactions begun, pool checkouts",
+            ["kind"],
+            registry=self.registry,
+        )
+
+    def count_database(self, kind: str) -> None:
+        self.database.labels(kind=kind).inc()

@@ -103,7 +103,9 @@ async def main(bookings: int, rounds: int, concurrency: int) -> None:
                 await session.commit()
                 snapshot = await appointment_snapshot(session, template)
             api_rates, raw_rates = [], []
+            base = f"http://127.0.0.1:{port}"
             for round_ in range(rounds):
+                before = await _database_work(http, base)
                 api_rates.append(
                     await _api_round(
                         http,
@@ -115,10 +117,16 @@ async def main(bookings: int, rounds: int, concurrency: int) -> None:
                         f"r{round_}",
                     )
                 )
+                after = await _database_work(http, base)
                 raw_rates.append(await _raw_round(env.client, snapshot, bookings, concurrency, round_))
+                per_booking = ", ".join(
+                    f"{(after[kind] - before.get(kind, 0)) / bookings:.1f} {kind}s"
+                    for kind in ("statement", "transaction", "checkout")
+                )
                 print(
                     f"round {round_ + 1}: API {api_rates[-1]:.0f} bookings/s, "
-                    f"raw start_workflow {raw_rates[-1]:.0f}/s, ratio {api_rates[-1] / raw_rates[-1]:.2f}",
+                    f"raw start_workflow {raw_rates[-1]:.0f}/s, ratio {api_rates[-1] / raw_rates[-1]:.2f}; "
+                    f"per booking: {per_booking}",
                     flush=True,
                 )
         api.terminate()
@@ -133,6 +141,18 @@ async def main(bookings: int, rounds: int, concurrency: int) -> None:
         f"API {api_median:.0f} bookings/s, raw start_workflow {raw_median:.0f}/s, "
         f"median per-round ratio {ratio:.2f}"
     )
+
+
+async def _database_work(http: aiohttp.ClientSession, base: str) -> dict[str, float]:
+    """The API process's ``keeptime_db_operations_total`` by kind (statements, transactions, checkouts)."""
+    async with http.get(f"{base}/metrics") as response:
+        text = await response.text()
+    work: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("keeptime_db_operations_total{"):
+            labels, value = line.rsplit(" ", 1)
+            work[labels.split('kind="', 1)[1].split('"', 1)[0]] = float(value)
+    return work
 
 
 async def _wait_for(url: str) -> None:

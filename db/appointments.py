@@ -69,6 +69,10 @@ def request_hash(body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
+class _KeyTaken(Exception):
+    """Another request with the same Idempotency-Key committed first (see ``book``)."""
+
+
 async def book(
     session: AsyncSession,
     business_id: int,
@@ -79,49 +83,79 @@ async def book(
 ) -> tuple[Appointment, bool]:
     """Insert the appointment (or return the one this Idempotency-Key made); True when it is new. Commits.
 
-    Serialised per business with a transaction-scoped advisory lock, so neither two retries of one request
-    nor two overlapping bookings of one resource can both get through.
+    One transaction, and no lock that other bookings wait behind unless it is needed: a retry that comes
+    after the first request committed finds the key at once; two requests with one key at the same time
+    both insert, the second's insert of the key waits on the first's uncommitted key row (its primary key),
+    finds it taken once that commits, rolls its own booking back and answers with the first one. Overlaps
+    are refused under an advisory lock per (business, resource), taken only when overlap prevention is on,
+    so bookings of other resources, and of businesses that do not prevent overlaps, never queue.
     """
-    async with session.begin():
-        await session.execute(
-            text("SELECT pg_advisory_xact_lock(:ns, :id)"), {"ns": 4_711, "id": business_id}
-        )
-        if idempotency_key is not None:
-            earlier = await session.get(IdempotentRequest, (business_id, idempotency_key))
-            if earlier is not None:
-                if earlier.request_hash != body_hash:
-                    raise BookingConflict(
-                        "Idempotency-Key", "this Idempotency-Key was used with a different body"
+    try:
+        async with session.begin():
+            if idempotency_key is not None:
+                earlier = await _booked_with(session, business_id, idempotency_key, body_hash)
+                if earlier is not None:
+                    return earlier, False
+            appointment = await _insert(session, business_id, values)
+            if idempotency_key is not None:
+                claimed = await session.execute(
+                    insert(IdempotentRequest)
+                    .values(
+                        business_id=business_id,
+                        key=idempotency_key,
+                        request_hash=body_hash,
+                        resource_id=appointment.id,
                     )
-                appointment = await session.get(Appointment, earlier.resource_id)
-                assert appointment is not None
-                return appointment, False
-        business = await session.get(Business, business_id)
-        assert business is not None
-        settings = AutomationSettings.from_stored(business.automation).settings
-        if settings.prevent_overlaps and values.get("resource"):
-            await _refuse_overlap(
-                session, business_id, values["resource"], values["starts_at"], values["ends_at"]
-            )
-        status = (
-            AppointmentStatus.CONFIRMED
-            if settings.booking_mode == "confirm_automatically"
-            else AppointmentStatus.PENDING
-        )
-        appointment = Appointment(business_id=business_id, status=status, **values)
-        session.add(appointment)
-        await session.flush()
-        if idempotency_key is not None:
-            session.add(
-                IdempotentRequest(
-                    business_id=business_id,
-                    key=idempotency_key,
-                    request_hash=body_hash,
-                    resource_id=appointment.id,
+                    .on_conflict_do_nothing()
+                    .returning(IdempotentRequest.key)
                 )
-            )
+                if claimed.first() is None:
+                    raise _KeyTaken
+    except _KeyTaken:
+        assert idempotency_key is not None
+        async with session.begin():
+            first = await _booked_with(session, business_id, idempotency_key, body_hash)
+        assert first is not None  # committed before our insert returned
+        return first, False
     await session.refresh(appointment)
     return appointment, True
+
+
+async def _booked_with(
+    session: AsyncSession, business_id: int, idempotency_key: str, body_hash: str
+) -> Appointment | None:
+    """The appointment an earlier request with this key made, if any (a different body is a conflict)."""
+    earlier = await session.get(IdempotentRequest, (business_id, idempotency_key))
+    if earlier is None:
+        return None
+    if earlier.request_hash != body_hash:
+        raise BookingConflict("Idempotency-Key", "this Idempotency-Key was used with a different body")
+    appointment = await session.get(Appointment, earlier.resource_id)
+    assert appointment is not None
+    return appointment
+
+
+async def _insert(session: AsyncSession, business_id: int, values: dict[str, Any]) -> Appointment:
+    customer = await session.get(Customer, values["customer_id"])
+    if customer is None or customer.business_id != business_id:
+        raise BookingConflict("customer_id", "no such customer")
+    business = await session.get(Business, business_id)
+    assert business is not None
+    settings = AutomationSettings.from_stored(business.automation).settings
+    if settings.prevent_overlaps and values.get("resource"):
+        await _lock(session, f"booking:{business_id}:{values['resource']}")
+        await _refuse_overlap(
+            session, business_id, values["resource"], values["starts_at"], values["ends_at"]
+        )
+    status = (
+        AppointmentStatus.CONFIRMED
+        if settings.booking_mode == "confirm_automatically"
+        else AppointmentStatus.PENDING
+    )
+    appointment = Appointment(business_id=business_id, status=status, **values)
+    session.add(appointment)
+    await session.flush()
+    return appointment
 
 
 async def _lock(session: AsyncSession, name: str) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -20,6 +24,25 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     is ``is_database_unavailable``: an activity is retried by Temporal, an API request answers 503.
     """
     return create_async_engine(database_url, pool_size=pool_size, max_overflow=0)
+
+
+def count_database_work(engine: AsyncEngine, count: Callable[[str], None]) -> None:
+    """Call ``count(kind)`` for every SQL statement (``statement``), transaction begun (``transaction``)
+    and pool checkout (``checkout``) on ``engine``: what one request costs the database, as metrics."""
+    sync_engine = engine.sync_engine
+
+    def on_statement(*_: Any) -> None:
+        count("statement")
+
+    def on_begin(*_: Any) -> None:
+        count("transaction")
+
+    def on_checkout(*_: Any) -> None:
+        count("checkout")
+
+    event.listen(sync_engine, "before_cursor_execute", on_statement)
+    event.listen(sync_engine, "begin", on_begin)
+    event.listen(sync_engine.pool, "checkout", on_checkout)
 
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -219,3 +220,28 @@ async def test_a_crash_between_commit_and_start_is_healed_by_the_retry_or_the_re
         )
     assert len((await reconcile_workflows(sessions, dev_env.client)).started) == 1
     assert (await reconcile_workflows(sessions, dev_env.client)).started == []
+
+
+async def test_concurrent_repeats_of_one_booking_make_one_appointment(api: Client) -> None:
+    """Ten requests with one Idempotency-Key at once: the key's primary key decides (no business-wide
+    lock any more): one 201, nine 200 with the same appointment."""
+    auth, customer_id = await tenant(api)
+    body = {"customer_id": customer_id, **slot()}
+    headers = {**auth, "Idempotency-Key": "burst-1"}
+    responses = await asyncio.gather(
+        *(api.post("/v1/appointments", json=body, headers=headers) for _ in range(10))
+    )
+    statuses = sorted(r.status for r in responses)
+    assert statuses == [200] * 9 + [201], statuses
+    assert len({(await r.json())["id"] for r in responses}) == 1
+    listed = await (await api.get("/v1/appointments", headers=auth)).json()
+    assert len(listed["items"]) == 1
+
+
+async def test_concurrent_bookings_of_one_resource_let_one_through(api: Client) -> None:
+    auth, customer_id = await tenant(api, prevent_overlaps=True)
+    body = {"customer_id": customer_id, "resource": "Chair 1", **slot()}
+    responses = await asyncio.gather(
+        *(api.post("/v1/appointments", json=body, headers=auth) for _ in range(8))
+    )
+    assert sorted(r.status for r in responses) == [201] + [422] * 7
