@@ -99,7 +99,10 @@ async def _measure(
         flush=True,
     )
     await asyncio.sleep(max(0.0, (first_due - datetime.now(UTC)).total_seconds()))
-    figures.unsettled_at_due = await _unsent_bookings(sessions, appointments)
+    # how much of the warm-up (each booking's confirmation) was still not done when the reminders fell due
+    figures.unsettled_at_due = appointments - await count_log(
+        sessions, "appointment.booked", (NotificationStatus.SENT,)
+    )
     await asyncio.sleep(max(0.0, (kill_at - datetime.now(UTC)).total_seconds()))
     if kill:
         processes[0].kill()
@@ -133,19 +136,20 @@ async def _measure(
     return figures
 
 
-async def _settled_reminders(sessions: SessionFactory) -> int:
+SETTLED = (NotificationStatus.SENT, NotificationStatus.DELIVERED, NotificationStatus.SKIPPED)
+
+
+async def count_log(
+    sessions: SessionFactory, event: str, statuses: tuple[NotificationStatus, ...] = SETTLED
+) -> int:
+    """Notification-log rows whose event matches ``event`` (a LIKE pattern) in one of ``statuses``."""
     async with sessions() as session:
-        sent = await session.scalar(
+        found = await session.scalar(
             select(func.count())
             .select_from(NotificationLog)
-            .where(
-                NotificationLog.event.like("appointment.reminder%"),
-                NotificationLog.status.in_(
-                    [NotificationStatus.SENT, NotificationStatus.DELIVERED, NotificationStatus.SKIPPED]
-                ),
-            )
+            .where(NotificationLog.event.like(event), NotificationLog.status.in_(statuses))
         )
-    return int(sent or 0)
+    return int(found or 0)
 
 
 async def _until_sent(sessions: SessionFactory, appointments: int, deadline: datetime) -> None:
@@ -153,25 +157,10 @@ async def _until_sent(sessions: SessionFactory, appointments: int, deadline: dat
     after its reminder), then a little longer (the peers' arrivals are what counts), or until ``deadline``;
     what did not arrive is reported missing."""
     while datetime.now(UTC) < deadline:
-        if await _settled_reminders(sessions) >= appointments:
+        if await count_log(sessions, "appointment.reminder%") >= appointments:
             await asyncio.sleep(2)
             return
         await asyncio.sleep(1)
-
-
-async def _unsent_bookings(sessions: SessionFactory, appointments: int) -> int:
-    """How much of the warm-up (each booking's confirmation) was still not done at the first due instant:
-    a reminder figure means little while the stack is still busy with the bookings."""
-    async with sessions() as session:
-        sent = await session.scalar(
-            select(func.count())
-            .select_from(NotificationLog)
-            .where(
-                NotificationLog.event == "appointment.booked",
-                NotificationLog.status == NotificationStatus.SENT,
-            )
-        )
-    return appointments - int(sent or 0)
 
 
 def report(figures: Figures) -> None:

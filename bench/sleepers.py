@@ -19,13 +19,14 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert
 
 from bench.environment import BenchEnvironment, bench_environment
+from bench.recovery import count_log
 from bench.stack_processes import WorkerProcess
 from db.appointments import appointment_snapshot
 from db.engine import SessionFactory
-from db.models import Appointment, Business, Customer, NotificationLog
+from db.models import Appointment, Business, Customer
 from domain.appointment_types import AppointmentSnapshot
 from domain.statuses import AppointmentStatus
 from tests.peers import ProviderPeer, SmtpPeer
@@ -149,11 +150,9 @@ async def _seed(sessions: SessionFactory, count: int) -> tuple[list[int], Appoin
 
 
 async def _until_caught_up(env: BenchEnvironment, count: int) -> None:
-    """Until every booking confirmation is sent: each workflow has then planned its reminder and sleeps."""
-    while True:
-        async with env.sessions() as session:
-            sent = await session.scalar(select(func.count()).select_from(NotificationLog))
-        if int(sent or 0) >= count:
+    """Until every booking confirmation is settled: each workflow has then planned its reminder and sleeps."""
+    while True:  # the worker process writes the rows; poll them
+        if await count_log(env.sessions, "appointment.booked") >= count:
             return
         await asyncio.sleep(5)
 

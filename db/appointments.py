@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Appointment, AppointmentFee, Business, Customer, IdempotentRequest, Review
+from db.tenants import customer_of
 from domain.appointment_types import ACTIVE_STATUSES, AppointmentSnapshot
 from domain.automation import AutomationSettings
 from domain.statuses import AppointmentStatus
@@ -136,8 +137,7 @@ async def _booked_with(
 
 
 async def _insert(session: AsyncSession, business_id: int, values: dict[str, Any]) -> Appointment:
-    customer = await session.get(Customer, values["customer_id"])
-    if customer is None or customer.business_id != business_id:
+    if await customer_of(session, business_id, values["customer_id"]) is None:
         raise BookingConflict("customer_id", "no such customer")
     business = await session.get(Business, business_id)
     assert business is not None

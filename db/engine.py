@@ -16,9 +16,9 @@ SessionFactory = async_sessionmaker[AsyncSession]
 def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An asyncpg engine with optimistic disconnect handling, not ``pool_pre_ping``.
 
-    A pre-ping is one more round trip on every checkout (about a tenth of the worker's CPU on the send path,
-    bench/load.py). Without it, the first statement on a connection a restarted PostgreSQL dropped fails as
-    a disconnect; SQLAlchemy then invalidates that connection and recreates the pool, so every connection
+    A pre-ping is one more round trip on every checkout (7% of the worker's profile samples in a bench/load.py
+    burst). Without it, the first statement on a connection a restarted PostgreSQL dropped fails as a
+    disconnect; SQLAlchemy then invalidates that connection and recreates the pool, so every connection
     checked out later is new ("Disconnect Handling - Optimistic",
     https://docs.sqlalchemy.org/en/20/core/pooling.html#disconnect-handling-optimistic). That one failure
     is ``is_database_unavailable``: an activity is retried by Temporal, an API request answers 503.

@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
         PlanNotificationInput,
     )
     from domain.task_queues import NOTIFICATIONS
+    from workflows.db_calls import DB_RETRY
 
 SEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5),
@@ -25,9 +26,6 @@ SEND_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=10),
     maximum_attempts=8,
 )
-# Planning only reads: retried without limit (a database that is down must not skip a reminder), backing off
-# to a minute as the workflows' other database calls do.
-PLAN_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 
 async def plan_delivery(
@@ -45,7 +43,7 @@ async def plan_delivery(
             NotificationActivities.plan_notification,
             arg,
             start_to_close_timeout=timedelta(seconds=5),
-            retry_policy=PLAN_RETRY,
+            retry_policy=DB_RETRY,  # only reads: retried without limit, as every database call
             summary=f"plan {request.event_name}",
         )
     return await workflow.execute_activity_method(
