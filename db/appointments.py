@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import exists, func, select, text, update
@@ -12,7 +13,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Appointment, AppointmentFee, Business, Customer, IdempotentRequest, Review
-from db.tenants import customer_of
 from domain.appointment_types import ACTIVE_STATUSES, AppointmentSnapshot
 from domain.automation import AutomationSettings
 from domain.statuses import AppointmentStatus
@@ -74,6 +74,15 @@ class _KeyTaken(Exception):
     """Another request with the same Idempotency-Key committed first (see ``book``)."""
 
 
+@dataclass(frozen=True)
+class Booking:
+    """What ``book`` made or found: the row, whether it is new, and what its workflow starts with."""
+
+    appointment: Appointment
+    created: bool
+    snapshot: AppointmentSnapshot
+
+
 async def book(
     session: AsyncSession,
     business_id: int,
@@ -81,23 +90,24 @@ async def book(
     *,
     idempotency_key: str | None,
     body_hash: str,
-) -> tuple[Appointment, bool]:
-    """Insert the appointment (or return the one this Idempotency-Key made); True when it is new. Commits.
+) -> Booking:
+    """Insert the appointment (or find the one this Idempotency-Key made) and read its snapshot. Commits.
 
     One transaction, and no lock that other bookings wait behind unless it is needed: a retry that comes
     after the first request committed finds the key at once; two requests with one key at the same time
     both insert, the second's insert of the key waits on the first's uncommitted key row (its primary key),
     finds it taken once that commits, rolls its own booking back and answers with the first one. Overlaps
     are refused under an advisory lock per (business, resource), taken only when overlap prevention is on,
-    so bookings of other resources, and of businesses that do not prevent overlaps, never queue.
+    so bookings of other resources, and of businesses that do not prevent overlaps, never queue. The
+    snapshot is read inside the same transaction, so a booking costs one transaction (bench.bookings).
     """
     try:
         async with session.begin():
             if idempotency_key is not None:
                 earlier = await _booked_with(session, business_id, idempotency_key, body_hash)
                 if earlier is not None:
-                    return earlier, False
-            appointment = await _insert(session, business_id, values)
+                    return Booking(earlier, False, await appointment_snapshot(session, earlier))
+            appointment, business, reviewed = await _insert(session, business_id, values)
             if idempotency_key is not None:
                 claimed = await session.execute(
                     insert(IdempotentRequest)
@@ -112,14 +122,13 @@ async def book(
                 )
                 if claimed.first() is None:
                     raise _KeyTaken
+            return Booking(appointment, True, snapshot_of(appointment, business, reviewed=reviewed))
     except _KeyTaken:
         assert idempotency_key is not None
         async with session.begin():
             first = await _booked_with(session, business_id, idempotency_key, body_hash)
-        assert first is not None  # committed before our insert returned
-        return first, False
-    await session.refresh(appointment)
-    return appointment, True
+            assert first is not None  # committed before our insert returned
+            return Booking(first, False, await appointment_snapshot(session, first))
 
 
 async def _booked_with(
@@ -136,11 +145,29 @@ async def _booked_with(
     return appointment
 
 
-async def _insert(session: AsyncSession, business_id: int, values: dict[str, Any]) -> Appointment:
-    if await customer_of(session, business_id, values["customer_id"]) is None:
+async def _insert(
+    session: AsyncSession, business_id: int, values: dict[str, Any]
+) -> tuple[Appointment, Business, bool]:
+    """Insert the row; returns it, its business, and whether its customer has reviewed the business."""
+    customer_id = values["customer_id"]
+    # One statement for the business, the customer check (another tenant's customer is not found) and the
+    # customer's review: three reads a booking needs (bench.bookings counts the statements).
+    row = (
+        await session.execute(
+            select(
+                Business,
+                exists()
+                .where(Customer.id == customer_id, Customer.business_id == business_id)
+                .label("known"),
+                exists()
+                .where(Review.business_id == business_id, Review.customer_id == customer_id)
+                .label("reviewed"),
+            ).where(Business.id == business_id)
+        )
+    ).one()
+    business, known, reviewed = row.Business, bool(row.known), bool(row.reviewed)
+    if not known:
         raise BookingConflict("customer_id", "no such customer")
-    business = await session.get(Business, business_id)
-    assert business is not None
     settings = AutomationSettings.from_stored(business.automation).settings
     if settings.prevent_overlaps and values.get("resource"):
         await _lock(session, f"booking:{business_id}:{values['resource']}")
@@ -152,10 +179,12 @@ async def _insert(session: AsyncSession, business_id: int, values: dict[str, Any
         if settings.booking_mode == "confirm_automatically"
         else AppointmentStatus.PENDING
     )
-    appointment = Appointment(business_id=business_id, status=status, **values)
+    # The instants as PostgreSQL returns them (UTC), so the answer does not depend on re-reading the row.
+    instants = {name: values[name].astimezone(UTC) for name in ("starts_at", "ends_at")}
+    appointment = Appointment(business_id=business_id, status=status, **{**values, **instants})
     session.add(appointment)
     await session.flush()
-    return appointment
+    return appointment, business, reviewed
 
 
 async def _lock(session: AsyncSession, name: str) -> None:

@@ -49,18 +49,17 @@ async def book_appointment(
 ) -> tuple[Appointment, bool]:
     """Commit the booking, then make sure its workflow runs. Returns the appointment and whether it is new."""
     async with sessions() as session:
-        appointment, created = await store.book(
+        booking = await store.book(
             session,
             business_id,
             values,
             idempotency_key=idempotency_key,
             body_hash=store.request_hash(values),
         )
-        snapshot = await store.appointment_snapshot(session, appointment)
     if after_commit is not None:
-        after_commit(appointment)  # fault injection in tests: "the process dies here"
-    await ensure_workflow(client, snapshot)
-    return appointment, created
+        after_commit(booking.appointment)  # fault injection in tests: "the process dies here"
+    await ensure_workflow(client, booking.snapshot)
+    return booking.appointment, booking.created
 
 
 class SteeringRejected(Exception):
