@@ -31,6 +31,7 @@ from domain.statuses import (
     AppointmentStatus,
     CallStatus,
     Channel,
+    InvoiceStatus,
     NotificationStatus,
     PolicyStatus,
     VaccinationStatus,
@@ -524,3 +525,85 @@ class BusinessStats(Base):
     average_rating: Mapped[float | None] = mapped_column(Float)
     review_count: Mapped[int] = mapped_column(Integer)
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class StaffUser(Base):
+    """A company's user (construction): roles say who hears of what, e.g. admins and accounting of overdue
+    invoices. Their in-app notifications are ``in_app_notifications``."""
+
+    __tablename__ = "staff_users"
+    __table_args__ = (
+        UniqueConstraint("business_id", "email", name="uq_staff_users_business_email"),
+        CheckConstraint(
+            "roles <@ ARRAY['admin', 'accounting', 'pm']::varchar[] AND cardinality(roles) >= 1",
+            name="known_roles",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    roles: Mapped[list[str]] = mapped_column(ARRAY(String(16)))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Invoice(Base):
+    """An invoice; ``due_on`` (a company-local date) drives its workflow (``invoice-<id>``).
+
+    ``version`` grows with every change the API makes (payment, write-off, new due date): the workflow is
+    signalled with it and re-reads the row. ``overdue_since`` is the instant it became overdue."""
+
+    __tablename__ = "invoices"
+    __table_args__ = (
+        UniqueConstraint("business_id", "number", name="uq_invoices_business_number"),
+        CheckConstraint("amount_cents > 0", name="amount_positive"),
+        CheckConstraint("version >= 1", name="version_positive"),
+        Index("ix_invoices_business_status_due", "business_id", "status", "due_on"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    number: Mapped[str] = mapped_column(String(64))
+    client_name: Mapped[str | None] = mapped_column(String(200))
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    due_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[InvoiceStatus] = mapped_column(
+        _str_enum(InvoiceStatus, "invoice_status"), default=InvoiceStatus.SENT
+    )
+    overdue_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    written_off_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    write_off_reason: Mapped[str | None] = mapped_column(String(500))
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class InAppNotification(Base):
+    """One in-app notification for one company user, created the moment it arises.
+
+    ``message_key`` (entity, event, instant, user) is UNIQUE: a repeated activity creates nothing twice.
+    The weekly cleanup archives read ones older than 30 days (``archived_at``)."""
+
+    __tablename__ = "in_app_notifications"
+    __table_args__ = (
+        UniqueConstraint("message_key", name="uq_in_app_notifications_message_key"),
+        Index("ix_in_app_notifications_user_created", "user_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    message_key: Mapped[str] = mapped_column(String(255))
+    event: Mapped[str] = mapped_column(String(64))
+    entity_type: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[int] = mapped_column(BigInteger)
+    title: Mapped[str] = mapped_column(String(300))
+    link: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

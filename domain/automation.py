@@ -60,6 +60,20 @@ class AutomationSettings(BaseModel):
         default=time(10, 0), description="business-local time of expiry alerts"
     )
 
+    invoice_escalation_days: list[int] = Field(
+        default_factory=lambda: [7, 14, 30],
+        max_length=10,
+        description="construction: admins and accounting are told again when an invoice is this many days "
+        "overdue (up to 10 distinct whole days, 2 to 366; day 1 is the overdue notice itself)",
+    )
+
+    @field_validator("invoice_escalation_days")
+    @classmethod
+    def _escalation_days(cls, days: list[int]) -> list[int]:
+        if any(d < 2 or d > 366 for d in days) or len(set(days)) != len(days) or len(days) > 10:
+            raise ValueError("up to 10 distinct whole days between 2 and 366")
+        return sorted(days)
+
     @field_validator("vaccination_alert_days")
     @classmethod
     def _alert_days(cls, days: list[int]) -> list[int]:

@@ -18,6 +18,10 @@ def vaccination_workflow_id(vaccination_id: int) -> str:
     return f"vaccination-{vaccination_id}"
 
 
+def invoice_workflow_id(invoice_id: int) -> str:
+    return f"invoice-{invoice_id}"
+
+
 def broadcast_workflow_id(broadcast_id: int) -> str:
     return f"broadcast-{broadcast_id}"
 

@@ -69,3 +69,21 @@ class CallStatus(enum.StrEnum):
     def finished(cls) -> tuple[CallStatus, ...]:
         """Calls whose records the cleanups may delete."""
         return (cls.COMPLETED, cls.NO_ANSWER, cls.DECLINED, cls.FAILED, cls.CANCELLED, cls.SKIPPED)
+
+
+class InvoiceStatus(enum.StrEnum):
+    """A construction company's invoice: ``sent`` sleeps until its due date passes, then ``overdue``."""
+
+    DRAFT = "draft"
+    SENT = "sent"
+    OVERDUE = "overdue"
+    PAID = "paid"
+    WRITTEN_OFF = "written_off"
+
+
+class StaffRole(enum.StrEnum):
+    """What a company's user does; who is told what (admins and accounting hear of overdue invoices)."""
+
+    ADMIN = "admin"
+    ACCOUNTING = "accounting"
+    PM = "pm"

@@ -13,6 +13,7 @@ from activities.appointments import AppointmentActivities
 from activities.batch_jobs import BatchJobActivities
 from activities.cleanup import CleanupActivities
 from activities.health import HealthActivities
+from activities.invoices import InvoiceActivities
 from activities.notifications import Checkpoint, NotificationActivities
 from activities.policies import PolicyActivities
 from activities.providers import build_providers
@@ -26,6 +27,7 @@ from workflows.admin_digest import AdminDigestWorkflow
 from workflows.appointment import AppointmentWorkflow
 from workflows.broadcast import BroadcastWorkflow
 from workflows.health_check import DatabaseHealthCheckWorkflow
+from workflows.invoice import InvoiceWorkflow
 from workflows.jobs import (
     BatchJobWorkflow,
     NotificationLogCleanupWorkflow,
@@ -40,6 +42,7 @@ from workflows.vaccination import VaccinationWorkflow
 WORKFLOWS: Sequence[type] = (
     AppointmentWorkflow,
     VaccinationWorkflow,
+    InvoiceWorkflow,
     PolicyWorkflow,
     DatabaseHealthCheckWorkflow,
     ReconcilerWorkflow,
@@ -68,6 +71,7 @@ def build_activities(
     )
     appointments = AppointmentActivities(sessions)
     vaccinations = VaccinationActivities(sessions)
+    invoices = InvoiceActivities(sessions)
     reconciler = ReconcilerActivities(sessions, client)
     rollout = RolloutActivities(sessions, client)
     digests = AdminDigestActivities(sessions)
@@ -91,6 +95,8 @@ def build_activities(
         rollout.mark_rolled_out,
         rollout.ensure_admin_digest,
         digests.plan_digest,
+        invoices.load_invoice,
+        invoices.act_on_invoice_moment,
         vaccinations.load_vaccination,
         vaccinations.set_vaccination_status,
         appointments.load_appointment,

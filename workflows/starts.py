@@ -19,15 +19,18 @@ from domain.appointment_types import AppointmentInput, AppointmentSnapshot
 from domain.ids import (
     admin_digest_workflow_id,
     appointment_workflow_id,
+    invoice_workflow_id,
     policy_workflow_id,
     settings_rollout_workflow_id,
     vaccination_workflow_id,
 )
+from domain.invoice_types import InvoiceInput, InvoiceSnapshot
 from domain.policy_types import PolicyInput
 from domain.rollout_types import RolloutInput, SettingsChanged
 from domain.task_queues import APPOINTMENTS, CALLS, MAINTENANCE
 from domain.vaccination_types import VaccinationInput, VaccinationSnapshot
 from workflows.appointment import AppointmentWorkflow
+from workflows.invoice import InvoiceWorkflow
 from workflows.policy import PolicyWorkflow
 from workflows.vaccination import VaccinationWorkflow
 
@@ -94,6 +97,24 @@ async def start_vaccination_workflow(
         search_attributes=attrs.entity_attributes(record.business_id, "vaccination", snapshot.status),
         static_summary=f"Vaccination {record.id} ({record.vaccine}) · expires {record.expires_at:%Y-%m-%d}",
     )
+
+
+async def start_invoice_workflow(client: Client, snapshot: InvoiceSnapshot) -> None:
+    """Start ``invoice-<id>`` unless it runs already (the API, a retried request and the reconciler call it).
+
+    A finished run (paid, written off) is not started again: its row says why it ended."""
+    with contextlib.suppress(WorkflowAlreadyStartedError):
+        await client.start_workflow(
+            InvoiceWorkflow.run,
+            InvoiceInput(invoice_id=snapshot.invoice_id, business_id=snapshot.business_id, snapshot=snapshot),
+            id=invoice_workflow_id(snapshot.invoice_id),
+            task_queue=MAINTENANCE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=attrs.entity_attributes(snapshot.business_id, "invoice", snapshot.status.value),
+            static_summary=f"Invoice {snapshot.invoice_id} · due {snapshot.due_on:%a %d %b %Y} "
+            f"{snapshot.time_zone}",
+        )
 
 
 ROLLOUT_WORKFLOW = "SettingsRolloutWorkflow"  # by name: the rollout's activities start workflows through here

@@ -1,0 +1,235 @@
+"""Invoices of construction companies: create (idempotent by number), steer (pay, write off, new due date),
+the overdue list in collection order, and the one transaction a workflow moment runs in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Business, InAppNotification, Invoice, StaffUser
+from domain.automation import AutomationSettings
+from domain.invoice_timeline import days_overdue, invoice_moments, overdue_at
+from domain.invoice_types import InvoiceMomentInput, InvoiceMomentResult, InvoiceSnapshot
+from domain.statuses import InvoiceStatus, StaffRole
+
+OPEN = (InvoiceStatus.SENT, InvoiceStatus.OVERDUE)  # what a workflow sleeps on
+TOLD_OF_OVERDUE = (StaffRole.ADMIN, StaffRole.ACCOUNTING)
+
+
+class InvoiceConflict(Exception):
+    """The change cannot be made as asked; ``field`` names the input at fault (the API answers 409)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Created:
+    invoice: Invoice
+    created: bool
+    snapshot: InvoiceSnapshot
+
+
+async def create(session: AsyncSession, business_id: int, values: dict[str, Any]) -> Created:
+    """Insert the invoice, or return the one with this number if its fields are the same (a retried
+    request); another invoice under the same number is a conflict. Commits."""
+    async with session.begin():
+        inserted = await session.execute(
+            insert(Invoice)
+            .values(business_id=business_id, **values)
+            .on_conflict_do_nothing(index_elements=["business_id", "number"])
+            .returning(Invoice.id)
+        )
+        new_id = inserted.scalar()
+        invoice = await _one(session, business_id, number=values["number"])
+        if new_id is None and not _same(invoice, values):
+            raise InvoiceConflict("number", "another invoice has this number")
+        return Created(invoice, new_id is not None, await snapshot_of(session, invoice))
+
+
+def _same(invoice: Invoice, values: dict[str, Any]) -> bool:
+    return all(getattr(invoice, name) == value for name, value in values.items())
+
+
+async def _one(session: AsyncSession, business_id: int, *, number: str) -> Invoice:
+    row = await session.execute(
+        select(Invoice).where(Invoice.business_id == business_id, Invoice.number == number)
+    )
+    return row.scalar_one()
+
+
+async def invoice_of(
+    session: AsyncSession, business_id: int, invoice_id: int, *, lock: bool = False
+) -> Invoice | None:
+    """The invoice if it belongs to ``business_id`` (another tenant's is simply not found)."""
+    query = select(Invoice).where(Invoice.id == invoice_id, Invoice.business_id == business_id)
+    row = await session.execute(query.with_for_update() if lock else query)
+    return row.scalar_one_or_none()
+
+
+async def snapshot_of(session: AsyncSession, invoice: Invoice) -> InvoiceSnapshot:
+    business = await session.get(Business, invoice.business_id)
+    assert business is not None  # foreign key
+    ladder = AutomationSettings.from_stored(business.automation).settings.invoice_escalation_days
+    return InvoiceSnapshot(
+        invoice_id=invoice.id,
+        business_id=invoice.business_id,
+        status=invoice.status,
+        due_on=invoice.due_on,
+        version=invoice.version,
+        time_zone=business.time_zone,
+        escalation_days=ladder,
+        moments=invoice_moments(invoice.due_on, ladder, ZoneInfo(business.time_zone)),
+    )
+
+
+async def pay(session: AsyncSession, business_id: int, invoice_id: int, paid_at: datetime) -> Invoice | None:
+    """Mark it paid (a repeat finds it paid and changes nothing). Commits; None: no such invoice."""
+    async with session.begin():
+        invoice = await invoice_of(session, business_id, invoice_id, lock=True)
+        if invoice is None or invoice.status == InvoiceStatus.PAID:
+            return invoice
+        if invoice.status == InvoiceStatus.WRITTEN_OFF:
+            raise InvoiceConflict("status", "the invoice was written off")
+        invoice.status, invoice.paid_at = InvoiceStatus.PAID, paid_at
+        invoice.version += 1
+    return invoice
+
+
+async def write_off(
+    session: AsyncSession, business_id: int, invoice_id: int, reason: str, at: datetime
+) -> Invoice | None:
+    """Write it off (a repeat changes nothing). Commits; None if there is no such invoice."""
+    async with session.begin():
+        invoice = await invoice_of(session, business_id, invoice_id, lock=True)
+        if invoice is None or invoice.status == InvoiceStatus.WRITTEN_OFF:
+            return invoice
+        if invoice.status == InvoiceStatus.PAID:
+            raise InvoiceConflict("status", "the invoice is paid")
+        invoice.status, invoice.written_off_at, invoice.write_off_reason = (
+            InvoiceStatus.WRITTEN_OFF,
+            at,
+            reason,
+        )
+        invoice.version += 1
+    return invoice
+
+
+async def move_due_date(
+    session: AsyncSession, business_id: int, invoice_id: int, due_on: date, now: datetime
+) -> Invoice | None:
+    """A new due date: an overdue invoice whose new date has not passed is ``sent`` again (its timeline
+    starts over); the same date again changes nothing. Commits; None if there is no such invoice."""
+    async with session.begin():
+        invoice = await invoice_of(session, business_id, invoice_id, lock=True)
+        if invoice is None or invoice.due_on == due_on:
+            return invoice
+        if invoice.status not in OPEN:
+            raise InvoiceConflict("status", f"the invoice is {invoice.status.value}")
+        business = await session.get(Business, business_id)
+        assert business is not None
+        invoice.due_on = due_on
+        if invoice.status == InvoiceStatus.OVERDUE and now < overdue_at(due_on, ZoneInfo(business.time_zone)):
+            invoice.status, invoice.overdue_since = InvoiceStatus.SENT, None
+        invoice.version += 1
+    return invoice
+
+
+async def mark_sent(session: AsyncSession, business_id: int, invoice_id: int) -> Invoice | None:
+    """A draft becomes ``sent`` (anything else is left as it is). Commits; None: no such invoice."""
+    async with session.begin():
+        invoice = await invoice_of(session, business_id, invoice_id, lock=True)
+        if invoice is not None and invoice.status == InvoiceStatus.DRAFT:
+            invoice.status = InvoiceStatus.SENT
+            invoice.version += 1
+    return invoice
+
+
+def overdue_query(business_id: int) -> Select[Invoice]:
+    """Overdue invoices in collection order: longest overdue first (earliest due date), then the largest."""
+    return (
+        select(Invoice)
+        .where(Invoice.business_id == business_id, Invoice.status == InvoiceStatus.OVERDUE)
+        .order_by(Invoice.due_on, Invoice.amount_cents.desc(), Invoice.id)
+    )
+
+
+async def act_on_moment(session: AsyncSession, moment: InvoiceMomentInput) -> InvoiceMomentResult | None:
+    """One moment of the timeline, in one transaction under the row's lock: nothing happens if the invoice
+    was paid, written off or given a new due date meanwhile (whichever commits first wins, so nothing is
+    told after a payment). The overdue moment moves ``sent`` to ``overdue``; admins and accounting are
+    told of the change and of each escalation, once each (the notifications' keys are UNIQUE).
+    None: the invoice is gone."""
+    async with session.begin():
+        invoice = await invoice_of(session, moment.business_id, moment.invoice_id, lock=True)
+        if invoice is None:
+            return None
+        reason = None
+        if invoice.status not in OPEN:
+            reason = invoice.status.value
+        elif invoice.due_on != moment.due_on:
+            reason = "due_date_moved"
+        elif moment.kind == "overdue" and invoice.status == InvoiceStatus.OVERDUE:
+            reason = "already_overdue"
+        notified = 0
+        if reason is None:
+            if moment.kind == "overdue":
+                invoice.status, invoice.overdue_since = InvoiceStatus.OVERDUE, moment.at
+            notified = await _tell_staff(session, invoice, moment)
+        return InvoiceMomentResult(
+            acted=reason is None,
+            reason=reason,
+            notified=notified,
+            snapshot=await snapshot_of(session, invoice),
+        )
+
+
+async def _tell_staff(session: AsyncSession, invoice: Invoice, moment: InvoiceMomentInput) -> int:
+    users = await session.execute(
+        select(StaffUser.id).where(
+            StaffUser.business_id == invoice.business_id,
+            StaffUser.roles.overlap([role.value for role in TOLD_OF_OVERDUE]),
+        )
+    )
+    event = "invoice.overdue" if moment.kind == "overdue" else f"invoice.overdue_{moment.days_overdue}d"
+    title = (
+        f"Invoice {invoice.number} is overdue"
+        if moment.kind == "overdue"
+        else f"Invoice {invoice.number} is {moment.days_overdue} days overdue"
+    )
+    rows = [
+        {
+            "business_id": invoice.business_id,
+            "user_id": user_id,
+            "message_key": f"invoice:{invoice.id}:{event}:{moment.at.isoformat()}:user:{user_id}",
+            "event": event,
+            "entity_type": "invoice",
+            "entity_id": invoice.id,
+            "title": title[:300],
+            "link": f"/v1/invoices/{invoice.id}",
+        }
+        for user_id in users.scalars()
+    ]
+    if not rows:
+        return 0
+    created = await session.execute(
+        insert(InAppNotification)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["message_key"])
+        .returning(InAppNotification.id)
+    )
+    return len(created.scalars().all())
+
+
+def days_overdue_now(invoice: Invoice, now: datetime, time_zone: str) -> int:
+    """``days_overdue`` as the API shows it: derived, never stored (0 unless the invoice is overdue)."""
+    if invoice.status != InvoiceStatus.OVERDUE:
+        return 0
+    return days_overdue(invoice.due_on, now, ZoneInfo(time_zone))
