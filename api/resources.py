@@ -208,3 +208,37 @@ class SchedulerConfigSaved(CallSchedulerConfig):
         description="the rollout that wakes the sleeping policy workflows to re-plan: "
         "GET /v1/businesses/me/settings-rollouts/{revision} shows its progress"
     )
+
+
+class StaffUserOut(Resource):
+    id: int
+    name: str
+    email: str
+    roles: list[str]
+
+
+class InvoiceOut(Resource):
+    id: int
+    number: str
+    client_name: str | None
+    amount_cents: int
+    currency: str
+    due_on: Day
+    status: str
+    days_overdue: int = Field(description="whole company-local days past the due date (0 unless overdue)")
+    overdue_since: Instant | None
+    paid_at: Instant | None
+    written_off_at: Instant | None
+    write_off_reason: str | None
+    version: int
+    workflow_id: str
+
+
+class InAppNotificationOut(Resource):
+    id: int
+    event: str
+    entity: str = Field(description="e.g. invoice:12")
+    title: str
+    link: str | None
+    created_at: Instant | None
+    read_at: Instant | None

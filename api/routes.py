@@ -13,11 +13,13 @@ from api import (
     calls,
     health,
     health_checks,
+    invoices,
     jobs,
     metrics,
     notifications,
     policies,
     scheduler,
+    staff,
     stats,
     vaccinations,
     webhooks,
@@ -39,6 +41,8 @@ MODULES = (
     calls,
     scheduler,
     stats,
+    staff,
+    invoices,
 )
 # Static paths first: aiohttp resolves in registration order, so /v1/calls/cleanup must come before
 # /v1/calls/{call_id} and /v1/vaccinations/upcoming before /v1/vaccinations/{vaccination_id}.

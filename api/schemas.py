@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from domain.automation import AutomationSettings, validate_time_zone
-from domain.limits import Day, DbId, FieldValueError, Instant, LocaleName
+from domain.limits import MAX_INVOICE_CENTS, Day, DbId, FieldValueError, Instant, LocaleName
 from domain.locales import CatalogLocaleName
 from domain.preferences import Preferences
+from domain.statuses import StaffRole
 
 TimeZone = Annotated[str, Field(max_length=64), AfterValidator(validate_time_zone)]
 Phone = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164, e.g. +4915112345678")]
@@ -238,3 +239,45 @@ class TriggerCallsBody(Strict):
 
 class CallCleanupBody(Strict):
     older_than_days: int = Field(default=30, ge=1, le=3650)
+
+
+class StaffUserCreate(Strict):
+    """A company's user; ``roles`` say who is told what (admins and accounting: overdue invoices)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+    roles: list[StaffRole] = Field(min_length=1, max_length=3)
+
+    @field_validator("roles")
+    @classmethod
+    def _distinct(cls, roles: list[StaffRole]) -> list[StaffRole]:
+        if len(set(roles)) != len(roles):
+            raise ValueError("roles must be distinct")
+        return sorted(roles)
+
+
+class InvoiceCreate(Strict):
+    """An invoice; a repeat of the same body under the same ``number`` returns the first (200)."""
+
+    number: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")
+    client_name: str | None = Field(default=None, max_length=200)
+    amount_cents: int = Field(ge=1, le=MAX_INVOICE_CENTS, description=f"1 to {MAX_INVOICE_CENTS}")
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217, e.g. EUR")
+    due_on: Day = Field(description="last day to pay (company-local); overdue from the next local midnight")
+    status: Literal["draft", "sent"] = Field(
+        default="sent", description="a draft sleeps on nothing until sent"
+    )
+
+
+class InvoiceDueDate(Strict):
+    due_on: Day
+
+
+class InvoiceWriteOff(Strict):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class MarkRead(Strict):
+    ids: list[DbId] | None = Field(
+        default=None, max_length=500, description="null or absent: every unread one"
+    )

@@ -11,10 +11,13 @@ from api.resources import (
     BusinessOut,
     CallOut,
     CustomerOut,
+    InAppNotificationOut,
+    InvoiceOut,
     NotificationOut,
     PetOut,
     PolicyOut,
     Rating,
+    StaffUserOut,
     VaccinationOut,
 )
 from db.models import (
@@ -23,9 +26,12 @@ from db.models import (
     Business,
     Call,
     Customer,
+    InAppNotification,
+    Invoice,
     NotificationLog,
     Pet,
     Policy,
+    StaffUser,
     TemplateOverride,
     Vaccination,
 )
@@ -33,6 +39,7 @@ from domain.automation import AutomationSettings
 from domain.ids import (
     appointment_workflow_id,
     broadcast_workflow_id,
+    invoice_workflow_id,
     policy_workflow_id,
     vaccination_workflow_id,
 )
@@ -214,5 +221,46 @@ def vaccination_json(record: Vaccination) -> dict[str, Any]:
             "expires_at": record.expires_at.isoformat(),
             "superseded_by": record.superseded_by,
             "workflow_id": vaccination_workflow_id(record.id),
+        }
+    ).model_dump(mode="json")
+
+
+def staff_user_json(user: StaffUser) -> dict[str, Any]:
+    return StaffUserOut.model_validate(
+        {"id": user.id, "name": user.name, "email": user.email, "roles": list(user.roles)}
+    ).model_dump(mode="json")
+
+
+def invoice_json(invoice: Invoice, *, days_overdue: int) -> dict[str, Any]:
+    return InvoiceOut.model_validate(
+        {
+            "id": invoice.id,
+            "number": invoice.number,
+            "client_name": invoice.client_name,
+            "amount_cents": invoice.amount_cents,
+            "currency": invoice.currency,
+            "due_on": invoice.due_on.isoformat(),
+            "status": invoice.status.value,
+            "days_overdue": days_overdue,
+            "overdue_since": _iso(invoice.overdue_since),
+            "paid_at": _iso(invoice.paid_at),
+            "written_off_at": _iso(invoice.written_off_at),
+            "write_off_reason": invoice.write_off_reason,
+            "version": invoice.version,
+            "workflow_id": invoice_workflow_id(invoice.id),
+        }
+    ).model_dump(mode="json")
+
+
+def in_app_notification_json(note: InAppNotification) -> dict[str, Any]:
+    return InAppNotificationOut.model_validate(
+        {
+            "id": note.id,
+            "event": note.event,
+            "entity": f"{note.entity_type}:{note.entity_id}",
+            "title": note.title,
+            "link": note.link,
+            "created_at": _iso(note.created_at),
+            "read_at": _iso(note.read_at),
         }
     ).model_dump(mode="json")

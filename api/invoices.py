@@ -1,0 +1,177 @@
+"""Invoices of construction companies: create (idempotent by number), read with the workflow's state, the
+overdue list in collection order, and the steering calls (send, payment, new due date, write-off)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from aiohttp import web
+from pydantic import Field
+from sqlalchemy import select
+
+from api.auth import require_business
+from api.businesses import path_id
+from api.errors import ApiError, parse_json_body
+from api.keys import SESSIONS, TEMPORAL
+from api.openapi import RouteTable
+from api.queries import Query, parse_query
+from api.resources import InvoiceOut
+from api.schemas import InvoiceCreate, InvoiceDueDate, InvoiceWriteOff
+from api.serializers import invoice_json
+from db import invoices as store
+from db.models import Business, Invoice
+from domain.ids import invoice_workflow_id
+from domain.statuses import InvoiceStatus
+from keeptime.temporal_client import query_or_none
+from services import invoices
+from workflows.invoice import InvoiceWorkflow
+
+routes = RouteTable("invoices")
+
+
+class InvoiceListQuery(Query):
+    status: InvoiceStatus | None = Field(
+        default=None, description="overdue: in collection order (longest overdue, then largest, first)"
+    )
+    limit: int = Field(default=100, ge=1, le=500, description="at most this many items")
+
+
+async def _zone(request: web.Request, business_id: int) -> str:
+    async with request.app[SESSIONS]() as session:
+        business = await session.get(Business, business_id)
+    assert business is not None  # the API key names it
+    return business.time_zone
+
+
+def _json(invoice: Invoice, zone: str) -> dict[str, object]:
+    return invoice_json(invoice, days_overdue=store.days_overdue_now(invoice, datetime.now(UTC), zone))
+
+
+def _conflict(exc: store.InvoiceConflict) -> ApiError:
+    return ApiError(409, "conflict", str(exc), fields=[{"field": exc.field, "message": str(exc)}])
+
+
+@routes.post(
+    "/v1/invoices",
+    "Register an invoice and start its workflow (a repeat of the same body under its number answers 200)",
+    ok={"201": "registered", "200": "the same invoice, registered before"},
+    body=InvoiceCreate,
+    result=InvoiceOut,
+)
+async def create(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    body = await parse_json_body(request, InvoiceCreate)
+    values = {**body.model_dump(), "status": InvoiceStatus(body.status)}
+    try:
+        invoice, created = await invoices.create_invoice(
+            request.app[SESSIONS], request.app[TEMPORAL], business_id, values
+        )
+    except store.InvoiceConflict as exc:
+        raise _conflict(exc) from exc
+    return web.json_response(
+        _json(invoice, await _zone(request, business_id)), status=201 if created else 200
+    )
+
+
+@routes.get(
+    "/v1/invoices",
+    "Invoices; ?status=overdue lists them in collection order with days_overdue",
+    ok={"200": "items"},
+    query=InvoiceListQuery,
+)
+async def list_(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    query = parse_query(request, InvoiceListQuery)
+    if query.status == InvoiceStatus.OVERDUE:
+        statement = store.overdue_query(business_id)
+    else:
+        statement = (
+            select(Invoice).where(Invoice.business_id == business_id).order_by(Invoice.due_on, Invoice.id)
+        )
+        if query.status is not None:
+            statement = statement.where(Invoice.status == query.status)
+    async with request.app[SESSIONS]() as session:
+        rows = list((await session.execute(statement.limit(query.limit))).scalars())
+    zone = await _zone(request, business_id)
+    return web.json_response({"items": [_json(invoice, zone) for invoice in rows]})
+
+
+@routes.get(
+    "/v1/invoices/{invoice_id}",
+    "An invoice with its workflow's state (next moment and when, what happened)",
+    ok={"200": "invoice"},
+)
+async def get(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    async with request.app[SESSIONS]() as session:
+        invoice = await store.invoice_of(session, business_id, path_id(request, "invoice_id"))
+    if invoice is None:
+        raise ApiError(404, "not_found", "no such invoice")
+    view = await query_or_none(request.app[TEMPORAL], invoice_workflow_id(invoice.id), InvoiceWorkflow.state)
+    body = _json(invoice, await _zone(request, business_id))
+    return web.json_response({**body, "workflow": view.model_dump(mode="json") if view else None})
+
+
+Steer = Callable[[int, int], Awaitable[Invoice | None]]
+
+
+async def _steered(request: web.Request, steer: Steer) -> web.Response:
+    business_id = await require_business(request)
+    try:
+        invoice = await steer(business_id, path_id(request, "invoice_id"))
+    except store.InvoiceConflict as exc:
+        raise _conflict(exc) from exc
+    if invoice is None:
+        raise ApiError(404, "not_found", "no such invoice")
+    return web.json_response(_json(invoice, await _zone(request, business_id)))
+
+
+@routes.post("/v1/invoices/{invoice_id}/send", "A draft is sent: its timeline starts", ok={"200": "invoice"})
+async def send(request: web.Request) -> web.Response:
+    sessions, client = request.app[SESSIONS], request.app[TEMPORAL]
+    return await _steered(
+        request, lambda business, invoice: invoices.send(sessions, client, business, invoice)
+    )
+
+
+@routes.post(
+    "/v1/invoices/{invoice_id}/payment",
+    "Record the payment: the workflow ends, nothing more is sent (a repeat changes nothing)",
+    ok={"200": "invoice"},
+)
+async def pay(request: web.Request) -> web.Response:
+    sessions, client = request.app[SESSIONS], request.app[TEMPORAL]
+    return await _steered(
+        request, lambda business, invoice: invoices.pay(sessions, client, business, invoice)
+    )
+
+
+@routes.post(
+    "/v1/invoices/{invoice_id}/due-date",
+    "A new due date: the timeline is planned again (overdue -> sent when the new date has not passed)",
+    ok={"200": "invoice"},
+    body=InvoiceDueDate,
+)
+async def move_due_date(request: web.Request) -> web.Response:
+    body = await parse_json_body(request, InvoiceDueDate)
+    sessions, client = request.app[SESSIONS], request.app[TEMPORAL]
+    return await _steered(
+        request,
+        lambda business, invoice: invoices.move_due_date(sessions, client, business, invoice, body.due_on),
+    )
+
+
+@routes.post(
+    "/v1/invoices/{invoice_id}/write-off",
+    "Write the invoice off: the workflow ends (a repeat changes nothing)",
+    ok={"200": "invoice"},
+    body=InvoiceWriteOff,
+)
+async def write_off(request: web.Request) -> web.Response:
+    body = await parse_json_body(request, InvoiceWriteOff)
+    sessions, client = request.app[SESSIONS], request.app[TEMPORAL]
+    return await _steered(
+        request,
+        lambda business, invoice: invoices.write_off(sessions, client, business, invoice, body.reason),
+    )

@@ -1,0 +1,96 @@
+"""A company's users (staff with roles) and their in-app notifications: create, list, mark read, archive."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import InAppNotification, StaffUser
+
+
+class StaffConflict(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class AddedUser:
+    user: StaffUser
+    created: bool
+
+
+async def add_user(session: AsyncSession, business_id: int, values: dict[str, Any]) -> AddedUser:
+    """Insert the user, or return the one with this e-mail if it is the same (a retried request). Commits."""
+    async with session.begin():
+        inserted = await session.execute(
+            insert(StaffUser)
+            .values(business_id=business_id, **values)
+            .on_conflict_do_nothing(index_elements=["business_id", "email"])
+            .returning(StaffUser.id)
+        )
+        new_id = inserted.scalar()
+        user = (
+            await session.execute(
+                select(StaffUser).where(
+                    StaffUser.business_id == business_id, StaffUser.email == values["email"]
+                )
+            )
+        ).scalar_one()
+        if new_id is None and (user.name, sorted(user.roles)) != (values["name"], sorted(values["roles"])):
+            raise StaffConflict("email", "another user has this e-mail")
+        return AddedUser(user, new_id is not None)
+
+
+async def users(session: AsyncSession, business_id: int) -> list[StaffUser]:
+    rows = await session.execute(
+        select(StaffUser).where(StaffUser.business_id == business_id).order_by(StaffUser.id)
+    )
+    return list(rows.scalars())
+
+
+async def user_of(session: AsyncSession, business_id: int, user_id: int) -> StaffUser | None:
+    user = await session.get(StaffUser, user_id)
+    return user if user is not None and user.business_id == business_id else None
+
+
+async def inbox(
+    session: AsyncSession, user_id: int, *, unread_only: bool, before_id: int | None, limit: int
+) -> tuple[list[InAppNotification], int]:
+    """The user's notifications, newest first (archived ones are not shown), and how many are unread."""
+    query = select(InAppNotification).where(
+        InAppNotification.user_id == user_id, InAppNotification.archived_at.is_(None)
+    )
+    if unread_only:
+        query = query.where(InAppNotification.read_at.is_(None))
+    if before_id is not None:
+        query = query.where(InAppNotification.id < before_id)
+    rows = await session.execute(query.order_by(InAppNotification.id.desc()).limit(limit))
+    unread = await session.execute(
+        select(func.count()).where(
+            InAppNotification.user_id == user_id,
+            InAppNotification.archived_at.is_(None),
+            InAppNotification.read_at.is_(None),
+        )
+    )
+    return list(rows.scalars()), int(unread.scalar_one())
+
+
+async def mark_read(session: AsyncSession, user_id: int, ids: list[int] | None, at: datetime) -> int:
+    """Mark these (or, with ``ids`` None, all) of the user's unread notifications read; returns how many
+    changed (a repeat changes none). Commits."""
+    statement = (
+        update(InAppNotification)
+        .where(InAppNotification.user_id == user_id, InAppNotification.read_at.is_(None))
+        .values(read_at=at)
+    )
+    if ids is not None:
+        statement = statement.where(InAppNotification.id.in_(ids))
+    async with session.begin():
+        result = await session.execute(statement)
+    return int(result.rowcount)  # type: ignore[attr-defined]
