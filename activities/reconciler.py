@@ -1,6 +1,6 @@
-"""The reconciler: active rows whose workflow is missing or closed get it back (the safety net polling never
-had). The hourly ``reconciler`` job runs it as an activity; ``python -m starter task:reconcile`` calls
-``reconcile_workflows`` directly."""
+"""The reconciler: active rows (appointments, policies, vaccinations, open invoices) whose workflow is
+missing or closed get it back (the safety net polling never had). The hourly ``reconciler`` job runs it as
+an activity; ``python -m starter task:reconcile`` calls ``reconcile_workflows`` directly."""
 
 from __future__ import annotations
 
@@ -15,13 +15,14 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from db import appointments as store
-from db import pets, policies
+from db import invoices, pets, policies
 from db.engine import SessionFactory
-from db.models import Appointment, Vaccination
+from db.models import Appointment, Invoice, Vaccination
 from db.tenants import businesses_not_rolled_out, businesses_with_digest
 from domain.ids import (
     admin_digest_workflow_id,
     appointment_workflow_id,
+    invoice_workflow_id,
     policy_workflow_id,
     settings_rollout_workflow_id,
     vaccination_workflow_id,
@@ -31,6 +32,7 @@ from workflows.starts import (
     ensure_admin_digest,
     ensure_rollout,
     ensure_workflow,
+    start_invoice_workflow,
     start_policy_workflow,
     start_vaccination_workflow,
 )
@@ -71,6 +73,10 @@ async def reconcile_workflows(
             snapshot = await pets.vaccination_snapshot(session, record)
             await start_vaccination_workflow(client, record, snapshot)
 
+        async def restart_invoice(invoice: Invoice) -> None:
+            snapshot = await invoices.snapshot_of(session, invoice)
+            await start_invoice_workflow(client, snapshot, restart_closed=True)
+
         expected: list[tuple[str, Callable[[], Awaitable[object]]]] = [
             *(
                 (appointment_workflow_id(a.id), partial(restart_appointment, a))
@@ -83,6 +89,10 @@ async def reconcile_workflows(
             *(
                 (vaccination_workflow_id(v.id), partial(restart_vaccination, v))
                 for v in await pets.active_vaccinations(session)
+            ),
+            *(
+                (invoice_workflow_id(i.id), partial(restart_invoice, i))
+                for i in await invoices.open_invoices(session)
             ),
         ]
         for workflow_id, restart in expected:

@@ -56,6 +56,7 @@ def _conflict(exc: store.InvoiceConflict) -> ApiError:
     "/v1/invoices",
     "Register an invoice and start its workflow (a repeat of the same body under its number answers 200)",
     ok={"201": "registered", "200": "the same invoice, registered before"},
+    errors={"409": "another invoice has this number"},
     body=InvoiceCreate,
     result=InvoiceOut,
 )
@@ -139,6 +140,7 @@ async def send(request: web.Request) -> web.Response:
     "/v1/invoices/{invoice_id}/payment",
     "Record the payment: the workflow ends, nothing more is sent (a repeat changes nothing)",
     ok={"200": "invoice"},
+    errors={"409": "the invoice was written off"},
 )
 async def pay(request: web.Request) -> web.Response:
     sessions, client = request.app[SESSIONS], request.app[TEMPORAL]
@@ -151,6 +153,7 @@ async def pay(request: web.Request) -> web.Response:
     "/v1/invoices/{invoice_id}/due-date",
     "A new due date: the timeline is planned again (overdue -> sent when the new date has not passed)",
     ok={"200": "invoice"},
+    errors={"409": "the invoice is paid or written off"},
     body=InvoiceDueDate,
 )
 async def move_due_date(request: web.Request) -> web.Response:
@@ -166,6 +169,7 @@ async def move_due_date(request: web.Request) -> web.Response:
     "/v1/invoices/{invoice_id}/write-off",
     "Write the invoice off: the workflow ends (a repeat changes nothing)",
     ok={"200": "invoice"},
+    errors={"409": "the invoice is paid"},
     body=InvoiceWriteOff,
 )
 async def write_off(request: web.Request) -> web.Response:

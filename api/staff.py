@@ -32,6 +32,7 @@ class InboxQuery(Query):
     "/v1/staff",
     "Add a user to the company (a repeat of the same body answers 200 with the first)",
     ok={"201": "added", "200": "the same user, added before"},
+    errors={"409": "another user has this e-mail"},
     body=StaffUserCreate,
     result=StaffUserOut,
 )

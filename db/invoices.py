@@ -152,6 +152,11 @@ async def mark_sent(session: AsyncSession, business_id: int, invoice_id: int) ->
     return invoice
 
 
+async def open_invoices(session: AsyncSession) -> list[Invoice]:
+    """Every invoice a workflow should be sleeping on (the reconciler's list)."""
+    return list((await session.execute(select(Invoice).where(Invoice.status.in_(OPEN)))).scalars())
+
+
 def overdue_query(business_id: int) -> Select[Invoice]:
     """Overdue invoices in collection order: longest overdue first (earliest due date), then the largest."""
     return (

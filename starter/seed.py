@@ -1,12 +1,14 @@
 """``python -m starter db:seed``: a realistic demo data set, started through the same services as the API.
 
-Four businesses (a German-speaking salon in Berlin, a vet clinic in London whose owner gets a daily digest,
+Five businesses (a German-speaking salon in Berlin, a vet clinic in London whose owner gets a daily digest,
 an insurer in Kolkata, a restaurant in Rome whose reservations the host confirms and which complete
 themselves 35 minutes after they start) with customers in six locales (de, en, es, de_AT, en_GB, and pt_BR,
 which reads its business's language) and different preferences, appointments across the next five days,
 pets with vaccinations expiring over the next months, policies ending over the next three months, and a few
-chat rooms. Every appointment, vaccination and policy gets its workflow, so the Web UI
-(http://localhost:8233) fills with sleeping workflows at once. Run it with the stack up.
+chat rooms, and a construction company in Chicago (an admin, an accountant and a PM; invoices, some
+falling due this week, one already overdue, one a draft). Every appointment, invoice, vaccination and
+policy gets its workflow, so the Web UI (http://localhost:8233) fills with sleeping workflows at once.
+Run it with the stack up.
 """
 
 from __future__ import annotations
@@ -20,14 +22,16 @@ from zoneinfo import ZoneInfo
 from temporalio.client import Client
 from tqdm import tqdm
 
-from db import pets, tenants
+from db import pets, staff, tenants
 from db.engine import SessionFactory, create_engine, create_session_factory
 from db.models import ChatRoom
 from domain.automation import AutomationSettings
 from domain.locales import catalog_locale
+from domain.statuses import InvoiceStatus
 from keeptime.settings import get_settings
 from keeptime.temporal_client import connect_temporal
 from services.appointments import book_appointment
+from services.invoices import create_invoice
 from services.policies import register_policy
 from services.settings import business_created
 from services.vaccinations import register_vaccination
@@ -56,6 +60,7 @@ async def seed_demo(args: argparse.Namespace) -> int:
             "vet": await _vet(sessions, client, rng),
             "insurer": await _insurer(sessions, client, rng),
             "restaurant": await _restaurant(sessions, client, rng),
+            "builder": await _builder(sessions, client, rng),
         }
     finally:
         await engine.dispose()
@@ -223,4 +228,36 @@ async def _insurer(sessions: SessionFactory, client: Client, rng: random.Random)
             }
             await register_policy(sessions, client, business_id, values)
             bar.update()
+    return key
+
+
+async def _builder(sessions: SessionFactory, client: Client, rng: random.Random) -> str:
+    """A construction company: staff with roles, and invoices whose workflows sleep until their due dates
+    (a few fall due this week, one is overdue already and tells the admin and accountant at once)."""
+    business_id, key, _ = await _business(sessions, "Demo Prairie Builders", "America/Chicago", 0, rng)
+    for name, roles in (("Dana Admin", ["admin"]), ("Avery Books", ["accounting"]), ("Sam Site", ["pm"])):
+        async with sessions() as session:
+            email = f"{name.split()[0].lower()}@example.com"
+            await staff.add_user(session, business_id, {"name": name, "email": email, "roles": roles})
+    today = datetime.now(UTC).astimezone(ZoneInfo("America/Chicago")).date()
+    due_days = [-9, 1, 2, 4, 6, 14, 21, 30, 45, 60]
+    with tqdm(total=len(due_days) + 1, desc="invoices", file=sys.stderr) as bar:
+        for n, days in enumerate(due_days):
+            values = {
+                "number": f"PB-{business_id}-{n + 1:04d}",
+                "client_name": f"{rng.choice(LAST)} Holdings",
+                "amount_cents": rng.randrange(50_000, 5_000_000),
+                "currency": "USD",
+                "due_on": today + timedelta(days=days),
+            }
+            await create_invoice(sessions, client, business_id, values)
+            bar.update()
+        draft = {"number": f"PB-{business_id}-DRAFT", "amount_cents": 120_000, "currency": "USD"}
+        await create_invoice(
+            sessions,
+            client,
+            business_id,
+            {**draft, "due_on": today + timedelta(days=30), "status": InvoiceStatus.DRAFT},
+        )
+        bar.update()
     return key

@@ -263,3 +263,34 @@ async def test_record_admin_digest_histories(
                 "settings_rollout_with_digest",
             )
             await _save(digest, "admin_digest")
+
+
+async def test_record_invoice_history(
+    skipping_env: WorkflowEnvironment, sessions: SessionFactory, settings: Settings
+) -> None:
+    """An invoice due in three days: overdue, its ladder, a new due date while overdue, payment."""
+    from datetime import UTC, datetime
+
+    from services import invoices
+    from tests.invoice_support import company, invoice, view
+
+    business_id, _ = await company(sessions)
+    today = datetime.now(UTC).date()
+    async with running_worker(skipping_env.client, sessions, settings):
+        row, handle = await invoice(sessions, skipping_env.client, business_id, today + timedelta(days=3))
+
+        async def escalated() -> bool:
+            return "30 days overdue: 2 notified" in (await view(handle)).history
+
+        await eventually(escalated, what="the last escalation")
+        await invoices.move_due_date(
+            sessions, skipping_env.client, business_id, row.id, today + timedelta(days=1)
+        )
+
+        async def replanned() -> bool:  # the API's real clock says "not yet due": sent again, then the
+            # workflow's virtual clock (a month on) makes it overdue at once and tells the latest escalation
+            return (await view(handle)).history.count("30 days overdue: 2 notified") == 2
+
+        await eventually(replanned, what="the new due date's timeline")
+        await invoices.pay(sessions, skipping_env.client, business_id, row.id)
+        await _save(handle, "invoice_ladder_moved_paid")

@@ -12,11 +12,17 @@ from temporalio.testing import WorkflowEnvironment
 
 from db.engine import SessionFactory
 from db.models import NotificationLog, Pet
-from domain.ids import appointment_workflow_id, policy_workflow_id, vaccination_workflow_id
+from domain.ids import (
+    appointment_workflow_id,
+    invoice_workflow_id,
+    policy_workflow_id,
+    vaccination_workflow_id,
+)
 from domain.job_types import JobMetrics, ReconcileInput
 from domain.task_queues import MAINTENANCE
 from keeptime.settings import Settings
 from services.appointments import book_appointment
+from services.invoices import create_invoice
 from services.vaccinations import register_vaccination
 from tests.appointment_support import eventually
 from tests.peers import ProviderPeer, SmtpPeer
@@ -58,10 +64,22 @@ async def test_terminated_workflows_come_back_once_and_send_nothing_twice(
             insurer.business.id,
             {"pet_id": pet.id, "vaccine": "Rabies", "expires_at": datetime.now(UTC) + timedelta(days=200)},
         )
+        invoice, _ = await create_invoice(
+            sessions,
+            client,
+            insurer.business.id,
+            {
+                "number": "R-1",
+                "amount_cents": 100,
+                "currency": "EUR",
+                "due_on": date.today() + timedelta(days=60),
+            },
+        )
         ids = [
             appointment_workflow_id(appointment.id),
             policy_workflow_id(policy.id),
             vaccination_workflow_id(record.id),
+            invoice_workflow_id(invoice.id),
         ]
         # the confirmation to the customer and the new-booking alert to the business
         await eventually(lambda: _sent_two(sessions), what="the booking messages")
@@ -88,9 +106,9 @@ async def test_terminated_workflows_come_back_once_and_send_nothing_twice(
         assert (
             await _sent(sessions) == messages_before
         )  # the restarted booking found its confirmation settled
-    assert (first.scanned, first.changed) == (3, 3)
+    assert (first.scanned, first.changed) == (4, 4)
     assert sorted(first.details) == sorted(f"started {i}" for i in ids)
-    assert (second.scanned, second.changed) == (3, 0)
+    assert (second.scanned, second.changed) == (4, 0)
 
 
 async def _sent_two(sessions: SessionFactory) -> bool:

@@ -172,6 +172,7 @@ async def test_stack_starts_runs_a_workflow_stops_cleanly_and_keeps_its_data(
     # The management commands find the running stack's database and Temporal by themselves.
     seeded = await _starter(stack_config, "db:seed")
     assert "demo data created" in seeded and "insurer" in seeded and "restaurant" in seeded
+    assert "builder" in seeded
     assert "demo data exists already" in await _starter(stack_config, "db:seed")  # a second seed refuses
     salon_key = next(line.split()[1] for line in seeded.splitlines() if line.strip().startswith("salon "))
     async with (
@@ -188,7 +189,8 @@ async def test_stack_starts_runs_a_workflow_stops_cleanly_and_keeps_its_data(
         query = f'KeeptimeEntity="{entity}" AND ExecutionStatus="Running"'
         return (await client.count_workflows(query)).count == count
 
-    for entity, count in (("appointment", 24 + 8), ("vaccination", 10), ("policy", 20)):  # salon + restaurant
+    # appointments: salon + restaurant; invoices: the builder's ten sent ones (the draft sleeps on nothing)
+    for entity, count in (("appointment", 24 + 8), ("vaccination", 10), ("policy", 20), ("invoice", 10)):
         await eventually(partial(sleeping, entity, count), timeout_s=60, what=f"{count} {entity} workflows")
     assert "started 0 workflow(s)" in await _starter(stack_config, "task:send-reminders")
     cleanup = await _starter(stack_config, "task:cleanup")

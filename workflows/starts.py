@@ -99,10 +99,13 @@ async def start_vaccination_workflow(
     )
 
 
-async def start_invoice_workflow(client: Client, snapshot: InvoiceSnapshot) -> None:
+async def start_invoice_workflow(
+    client: Client, snapshot: InvoiceSnapshot, *, restart_closed: bool = False
+) -> None:
     """Start ``invoice-<id>`` unless it runs already (the API, a retried request and the reconciler call it).
 
-    A finished run (paid, written off) is not started again: its row says why it ended."""
+    A finished run is not started again unless ``restart_closed`` (the reconciler's case: the row is still
+    open but its workflow was terminated)."""
     with contextlib.suppress(WorkflowAlreadyStartedError):
         await client.start_workflow(
             InvoiceWorkflow.run,
@@ -110,7 +113,9 @@ async def start_invoice_workflow(client: Client, snapshot: InvoiceSnapshot) -> N
             id=invoice_workflow_id(snapshot.invoice_id),
             task_queue=MAINTENANCE,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE
+            if restart_closed
+            else WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=attrs.entity_attributes(snapshot.business_id, "invoice", snapshot.status.value),
             static_summary=f"Invoice {snapshot.invoice_id} · due {snapshot.due_on:%a %d %b %Y} "
             f"{snapshot.time_zone}",
