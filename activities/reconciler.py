@@ -1,6 +1,7 @@
-"""The reconciler: active rows (appointments, policies, vaccinations, open invoices) whose workflow is
-missing or closed get it back (the safety net polling never had). The hourly ``reconciler`` job runs it as
-an activity; ``python -m starter task:reconcile`` calls ``reconcile_workflows`` directly."""
+"""The reconciler: active rows (appointments, policies, vaccinations, open invoices, draft daily plans)
+whose workflow is missing or closed get it back (the safety net polling never had). The hourly
+``reconciler`` job runs it as an activity; ``python -m starter task:reconcile`` calls
+``reconcile_workflows`` directly."""
 
 from __future__ import annotations
 
@@ -15,13 +16,14 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from db import appointments as store
-from db import invoices, pets, policies
+from db import daily_plans, invoices, pets, policies
 from db.engine import SessionFactory
-from db.models import Appointment, Invoice, Vaccination
+from db.models import Appointment, DailyPlan, Invoice, Vaccination
 from db.tenants import businesses_not_rolled_out, businesses_with_digest
 from domain.ids import (
     admin_digest_workflow_id,
     appointment_workflow_id,
+    daily_plan_workflow_id,
     invoice_workflow_id,
     policy_workflow_id,
     settings_rollout_workflow_id,
@@ -32,6 +34,7 @@ from workflows.starts import (
     ensure_admin_digest,
     ensure_rollout,
     ensure_workflow,
+    start_daily_plan_workflow,
     start_invoice_workflow,
     start_policy_workflow,
     start_vaccination_workflow,
@@ -77,6 +80,10 @@ async def reconcile_workflows(
             snapshot = await invoices.snapshot_of(session, invoice)
             await start_invoice_workflow(client, snapshot, restart_closed=True)
 
+        async def start_daily_plan(plan: DailyPlan) -> bool:
+            # False: its workflow ran and ended (it alerted at the deadline): nothing to restart
+            return await start_daily_plan_workflow(client, await daily_plans.snapshot_of(session, plan))
+
         expected: list[tuple[str, Callable[[], Awaitable[object]]]] = [
             *(
                 (appointment_workflow_id(a.id), partial(restart_appointment, a))
@@ -94,12 +101,15 @@ async def reconcile_workflows(
                 (invoice_workflow_id(i.id), partial(restart_invoice, i))
                 for i in await invoices.open_invoices(session)
             ),
+            *(  # a draft whose workflow never started (its day is recent: its deadline may still matter)
+                (daily_plan_workflow_id(p.id), partial(start_daily_plan, p))
+                for p in await daily_plans.drafts_since(session, since.date())
+            ),
         ]
         for workflow_id, restart in expected:
             report.scanned += 1
             tick(1)
-            if await needs_start(client, workflow_id):
-                await restart()
+            if await needs_start(client, workflow_id) and await restart() is not False:
                 report.started.append(workflow_id)
         for business_id in await businesses_with_digest(session):
             report.scanned += 1

@@ -242,3 +242,19 @@ class InAppNotificationOut(Resource):
     link: str | None
     created_at: Instant | None
     read_at: Instant | None
+
+
+class ProjectOut(Resource):
+    id: int
+    name: str
+    status: str
+    ends_on: Day | None
+
+
+class DailyPlanOut(Resource):
+    id: int
+    project_id: int
+    plan_date: Day
+    status: str
+    submitted_at: Instant | None
+    workflow_id: str

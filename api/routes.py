@@ -11,6 +11,7 @@ from api import (
     appointments,
     businesses,
     calls,
+    daily_plans,
     health,
     health_checks,
     invoices,
@@ -43,6 +44,7 @@ MODULES = (
     stats,
     staff,
     invoices,
+    daily_plans,
 )
 # Static paths first: aiohttp resolves in registration order, so /v1/calls/cleanup must come before
 # /v1/calls/{call_id} and /v1/vaccinations/upcoming before /v1/vaccinations/{vaccination_id}.

@@ -281,3 +281,15 @@ class MarkRead(Strict):
     ids: list[DbId] | None = Field(
         default=None, max_length=500, description="null or absent: every unread one"
     )
+
+
+class ProjectCreate(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    ends_on: Day | None = Field(default=None, description="planned end (company-local); null: open-ended")
+
+
+class DailyPlanCreate(Strict):
+    """A project's plan for one company-local day; a repeat for the same day answers 200 with the first."""
+
+    project_id: DbId
+    plan_date: Day

@@ -11,11 +11,13 @@ from api.resources import (
     BusinessOut,
     CallOut,
     CustomerOut,
+    DailyPlanOut,
     InAppNotificationOut,
     InvoiceOut,
     NotificationOut,
     PetOut,
     PolicyOut,
+    ProjectOut,
     Rating,
     StaffUserOut,
     VaccinationOut,
@@ -26,11 +28,13 @@ from db.models import (
     Business,
     Call,
     Customer,
+    DailyPlan,
     InAppNotification,
     Invoice,
     NotificationLog,
     Pet,
     Policy,
+    Project,
     StaffUser,
     TemplateOverride,
     Vaccination,
@@ -39,6 +43,7 @@ from domain.automation import AutomationSettings
 from domain.ids import (
     appointment_workflow_id,
     broadcast_workflow_id,
+    daily_plan_workflow_id,
     invoice_workflow_id,
     policy_workflow_id,
     vaccination_workflow_id,
@@ -262,5 +267,29 @@ def in_app_notification_json(note: InAppNotification) -> dict[str, Any]:
             "link": note.link,
             "created_at": _iso(note.created_at),
             "read_at": _iso(note.read_at),
+        }
+    ).model_dump(mode="json")
+
+
+def project_json(project: Project) -> dict[str, Any]:
+    return ProjectOut.model_validate(
+        {
+            "id": project.id,
+            "name": project.name,
+            "status": project.status.value,
+            "ends_on": _iso(project.ends_on),
+        }
+    ).model_dump(mode="json")
+
+
+def daily_plan_json(plan: DailyPlan) -> dict[str, Any]:
+    return DailyPlanOut.model_validate(
+        {
+            "id": plan.id,
+            "project_id": plan.project_id,
+            "plan_date": plan.plan_date.isoformat(),
+            "status": plan.status.value,
+            "submitted_at": _iso(plan.submitted_at),
+            "workflow_id": daily_plan_workflow_id(plan.id),
         }
     ).model_dump(mode="json")

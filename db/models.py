@@ -31,9 +31,11 @@ from domain.statuses import (
     AppointmentStatus,
     CallStatus,
     Channel,
+    DailyPlanStatus,
     InvoiceStatus,
     NotificationStatus,
     PolicyStatus,
+    ProjectStatus,
     VaccinationStatus,
 )
 
@@ -607,3 +609,38 @@ class InAppNotification(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Project(Base):
+    """A construction project of a company (its daily plans, and later its weather and digests)."""
+
+    __tablename__ = "projects"
+    __table_args__ = (Index("ix_projects_business_status", "business_id", "status"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[ProjectStatus] = mapped_column(
+        _str_enum(ProjectStatus, "project_status"), default=ProjectStatus.ACTIVE
+    )
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class DailyPlan(Base):
+    """A project's plan for one company-local day; its workflow (``daily-plan-<id>``) sleeps until the
+    deadline (``daily_plan_deadline``, default 17:00 local) and alerts if it is still a draft."""
+
+    __tablename__ = "daily_plans"
+    __table_args__ = (UniqueConstraint("project_id", "plan_date", name="uq_daily_plans_project_date"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    plan_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[DailyPlanStatus] = mapped_column(
+        _str_enum(DailyPlanStatus, "daily_plan_status"), default=DailyPlanStatus.DRAFT
+    )
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

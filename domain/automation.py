@@ -67,6 +67,12 @@ class AutomationSettings(BaseModel):
         "overdue (up to 10 distinct whole days, 2 to 366; day 1 is the overdue notice itself)",
     )
 
+    daily_plan_deadline: LocalTime = Field(
+        default=time(17, 0),
+        description="construction: a project's daily plan still in draft at this company-local time on its "
+        "day is alerted to admins and PMs",
+    )
+
     @field_validator("invoice_escalation_days")
     @classmethod
     def _escalation_days(cls, days: list[int]) -> list[int]:

@@ -22,6 +22,10 @@ def invoice_workflow_id(invoice_id: int) -> str:
     return f"invoice-{invoice_id}"
 
 
+def daily_plan_workflow_id(plan_id: int) -> str:
+    return f"daily-plan-{plan_id}"
+
+
 def broadcast_workflow_id(broadcast_id: int) -> str:
     return f"broadcast-{broadcast_id}"
 

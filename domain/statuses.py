@@ -87,3 +87,16 @@ class StaffRole(enum.StrEnum):
     ADMIN = "admin"
     ACCOUNTING = "accounting"
     PM = "pm"
+
+
+class DailyPlanStatus(enum.StrEnum):
+    """A project's plan for one day: ``draft`` until submitted; still a draft at its deadline -> alert."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+
+
+class ProjectStatus(enum.StrEnum):
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    ARCHIVED = "archived"

@@ -12,6 +12,7 @@ from activities.admin_digest import AdminDigestActivities
 from activities.appointments import AppointmentActivities
 from activities.batch_jobs import BatchJobActivities
 from activities.cleanup import CleanupActivities
+from activities.daily_plans import DailyPlanActivities
 from activities.health import HealthActivities
 from activities.invoices import InvoiceActivities
 from activities.notifications import Checkpoint, NotificationActivities
@@ -26,6 +27,7 @@ from keeptime.settings import Settings
 from workflows.admin_digest import AdminDigestWorkflow
 from workflows.appointment import AppointmentWorkflow
 from workflows.broadcast import BroadcastWorkflow
+from workflows.daily_plan import DailyPlanWorkflow
 from workflows.health_check import DatabaseHealthCheckWorkflow
 from workflows.invoice import InvoiceWorkflow
 from workflows.jobs import (
@@ -43,6 +45,7 @@ WORKFLOWS: Sequence[type] = (
     AppointmentWorkflow,
     VaccinationWorkflow,
     InvoiceWorkflow,
+    DailyPlanWorkflow,
     PolicyWorkflow,
     DatabaseHealthCheckWorkflow,
     ReconcilerWorkflow,
@@ -72,6 +75,7 @@ def build_activities(
     appointments = AppointmentActivities(sessions)
     vaccinations = VaccinationActivities(sessions)
     invoices = InvoiceActivities(sessions)
+    daily_plans = DailyPlanActivities(sessions)
     reconciler = ReconcilerActivities(sessions, client)
     rollout = RolloutActivities(sessions, client)
     digests = AdminDigestActivities(sessions)
@@ -95,6 +99,8 @@ def build_activities(
         rollout.mark_rolled_out,
         rollout.ensure_admin_digest,
         digests.plan_digest,
+        daily_plans.load_daily_plan,
+        daily_plans.act_on_plan_deadline,
         invoices.load_invoice,
         invoices.act_on_invoice_moment,
         vaccinations.load_vaccination,

@@ -6,7 +6,8 @@ themselves 35 minutes after they start) with customers in six locales (de, en, e
 which reads its business's language) and different preferences, appointments across the next five days,
 pets with vaccinations expiring over the next months, policies ending over the next three months, and a few
 chat rooms, and a construction company in Chicago (an admin, an accountant and a PM; invoices, some
-falling due this week, one already overdue, one a draft). Every appointment, invoice, vaccination and
+falling due this week, one already overdue, one a draft; a project with daily
+plans in draft for today and the next two days). Every appointment, invoice, daily plan, vaccination and
 policy gets its workflow, so the Web UI (http://localhost:8233) fills with sleeping workflows at once.
 Run it with the stack up.
 """
@@ -22,7 +23,7 @@ from zoneinfo import ZoneInfo
 from temporalio.client import Client
 from tqdm import tqdm
 
-from db import pets, staff, tenants
+from db import daily_plans, pets, staff, tenants
 from db.engine import SessionFactory, create_engine, create_session_factory
 from db.models import ChatRoom
 from domain.automation import AutomationSettings
@@ -31,6 +32,7 @@ from domain.statuses import InvoiceStatus
 from keeptime.settings import get_settings
 from keeptime.temporal_client import connect_temporal
 from services.appointments import book_appointment
+from services.daily_plans import create_daily_plan
 from services.invoices import create_invoice
 from services.policies import register_policy
 from services.settings import business_created
@@ -260,4 +262,8 @@ async def _builder(sessions: SessionFactory, client: Client, rng: random.Random)
             {**draft, "due_on": today + timedelta(days=30), "status": InvoiceStatus.DRAFT},
         )
         bar.update()
+    async with sessions() as session:
+        project = await daily_plans.add_project(session, business_id, {"name": "Lakeside Offices"})
+    for days in range(3):  # drafts of today and the next two days: asleep until 17:00 local
+        await create_daily_plan(sessions, client, business_id, project.id, today + timedelta(days=days))
     return key

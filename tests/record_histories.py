@@ -294,3 +294,25 @@ async def test_record_invoice_history(
         await eventually(replanned, what="the new due date's timeline")
         await invoices.pay(sessions, skipping_env.client, business_id, row.id)
         await _save(handle, "invoice_ladder_moved_paid")
+
+
+async def test_record_daily_plan_history(
+    skipping_env: WorkflowEnvironment, sessions: SessionFactory, settings: Settings
+) -> None:
+    """A draft plan two days out: asleep until 17:00 local, still a draft, admins and PMs alerted."""
+    from datetime import UTC, datetime
+
+    from db import daily_plans
+    from domain.ids import daily_plan_workflow_id
+    from services.daily_plans import create_daily_plan
+    from tests.invoice_support import company
+
+    business_id, _ = await company(sessions)
+    async with sessions() as session:
+        project = await daily_plans.add_project(session, business_id, {"name": "Site"})
+    async with running_worker(skipping_env.client, sessions, settings):
+        day = datetime.now(UTC).date() + timedelta(days=2)
+        plan, _ = await create_daily_plan(sessions, skipping_env.client, business_id, project.id, day)
+        await _save(
+            skipping_env.client.get_workflow_handle(daily_plan_workflow_id(plan.id)), "daily_plan_alerted"
+        )

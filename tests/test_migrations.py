@@ -21,6 +21,8 @@ EXPECTED_TABLES = {
     "staff_users",
     "invoices",
     "in_app_notifications",
+    "projects",
+    "daily_plans",
     "businesses",
     "customers",
     "appointments",

@@ -10,10 +10,12 @@ from sqlalchemy import func, select
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
+from db import daily_plans
 from db.engine import SessionFactory
 from db.models import NotificationLog, Pet
 from domain.ids import (
     appointment_workflow_id,
+    daily_plan_workflow_id,
     invoice_workflow_id,
     policy_workflow_id,
     vaccination_workflow_id,
@@ -22,6 +24,7 @@ from domain.job_types import JobMetrics, ReconcileInput
 from domain.task_queues import MAINTENANCE
 from keeptime.settings import Settings
 from services.appointments import book_appointment
+from services.daily_plans import create_daily_plan
 from services.invoices import create_invoice
 from services.vaccinations import register_vaccination
 from tests.appointment_support import eventually
@@ -75,7 +78,13 @@ async def test_terminated_workflows_come_back_once_and_send_nothing_twice(
                 "due_on": date.today() + timedelta(days=60),
             },
         )
+        async with sessions() as session:
+            project = await daily_plans.add_project(session, insurer.business.id, {"name": "Site"})
+        plan, _ = await create_daily_plan(
+            sessions, client, insurer.business.id, project.id, date.today() + timedelta(days=5)
+        )
         ids = [
+            daily_plan_workflow_id(plan.id),
             appointment_workflow_id(appointment.id),
             policy_workflow_id(policy.id),
             vaccination_workflow_id(record.id),
@@ -101,14 +110,14 @@ async def test_terminated_workflows_come_back_once_and_send_nothing_twice(
                 await client.get_workflow_handle(workflow_id).describe()
             ).status == WorkflowExecutionStatus.RUNNING
         second = await reconcile()
-        await eventually(lambda: _planned(client, ids[1]), what="the restarted policy to plan")
-        await eventually(lambda: _announced(client, ids[0]), what="the restarted booking to announce itself")
+        await eventually(lambda: _planned(client, ids[2]), what="the restarted policy to plan")
+        await eventually(lambda: _announced(client, ids[1]), what="the restarted booking to announce itself")
         assert (
             await _sent(sessions) == messages_before
         )  # the restarted booking found its confirmation settled
-    assert (first.scanned, first.changed) == (4, 4)
+    assert (first.scanned, first.changed) == (5, 5)
     assert sorted(first.details) == sorted(f"started {i}" for i in ids)
-    assert (second.scanned, second.changed) == (4, 0)
+    assert (second.scanned, second.changed) == (5, 0)
 
 
 async def _sent_two(sessions: SessionFactory) -> bool:

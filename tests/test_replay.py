@@ -41,6 +41,7 @@ def test_there_are_histories_for_every_long_lived_workflow() -> None:
         "settings_rollout_with_digest",
         "admin_digest",
         "invoice_ladder_moved_paid",
+        "daily_plan_alerted",
     } <= names
 
 

@@ -16,9 +16,11 @@ from db.models import Policy, Vaccination
 from domain import search_attributes as attrs
 from domain.admin_digest import AdminDigestInput
 from domain.appointment_types import AppointmentInput, AppointmentSnapshot
+from domain.daily_plan_types import DailyPlanInput, DailyPlanSnapshot
 from domain.ids import (
     admin_digest_workflow_id,
     appointment_workflow_id,
+    daily_plan_workflow_id,
     invoice_workflow_id,
     policy_workflow_id,
     settings_rollout_workflow_id,
@@ -30,6 +32,7 @@ from domain.rollout_types import RolloutInput, SettingsChanged
 from domain.task_queues import APPOINTMENTS, CALLS, MAINTENANCE
 from domain.vaccination_types import VaccinationInput, VaccinationSnapshot
 from workflows.appointment import AppointmentWorkflow
+from workflows.daily_plan import DailyPlanWorkflow
 from workflows.invoice import InvoiceWorkflow
 from workflows.policy import PolicyWorkflow
 from workflows.vaccination import VaccinationWorkflow
@@ -120,6 +123,30 @@ async def start_invoice_workflow(
             static_summary=f"Invoice {snapshot.invoice_id} · due {snapshot.due_on:%a %d %b %Y} "
             f"{snapshot.time_zone}",
         )
+
+
+async def start_daily_plan_workflow(client: Client, snapshot: DailyPlanSnapshot) -> bool:
+    """Start ``daily-plan-<id>`` unless it runs or has run (the API, a retried request and the reconciler
+    call it); False when it has run and ended."""
+    try:
+        await client.start_workflow(
+            DailyPlanWorkflow.run,
+            DailyPlanInput(plan_id=snapshot.plan_id, business_id=snapshot.business_id, snapshot=snapshot),
+            id=daily_plan_workflow_id(snapshot.plan_id),
+            task_queue=MAINTENANCE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            # A run that completed (it alerted, or the plan was submitted) is final; one that was terminated
+            # or failed may run again (the reconciler's case).
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            search_attributes=attrs.entity_attributes(
+                snapshot.business_id, "daily_plan", snapshot.status.value
+            ),
+            static_summary=f"Daily plan {snapshot.plan_id} of project {snapshot.project_id} · "
+            f"{snapshot.plan_date:%a %d %b %Y}, deadline {snapshot.deadline:%H:%M} UTC",
+        )
+    except WorkflowAlreadyStartedError:
+        return False
+    return True
 
 
 ROLLOUT_WORKFLOW = "SettingsRolloutWorkflow"  # by name: the rollout's activities start workflows through here

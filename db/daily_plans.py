@@ -1,0 +1,155 @@
+"""Projects and their daily plans: create (idempotent per project and day), submit, and the deadline's one
+transaction (alert admins and PMs if the plan is still a draft)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Business, DailyPlan, InAppNotification, Project, StaffUser
+from domain.automation import AutomationSettings
+from domain.daily_plan_types import DailyPlanSnapshot, DeadlineInput, DeadlineResult
+from domain.statuses import DailyPlanStatus, ProjectStatus, StaffRole
+from domain.timekeeping import local_wall_time
+
+TOLD_OF_LATE_PLANS = (StaffRole.ADMIN, StaffRole.PM)
+
+
+async def add_project(session: AsyncSession, business_id: int, values: dict[str, Any]) -> Project:
+    async with session.begin():
+        project = Project(business_id=business_id, status=ProjectStatus.ACTIVE, **values)
+        session.add(project)
+    return project
+
+
+async def projects(session: AsyncSession, business_id: int) -> list[Project]:
+    rows = await session.execute(
+        select(Project).where(Project.business_id == business_id).order_by(Project.id)
+    )
+    return list(rows.scalars())
+
+
+async def project_of(session: AsyncSession, business_id: int, project_id: int) -> Project | None:
+    project = await session.get(Project, project_id)
+    return project if project is not None and project.business_id == business_id else None
+
+
+@dataclass(frozen=True)
+class Created:
+    plan: DailyPlan
+    created: bool
+    snapshot: DailyPlanSnapshot
+
+
+async def create(session: AsyncSession, business_id: int, project_id: int, plan_date: date) -> Created:
+    """The project's plan for the day (a repeat finds the one there is). Commits."""
+    async with session.begin():
+        inserted = await session.execute(
+            insert(DailyPlan)
+            .values(business_id=business_id, project_id=project_id, plan_date=plan_date)
+            .on_conflict_do_nothing(index_elements=["project_id", "plan_date"])
+            .returning(DailyPlan.id)
+        )
+        new_id = inserted.scalar()
+        plan = (
+            await session.execute(
+                select(DailyPlan).where(DailyPlan.project_id == project_id, DailyPlan.plan_date == plan_date)
+            )
+        ).scalar_one()
+        return Created(plan, new_id is not None, await snapshot_of(session, plan))
+
+
+async def plan_of(
+    session: AsyncSession, business_id: int, plan_id: int, *, lock: bool = False
+) -> DailyPlan | None:
+    query = select(DailyPlan).where(DailyPlan.id == plan_id, DailyPlan.business_id == business_id)
+    return (await session.execute(query.with_for_update() if lock else query)).scalar_one_or_none()
+
+
+async def drafts_since(session: AsyncSession, day: date) -> list[DailyPlan]:
+    """Draft plans of ``day`` or later (the reconciler's list: each should have its workflow)."""
+    rows = await session.execute(
+        select(DailyPlan).where(DailyPlan.status == DailyPlanStatus.DRAFT, DailyPlan.plan_date >= day)
+    )
+    return list(rows.scalars())
+
+
+def deadline_of(plan_date: date, deadline: Any, zone: ZoneInfo) -> datetime:
+    """``daily_plan_deadline`` on the plan's company-local day, as a UTC instant (DST-correct)."""
+    return local_wall_time(datetime.combine(plan_date, deadline, tzinfo=zone), deadline, zone)
+
+
+async def snapshot_of(session: AsyncSession, plan: DailyPlan) -> DailyPlanSnapshot:
+    business = await session.get(Business, plan.business_id)
+    assert business is not None  # foreign key
+    settings = AutomationSettings.from_stored(business.automation).settings
+    return DailyPlanSnapshot(
+        plan_id=plan.id,
+        business_id=plan.business_id,
+        project_id=plan.project_id,
+        plan_date=plan.plan_date,
+        status=plan.status,
+        deadline=deadline_of(plan.plan_date, settings.daily_plan_deadline, ZoneInfo(business.time_zone)),
+    )
+
+
+async def submit(session: AsyncSession, business_id: int, plan_id: int, at: datetime) -> DailyPlan | None:
+    """Submit the plan (a repeat changes nothing). Commits; None: no such plan."""
+    async with session.begin():
+        plan = await plan_of(session, business_id, plan_id, lock=True)
+        if plan is not None and plan.status == DailyPlanStatus.DRAFT:
+            plan.status, plan.submitted_at = DailyPlanStatus.SUBMITTED, at
+    return plan
+
+
+async def act_on_deadline(session: AsyncSession, deadline: DeadlineInput) -> DeadlineResult | None:
+    """At the deadline, under the row's lock: a plan still in draft alerts the company's admins and PMs,
+    once each (UNIQUE keys); a submitted one alerts nobody. None: the plan is gone."""
+    async with session.begin():
+        plan = await plan_of(session, deadline.business_id, deadline.plan_id, lock=True)
+        if plan is None:
+            return None
+        alerted = 0
+        if plan.status == DailyPlanStatus.DRAFT:
+            alerted = await _alert(session, plan, deadline.deadline)
+        return DeadlineResult(alerted=alerted, snapshot=await snapshot_of(session, plan))
+
+
+async def _alert(session: AsyncSession, plan: DailyPlan, deadline: datetime) -> int:
+    project = await session.get(Project, plan.project_id)
+    assert project is not None  # foreign key
+    users = await session.execute(
+        select(StaffUser.id).where(
+            StaffUser.business_id == plan.business_id,
+            StaffUser.roles.overlap([role.value for role in TOLD_OF_LATE_PLANS]),
+        )
+    )
+    key = f"daily_plan:{plan.id}:daily_plan.incomplete:{deadline.isoformat()}"
+    rows = [
+        {
+            "business_id": plan.business_id,
+            "user_id": user_id,
+            "message_key": f"{key}:user:{user_id}",
+            "event": "daily_plan.incomplete",
+            "entity_type": "daily_plan",
+            "entity_id": plan.id,
+            "title": f"The daily plan of {project.name} for {plan.plan_date:%a %d %b} is still a draft"[:300],
+            "link": f"/v1/daily-plans/{plan.id}",
+        }
+        for user_id in users.scalars()
+    ]
+    if not rows:
+        return 0
+    created = await session.execute(
+        insert(InAppNotification)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["message_key"])
+        .returning(InAppNotification.id)
+    )
+    return len(created.scalars().all())
