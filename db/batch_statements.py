@@ -141,7 +141,21 @@ NOTIFICATION_LOG_DELETE = text(
     """
 )
 
+IN_APP_NOTIFICATION_ARCHIVE = text(
+    """
+    WITH batch AS (
+        SELECT id FROM in_app_notifications
+         WHERE id > :after AND archived_at IS NULL AND read_at < :cutoff
+         ORDER BY id LIMIT :limit
+    ), changed AS (
+        UPDATE in_app_notifications n SET archived_at = :now FROM batch b WHERE n.id = b.id RETURNING n.id
+    )
+    """
+    + _RESULT
+)
+
 STATEMENTS: dict[str, TextClause] = {
+    "in-app-notification-archive": IN_APP_NOTIFICATION_ARCHIVE,
     "appointment-archive": APPOINTMENT_ARCHIVE,
     "chat-room-archive": CHAT_ROOM_ARCHIVE,
     "call-record-cleanup": CALL_RECORD_CLEANUP,

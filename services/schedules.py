@@ -150,6 +150,14 @@ JOBS: Sequence[Job] = (
         period=timedelta(days=28),
     ),
     Job(
+        "in-app-notification-archive",
+        "Archive in-app notifications read more than 30 days ago (Sundays 02:00 UTC)",
+        BatchJobWorkflow.run,
+        BatchJobInput(job="in-app-notification-archive", older_than_days=30),
+        cron="0 2 * * 0",
+        period=timedelta(days=7),
+    ),
+    Job(
         "database-health-check",
         "Database health check (daily 04:30 UTC)",
         DatabaseHealthCheckWorkflow.run,

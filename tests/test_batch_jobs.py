@@ -13,7 +13,18 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from db.engine import SessionFactory
-from db.models import Appointment, BusinessStats, Call, ChatRoom, Customer, PlatformDailyStats, Policy, Review
+from db.models import (
+    Appointment,
+    BusinessStats,
+    Call,
+    ChatRoom,
+    Customer,
+    InAppNotification,
+    PlatformDailyStats,
+    Policy,
+    Review,
+    StaffUser,
+)
 from domain.job_types import BatchJobInput, JobBatchInput, JobBatchResult, JobMetrics, PlatformStatsInput
 from domain.statuses import AppointmentStatus, CallStatus
 from domain.task_queues import MAINTENANCE
@@ -112,6 +123,37 @@ async def test_chat_rooms_idle_for_six_months_are_archived_not_deleted(
         rows = {r.id: r.archived_at for r in (await session.execute(select(ChatRoom))).scalars()}
     assert len(rows) == 3
     assert [rows[r.id] is not None for r in rooms] == [True, False, True]
+
+
+async def test_in_app_notifications_read_over_30_days_ago_are_archived_unread_ones_never(
+    skipping_env: WorkflowEnvironment, sessions: SessionFactory, provider_settings: Settings
+) -> None:
+    business = await make_business(sessions)
+    async with sessions() as session:
+        user = StaffUser(business_id=business.id, name="Ana", email="ana@example.com", roles=["admin"])
+        session.add(user)
+        await session.flush()
+        notes = [
+            InAppNotification(
+                business_id=business.id,
+                user_id=user.id,
+                message_key=f"k{n}",
+                event="invoice.overdue",
+                entity_type="invoice",
+                entity_id=1,
+                title="t",
+                read_at=None if days is None else NOW - timedelta(days=days),
+            )
+            for n, days in enumerate((31, 29, None, 400))
+        ]
+        session.add_all(notes)
+        await session.commit()
+    job = BatchJobInput(job="in-app-notification-archive", older_than_days=30)
+    first, second = await _twice(skipping_env, sessions, provider_settings, job)
+    assert (first.changed, second.changed) == (2, 0)
+    async with sessions() as session:
+        rows = {n.id: n.archived_at for n in (await session.execute(select(InAppNotification))).scalars()}
+    assert [rows[n.id] is not None for n in notes] == [True, False, False, True]
 
 
 async def test_call_records_older_than_30_days_are_deleted_unless_still_scheduled(
