@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from aiohttp import web
 
 from api.auth import require_business
@@ -28,6 +30,22 @@ async def add_project(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         project = await store.add_project(session, business_id, body.model_dump())
     return web.json_response(project_json(project), status=201)
+
+
+@routes.post(
+    "/v1/projects/{project_id}/complete",
+    "Mark the project completed (the project-archive job archives it 90 days later); a repeat: no change",
+    ok={"200": "project"},
+)
+async def complete_project(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    async with request.app[SESSIONS]() as session:
+        project = await store.complete_project(
+            session, business_id, path_id(request, "project_id"), datetime.now(UTC)
+        )
+    if project is None:
+        raise ApiError(404, "not_found", "no such project")
+    return web.json_response(project_json(project))
 
 
 @routes.get("/v1/projects", "The company's projects", ok={"200": "items"})

@@ -154,7 +154,21 @@ IN_APP_NOTIFICATION_ARCHIVE = text(
     + _RESULT
 )
 
+PROJECT_ARCHIVE = text(
+    """
+    WITH batch AS (
+        SELECT id FROM projects
+         WHERE id > :after AND status = 'completed' AND completed_at < :cutoff
+         ORDER BY id LIMIT :limit
+    ), changed AS (
+        UPDATE projects p SET status = 'archived' FROM batch b WHERE p.id = b.id RETURNING p.id
+    )
+    """
+    + _RESULT
+)
+
 STATEMENTS: dict[str, TextClause] = {
+    "project-archive": PROJECT_ARCHIVE,
     "in-app-notification-archive": IN_APP_NOTIFICATION_ARCHIVE,
     "appointment-archive": APPOINTMENT_ARCHIVE,
     "chat-room-archive": CHAT_ROOM_ARCHIVE,

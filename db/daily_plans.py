@@ -35,6 +35,19 @@ async def projects(session: AsyncSession, business_id: int) -> list[Project]:
     return list(rows.scalars())
 
 
+async def complete_project(
+    session: AsyncSession, business_id: int, project_id: int, at: datetime
+) -> Project | None:
+    """An active project is completed (a repeat, or an archived one, is left as it is). Commits."""
+    async with session.begin():
+        project = await session.get(Project, project_id, with_for_update=True)
+        if project is None or project.business_id != business_id:
+            return None
+        if project.status == ProjectStatus.ACTIVE:
+            project.status, project.completed_at = ProjectStatus.COMPLETED, at
+    return project
+
+
 async def project_of(session: AsyncSession, business_id: int, project_id: int) -> Project | None:
     project = await session.get(Project, project_id)
     return project if project is not None and project.business_id == business_id else None

@@ -158,6 +158,14 @@ JOBS: Sequence[Job] = (
         period=timedelta(days=7),
     ),
     Job(
+        "project-archive",
+        "Archive construction projects completed more than 90 days ago (daily 04:15 UTC)",
+        BatchJobWorkflow.run,
+        BatchJobInput(job="project-archive", older_than_days=90),
+        cron="15 4 * * *",
+        period=timedelta(days=1),
+    ),
+    Job(
         "database-health-check",
         "Database health check (daily 04:30 UTC)",
         DatabaseHealthCheckWorkflow.run,

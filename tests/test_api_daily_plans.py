@@ -63,3 +63,7 @@ async def test_bad_plans_name_the_field_and_other_tenants_see_nothing(api: Clien
     assert (await api.get(f"/v1/daily-plans/{plan['id']}", headers=other)).status == 404
     assert (await api.post(f"/v1/daily-plans/{plan['id']}/submit", headers=other)).status == 404
     assert (await api.post("/v1/projects", json={"name": ""}, headers=auth)).status == 422
+    assert (await api.post(f"/v1/projects/{project_id}/complete", headers=other)).status == 404
+    done = await (await api.post(f"/v1/projects/{project_id}/complete", headers=auth)).json()
+    again = await api.post(f"/v1/projects/{project_id}/complete", headers=auth)
+    assert done["status"] == "completed" and again.status == 200 and (await again.json()) == done

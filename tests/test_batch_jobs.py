@@ -22,11 +22,12 @@ from db.models import (
     InAppNotification,
     PlatformDailyStats,
     Policy,
+    Project,
     Review,
     StaffUser,
 )
 from domain.job_types import BatchJobInput, JobBatchInput, JobBatchResult, JobMetrics, PlatformStatsInput
-from domain.statuses import AppointmentStatus, CallStatus
+from domain.statuses import AppointmentStatus, CallStatus, ProjectStatus
 from domain.task_queues import MAINTENANCE
 from keeptime.settings import Settings
 from tests.factories import make_business, make_customer
@@ -154,6 +155,30 @@ async def test_in_app_notifications_read_over_30_days_ago_are_archived_unread_on
     async with sessions() as session:
         rows = {n.id: n.archived_at for n in (await session.execute(select(InAppNotification))).scalars()}
     assert [rows[n.id] is not None for n in notes] == [True, False, False, True]
+
+
+async def test_projects_completed_over_90_days_ago_are_archived_active_ones_never(
+    skipping_env: WorkflowEnvironment, sessions: SessionFactory, provider_settings: Settings
+) -> None:
+    business = await make_business(sessions)
+    async with sessions() as session:
+        projects = [
+            Project(
+                business_id=business.id,
+                name=f"P{n}",
+                status=ProjectStatus.ACTIVE if days is None else ProjectStatus.COMPLETED,
+                completed_at=None if days is None else NOW - timedelta(days=days),
+            )
+            for n, days in enumerate((91, 89, None, 500))
+        ]
+        session.add_all(projects)
+        await session.commit()
+    job = BatchJobInput(job="project-archive", older_than_days=90)
+    first, second = await _twice(skipping_env, sessions, provider_settings, job)
+    assert (first.changed, second.changed) == (2, 0)
+    async with sessions() as session:
+        rows = {p.id: p.status for p in (await session.execute(select(Project))).scalars()}
+    assert [rows[p.id].value for p in projects] == ["archived", "completed", "active", "archived"]
 
 
 async def test_call_records_older_than_30_days_are_deleted_unless_still_scheduled(
