@@ -258,3 +258,13 @@ class DailyPlanOut(Resource):
     status: str
     submitted_at: Instant | None
     workflow_id: str
+
+
+class InventoryItemOut(Resource):
+    id: int
+    name: str
+    unit: str
+    quantity: int
+    threshold: int
+    short: bool
+    shortage_alerted_at: Instant | None

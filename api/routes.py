@@ -14,6 +14,7 @@ from api import (
     daily_plans,
     health,
     health_checks,
+    inventory,
     invoices,
     jobs,
     metrics,
@@ -45,6 +46,7 @@ MODULES = (
     staff,
     invoices,
     daily_plans,
+    inventory,
 )
 # Static paths first: aiohttp resolves in registration order, so /v1/calls/cleanup must come before
 # /v1/calls/{call_id} and /v1/vaccinations/upcoming before /v1/vaccinations/{vaccination_id}.

@@ -7,7 +7,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from domain.automation import AutomationSettings, validate_time_zone
-from domain.limits import MAX_INVOICE_CENTS, Day, DbId, FieldValueError, Instant, LocaleName
+from domain.limits import MAX_INVOICE_CENTS, MAX_STOCK, Day, DbId, FieldValueError, Instant, LocaleName
 from domain.locales import CatalogLocaleName
 from domain.preferences import Preferences
 from domain.statuses import StaffRole
@@ -293,3 +293,26 @@ class DailyPlanCreate(Strict):
 
     project_id: DbId
     plan_date: Day
+
+
+class InventoryItemCreate(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    unit: str = Field(min_length=1, max_length=32, description="e.g. bags, m, pcs")
+    quantity: int = Field(ge=0, le=MAX_STOCK)
+    threshold: int = Field(
+        ge=0, le=MAX_STOCK, description="below this the item is short (told once per crossing)"
+    )
+
+
+class InventoryMovementCreate(Strict):
+    reference: str = Field(
+        min_length=1, max_length=64, description="yours, e.g. a delivery note: a repeat moves the stock once"
+    )
+    delta: int = Field(ge=-MAX_STOCK, le=MAX_STOCK, description="received (+) or used (-); not 0")
+
+    @field_validator("delta")
+    @classmethod
+    def _not_zero(cls, delta: int) -> int:
+        if delta == 0:
+            raise ValueError("delta must not be 0")
+        return delta

@@ -13,6 +13,7 @@ from api.resources import (
     CustomerOut,
     DailyPlanOut,
     InAppNotificationOut,
+    InventoryItemOut,
     InvoiceOut,
     NotificationOut,
     PetOut,
@@ -30,6 +31,7 @@ from db.models import (
     Customer,
     DailyPlan,
     InAppNotification,
+    InventoryItem,
     Invoice,
     NotificationLog,
     Pet,
@@ -291,5 +293,19 @@ def daily_plan_json(plan: DailyPlan) -> dict[str, Any]:
             "status": plan.status.value,
             "submitted_at": _iso(plan.submitted_at),
             "workflow_id": daily_plan_workflow_id(plan.id),
+        }
+    ).model_dump(mode="json")
+
+
+def inventory_item_json(item: InventoryItem) -> dict[str, Any]:
+    return InventoryItemOut.model_validate(
+        {
+            "id": item.id,
+            "name": item.name,
+            "unit": item.unit,
+            "quantity": item.quantity,
+            "threshold": item.threshold,
+            "short": item.quantity < item.threshold,
+            "shortage_alerted_at": _iso(item.shortage_alerted_at),
         }
     ).model_dump(mode="json")

@@ -167,7 +167,42 @@ PROJECT_ARCHIVE = text(
     + _RESULT
 )
 
+# The daily safety net under the alert made when a movement crosses below the threshold (db/inventory.py):
+# an item short but never told (a threshold raised, a row changed outside the API) is told now, once; the
+# same lock and the same ``shortage_alerted_at`` as a movement's check, so the two never both tell.
+INVENTORY_SHORTAGE_CHECK = text(
+    """
+    WITH batch AS (
+        SELECT id FROM inventory_items WHERE id > :after ORDER BY id LIMIT :limit
+    ), short AS (
+        SELECT i.id, i.business_id, i.name, i.unit, i.quantity, i.threshold
+          FROM inventory_items i
+         WHERE i.id IN (SELECT id FROM batch)
+           AND i.quantity < i.threshold AND i.shortage_alerted_at IS NULL
+         FOR UPDATE
+    ), told AS (
+        INSERT INTO in_app_notifications
+               (business_id, user_id, message_key, event, entity_type, entity_id, title, link)
+        SELECT s.business_id, u.id,
+               'inventory_item:' || s.id || '\\:inventory.shortage\\:'
+                 || extract(epoch FROM CAST(:now AS timestamptz)) || '\\:user\\:' || u.id,
+               'inventory.shortage', 'inventory_item', s.id,
+               left(s.name || ': ' || s.quantity || ' ' || s.unit
+                    || ' left (threshold ' || s.threshold || ')', 300),
+               '/v1/inventory/' || s.id
+          FROM short s
+          JOIN staff_users u ON u.business_id = s.business_id AND u.roles && ARRAY['admin', 'pm']::varchar[]
+        ON CONFLICT (message_key) DO NOTHING
+        RETURNING id
+    ), changed AS (
+        UPDATE inventory_items i SET shortage_alerted_at = :now FROM short s WHERE i.id = s.id RETURNING i.id
+    )
+    """
+    + _RESULT
+)
+
 STATEMENTS: dict[str, TextClause] = {
+    "inventory-shortage-check": INVENTORY_SHORTAGE_CHECK,
     "project-archive": PROJECT_ARCHIVE,
     "in-app-notification-archive": IN_APP_NOTIFICATION_ARCHIVE,
     "appointment-archive": APPOINTMENT_ARCHIVE,

@@ -644,3 +644,40 @@ class DailyPlan(Base):
     )
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class InventoryItem(Base):
+    """A company's stock item; below ``threshold`` it is short. ``shortage_alerted_at`` is set when the
+    shortage was told (once per crossing) and cleared when the stock is back at or above the threshold."""
+
+    __tablename__ = "inventory_items"
+    __table_args__ = (
+        CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+        CheckConstraint("threshold >= 0", name="threshold_not_negative"),
+        UniqueConstraint("business_id", "name", name="uq_inventory_items_business_name"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str] = mapped_column(String(32))
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    threshold: Mapped[int] = mapped_column(BigInteger)
+    shortage_alerted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class InventoryMovement(Base):
+    """One change of an item's stock; ``reference`` (the caller's, e.g. a delivery note) is UNIQUE per item,
+    so a repeated request moves the stock once."""
+
+    __tablename__ = "inventory_movements"
+    __table_args__ = (UniqueConstraint("item_id", "reference", name="uq_inventory_movements_item_reference"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("inventory_items.id", ondelete="CASCADE"))
+    reference: Mapped[str] = mapped_column(String(64))
+    delta: Mapped[int] = mapped_column(BigInteger)
+    quantity_after: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

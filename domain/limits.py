@@ -21,6 +21,7 @@ DAY_S = 24 * 3600
 MAX_OFFSET_S = 366 * DAY_S  # reminders at most a year (and a day) ahead
 MAX_DELAY_S = 90 * DAY_S  # grace, auto-complete and review delays
 MAX_FEE_CENTS = 100_000_000  # one million in the business's currency
+MAX_STOCK = 10**12  # units of one inventory item (BIGINT; sums of movements stay far from its limit)
 MAX_INVOICE_CENTS = 10**13  # a hundred billion in the company's currency (fits BIGINT and JSON numbers)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)  # plus every delay above, still far from datetime.max

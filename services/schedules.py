@@ -158,6 +158,14 @@ JOBS: Sequence[Job] = (
         period=timedelta(days=7),
     ),
     Job(
+        "inventory-shortage-check",
+        "Tell admins and PMs of short inventory items never told (safety net; daily 08:00 UTC)",
+        BatchJobWorkflow.run,
+        BatchJobInput(job="inventory-shortage-check"),
+        cron="0 8 * * *",
+        period=timedelta(days=1),
+    ),
+    Job(
         "project-archive",
         "Archive construction projects completed more than 90 days ago (daily 04:15 UTC)",
         BatchJobWorkflow.run,

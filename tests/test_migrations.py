@@ -23,6 +23,8 @@ EXPECTED_TABLES = {
     "in_app_notifications",
     "projects",
     "daily_plans",
+    "inventory_items",
+    "inventory_movements",
     "businesses",
     "customers",
     "appointments",
