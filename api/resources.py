@@ -268,3 +268,12 @@ class InventoryItemOut(Resource):
     threshold: int
     short: bool
     shortage_alerted_at: Instant | None
+
+
+class TouchUpOut(Resource):
+    id: int
+    project_id: int
+    reference: str
+    title: str
+    priority: str
+    status: str

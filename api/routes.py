@@ -23,6 +23,7 @@ from api import (
     scheduler,
     staff,
     stats,
+    touch_ups,
     vaccinations,
     webhooks,
 )
@@ -47,6 +48,7 @@ MODULES = (
     invoices,
     daily_plans,
     inventory,
+    touch_ups,
 )
 # Static paths first: aiohttp resolves in registration order, so /v1/calls/cleanup must come before
 # /v1/calls/{call_id} and /v1/vaccinations/upcoming before /v1/vaccinations/{vaccination_id}.

@@ -10,7 +10,7 @@ from domain.automation import AutomationSettings, validate_time_zone
 from domain.limits import MAX_INVOICE_CENTS, MAX_STOCK, Day, DbId, FieldValueError, Instant, LocaleName
 from domain.locales import CatalogLocaleName
 from domain.preferences import Preferences
-from domain.statuses import StaffRole
+from domain.statuses import StaffRole, TouchUpPriority, TouchUpStatus
 
 TimeZone = Annotated[str, Field(max_length=64), AfterValidator(validate_time_zone)]
 Phone = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164, e.g. +4915112345678")]
@@ -316,3 +316,16 @@ class InventoryMovementCreate(Strict):
         if delta == 0:
             raise ValueError("delta must not be 0")
         return delta
+
+
+class TouchUpCreate(Strict):
+    reference: str = Field(
+        min_length=1, max_length=64, description="yours: a repeated request creates it once"
+    )
+    title: str = Field(min_length=1, max_length=300)
+    priority: TouchUpPriority
+
+
+class TouchUpUpdate(Patch):
+    priority: TouchUpPriority | None = None
+    status: TouchUpStatus | None = None

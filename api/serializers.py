@@ -21,6 +21,7 @@ from api.resources import (
     ProjectOut,
     Rating,
     StaffUserOut,
+    TouchUpOut,
     VaccinationOut,
 )
 from db.models import (
@@ -39,6 +40,7 @@ from db.models import (
     Project,
     StaffUser,
     TemplateOverride,
+    TouchUp,
     Vaccination,
 )
 from domain.automation import AutomationSettings
@@ -307,5 +309,18 @@ def inventory_item_json(item: InventoryItem) -> dict[str, Any]:
             "threshold": item.threshold,
             "short": item.quantity < item.threshold,
             "shortage_alerted_at": _iso(item.shortage_alerted_at),
+        }
+    ).model_dump(mode="json")
+
+
+def touch_up_json(touch_up: TouchUp) -> dict[str, Any]:
+    return TouchUpOut.model_validate(
+        {
+            "id": touch_up.id,
+            "project_id": touch_up.project_id,
+            "reference": touch_up.reference,
+            "title": touch_up.title,
+            "priority": touch_up.priority.value,
+            "status": touch_up.status.value,
         }
     ).model_dump(mode="json")

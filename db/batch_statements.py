@@ -201,7 +201,44 @@ INVENTORY_SHORTAGE_CHECK = text(
     + _RESULT
 )
 
+# The daily safety net under the alert made when a touch-up changes (db/touch_ups.py): a project with 3 or
+# more open high/urgent touch-ups never told is told now, once, under the same lock and marker.
+TOUCH_UP_CHECK = text(
+    """
+    WITH batch AS (
+        SELECT id FROM projects WHERE id > :after ORDER BY id LIMIT :limit
+    ), serious AS (
+        SELECT p.id, p.business_id, p.name, count(t.id) AS open_serious
+          FROM projects p
+          JOIN touch_ups t ON t.project_id = p.id AND t.status = 'open' AND t.priority IN ('high', 'urgent')
+         WHERE p.id IN (SELECT id FROM batch) AND p.touch_ups_alerted_at IS NULL
+         GROUP BY p.id HAVING count(t.id) >= 3
+    ), locked AS (
+        SELECT p.id FROM projects p WHERE p.id IN (SELECT id FROM serious) AND p.touch_ups_alerted_at IS NULL
+           FOR UPDATE
+    ), told AS (
+        INSERT INTO in_app_notifications
+               (business_id, user_id, message_key, event, entity_type, entity_id, title, link)
+        SELECT s.business_id, u.id,
+               'project:' || s.id || '\\:touch_ups.high_priority\\:'
+                 || extract(epoch FROM CAST(:now AS timestamptz)) || '\\:user\\:' || u.id,
+               'touch_ups.high_priority', 'project', s.id,
+               left(s.name || ': ' || s.open_serious || ' open high-priority touch-ups', 300),
+               '/v1/projects/' || s.id || '/touch-ups'
+          FROM serious s
+          JOIN locked l ON l.id = s.id
+          JOIN staff_users u ON u.business_id = s.business_id AND u.roles && ARRAY['admin', 'pm']::varchar[]
+        ON CONFLICT (message_key) DO NOTHING
+        RETURNING id
+    ), changed AS (
+        UPDATE projects p SET touch_ups_alerted_at = :now FROM locked l WHERE p.id = l.id RETURNING p.id
+    )
+    """
+    + _RESULT
+)
+
 STATEMENTS: dict[str, TextClause] = {
+    "touch-up-check": TOUCH_UP_CHECK,
     "inventory-shortage-check": INVENTORY_SHORTAGE_CHECK,
     "project-archive": PROJECT_ARCHIVE,
     "in-app-notification-archive": IN_APP_NOTIFICATION_ARCHIVE,

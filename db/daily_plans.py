@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Business, DailyPlan, InAppNotification, Project, StaffUser
+from db import staff
+from db.models import Business, DailyPlan, Project
 from domain.automation import AutomationSettings
 from domain.daily_plan_types import DailyPlanSnapshot, DeadlineInput, DeadlineResult
 from domain.statuses import DailyPlanStatus, ProjectStatus, StaffRole
@@ -137,32 +138,13 @@ async def act_on_deadline(session: AsyncSession, deadline: DeadlineInput) -> Dea
 async def _alert(session: AsyncSession, plan: DailyPlan, deadline: datetime) -> int:
     project = await session.get(Project, plan.project_id)
     assert project is not None  # foreign key
-    users = await session.execute(
-        select(StaffUser.id).where(
-            StaffUser.business_id == plan.business_id,
-            StaffUser.roles.overlap([role.value for role in TOLD_OF_LATE_PLANS]),
-        )
+    return await staff.tell(
+        session,
+        plan.business_id,
+        TOLD_OF_LATE_PLANS,
+        key=f"daily_plan:{plan.id}:daily_plan.incomplete:{deadline.isoformat()}",
+        event="daily_plan.incomplete",
+        entity=("daily_plan", plan.id),
+        title=f"The daily plan of {project.name} for {plan.plan_date:%a %d %b} is still a draft",
+        link=f"/v1/daily-plans/{plan.id}",
     )
-    key = f"daily_plan:{plan.id}:daily_plan.incomplete:{deadline.isoformat()}"
-    rows = [
-        {
-            "business_id": plan.business_id,
-            "user_id": user_id,
-            "message_key": f"{key}:user:{user_id}",
-            "event": "daily_plan.incomplete",
-            "entity_type": "daily_plan",
-            "entity_id": plan.id,
-            "title": f"The daily plan of {project.name} for {plan.plan_date:%a %d %b} is still a draft"[:300],
-            "link": f"/v1/daily-plans/{plan.id}",
-        }
-        for user_id in users.scalars()
-    ]
-    if not rows:
-        return 0
-    created = await session.execute(
-        insert(InAppNotification)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["message_key"])
-        .returning(InAppNotification.id)
-    )
-    return len(created.scalars().all())

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import InAppNotification, InventoryItem, InventoryMovement, StaffUser
+from db import staff
+from db.models import InventoryItem, InventoryMovement
 from domain.statuses import StaffRole
 
 TOLD_OF_SHORTAGES = (StaffRole.ADMIN, StaffRole.PM)
@@ -110,32 +111,13 @@ async def check_shortage(session: AsyncSession, item: InventoryItem, now: dateti
     if item.shortage_alerted_at is not None:
         return 0  # this crossing was told already
     item.shortage_alerted_at = now
-    users = await session.execute(
-        select(StaffUser.id).where(
-            StaffUser.business_id == item.business_id,
-            StaffUser.roles.overlap([role.value for role in TOLD_OF_SHORTAGES]),
-        )
+    return await staff.tell(
+        session,
+        item.business_id,
+        TOLD_OF_SHORTAGES,
+        key=f"inventory_item:{item.id}:inventory.shortage:{now.isoformat()}",
+        event="inventory.shortage",
+        entity=("inventory_item", item.id),
+        title=f"{item.name}: {item.quantity} {item.unit} left (threshold {item.threshold})",
+        link=f"/v1/inventory/{item.id}",
     )
-    key = f"inventory_item:{item.id}:inventory.shortage:{now.isoformat()}"
-    rows = [
-        {
-            "business_id": item.business_id,
-            "user_id": user_id,
-            "message_key": f"{key}:user:{user_id}",
-            "event": "inventory.shortage",
-            "entity_type": "inventory_item",
-            "entity_id": item.id,
-            "title": f"{item.name}: {item.quantity} {item.unit} left (threshold {item.threshold})"[:300],
-            "link": f"/v1/inventory/{item.id}",
-        }
-        for user_id in users.scalars()
-    ]
-    if not rows:
-        return 0
-    created = await session.execute(
-        insert(InAppNotification)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["message_key"])
-        .returning(InAppNotification.id)
-    )
-    return len(created.scalars().all())

@@ -12,7 +12,8 @@ from sqlalchemy import Select, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Business, InAppNotification, Invoice, StaffUser
+from db import staff
+from db.models import Business, Invoice
 from domain.automation import AutomationSettings
 from domain.invoice_timeline import days_overdue, invoice_moments, overdue_at
 from domain.invoice_types import InvoiceMomentInput, InvoiceMomentResult, InvoiceSnapshot
@@ -197,40 +198,23 @@ async def act_on_moment(session: AsyncSession, moment: InvoiceMomentInput) -> In
 
 
 async def _tell_staff(session: AsyncSession, invoice: Invoice, moment: InvoiceMomentInput) -> int:
-    users = await session.execute(
-        select(StaffUser.id).where(
-            StaffUser.business_id == invoice.business_id,
-            StaffUser.roles.overlap([role.value for role in TOLD_OF_OVERDUE]),
-        )
-    )
-    event = "invoice.overdue" if moment.kind == "overdue" else f"invoice.overdue_{moment.days_overdue}d"
+    overdue = moment.kind == "overdue"
+    event = "invoice.overdue" if overdue else f"invoice.overdue_{moment.days_overdue}d"
     title = (
         f"Invoice {invoice.number} is overdue"
-        if moment.kind == "overdue"
+        if overdue
         else f"Invoice {invoice.number} is {moment.days_overdue} days overdue"
     )
-    rows = [
-        {
-            "business_id": invoice.business_id,
-            "user_id": user_id,
-            "message_key": f"invoice:{invoice.id}:{event}:{moment.at.isoformat()}:user:{user_id}",
-            "event": event,
-            "entity_type": "invoice",
-            "entity_id": invoice.id,
-            "title": title[:300],
-            "link": f"/v1/invoices/{invoice.id}",
-        }
-        for user_id in users.scalars()
-    ]
-    if not rows:
-        return 0
-    created = await session.execute(
-        insert(InAppNotification)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["message_key"])
-        .returning(InAppNotification.id)
+    return await staff.tell(
+        session,
+        invoice.business_id,
+        TOLD_OF_OVERDUE,
+        key=f"invoice:{invoice.id}:{event}:{moment.at.isoformat()}",
+        event=event,
+        entity=("invoice", invoice.id),
+        title=title,
+        link=f"/v1/invoices/{invoice.id}",
     )
-    return len(created.scalars().all())
 
 
 def days_overdue_now(invoice: Invoice, now: datetime, time_zone: str) -> int:

@@ -36,6 +36,8 @@ from domain.statuses import (
     NotificationStatus,
     PolicyStatus,
     ProjectStatus,
+    TouchUpPriority,
+    TouchUpStatus,
     VaccinationStatus,
 )
 
@@ -625,6 +627,10 @@ class Project(Base):
     )
     ends_on: Mapped[date | None] = mapped_column(Date)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    touch_ups_alerted_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True),
+        comment="when 3+ open high/urgent touch-ups were told (once per crossing); NULL once below again",
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -681,3 +687,28 @@ class InventoryMovement(Base):
     delta: Mapped[int] = mapped_column(BigInteger)
     quantity_after: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class TouchUp(Base):
+    """A defect to fix on a project; ``reference`` (the caller's) is UNIQUE per project, so a repeated
+    request creates it once."""
+
+    __tablename__ = "touch_ups"
+    __table_args__ = (
+        UniqueConstraint("project_id", "reference", name="uq_touch_ups_project_reference"),
+        Index("ix_touch_ups_project_status", "project_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    reference: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(300))
+    priority: Mapped[TouchUpPriority] = mapped_column(_str_enum(TouchUpPriority, "touch_up_priority"))
+    status: Mapped[TouchUpStatus] = mapped_column(
+        _str_enum(TouchUpStatus, "touch_up_status"), default=TouchUpStatus.OPEN
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import InAppNotification, StaffUser
+from domain.statuses import StaffRole
 
 
 class StaffConflict(Exception):
@@ -94,3 +95,47 @@ async def mark_read(session: AsyncSession, user_id: int, ids: list[int] | None, 
     async with session.begin():
         result = await session.execute(statement)
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def tell(
+    session: AsyncSession,
+    business_id: int,
+    roles: tuple[StaffRole, ...],
+    *,
+    key: str,
+    event: str,
+    entity: tuple[str, int],
+    title: str,
+    link: str,
+) -> int:
+    """Create one in-app notification for each user of the company with one of ``roles``, inside the
+    caller's transaction. ``key`` names the moment (entity, event, instant); with the user it is UNIQUE, so
+    a repeat creates nothing. Returns how many were created."""
+    users = await session.execute(
+        select(StaffUser.id).where(
+            StaffUser.business_id == business_id, StaffUser.roles.overlap([role.value for role in roles])
+        )
+    )
+    entity_type, entity_id = entity
+    rows = [
+        {
+            "business_id": business_id,
+            "user_id": user_id,
+            "message_key": f"{key}:user:{user_id}",
+            "event": event,
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+            "title": title[:300],
+            "link": link,
+        }
+        for user_id in users.scalars()
+    ]
+    if not rows:
+        return 0
+    created = await session.execute(
+        insert(InAppNotification)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["message_key"])
+        .returning(InAppNotification.id)
+    )
+    return len(created.scalars().all())

@@ -100,3 +100,15 @@ class ProjectStatus(enum.StrEnum):
     ACTIVE = "active"
     COMPLETED = "completed"
     ARCHIVED = "archived"
+
+
+class TouchUpPriority(enum.StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class TouchUpStatus(enum.StrEnum):
+    OPEN = "open"
+    DONE = "done"

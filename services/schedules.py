@@ -166,6 +166,14 @@ JOBS: Sequence[Job] = (
         period=timedelta(days=1),
     ),
     Job(
+        "touch-up-check",
+        "Tell admins and PMs of projects with 3+ open high/urgent touch-ups never told (daily 09:00 UTC)",
+        BatchJobWorkflow.run,
+        BatchJobInput(job="touch-up-check"),
+        cron="0 9 * * *",
+        period=timedelta(days=1),
+    ),
+    Job(
         "project-archive",
         "Archive construction projects completed more than 90 days ago (daily 04:15 UTC)",
         BatchJobWorkflow.run,

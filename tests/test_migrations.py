@@ -25,6 +25,7 @@ EXPECTED_TABLES = {
     "daily_plans",
     "inventory_items",
     "inventory_movements",
+    "touch_ups",
     "businesses",
     "customers",
     "appointments",
