@@ -19,6 +19,7 @@ from api import (
     jobs,
     metrics,
     notifications,
+    payroll,
     policies,
     scheduler,
     staff,
@@ -49,6 +50,7 @@ MODULES = (
     daily_plans,
     inventory,
     touch_ups,
+    payroll,
 )
 # Static paths first: aiohttp resolves in registration order, so /v1/calls/cleanup must come before
 # /v1/calls/{call_id} and /v1/vaccinations/upcoming before /v1/vaccinations/{vaccination_id}.

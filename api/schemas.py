@@ -7,7 +7,16 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from domain.automation import AutomationSettings, validate_time_zone
-from domain.limits import MAX_INVOICE_CENTS, MAX_STOCK, Day, DbId, FieldValueError, Instant, LocaleName
+from domain.limits import (
+    MAX_FEE_CENTS,
+    MAX_INVOICE_CENTS,
+    MAX_STOCK,
+    Day,
+    DbId,
+    FieldValueError,
+    Instant,
+    LocaleName,
+)
 from domain.locales import CatalogLocaleName
 from domain.preferences import Preferences
 from domain.statuses import StaffRole, TouchUpPriority, TouchUpStatus
@@ -329,3 +338,22 @@ class TouchUpCreate(Strict):
 class TouchUpUpdate(Patch):
     priority: TouchUpPriority | None = None
     status: TouchUpStatus | None = None
+
+
+class EmployeeCreate(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    hourly_rate_cents: int = Field(ge=0, le=MAX_FEE_CENTS, description=f"0 to {MAX_FEE_CENTS}")
+
+
+class EmployeeRate(Strict):
+    hourly_rate_cents: int = Field(ge=0, le=MAX_FEE_CENTS, description="periods already computed keep theirs")
+
+
+class TimeEntryCreate(Strict):
+    reference: str = Field(min_length=1, max_length=64, description="yours: a repeated request logs once")
+    work_date: Day = Field(description="company-local day")
+    minutes: int = Field(ge=1, le=1440)
+
+
+class Recalculation(Strict):
+    reason: str = Field(min_length=1, max_length=500, description="kept in the period's audit")

@@ -34,6 +34,7 @@ from domain.statuses import (
     DailyPlanStatus,
     InvoiceStatus,
     NotificationStatus,
+    PayrollStatus,
     PolicyStatus,
     ProjectStatus,
     TouchUpPriority,
@@ -712,3 +713,72 @@ class TouchUp(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class Employee(Base):
+    """A company's employee who logs time; ``hourly_rate_cents`` is the current rate (snapshotted into each
+    payroll line when the period is computed)."""
+
+    __tablename__ = "employees"
+    __table_args__ = (CheckConstraint("hourly_rate_cents >= 0", name="rate_not_negative"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    hourly_rate_cents: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class TimeEntry(Base):
+    """Minutes an employee worked on a company-local day; ``reference`` UNIQUE per employee (logs once)."""
+
+    __tablename__ = "time_entries"
+    __table_args__ = (
+        UniqueConstraint("employee_id", "reference", name="uq_time_entries_employee_reference"),
+        CheckConstraint("minutes > 0 AND minutes <= 1440", name="minutes_in_a_day"),
+        Index("ix_time_entries_business_day", "business_id", "work_date"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id", ondelete="CASCADE"))
+    reference: Mapped[str] = mapped_column(String(64))
+    work_date: Mapped[date] = mapped_column(Date)
+    minutes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PayrollPeriod(Base):
+    """One company's payroll of one Monday-Sunday week: UNIQUE (business, week_start), so a second trigger
+    or a caught-up run never makes another. ``revision`` counts audited recalculations."""
+
+    __tablename__ = "payroll_periods"
+    __table_args__ = (UniqueConstraint("business_id", "week_start", name="uq_payroll_periods_business_week"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    week_start: Mapped[date] = mapped_column(Date)
+    status: Mapped[PayrollStatus] = mapped_column(
+        _str_enum(PayrollStatus, "payroll_status"), default=PayrollStatus.PENDING
+    )
+    total_cents: Mapped[int] = mapped_column(BigInteger)
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, comment="per employee: id, name, minutes, hourly_rate_cents (snapshot), pay_cents"
+    )
+    revision: Mapped[int] = mapped_column(Integer, server_default="1")
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PayrollRecalculation(Base):
+    """The audit of an explicit recalculation: who asked, why, and the totals before and after."""
+
+    __tablename__ = "payroll_recalculations"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("payroll_periods.id", ondelete="CASCADE"))
+    revision: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(500))
+    total_before_cents: Mapped[int] = mapped_column(BigInteger)
+    total_after_cents: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

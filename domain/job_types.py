@@ -163,3 +163,10 @@ class PlatformStatsResult(BaseModel):
     active_businesses: int
     reviews: int
     average_rating: float | None
+
+
+class WeeklyPayrollInput(BaseModel):
+    """Input of WeeklyPayrollWorkflow; ``at`` is fixed by the workflow (its clock), so a retried activity
+    decides the due week with the same instant."""
+
+    at: datetime | None = None

@@ -112,3 +112,10 @@ class TouchUpPriority(enum.StrEnum):
 class TouchUpStatus(enum.StrEnum):
     OPEN = "open"
     DONE = "done"
+
+
+class PayrollStatus(enum.StrEnum):
+    """A week's payroll period: ``pending`` review until approved (then it no longer changes)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"

@@ -16,6 +16,7 @@ from activities.daily_plans import DailyPlanActivities
 from activities.health import HealthActivities
 from activities.invoices import InvoiceActivities
 from activities.notifications import Checkpoint, NotificationActivities
+from activities.payroll import PayrollActivities
 from activities.policies import PolicyActivities
 from activities.providers import build_providers
 from activities.reconciler import ReconcilerActivities
@@ -35,6 +36,7 @@ from workflows.jobs import (
     NotificationLogCleanupWorkflow,
     PlatformStatsWorkflow,
     ReconcilerWorkflow,
+    WeeklyPayrollWorkflow,
 )
 from workflows.notification import NotificationWorkflow
 from workflows.policy import PolicyWorkflow
@@ -52,6 +54,7 @@ WORKFLOWS: Sequence[type] = (
     NotificationLogCleanupWorkflow,
     BatchJobWorkflow,
     PlatformStatsWorkflow,
+    WeeklyPayrollWorkflow,
     NotificationWorkflow,
     BroadcastWorkflow,
     SettingsRolloutWorkflow,
@@ -81,6 +84,7 @@ def build_activities(
     digests = AdminDigestActivities(sessions)
     cleanup = CleanupActivities(sessions)
     batch_jobs = BatchJobActivities(sessions)
+    payrolls = PayrollActivities(sessions)
     policies = PolicyActivities(sessions, VoiceAgentClient(settings, http))
     return [
         policies.plan_policy_call,
@@ -92,6 +96,7 @@ def build_activities(
         policies.expire_policy,
         cleanup.delete_notification_log_batch,
         batch_jobs.run_job_batch,
+        payrolls.create_due_payrolls,
         batch_jobs.compute_platform_stats,
         notifications.retry_failed_batch,
         reconciler.reconcile_workflows,

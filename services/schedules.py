@@ -32,7 +32,13 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from domain.automation import validate_time_zone
 from domain.health_types import CheckDatabaseHealthInput
-from domain.job_types import BatchJobInput, CleanupInput, PlatformStatsInput, ReconcileInput
+from domain.job_types import (
+    BatchJobInput,
+    CleanupInput,
+    PlatformStatsInput,
+    ReconcileInput,
+    WeeklyPayrollInput,
+)
 from domain.task_queues import MAINTENANCE
 from keeptime.settings import JobOverride
 from workflows.health_check import DatabaseHealthCheckWorkflow
@@ -41,6 +47,7 @@ from workflows.jobs import (
     NotificationLogCleanupWorkflow,
     PlatformStatsWorkflow,
     ReconcilerWorkflow,
+    WeeklyPayrollWorkflow,
 )
 
 PREFIX = "keeptime-job-"
@@ -172,6 +179,14 @@ JOBS: Sequence[Job] = (
         BatchJobInput(job="touch-up-check"),
         cron="0 9 * * *",
         period=timedelta(days=1),
+    ),
+    Job(
+        "weekly-payroll",
+        "Each company's pending payroll period for last week, due Monday 07:00 company-local (every 15 min)",
+        WeeklyPayrollWorkflow.run,
+        WeeklyPayrollInput(),
+        cron="*/15 * * * *",
+        period=timedelta(minutes=15),
     ),
     Job(
         "project-archive",

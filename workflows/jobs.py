@@ -14,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.batch_jobs import BatchJobActivities
     from activities.cleanup import CleanupActivities
     from activities.notifications import NotificationActivities
+    from activities.payroll import PayrollActivities
     from activities.reconciler import ReconcilerActivities
     from domain.job_types import (
         BatchJobInput,
@@ -23,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         PlatformStatsInput,
         PlatformStatsResult,
         ReconcileInput,
+        WeeklyPayrollInput,
     )
     from domain.task_queues import MAINTENANCE
 
@@ -176,3 +178,23 @@ class PlatformStatsWorkflow:
             f"platform statistics of {day}",
             start_to_close=timedelta(seconds=30),
         )
+
+
+@workflow.defn
+class WeeklyPayrollWorkflow:
+    """Creates each company's pending payroll period for its latest due Monday-Sunday week (due Monday
+    07:00 company-local). Runs every 15 minutes: a company's week is made within 15 minutes of its Monday
+    07:00, exactly once (the period is UNIQUE per company and week), and after an outage by the next run."""
+
+    @workflow.run
+    async def run(self, request: WeeklyPayrollInput) -> JobMetrics:
+        try:
+            return await _batch(
+                PayrollActivities.create_due_payrolls,
+                WeeklyPayrollInput(at=request.at or workflow.now()),
+                "weekly payroll periods due",
+                start_to_close=timedelta(minutes=10),
+                heartbeat=timedelta(minutes=2),
+            )
+        except ActivityError as error:
+            return JobMetrics(job="weekly-payroll").failed("create due payrolls", error)
