@@ -54,6 +54,12 @@ def is_database_unavailable(exc: BaseException) -> bool:
     retry, unlike an error in the data itself that no retry will fix."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
+    # SQLSTATE class 08 (connection exception), 53 (insufficient resources: "too many clients already") and
+    # 57P (the server shutting down or restarting) pass once the server has room again: a retry, never a
+    # message failed as bad data (PostgreSQL docs, Appendix A "PostgreSQL Error Codes").
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or getattr(exc, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate.startswith(("08", "53", "57P")):
+        return True
     return isinstance(
         exc, OperationalError | InterfaceError | PoolTimeoutError | OSError | ConnectionError | TimeoutError
     )

@@ -132,7 +132,7 @@ async def move_due_date(
         invoice = await invoice_of(session, business_id, invoice_id, lock=True)
         if invoice is None or invoice.due_on == due_on:
             return invoice
-        if invoice.status not in OPEN:
+        if invoice.status not in (*OPEN, InvoiceStatus.DRAFT):  # a draft's date can change before it is sent
             raise InvoiceConflict("status", f"the invoice is {invoice.status.value}")
         business = await session.get(Business, business_id)
         assert business is not None

@@ -146,6 +146,16 @@ async def test_bad_input_names_the_field_and_other_tenants_see_nothing(api: Clie
     ).json()
     changed = await api.post("/v1/invoices", json=_invoice("Y", today + timedelta(days=31)), headers=auth)
     assert changed.status == 409 and (await changed.json())["fields"][0]["field"] == "number"
+    draft = await (
+        await api.post(
+            "/v1/invoices", json={**_invoice("Z", today + timedelta(days=5)), "status": "draft"}, headers=auth
+        )
+    ).json()
+    later = (today + timedelta(days=9)).isoformat()
+    redated = await api.post(f"/v1/invoices/{draft['id']}/due-date", json={"due_on": later}, headers=auth)
+    assert redated.status == 200 and (await redated.json())["due_on"] == later  # a draft's date may change
+    sent = await (await api.post(f"/v1/invoices/{draft['id']}/send", headers=auth)).json()
+    assert sent["status"] == "sent"
     assert (await api.get(f"/v1/invoices/{created['id']}", headers=other)).status == 404
     assert (await api.post(f"/v1/invoices/{created['id']}/payment", headers=other)).status == 404
     assert (await api.get(f"/v1/staff/{users['ana']}/notifications", headers=other)).status == 404

@@ -55,6 +55,9 @@ async def stack_config(postgres_server_url: str) -> AsyncIterator[StackConfig]:
         TEMPORAL_ADDRESS=f"127.0.0.1:{temporal_port}",
         TEMPORAL_UI_PORT=str(ui_port),
         WORKER_PROCESSES="2",
+        # Two workers of 8 connections: with the other test files' pools on a 100-connection server (CI's
+        # second pass), the default 25 each ran it out of clients ("too many clients already").
+        WORKER_DB_POOL_SIZE="8",
         WORKER_METRICS_PORT=str(metrics_port),  # and the next port for the second worker
         LOG_FORMAT="json",
     )
