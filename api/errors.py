@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from db.conflicts import FieldConflict
 from domain.limits import FieldValueError
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -145,3 +146,8 @@ def _check_tree(value: Any, path: str, depth: int) -> None:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _check_tree(item, f"{path}.{index}" if path else str(index), depth + 1)
+
+
+def conflict_error(exc: FieldConflict) -> ApiError:
+    """A 409 naming the field whose value conflicts with what is stored."""
+    return ApiError(409, "conflict", str(exc), fields=[{"field": exc.field, "message": str(exc)}])

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from api.auth import require_business
 from api.businesses import path_id
-from api.errors import ApiError, parse_json_body
+from api.errors import ApiError, conflict_error, parse_json_body
 from api.keys import SESSIONS
 from api.openapi import RouteTable
 from api.queries import Query, parse_query
@@ -23,10 +23,6 @@ routes = RouteTable("inventory")
 
 class InventoryListQuery(Query):
     short: bool = Field(default=False, description="only items below their threshold")
-
-
-def _conflict(exc: inventory.InventoryConflict) -> ApiError:
-    return ApiError(409, "conflict", str(exc), fields=[{"field": exc.field, "message": str(exc)}])
 
 
 @routes.post(
@@ -44,7 +40,7 @@ async def add_item(request: web.Request) -> web.Response:
         try:
             item = await inventory.add_item(session, business_id, body.model_dump(), datetime.now(UTC))
         except inventory.InventoryConflict as exc:
-            raise _conflict(exc) from exc
+            raise conflict_error(exc) from exc
     return web.json_response(inventory_item_json(item), status=201)
 
 
@@ -84,7 +80,7 @@ async def move(request: web.Request) -> web.Response:
                 datetime.now(UTC),
             )
         except inventory.InventoryConflict as exc:
-            raise _conflict(exc) from exc
+            raise conflict_error(exc) from exc
     if moved is None:
         raise ApiError(404, "not_found", "no such item")
     return web.json_response(inventory_item_json(moved.item), status=201 if moved.created else 200)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from api.auth import require_business
 from api.businesses import path_id
-from api.errors import ApiError, parse_json_body
+from api.errors import ApiError, conflict_error, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
 from api.openapi import RouteTable
 from api.queries import Query, parse_query
@@ -48,10 +48,6 @@ def _json(invoice: Invoice, zone: str) -> dict[str, object]:
     return invoice_json(invoice, days_overdue=store.days_overdue_now(invoice, datetime.now(UTC), zone))
 
 
-def _conflict(exc: store.InvoiceConflict) -> ApiError:
-    return ApiError(409, "conflict", str(exc), fields=[{"field": exc.field, "message": str(exc)}])
-
-
 @routes.post(
     "/v1/invoices",
     "Register an invoice and start its workflow (a repeat of the same body under its number answers 200)",
@@ -69,7 +65,7 @@ async def create(request: web.Request) -> web.Response:
             request.app[SESSIONS], request.app[TEMPORAL], business_id, values
         )
     except store.InvoiceConflict as exc:
-        raise _conflict(exc) from exc
+        raise conflict_error(exc) from exc
     return web.json_response(
         _json(invoice, await _zone(request, business_id)), status=201 if created else 200
     )
@@ -122,7 +118,7 @@ async def _steered(request: web.Request, steer: Steer) -> web.Response:
     try:
         invoice = await steer(business_id, path_id(request, "invoice_id"))
     except store.InvoiceConflict as exc:
-        raise _conflict(exc) from exc
+        raise conflict_error(exc) from exc
     if invoice is None:
         raise ApiError(404, "not_found", "no such invoice")
     return web.json_response(_json(invoice, await _zone(request, business_id)))

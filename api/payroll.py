@@ -9,7 +9,7 @@ from aiohttp import web
 
 from api.auth import require_business
 from api.businesses import path_id
-from api.errors import ApiError, parse_json_body
+from api.errors import ApiError, conflict_error, parse_json_body
 from api.keys import SESSIONS
 from api.openapi import RouteTable
 from api.schemas import EmployeeCreate, EmployeeRate, Recalculation, TimeEntryCreate
@@ -44,10 +44,6 @@ def _period(period: PayrollPeriod) -> dict[str, Any]:
         "computed_at": period.computed_at.isoformat(),
         "approved_at": period.approved_at.isoformat() if period.approved_at else None,
     }
-
-
-def _conflict(exc: payroll.PayrollConflict) -> ApiError:
-    return ApiError(409, "conflict", str(exc), fields=[{"field": exc.field, "message": str(exc)}])
 
 
 @routes.post(
@@ -97,7 +93,7 @@ async def log_time(request: web.Request) -> web.Response:
         try:
             logged = await payroll.log_time(session, employee, body.model_dump())
         except payroll.PayrollConflict as exc:
-            raise _conflict(exc) from exc
+            raise conflict_error(exc) from exc
     return web.json_response(_entry(logged.entry), status=201 if logged.created else 200)
 
 
@@ -140,7 +136,7 @@ async def recalculate(request: web.Request) -> web.Response:
                 session, business_id, period_id, body.reason, datetime.now(UTC)
             )
         except payroll.PayrollConflict as exc:
-            raise _conflict(exc) from exc
+            raise conflict_error(exc) from exc
     if period is None:
         raise ApiError(404, "not_found", "no such payroll period")
     async with request.app[SESSIONS]() as session:

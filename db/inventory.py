@@ -13,16 +13,15 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import staff
+from db.conflicts import FieldConflict
 from db.models import InventoryItem, InventoryMovement
 from domain.statuses import StaffRole
 
 TOLD_OF_SHORTAGES = (StaffRole.ADMIN, StaffRole.PM)
 
 
-class InventoryConflict(Exception):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+class InventoryConflict(FieldConflict):
+    """Raised by this module's changes (``field`` names the input at fault)."""
 
 
 async def add_item(

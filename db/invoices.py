@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import staff
+from db.conflicts import FieldConflict
 from db.models import Business, Invoice
 from domain.automation import AutomationSettings
 from domain.invoice_timeline import days_overdue, invoice_moments, overdue_at
@@ -23,12 +24,8 @@ OPEN = (InvoiceStatus.SENT, InvoiceStatus.OVERDUE)  # what a workflow sleeps on
 TOLD_OF_OVERDUE = (StaffRole.ADMIN, StaffRole.ACCOUNTING)
 
 
-class InvoiceConflict(Exception):
-    """The change cannot be made as asked; ``field`` names the input at fault (the API answers 409)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+class InvoiceConflict(FieldConflict):
+    """Raised by this module's changes (``field`` names the input at fault)."""
 
 
 @dataclass(frozen=True)

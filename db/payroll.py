@@ -11,15 +11,14 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.conflicts import FieldConflict
 from db.models import Business, Employee, PayrollPeriod, PayrollRecalculation, TimeEntry
 from domain.payroll import pay_cents
 from domain.statuses import PayrollStatus
 
 
-class PayrollConflict(Exception):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+class PayrollConflict(FieldConflict):
+    """Raised by this module's changes (``field`` names the input at fault)."""
 
 
 async def add_employee(session: AsyncSession, business_id: int, values: dict[str, Any]) -> Employee:

@@ -10,14 +10,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.conflicts import FieldConflict
 from db.models import InAppNotification, StaffUser
 from domain.statuses import StaffRole
 
 
-class StaffConflict(Exception):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+class StaffConflict(FieldConflict):
+    """Raised by this module's changes (``field`` names the input at fault)."""
 
 
 @dataclass(frozen=True)

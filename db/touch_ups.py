@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import staff
+from db.conflicts import FieldConflict
 from db.models import Project, TouchUp
 from domain.statuses import StaffRole, TouchUpPriority, TouchUpStatus
 
@@ -21,10 +22,8 @@ SERIOUS = (TouchUpPriority.HIGH, TouchUpPriority.URGENT)
 TOLD_OF_TOUCH_UPS = (StaffRole.ADMIN, StaffRole.PM)
 
 
-class TouchUpConflict(Exception):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+class TouchUpConflict(FieldConflict):
+    """Raised by this module's changes (``field`` names the input at fault)."""
 
 
 @dataclass(frozen=True)
