@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from api.auth import require_business
 from api.businesses import path_id
 from api.errors import ApiError, field_error, parse_json_body
+from api.idempotency import idempotency_key
 from api.keys import SESSIONS, TEMPORAL
 from api.openapi import Handler, RouteTable
 from api.queries import AppointmentListQuery, parse_query
@@ -49,14 +50,7 @@ async def create(request: web.Request) -> web.Response:
     body = await parse_json_body(request, AppointmentCreate)
     if body.starts_at <= datetime.now(UTC):
         raise field_error("starts_at", "starts_at is in the past")
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not (1 <= len(key) <= 255 and key.isprintable()):
-        raise ApiError(
-            400,
-            "invalid_header",
-            "Idempotency-Key must be 1 to 255 printable characters",
-            fields=[{"field": "Idempotency-Key", "message": "1 to 255 printable characters"}],
-        )
+    key = idempotency_key(request)
     try:  # the customer is checked inside the booking's transaction (db.appointments.book)
         appointment, created = await book_appointment(
             request.app[SESSIONS], request.app[TEMPORAL], business_id, body.model_dump(), idempotency_key=key

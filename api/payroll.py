@@ -3,58 +3,41 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from aiohttp import web
 
 from api.auth import require_business
 from api.businesses import path_id
 from api.errors import ApiError, conflict_error, parse_json_body
+from api.idempotency import idempotency_key
 from api.keys import SESSIONS
 from api.openapi import RouteTable
+from api.resources import EmployeeOut
 from api.schemas import EmployeeCreate, EmployeeRate, Recalculation, TimeEntryCreate
+from api.serializers import employee_json, payroll_period_json, time_entry_json
 from db import payroll
-from db.models import Employee, PayrollPeriod, TimeEntry
+from db.conflicts import FieldConflict
 
 routes = RouteTable("payroll")
 
 
-def _employee(employee: Employee) -> dict[str, Any]:
-    return {"id": employee.id, "name": employee.name, "hourly_rate_cents": employee.hourly_rate_cents}
-
-
-def _entry(entry: TimeEntry) -> dict[str, Any]:
-    return {
-        "id": entry.id,
-        "employee_id": entry.employee_id,
-        "reference": entry.reference,
-        "work_date": entry.work_date.isoformat(),
-        "minutes": entry.minutes,
-    }
-
-
-def _period(period: PayrollPeriod) -> dict[str, Any]:
-    return {
-        "id": period.id,
-        "week_start": period.week_start.isoformat(),
-        "status": period.status.value,
-        "total_cents": period.total_cents,
-        "lines": period.lines,
-        "revision": period.revision,
-        "computed_at": period.computed_at.isoformat(),
-        "approved_at": period.approved_at.isoformat() if period.approved_at else None,
-    }
-
-
 @routes.post(
-    "/v1/employees", "Add an employee with an hourly rate", ok={"201": "employee"}, body=EmployeeCreate
+    "/v1/employees",
+    "Add an employee with an hourly rate; send Idempotency-Key to make retries safe",
+    ok={"201": "employee", "200": "the employee this Idempotency-Key made"},
+    body=EmployeeCreate,
+    result=EmployeeOut,
 )
 async def add_employee(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     body = await parse_json_body(request, EmployeeCreate)
-    async with request.app[SESSIONS]() as session:
-        employee = await payroll.add_employee(session, business_id, body.model_dump())
-    return web.json_response(_employee(employee), status=201)
+    key = idempotency_key(request)
+    try:
+        async with request.app[SESSIONS]() as session:
+            employee, created = await payroll.add_employee(session, business_id, body.model_dump(), key=key)
+    except FieldConflict as exc:
+        raise conflict_error(exc) from exc
+    return web.json_response(employee_json(employee), status=201 if created else 200)
 
 
 @routes.put(
@@ -72,7 +55,7 @@ async def set_rate(request: web.Request) -> web.Response:
         )
     if employee is None:
         raise ApiError(404, "not_found", "no such employee")
-    return web.json_response(_employee(employee))
+    return web.json_response(employee_json(employee))
 
 
 @routes.post(
@@ -94,7 +77,7 @@ async def log_time(request: web.Request) -> web.Response:
             logged = await payroll.log_time(session, employee, body.model_dump())
         except payroll.PayrollConflict as exc:
             raise conflict_error(exc) from exc
-    return web.json_response(_entry(logged.entry), status=201 if logged.created else 200)
+    return web.json_response(time_entry_json(logged.entry), status=201 if logged.created else 200)
 
 
 @routes.get("/v1/payroll-periods", "The company's weekly payroll periods, newest first", ok={"200": "items"})
@@ -102,7 +85,7 @@ async def list_periods(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     async with request.app[SESSIONS]() as session:
         rows = await payroll.periods(session, business_id)
-    return web.json_response({"items": [_period(period) for period in rows]})
+    return web.json_response({"items": [payroll_period_json(period) for period in rows]})
 
 
 @routes.post(
@@ -116,7 +99,7 @@ async def approve(request: web.Request) -> web.Response:
         period = await payroll.approve(session, business_id, path_id(request, "period_id"), datetime.now(UTC))
     if period is None:
         raise ApiError(404, "not_found", "no such payroll period")
-    return web.json_response(_period(period))
+    return web.json_response(payroll_period_json(period))
 
 
 @routes.post(
@@ -151,4 +134,4 @@ async def recalculate(request: web.Request) -> web.Response:
         }
         for r in audit
     ]
-    return web.json_response({**_period(period), "recalculations": recalculations})
+    return web.json_response({**payroll_period_json(period), "recalculations": recalculations})

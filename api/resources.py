@@ -249,6 +249,22 @@ class ProjectOut(Resource):
     name: str
     status: str
     ends_on: Day | None
+    latitude: float | None
+    longitude: float | None
+
+
+class WeatherOut(Resource):
+    """A site's weather of one company-local day (Open-Meteo's daily figures)."""
+
+    day: Day | None = None
+    temperature_max_c: float | None
+    temperature_min_c: float | None
+    conditions: str | None
+    weather_code: int | None
+    precipitation_mm: float | None
+    wind_max_kmh: float | None
+    humidity_pct: float | None
+    refreshed_on: Day | None = None
 
 
 class DailyPlanOut(Resource):
@@ -258,6 +274,7 @@ class DailyPlanOut(Resource):
     status: str
     submitted_at: Instant | None
     workflow_id: str
+    weather: WeatherOut | None = None
 
 
 class InventoryItemOut(Resource):
@@ -277,3 +294,36 @@ class TouchUpOut(Resource):
     title: str
     priority: str
     status: str
+
+
+class EmployeeOut(Resource):
+    id: int
+    name: str
+    hourly_rate_cents: int
+
+
+class TimeEntryOut(Resource):
+    id: int
+    employee_id: int
+    reference: str
+    work_date: Day
+    minutes: int
+
+
+class PayrollLineOut(Resource):
+    employee_id: int
+    name: str
+    minutes: int
+    hourly_rate_cents: int
+    pay_cents: int
+
+
+class PayrollPeriodOut(Resource):
+    id: int
+    week_start: Day
+    status: str
+    total_cents: int
+    lines: list[PayrollLineOut]
+    revision: int
+    computed_at: Instant
+    approved_at: Instant | None

@@ -293,8 +293,20 @@ class MarkRead(Strict):
 
 
 class ProjectCreate(Strict):
+    """A project; send ``Idempotency-Key`` to make retries safe. With a location, the weather job fetches
+    its site's forecast every morning into its daily plans."""
+
     name: str = Field(min_length=1, max_length=200)
     ends_on: Day | None = Field(default=None, description="planned end (company-local); null: open-ended")
+    latitude: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False, description="WGS84")
+    longitude: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False, description="WGS84")
+
+    @model_validator(mode="after")
+    def _whole_location(self) -> ProjectCreate:
+        if (self.latitude is None) != (self.longitude is None):
+            missing = "longitude" if self.longitude is None else "latitude"
+            raise FieldValueError(missing, "give latitude and longitude together, or neither")
+        return self
 
 
 class DailyPlanCreate(Strict):

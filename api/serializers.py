@@ -12,17 +12,21 @@ from api.resources import (
     CallOut,
     CustomerOut,
     DailyPlanOut,
+    EmployeeOut,
     InAppNotificationOut,
     InventoryItemOut,
     InvoiceOut,
     NotificationOut,
+    PayrollPeriodOut,
     PetOut,
     PolicyOut,
     ProjectOut,
     Rating,
     StaffUserOut,
+    TimeEntryOut,
     TouchUpOut,
     VaccinationOut,
+    WeatherOut,
 )
 from db.models import (
     Appointment,
@@ -31,17 +35,21 @@ from db.models import (
     Call,
     Customer,
     DailyPlan,
+    Employee,
     InAppNotification,
     InventoryItem,
     Invoice,
     NotificationLog,
+    PayrollPeriod,
     Pet,
     Policy,
     Project,
     StaffUser,
     TemplateOverride,
+    TimeEntry,
     TouchUp,
     Vaccination,
+    WeatherSnapshot,
 )
 from domain.automation import AutomationSettings
 from domain.ids import (
@@ -282,6 +290,24 @@ def project_json(project: Project) -> dict[str, Any]:
             "name": project.name,
             "status": project.status.value,
             "ends_on": _iso(project.ends_on),
+            "latitude": project.latitude,
+            "longitude": project.longitude,
+        }
+    ).model_dump(mode="json")
+
+
+def weather_json(snapshot: WeatherSnapshot) -> dict[str, Any]:
+    return WeatherOut.model_validate(
+        {
+            "day": snapshot.day.isoformat(),
+            "temperature_max_c": snapshot.temperature_max_c,
+            "temperature_min_c": snapshot.temperature_min_c,
+            "conditions": snapshot.conditions,
+            "weather_code": snapshot.weather_code,
+            "precipitation_mm": snapshot.precipitation_mm,
+            "wind_max_kmh": snapshot.wind_max_kmh,
+            "humidity_pct": snapshot.humidity_pct,
+            "refreshed_on": snapshot.refreshed_on.isoformat(),
         }
     ).model_dump(mode="json")
 
@@ -295,6 +321,7 @@ def daily_plan_json(plan: DailyPlan) -> dict[str, Any]:
             "status": plan.status.value,
             "submitted_at": _iso(plan.submitted_at),
             "workflow_id": daily_plan_workflow_id(plan.id),
+            "weather": plan.weather,
         }
     ).model_dump(mode="json")
 
@@ -322,5 +349,38 @@ def touch_up_json(touch_up: TouchUp) -> dict[str, Any]:
             "title": touch_up.title,
             "priority": touch_up.priority.value,
             "status": touch_up.status.value,
+        }
+    ).model_dump(mode="json")
+
+
+def employee_json(employee: Employee) -> dict[str, Any]:
+    return EmployeeOut.model_validate(
+        {"id": employee.id, "name": employee.name, "hourly_rate_cents": employee.hourly_rate_cents}
+    ).model_dump(mode="json")
+
+
+def time_entry_json(entry: TimeEntry) -> dict[str, Any]:
+    return TimeEntryOut.model_validate(
+        {
+            "id": entry.id,
+            "employee_id": entry.employee_id,
+            "reference": entry.reference,
+            "work_date": entry.work_date.isoformat(),
+            "minutes": entry.minutes,
+        }
+    ).model_dump(mode="json")
+
+
+def payroll_period_json(period: PayrollPeriod) -> dict[str, Any]:
+    return PayrollPeriodOut.model_validate(
+        {
+            "id": period.id,
+            "week_start": period.week_start.isoformat(),
+            "status": period.status.value,
+            "total_cents": period.total_cents,
+            "lines": period.lines,
+            "revision": period.revision,
+            "computed_at": _iso(period.computed_at),
+            "approved_at": _iso(period.approved_at),
         }
     ).model_dump(mode="json")

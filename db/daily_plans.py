@@ -8,25 +8,83 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import staff
-from db.models import Business, DailyPlan, Project
+from db.idempotency import create_once, request_hash
+from db.models import Business, DailyPlan, Project, ProjectMember, StaffUser, WeatherSnapshot
 from domain.automation import AutomationSettings
 from domain.daily_plan_types import DailyPlanSnapshot, DeadlineInput, DeadlineResult
 from domain.statuses import DailyPlanStatus, ProjectStatus, StaffRole
 from domain.timekeeping import local_wall_time
+from domain.weather import DailyWeather
 
 TOLD_OF_LATE_PLANS = (StaffRole.ADMIN, StaffRole.PM)
 
 
-async def add_project(session: AsyncSession, business_id: int, values: dict[str, Any]) -> Project:
-    async with session.begin():
+async def add_project(
+    session: AsyncSession, business_id: int, values: dict[str, Any], *, key: str | None
+) -> tuple[Project, bool]:
+    """A new project, or the one this Idempotency-Key made (False). Commits."""
+
+    async def create() -> Project:
         project = Project(business_id=business_id, status=ProjectStatus.ACTIVE, **values)
         session.add(project)
+        return project
+
+    return await create_once(
+        session,
+        business_id,
+        key,
+        request_hash("POST /v1/projects", values),
+        create,
+        lambda project_id: session.get(Project, project_id),
+        lambda project: project.id,
+    )
+
+
+async def add_member(
+    session: AsyncSession, business_id: int, project_id: int, staff_user_id: int
+) -> Project | None:
+    """Give a staff user access to a project (a repeat changes nothing); None if either is not the
+    company's. Commits."""
+    async with session.begin():
+        project = await project_of(session, business_id, project_id)
+        user = await session.get(StaffUser, staff_user_id)
+        if project is None or user is None or user.business_id != business_id:
+            return None
+        await session.execute(
+            insert(ProjectMember)
+            .values(project_id=project_id, staff_user_id=staff_user_id, business_id=business_id)
+            .on_conflict_do_nothing()
+        )
     return project
+
+
+async def remove_member(session: AsyncSession, business_id: int, project_id: int, staff_user_id: int) -> bool:
+    """Take a staff user's access away (a repeat changes nothing); False if the project is not the
+    company's. Commits."""
+    async with session.begin():
+        if await project_of(session, business_id, project_id) is None:
+            return False
+        await session.execute(
+            delete(ProjectMember).where(
+                ProjectMember.project_id == project_id, ProjectMember.staff_user_id == staff_user_id
+            )
+        )
+    return True
+
+
+async def members(session: AsyncSession, project_id: int) -> list[StaffUser]:
+    rows = await session.scalars(
+        select(StaffUser)
+        .join(ProjectMember, ProjectMember.staff_user_id == StaffUser.id)
+        .where(ProjectMember.project_id == project_id)
+        .order_by(StaffUser.id)
+    )
+    return list(rows)
 
 
 async def projects(session: AsyncSession, business_id: int) -> list[Project]:
@@ -64,9 +122,17 @@ class Created:
 async def create(session: AsyncSession, business_id: int, project_id: int, plan_date: date) -> Created:
     """The project's plan for the day (a repeat finds the one there is). Commits."""
     async with session.begin():
+        # A plan made after the weather job fetched its day starts with that forecast.
+        forecast = (
+            select(WeatherSnapshot)
+            .where(WeatherSnapshot.project_id == project_id, WeatherSnapshot.day == plan_date)
+            .limit(1)
+        )
+        snapshot = await session.scalar(forecast)
+        weather = None if snapshot is None else weather_of(snapshot).stored()
         inserted = await session.execute(
             insert(DailyPlan)
-            .values(business_id=business_id, project_id=project_id, plan_date=plan_date)
+            .values(business_id=business_id, project_id=project_id, plan_date=plan_date, weather=weather)
             .on_conflict_do_nothing(index_elements=["project_id", "plan_date"])
             .returning(DailyPlan.id)
         )
@@ -147,4 +213,18 @@ async def _alert(session: AsyncSession, plan: DailyPlan, deadline: datetime) -> 
         entity=("daily_plan", plan.id),
         title=f"The daily plan of {project.name} for {plan.plan_date:%a %d %b} is still a draft",
         link=f"/v1/daily-plans/{plan.id}",
+        project_id=project.id,
+    )
+
+
+def weather_of(snapshot: WeatherSnapshot) -> DailyWeather:
+    return DailyWeather(
+        day=snapshot.day,
+        temperature_max_c=snapshot.temperature_max_c,
+        temperature_min_c=snapshot.temperature_min_c,
+        conditions=snapshot.conditions,
+        weather_code=snapshot.weather_code,
+        precipitation_mm=snapshot.precipitation_mm,
+        wind_max_kmh=snapshot.wind_max_kmh,
+        humidity_pct=snapshot.humidity_pct,
     )

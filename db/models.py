@@ -618,11 +618,18 @@ class Project(Base):
     """A construction project of a company (its daily plans, and later its weather and digests)."""
 
     __tablename__ = "projects"
-    __table_args__ = (Index("ix_projects_business_status", "business_id", "status"),)
+    __table_args__ = (
+        Index("ix_projects_business_status", "business_id", "status"),
+        CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude_range"),
+        CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude_range"),
+        CheckConstraint("(latitude IS NULL) = (longitude IS NULL)", name="location_whole"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
+    latitude: Mapped[float | None] = mapped_column(Float, comment="WGS84; with longitude, the site's weather")
+    longitude: Mapped[float | None] = mapped_column(Float)
     status: Mapped[ProjectStatus] = mapped_column(
         _str_enum(ProjectStatus, "project_status"), default=ProjectStatus.ACTIVE
     )
@@ -650,7 +657,64 @@ class DailyPlan(Base):
         _str_enum(DailyPlanStatus, "daily_plan_status"), default=DailyPlanStatus.DRAFT
     )
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    weather: Mapped[dict[str, Any] | None] = mapped_column(
+        JSONB, comment="the day's forecast, copied from weather_snapshots by the weather job"
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ProjectMember(Base):
+    """A staff user's access to a project: PMs hear of its touch-ups, members get its weekly digest.
+    Admins see every project of their company without rows here."""
+
+    __tablename__ = "project_members"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    staff_user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class WeatherSnapshot(Base):
+    """A project's weather for one company-local day (UNIQUE per project and day): created by the first
+    run that fetches the day (two days ahead), updated by the later ones; ``refreshed_on`` is the local
+    day of the run that wrote it last, so a second run the same day fetches nothing."""
+
+    __tablename__ = "weather_snapshots"
+    __table_args__ = (UniqueConstraint("project_id", "day", name="uq_weather_snapshots_project_day"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    temperature_max_c: Mapped[float | None] = mapped_column(Float)
+    temperature_min_c: Mapped[float | None] = mapped_column(Float)
+    conditions: Mapped[str | None] = mapped_column(String(64))
+    weather_code: Mapped[int | None] = mapped_column(Integer)
+    precipitation_mm: Mapped[float | None] = mapped_column(Float)
+    wind_max_kmh: Mapped[float | None] = mapped_column(Float)
+    humidity_pct: Mapped[float | None] = mapped_column(Float)
+    refreshed_on: Mapped[date] = mapped_column(Date)
+    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WeatherRun(Base):
+    """One zone's weather run for one local day: its figures, and whether it is finished (no failure) or
+    how many attempts it has had (the job tries a zone-day with failures again, a bounded number of times).
+    """
+
+    __tablename__ = "weather_runs"
+
+    time_zone: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class InventoryItem(Base):

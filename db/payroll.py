@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.conflicts import FieldConflict
+from db.idempotency import create_once, request_hash
 from db.models import Business, Employee, PayrollPeriod, PayrollRecalculation, TimeEntry
 from domain.payroll import pay_cents
 from domain.statuses import PayrollStatus
@@ -21,11 +22,25 @@ class PayrollConflict(FieldConflict):
     """Raised by this module's changes (``field`` names the input at fault)."""
 
 
-async def add_employee(session: AsyncSession, business_id: int, values: dict[str, Any]) -> Employee:
-    async with session.begin():
+async def add_employee(
+    session: AsyncSession, business_id: int, values: dict[str, Any], *, key: str | None
+) -> tuple[Employee, bool]:
+    """A new employee, or the one this Idempotency-Key made (False). Commits."""
+
+    async def create() -> Employee:
         employee = Employee(business_id=business_id, **values)
         session.add(employee)
-    return employee
+        return employee
+
+    return await create_once(
+        session,
+        business_id,
+        key,
+        request_hash("POST /v1/employees", values),
+        create,
+        lambda employee_id: session.get(Employee, employee_id),
+        lambda employee: employee.id,
+    )
 
 
 async def employee_of(session: AsyncSession, business_id: int, employee_id: int) -> Employee | None:

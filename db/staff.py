@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.conflicts import FieldConflict
-from db.models import InAppNotification, StaffUser
+from db.models import InAppNotification, ProjectMember, StaffUser
 from domain.statuses import StaffRole
 
 
@@ -106,13 +106,23 @@ async def tell(
     entity: tuple[str, int],
     title: str,
     link: str,
+    project_id: int | None = None,
 ) -> int:
     """Create one in-app notification for each user of the company with one of ``roles``, inside the
-    caller's transaction. ``key`` names the moment (entity, event, instant); with the user it is UNIQUE, so
-    a repeat creates nothing. Returns how many were created."""
+    caller's transaction. About a project (``project_id``), admins hear of every project, the other roles
+    only of the projects they are members of. ``key`` names the moment (entity, event, instant); with the
+    user it is UNIQUE, so a repeat creates nothing. Returns how many were created."""
+    company_wide = [role.value for role in roles if role == StaffRole.ADMIN or project_id is None]
+    scoped = [role.value for role in roles if role.value not in company_wide]
+    member = (
+        select(ProjectMember.staff_user_id)
+        .where(ProjectMember.project_id == project_id, ProjectMember.staff_user_id == StaffUser.id)
+        .exists()
+    )
     users = await session.execute(
         select(StaffUser.id).where(
-            StaffUser.business_id == business_id, StaffUser.roles.overlap([role.value for role in roles])
+            StaffUser.business_id == business_id,
+            or_(StaffUser.roles.overlap(company_wide), and_(StaffUser.roles.overlap(scoped), member)),
         )
     )
     entity_type, entity_id = entity

@@ -118,4 +118,5 @@ async def check_project(session: AsyncSession, project: Project, now: datetime) 
         entity=("project", project.id),
         title=f"{project.name}: {serious} open high-priority touch-ups",
         link=f"/v1/projects/{project.id}/touch-ups",
+        project_id=project.id,
     )

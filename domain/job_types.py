@@ -23,6 +23,9 @@ class JobMetrics(BaseModel):
     duration_s: float = 0.0
     longest_transaction_s: float = 0.0
     details: list[str] = Field(default_factory=list)
+    counts: dict[str, int] = Field(
+        default_factory=dict, description="a job's own figures, e.g. the weather's created/updated/failed"
+    )
     failed_batch: str | None = Field(
         default=None,
         description="the batch that failed every attempt; the run ended there, the next retries it",

@@ -127,6 +127,11 @@ class Settings(BaseSettings):
     voice_agent_token: SecretStr | None = None
     voice_agent_timeout_s: float = 20.0
     provider_timeout_s: float = 10.0
+    # Construction weather: an Open-Meteo-compatible /v1/forecast (https://open-meteo.com/en/docs); the
+    # public service needs no key for non-commercial use; a commercial plan or a self-hosted instance
+    # (open-meteo/open-meteo's Docker image) is another base URL.
+    weather_api_url: str = "https://api.open-meteo.com"
+    weather_timeout_s: float = Field(default=10.0, gt=0, le=60)
     email_rate_per_s: float = 20.0
     sms_rate_per_s: float = 10.0
     push_rate_per_s: float = 100.0

@@ -23,6 +23,8 @@ from activities.reconciler import ReconcilerActivities
 from activities.rollout import RolloutActivities
 from activities.vaccinations import VaccinationActivities
 from activities.voice_agent import VoiceAgentClient
+from activities.weather import WeatherActivities
+from activities.weather_api import WeatherApi
 from db.engine import SessionFactory
 from keeptime.settings import Settings
 from workflows.admin_digest import AdminDigestWorkflow
@@ -36,6 +38,7 @@ from workflows.jobs import (
     NotificationLogCleanupWorkflow,
     PlatformStatsWorkflow,
     ReconcilerWorkflow,
+    WeatherWorkflow,
     WeeklyPayrollWorkflow,
 )
 from workflows.notification import NotificationWorkflow
@@ -55,6 +58,7 @@ WORKFLOWS: Sequence[type] = (
     BatchJobWorkflow,
     PlatformStatsWorkflow,
     WeeklyPayrollWorkflow,
+    WeatherWorkflow,
     NotificationWorkflow,
     BroadcastWorkflow,
     SettingsRolloutWorkflow,
@@ -85,6 +89,9 @@ def build_activities(
     cleanup = CleanupActivities(sessions)
     batch_jobs = BatchJobActivities(sessions)
     payrolls = PayrollActivities(sessions)
+    weather = WeatherActivities(
+        sessions, WeatherApi(http, settings.weather_api_url, settings.weather_timeout_s)
+    )
     policies = PolicyActivities(sessions, VoiceAgentClient(settings, http))
     return [
         policies.plan_policy_call,
@@ -97,6 +104,7 @@ def build_activities(
         cleanup.delete_notification_log_batch,
         batch_jobs.run_job_batch,
         payrolls.create_due_payrolls,
+        weather.refresh_due_weather,
         batch_jobs.compute_platform_stats,
         notifications.retry_failed_batch,
         reconciler.reconcile_workflows,

@@ -40,6 +40,7 @@ from domain.job_types import (
     WeeklyPayrollInput,
 )
 from domain.task_queues import MAINTENANCE
+from domain.weather import WeatherRunInput
 from keeptime.settings import JobOverride
 from workflows.health_check import DatabaseHealthCheckWorkflow
 from workflows.jobs import (
@@ -47,6 +48,7 @@ from workflows.jobs import (
     NotificationLogCleanupWorkflow,
     PlatformStatsWorkflow,
     ReconcilerWorkflow,
+    WeatherWorkflow,
     WeeklyPayrollWorkflow,
 )
 
@@ -185,6 +187,14 @@ JOBS: Sequence[Job] = (
         "Each company's pending payroll period for last week, due Monday 07:00 company-local (every 15 min)",
         WeeklyPayrollWorkflow.run,
         WeeklyPayrollInput(),
+        cron="*/15 * * * *",
+        period=timedelta(minutes=15),
+    ),
+    Job(
+        "weather",
+        "Construction sites' weather, today and the next two days, from 05:00 company-local (every 15 min)",
+        WeatherWorkflow.run,
+        WeatherRunInput(),
         cron="*/15 * * * *",
         period=timedelta(minutes=15),
     ),

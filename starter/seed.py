@@ -263,7 +263,9 @@ async def _builder(sessions: SessionFactory, client: Client, rng: random.Random)
         )
         bar.update()
     async with sessions() as session:
-        project = await daily_plans.add_project(session, business_id, {"name": "Lakeside Offices"})
+        project, _ = await daily_plans.add_project(
+            session, business_id, {"name": "Lakeside Offices"}, key=None
+        )
     for days in range(3):  # drafts of today and the next two days: asleep until 17:00 local
         await create_daily_plan(sessions, client, business_id, project.id, today + timedelta(days=days))
     return key

@@ -309,7 +309,7 @@ async def test_record_daily_plan_history(
 
     business_id, _ = await company(sessions)
     async with sessions() as session:
-        project = await daily_plans.add_project(session, business_id, {"name": "Site"})
+        project, _ = await daily_plans.add_project(session, business_id, {"name": "Site"}, key=None)
     async with running_worker(skipping_env.client, sessions, settings):
         day = datetime.now(UTC).date() + timedelta(days=2)
         plan, _ = await create_daily_plan(sessions, skipping_env.client, business_id, project.id, day)

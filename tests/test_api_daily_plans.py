@@ -12,6 +12,7 @@ async def test_a_plan_past_its_deadline_alerts_and_a_submitted_one_does_not(api:
     project = await api.post("/v1/projects", json={"name": "Harbour Bridge"}, headers=auth)
     assert project.status == 201
     project_id = (await project.json())["id"]
+    assert (await api.put(f"/v1/projects/{project_id}/members/{users['pia']}", headers=auth)).status == 200
     late = await api.post(
         "/v1/daily-plans",
         json={"project_id": project_id, "plan_date": (_local_today() - timedelta(days=1)).isoformat()},
@@ -26,6 +27,7 @@ async def test_a_plan_past_its_deadline_alerts_and_a_submitted_one_does_not(api:
     await _until(alerted, "the PM told of yesterday's draft")
     assert [n["event"] for n in (await _inbox(api, auth, users["ana"]))["items"]] == ["daily_plan.incomplete"]
     assert (await _inbox(api, auth, users["carl"]))["items"] == []
+    assert (await _inbox(api, auth, users["omar"]))["items"] == []  # a PM of other projects
     detail = await (await api.get(f"/v1/daily-plans/{late_id}", headers=auth)).json()
     assert detail["workflow"]["outcome"] == "alerted 2"
 
@@ -67,3 +69,48 @@ async def test_bad_plans_name_the_field_and_other_tenants_see_nothing(api: Clien
     done = await (await api.post(f"/v1/projects/{project_id}/complete", headers=auth)).json()
     again = await api.post(f"/v1/projects/{project_id}/complete", headers=auth)
     assert done["status"] == "completed" and again.status == 200 and (await again.json()) == done
+
+
+async def test_projects_are_made_once_per_key_located_and_their_members_managed(api: Client) -> None:
+    auth, users = await construction_company(api)
+    other, other_users = await construction_company(api)
+    body = {"name": "Depot", "latitude": 41.88, "longitude": -87.63}
+    first = await api.post("/v1/projects", json=body, headers={**auth, "Idempotency-Key": "depot-1"})
+    again = await api.post("/v1/projects", json=body, headers={**auth, "Idempotency-Key": "depot-1"})
+    assert (first.status, again.status) == (201, 200)
+    made = await first.json()
+    assert (await again.json()) == made and (made["latitude"], made["longitude"]) == (41.88, -87.63)
+    changed = await api.post(
+        "/v1/projects", json={**body, "name": "Other"}, headers={**auth, "Idempotency-Key": "depot-1"}
+    )
+    assert changed.status == 409 and (await changed.json())["fields"][0]["field"] == "Idempotency-Key"
+    # The same key for an employee is another request: a conflict, not the project.
+    employee = await api.post(
+        "/v1/employees",
+        json={"name": "Jo", "hourly_rate_cents": 2500},
+        headers={**auth, "Idempotency-Key": "depot-1"},
+    )
+    assert employee.status == 409
+    for bad, field in (
+        ({"name": "X", "latitude": 91, "longitude": 0}, "latitude"),
+        ({"name": "X", "latitude": 10}, "longitude"),
+        ({"name": "X", "longitude": 10}, "latitude"),
+        ({"name": "X", "latitude": "north", "longitude": 1}, "latitude"),
+    ):
+        answer = await api.post("/v1/projects", json=bad, headers=auth)
+        assert answer.status == 422 and (await answer.json())["fields"][0]["field"] == field, bad
+
+    members = f"/v1/projects/{made['id']}/members"
+    put = await api.put(f"{members}/{users['pia']}", headers=auth)
+    put_again = await api.put(f"{members}/{users['pia']}", headers=auth)
+    assert [u["id"] for u in (await put.json())["items"]] == [users["pia"]]
+    assert (await put_again.json()) == (await put.json())
+    assert (await api.put(f"{members}/{other_users['pia']}", headers=auth)).status == 404  # not ours
+    assert (await api.put(f"{members}/{users['pia']}", headers=other)).status == 404
+    assert (await api.get(members, headers=other)).status == 404
+    removed = await api.delete(f"{members}/{users['pia']}", headers=auth)
+    removed_again = await api.delete(f"{members}/{users['pia']}", headers=auth)
+    assert (await removed.json())["items"] == [] and removed_again.status == 200
+    weather = await api.get(f"/v1/projects/{made['id']}/weather", headers=auth)
+    assert weather.status == 200 and (await weather.json())["items"] == []
+    assert (await api.get(f"/v1/projects/{made['id']}/weather", headers=other)).status == 404

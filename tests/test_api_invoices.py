@@ -22,7 +22,8 @@ async def construction_company(api: Client) -> tuple[dict[str, str], dict[str, i
     ).json()
     auth = {"Authorization": f"Bearer {created['api_key']}"}
     users = {}
-    for name, roles in (("ana", ["admin"]), ("carl", ["accounting"]), ("pia", ["pm"])):
+    # pia is the PM of the projects the tests make (they add her); omar is a PM of none of them.
+    for name, roles in (("ana", ["admin"]), ("carl", ["accounting"]), ("pia", ["pm"]), ("omar", ["pm"])):
         answer = await api.post(
             "/v1/staff",
             json={"name": name.title(), "email": f"{name}@prairie.example.com", "roles": roles},

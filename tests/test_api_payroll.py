@@ -15,8 +15,11 @@ async def test_time_entries_and_a_payroll_period_through_the_api(
 ) -> None:
     auth, _ = await construction_company(api)
     other, _ = await construction_company(api)
-    created = await api.post("/v1/employees", json={"name": "Jo", "hourly_rate_cents": 3000}, headers=auth)
+    keyed = {**auth, "Idempotency-Key": "hire-jo"}
+    created = await api.post("/v1/employees", json={"name": "Jo", "hourly_rate_cents": 3000}, headers=keyed)
+    repeat = await api.post("/v1/employees", json={"name": "Jo", "hourly_rate_cents": 3000}, headers=keyed)
     employee = await created.json()
+    assert (created.status, repeat.status) == (201, 200) and (await repeat.json()) == employee
     url = f"/v1/employees/{employee['id']}/time-entries"
     entry = {"reference": "w1", "work_date": "2027-03-08", "minutes": 480}
     assert (await api.post(url, json=entry, headers=auth)).status == 201

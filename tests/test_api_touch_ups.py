@@ -11,6 +11,7 @@ async def test_touch_ups_and_their_alert(api: Client) -> None:
     other, _ = await construction_company(api)
     project_id = (await (await api.post("/v1/projects", json={"name": "Harbour"}, headers=auth)).json())["id"]
     url = f"/v1/projects/{project_id}/touch-ups"
+    assert (await api.put(f"/v1/projects/{project_id}/members/{users['pia']}", headers=auth)).status == 200
     for ref, priority in (("a", "high"), ("b", "urgent"), ("c", "low")):
         answer = await api.post(
             url, json={"reference": ref, "title": f"fix {ref}", "priority": priority}, headers=auth
@@ -23,6 +24,7 @@ async def test_touch_ups_and_their_alert(api: Client) -> None:
     told = (await _inbox(api, auth, users["pia"]))["items"]
     assert [(n["event"], n["link"]) for n in told] == [("touch_ups.high_priority", url)]
     assert (await _inbox(api, auth, users["carl"]))["items"] == []
+    assert (await _inbox(api, auth, users["omar"]))["items"] == []  # a PM of other projects
     listed = (await (await api.get(url, headers=auth)).json())["items"]
     assert [t["reference"] for t in listed] == ["a", "b", "c", "d"]
     done = await api.patch(f"/v1/touch-ups/{listed[0]['id']}", json={"status": "done"}, headers=auth)

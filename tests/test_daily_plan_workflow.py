@@ -36,7 +36,7 @@ def test_the_deadline_is_company_local_across_dst() -> None:
 
 async def _project(sessions: SessionFactory, business_id: int) -> int:
     async with sessions() as session:
-        project = await store.add_project(session, business_id, {"name": "Harbour Bridge"})
+        project, _ = await store.add_project(session, business_id, {"name": "Harbour Bridge"}, key=None)
     return project.id
 
 
@@ -55,6 +55,8 @@ async def test_a_draft_at_its_deadline_alerts_admins_and_pms_once(
 ) -> None:
     business_id, users = await company(sessions)
     project_id = await _project(sessions, business_id)
+    async with sessions() as session:
+        await store.add_member(session, business_id, project_id, users["pia"])
     day = datetime.now(UTC).astimezone(BERLIN).date() + timedelta(days=2)
     async with running_worker(skipping_env.client, sessions, settings):
         plan, created = await create_daily_plan(sessions, skipping_env.client, business_id, project_id, day)

@@ -18,6 +18,9 @@ from db.models import Base
 from tests.support import database_url_named
 
 EXPECTED_TABLES = {
+    "project_members",
+    "weather_snapshots",
+    "weather_runs",
     "staff_users",
     "invoices",
     "in_app_notifications",

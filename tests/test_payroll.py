@@ -44,8 +44,8 @@ def test_pay_rounds_half_up_to_the_cent() -> None:
 async def _staffed(sessions: SessionFactory) -> tuple[int, int]:
     business = await make_business(sessions, name="Prairie Build", time_zone="America/Chicago")
     async with sessions() as session:
-        employee = await payroll.add_employee(
-            session, business.id, {"name": "Jo", "hourly_rate_cents": 3_000}
+        employee, _ = await payroll.add_employee(
+            session, business.id, {"name": "Jo", "hourly_rate_cents": 3_000}, key=None
         )
     return business.id, employee.id
 

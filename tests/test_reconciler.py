@@ -79,7 +79,9 @@ async def test_terminated_workflows_come_back_once_and_send_nothing_twice(
             },
         )
         async with sessions() as session:
-            project = await daily_plans.add_project(session, insurer.business.id, {"name": "Site"})
+            project, _ = await daily_plans.add_project(
+                session, insurer.business.id, {"name": "Site"}, key=None
+            )
         plan, _ = await create_daily_plan(
             sessions, client, insurer.business.id, project.id, date.today() + timedelta(days=5)
         )

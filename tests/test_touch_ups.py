@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
-from db import daily_plans, touch_ups
+from db import daily_plans, staff, touch_ups
 from db.engine import SessionFactory
 from db.models import InAppNotification, Project, TouchUp
 from domain.job_types import BatchJobInput
@@ -48,7 +48,13 @@ async def _add(
 async def test_three_serious_open_touch_ups_are_told_once_per_crossing(sessions: SessionFactory) -> None:
     business_id, users = await company(sessions)
     async with sessions() as session:
-        project = await daily_plans.add_project(session, business_id, {"name": "Harbour"})
+        project, _ = await daily_plans.add_project(session, business_id, {"name": "Harbour"}, key=None)
+    async with sessions() as session:
+        await daily_plans.add_member(session, business_id, project.id, users["pia"])
+    async with sessions() as session:  # a PM of other projects only: not told of this one
+        await staff.add_user(
+            session, business_id, {"name": "Omar PM", "email": "omar@bau.test", "roles": ["pm"]}
+        )
     await _add(sessions, business_id, project.id, "a", "high")
     await _add(sessions, business_id, project.id, "b", "low")  # not serious
     second = await _add(sessions, business_id, project.id, "c", "urgent")

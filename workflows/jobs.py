@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
     from activities.payroll import PayrollActivities
     from activities.reconciler import ReconcilerActivities
+    from activities.weather import WeatherActivities
     from domain.job_types import (
         BatchJobInput,
         CleanupInput,
@@ -27,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         WeeklyPayrollInput,
     )
     from domain.task_queues import MAINTENANCE
+    from domain.weather import WeatherRunInput
 
 Arg = TypeVar("Arg")
 Result = TypeVar("Result")
@@ -198,3 +200,23 @@ class WeeklyPayrollWorkflow:
             )
         except ActivityError as error:
             return JobMetrics(job="weekly-payroll").failed("create due payrolls", error)
+
+
+@workflow.defn
+class WeatherWorkflow:
+    """Fetches the construction sites' weather of every zone whose 05:00 local has come today (each zone-day
+    once; one with failed fetches again by the next runs, a bounded number of times). Runs every 15 minutes
+    on its own schedule: a failing weather API fails fetches in this run's result, never another job."""
+
+    @workflow.run
+    async def run(self, request: WeatherRunInput) -> JobMetrics:
+        try:
+            return await _batch(
+                WeatherActivities.refresh_due_weather,
+                WeatherRunInput(at=request.at or workflow.now()),
+                "site weather of the zones due",
+                start_to_close=timedelta(minutes=14),
+                heartbeat=timedelta(minutes=2),
+            )
+        except ActivityError as error:
+            return JobMetrics(job="weather").failed("refresh due weather", error)
