@@ -169,7 +169,8 @@ PROJECT_ARCHIVE = text(
 
 # The daily safety net under the alert made when a movement crosses below the threshold (db/inventory.py):
 # an item short but never told (a threshold raised, a row changed outside the API) is told now, once; the
-# same lock and the same ``shortage_alerted_at`` as a movement's check, so the two never both tell.
+# same lock and the same ``shortage_alerted_at`` as a movement's check, so the two never both tell. A company
+# with ``inventory_shortage_reminders: daily`` is told again each morning while the shortage lasts.
 INVENTORY_SHORTAGE_CHECK = text(
     """
     WITH batch AS (
@@ -177,9 +178,15 @@ INVENTORY_SHORTAGE_CHECK = text(
     ), short AS (
         SELECT i.id, i.business_id, i.name, i.unit, i.quantity, i.threshold
           FROM inventory_items i
+          JOIN businesses b ON b.id = i.business_id
          WHERE i.id IN (SELECT id FROM batch)
-           AND i.quantity < i.threshold AND i.shortage_alerted_at IS NULL
-         FOR UPDATE
+           AND i.quantity < i.threshold
+           AND (i.shortage_alerted_at IS NULL
+                -- a company that asked for daily reminders hears again while the shortage lasts (told
+                -- 20 h ago or more: the 08:00 run of each day, whatever its jitter or a catch-up)
+                OR (b.automation ->> 'inventory_shortage_reminders' = 'daily'
+                    AND i.shortage_alerted_at <= CAST(:now AS timestamptz) - interval '20 hours'))
+         FOR UPDATE OF i
     ), told AS (
         INSERT INTO in_app_notifications
                (business_id, user_id, message_key, event, entity_type, entity_id, title, link)

@@ -73,6 +73,12 @@ class AutomationSettings(BaseModel):
         "day is alerted to admins and PMs",
     )
 
+    inventory_shortage_reminders: Literal["once", "daily"] = Field(
+        default="once",
+        description="construction: an item below its threshold is told to admins and PMs once per crossing; "
+        "'daily' tells them again at each morning's inventory-shortage-check while it lasts",
+    )
+
     @field_validator("invoice_escalation_days")
     @classmethod
     def _escalation_days(cls, days: list[int]) -> list[int]:

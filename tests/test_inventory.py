@@ -3,7 +3,7 @@ crosses), re-armed when the stock is back, a repeated movement applied once; the
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -106,3 +106,33 @@ async def test_the_daily_safety_net_tells_short_items_never_told_once(
         [users["ana"], users["pia"]]
     )
     assert await _told(sessions, rows[1].id) == [] and await _told(sessions, rows[2].id) == []
+
+
+async def test_a_company_that_asks_for_daily_reminders_hears_again_each_morning_while_short(
+    skipping_env: WorkflowEnvironment, sessions: SessionFactory, provider_settings: Settings
+) -> None:
+    now = datetime.now(UTC)  # the job's cut-off is its workflow's clock
+    daily, daily_users = await company(sessions, automation={"inventory_shortage_reminders": "daily"})
+    once, _ = await company(sessions)
+    async with sessions() as session:
+        rows = [
+            InventoryItem(
+                business_id=business_id, name=name, unit="pcs", quantity=q, threshold=5, shortage_alerted_at=a
+            )
+            for business_id, name, q, a in (
+                (daily, "told yesterday morning", 1, now - timedelta(hours=21)),
+                (daily, "told an hour ago", 1, now - timedelta(hours=1)),
+                (daily, "restocked", 9, None),
+                (once, "told yesterday, once is enough", 1, now - timedelta(hours=21)),
+            )
+        ]
+        session.add_all(rows)
+        await session.commit()
+    first, second = await _twice(
+        skipping_env, sessions, provider_settings, BatchJobInput(job="inventory-shortage-check")
+    )
+    assert (first.changed, second.changed) == (1, 0)  # the second run the same morning: nothing again
+    assert sorted(user for user, _ in await _told(sessions, rows[0].id)) == sorted(
+        [daily_users["ana"], daily_users["pia"]]
+    )
+    assert [await _told(sessions, row.id) for row in rows[1:]] == [[], [], []]
