@@ -7,7 +7,7 @@ before the check (and the message is skipped) or after the message went out: nev
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,9 +24,11 @@ from db.models import (
     Customer,
     Pet,
     Policy,
+    StaffUser,
     TemplateOverride,
     Vaccination,
 )
+from db.project_digest import project_lines
 from domain.admin_digest import digest_window
 from domain.automation import AutomationSettings
 from domain.limits import usable_locale
@@ -34,6 +36,7 @@ from domain.locales import message_locale
 from domain.notification_events import EventSpec
 from domain.notification_types import NotificationRequest
 from domain.preferences import Preferences
+from domain.project_digest import digest_week
 from keeptime.settings import Settings
 
 
@@ -130,7 +133,10 @@ async def load_message_context(
     zone = recipient_zone(customer, business)
     automation = AutomationSettings.from_stored(business.automation).settings
     now = datetime.now(UTC)
-    if spec.audience == "admin":
+    if spec.audience == "staff" and isinstance(entity, StaffUser):
+        contact = Contact(name=entity.name, locale=business.locale, addresses={"email": entity.email})
+        channels, customer_name = ["email"], entity.name
+    elif spec.audience == "admin":
         contact = Contact(
             name=business.name, locale=business.locale, addresses={"email": business.admin_email or ""}
         )
@@ -153,10 +159,8 @@ async def load_message_context(
     elif customer is not None and not Preferences.from_stored(customer.preferences).allows(spec.category):
         stale = f"preference: {spec.category}"  # the customer turned this kind of message off
     base = settings.public_base_url.rstrip("/")
-    ref = (
-        "businesses/me"
-        if request.entity_type == "business"
-        else f"{request.entity_type}s/{request.entity_id}"
+    ref = {"business": "businesses/me", "staff_user": "projects"}.get(
+        request.entity_type, f"{request.entity_type}s/{request.entity_id}"
     )
     locale = message_locale(contact.locale if contact else None, business.locale)
     template = {
@@ -194,6 +198,10 @@ def _localized(extra: dict[str, Any], locale: str, zone: ZoneInfo) -> dict[str, 
     words = translations_for(locale)
     if "digest" in extra:
         extra["digest"] = _digest_text(extra["digest"], usable_locale(locale), zone)
+    if "projects_digest" in extra:
+        digest = extra["projects_digest"]
+        for day in ("first_day", "last_day"):
+            digest[day] = format_date(digest[day], format="medium", locale=usable_locale(locale))
     if "appointment" in extra and extra["appointment"]["service"] is None:
         extra["appointment"]["service"] = words.gettext("appointment")
     if "policy" in extra:
@@ -256,6 +264,8 @@ async def _load_entity(session: AsyncSession, request: NotificationRequest) -> L
         return await _load_policy(session, request)
     if request.entity_type == "business":
         return await _load_digest(session, request)
+    if request.entity_type == "staff_user":
+        return await _load_project_digest(session, request)
     if request.entity_type == "broadcast":
         broadcast: Broadcast | None = await session.scalar(_share_locked(Broadcast, request))
         if broadcast is None:
@@ -291,6 +301,28 @@ async def _load_digest(session: AsyncSession, request: NotificationRequest) -> L
     status = "empty_digest" if rows.empty else "daily_digest"
     extra = {"digest": {"start": start, "end": end, "rows": rows}}
     return LoadedEntity(business, status, None, at, extra)
+
+
+async def _load_project_digest(session: AsyncSession, request: NotificationRequest) -> LoadedEntity | None:
+    """A staff user's weekly project digest: their active projects as they are when it goes out; a user
+    without any (no longer a member, projects completed) is "no_projects" and gets nothing."""
+    user: StaffUser | None = await session.scalar(_share_locked(StaffUser, request))
+    business = await session.get(Business, request.business_id)
+    if user is None or business is None or request.scheduled_for is None:
+        return None
+    zone = ZoneInfo(business.time_zone)
+    week = digest_week(request.scheduled_for, zone)
+    lines = await project_lines(session, user, week, datetime.now(UTC).astimezone(zone).date())
+    status = "has_projects" if lines else "no_projects"
+    start, end = week.last_week
+    extra = {
+        "projects_digest": {
+            "first_day": start,
+            "last_day": end - timedelta(days=1),
+            "projects": [line.model_dump(mode="json") for line in lines],
+        }
+    }
+    return LoadedEntity(user, status, None, request.scheduled_for, extra)
 
 
 async def _load_vaccination(session: AsyncSession, request: NotificationRequest) -> LoadedEntity | None:

@@ -151,6 +151,22 @@ def sample_context(event: str) -> dict[str, Any]:
             "cancellations": {"count": 0, "more": 0, "items": []},
             "no_shows": {"count": 1, "more": 0, "items": [{**booking, "id": 124}]},
         }
+    if event.startswith("staff."):
+        project = {
+            "project_id": 7,
+            "name": "Harbour Bridge",
+            "ends_on": "2031-06-30",
+            "open_touch_ups": 4,
+            "serious_touch_ups": 3,
+            "plans_last_week": 5,
+            "plans_submitted": 4,
+            "weather_today": "slight rain, 3 to 12 °C",
+        }
+        context["projects_digest"] = {
+            "first_day": "Mar 3, 2031",
+            "last_day": "Mar 9, 2031",
+            "projects": [project, {**project, "project_id": 8, "ends_on": None, "weather_today": None}],
+        }
     if event.startswith("broadcast."):
         context["broadcast"] = {
             "subject": "We are open on Sunday",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, literal_column, or_, select, update
+from sqlalchemy import Select, and_, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,7 +31,7 @@ class Stored:
     plans: int
 
 
-def _active_sites(zone: str, run_date: date):  # type: ignore[no-untyped-def]
+def _active_sites(zone: str, run_date: date) -> Select[int, int, float | None, float | None]:
     """Active projects (no end date, or one not passed) with a location, of companies in ``zone``."""
     return (
         select(Project.id, Project.business_id, Project.latitude, Project.longitude)
@@ -100,7 +100,11 @@ async def sites_to_fetch(session: AsyncSession, zone_day: ZoneDay) -> list[SiteT
     rows = await session.execute(
         _active_sites(zone_day.time_zone, zone_day.run_date).where(~refreshed).order_by(Project.id)
     )
-    return [SiteToFetch(pid, bid, float(lat), float(lon)) for pid, bid, lat, lon in rows.all()]
+    return [
+        SiteToFetch(pid, bid, lat, lon)
+        for pid, bid, lat, lon in rows.all()
+        if lat is not None and lon is not None  # the query asks for located sites only
+    ]
 
 
 async def store_forecast(

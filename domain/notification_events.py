@@ -12,22 +12,22 @@ from domain.notification_types import NotificationRequest
 from domain.preferences import Category
 from domain.timekeeping import adjust_for_quiet_hours
 
+Audience = Literal["customer", "admin", "staff"]  # staff: the company user the message is about
+
 
 @dataclass(frozen=True)
 class EventSpec:
     entity_type: str
     live_statuses: frozenset[str]  # the entity must be in one of these when the message goes out
     quiet_hours: bool  # reminders respect quiet hours; transactional messages go out at once
-    audience: Literal["customer", "admin"] = "customer"
+    audience: Audience = "customer"
     channels: tuple[str, ...] | None = (
         None  # only these channels (e.g. SMS alerts); None: the customer's order
     )
     category: Category = "transactional"  # what a customer can turn off (domain.preferences)
 
 
-def _spec(
-    entity: str, statuses: set[str], *, quiet: bool, audience: Literal["customer", "admin"] = "customer"
-) -> EventSpec:
+def _spec(entity: str, statuses: set[str], *, quiet: bool, audience: Audience = "customer") -> EventSpec:
     return EventSpec(entity, frozenset(statuses), quiet, audience)
 
 
@@ -55,6 +55,9 @@ EVENTS: dict[str, EventSpec] = {
     ),
     "vaccination.expired": EventSpec("vaccination", frozenset({"expired"}), False, channels=("sms",)),
     "policy.expired": _spec("policy", {"expired"}, quiet=True),
+    # Construction: a staff user's weekly digest of their projects (admins: all active projects); the
+    # "status" is whether they have any.
+    "staff.project_digest": _spec("staff_user", {"has_projects"}, quiet=False, audience="staff"),
 }
 
 CHANNELS: tuple[str, ...] = ("email", "sms", "push")

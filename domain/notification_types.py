@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-EntityType = Literal["appointment", "broadcast", "business", "policy", "vaccination"]
+EntityType = Literal["appointment", "broadcast", "business", "policy", "vaccination", "staff_user"]
 DeliveryStatus = Literal["sent", "delivered", "skipped", "failed"]
 BroadcastState = Literal["running", "cancelling", "completed", "cancelled"]
 
@@ -38,6 +38,8 @@ class NotificationRequest(BaseModel):
 
     @property
     def recipient(self) -> str:
+        if self.entity_type == "staff_user":
+            return f"staff:{self.entity_id}"  # a company user's own message (the weekly project digest)
         return f"customer:{self.customer_id}" if self.customer_id is not None else "admin"
 
     def message_key(self) -> str:

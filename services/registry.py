@@ -18,6 +18,7 @@ from activities.invoices import InvoiceActivities
 from activities.notifications import Checkpoint, NotificationActivities
 from activities.payroll import PayrollActivities
 from activities.policies import PolicyActivities
+from activities.project_digest import ProjectDigestActivities
 from activities.providers import build_providers
 from activities.reconciler import ReconcilerActivities
 from activities.rollout import RolloutActivities
@@ -37,6 +38,7 @@ from workflows.jobs import (
     BatchJobWorkflow,
     NotificationLogCleanupWorkflow,
     PlatformStatsWorkflow,
+    ProjectDigestWorkflow,
     ReconcilerWorkflow,
     WeatherWorkflow,
     WeeklyPayrollWorkflow,
@@ -59,6 +61,7 @@ WORKFLOWS: Sequence[type] = (
     PlatformStatsWorkflow,
     WeeklyPayrollWorkflow,
     WeatherWorkflow,
+    ProjectDigestWorkflow,
     NotificationWorkflow,
     BroadcastWorkflow,
     SettingsRolloutWorkflow,
@@ -89,6 +92,7 @@ def build_activities(
     cleanup = CleanupActivities(sessions)
     batch_jobs = BatchJobActivities(sessions)
     payrolls = PayrollActivities(sessions)
+    project_digests = ProjectDigestActivities(sessions)
     weather = WeatherActivities(
         sessions, WeatherApi(http, settings.weather_api_url, settings.weather_timeout_s)
     )
@@ -105,6 +109,7 @@ def build_activities(
         batch_jobs.run_job_batch,
         payrolls.create_due_payrolls,
         weather.refresh_due_weather,
+        project_digests.due_project_digests,
         batch_jobs.compute_platform_stats,
         notifications.retry_failed_batch,
         reconciler.reconcile_workflows,

@@ -39,6 +39,7 @@ from domain.job_types import (
     ReconcileInput,
     WeeklyPayrollInput,
 )
+from domain.project_digest import ProjectDigestRunInput
 from domain.task_queues import MAINTENANCE
 from domain.weather import WeatherRunInput
 from keeptime.settings import JobOverride
@@ -47,6 +48,7 @@ from workflows.jobs import (
     BatchJobWorkflow,
     NotificationLogCleanupWorkflow,
     PlatformStatsWorkflow,
+    ProjectDigestWorkflow,
     ReconcilerWorkflow,
     WeatherWorkflow,
     WeeklyPayrollWorkflow,
@@ -195,6 +197,14 @@ JOBS: Sequence[Job] = (
         "Construction sites' weather, today and the next two days, from 05:00 company-local (every 15 min)",
         WeatherWorkflow.run,
         WeatherRunInput(),
+        cron="*/15 * * * *",
+        period=timedelta(minutes=15),
+    ),
+    Job(
+        "project-digest",
+        "Each staff user's weekly project digest by e-mail, Monday 08:00 company-local (every 15 min)",
+        ProjectDigestWorkflow.run,
+        ProjectDigestRunInput(),
         cron="*/15 * * * *",
         period=timedelta(minutes=15),
     ),

@@ -11,7 +11,7 @@ from domain.notification_events import EVENTS, TEMPLATE_PARTS
 @pytest.mark.parametrize("event", sorted(EVENTS))
 def test_every_event_renders_on_its_channels(event: str) -> None:
     spec = EVENTS[event]
-    channels = ["email"] if spec.audience == "admin" else list(spec.channels or TEMPLATE_PARTS)
+    channels = ["email"] if spec.audience in ("admin", "staff") else list(spec.channels or TEMPLATE_PARTS)
     for channel in channels:
         message = render_message(event, channel, sample_context(event))
         assert message.text and "{{" not in message.text

@@ -59,7 +59,7 @@ def test_every_catalog_translates_every_message_with_the_same_placeholders(langu
 @pytest.mark.parametrize("event", sorted(EVENTS))
 def test_every_event_renders_in_every_language_and_differs_from_english(event: str, language: str) -> None:
     spec = EVENTS[event]
-    channels = ["email"] if spec.audience == "admin" else list(spec.channels or TEMPLATE_PARTS)
+    channels = ["email"] if spec.audience in ("admin", "staff") else list(spec.channels or TEMPLATE_PARTS)
     for channel in channels:
         context = sample_context(event)
         english = render_message(event, channel, context)

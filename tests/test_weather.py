@@ -180,8 +180,9 @@ async def test_the_morning_run_stores_each_sites_days_once_and_fills_the_daily_p
             p.id: p.weather for p in (await session.scalars(select(DailyPlan).where(DailyPlan.id.in_(plans))))
         }
     assert sorted(s.day for s in stored) == [DAY, DAY + timedelta(days=1), DAY + timedelta(days=2)]
-    assert weather[plans[0]] is not None and weather[plans[0]]["conditions"] == "slight rain"
-    assert weather[plans[0]]["temperature_max_c"] == 21.5 and weather[plans[1]]["temperature_max_c"] == 22.5
+    today, tomorrow = weather[plans[0]] or {}, weather[plans[1]] or {}
+    assert (today.get("conditions"), today.get("temperature_max_c")) == ("slight rain", 21.5)
+    assert tomorrow.get("temperature_max_c") == 22.5
     assert weather[plans[2]] is None  # three days out: not fetched yet
     run = await _run_of(sessions, zone, DAY)
     assert run is not None and (run.created, run.failed, run.finished_at is not None) == (6, 0, True)
@@ -245,7 +246,7 @@ async def test_failed_fetches_are_recorded_retried_a_bounded_number_of_times_and
     assert [weather_peer.asked_for(lat) for lat in ("27.7001", "27.7003")] == [2, 2]
     run = await _run_of(sessions, zone, DAY)
     assert run is not None and (run.attempts, run.failed, run.finished_at) == (MAX_ATTEMPTS, 1, None)
-    assert run.last_error == f"project {run.last_error.split(':')[0].split()[-1]}: no answer within 0.5 s"
+    assert (run.last_error or "").endswith(": no answer within 0.5 s")
 
 
 async def test_a_dead_api_is_given_up_on_after_five_failures_in_a_row(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -15,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.cleanup import CleanupActivities
     from activities.notifications import NotificationActivities
     from activities.payroll import PayrollActivities
+    from activities.project_digest import ProjectDigestActivities
     from activities.reconciler import ReconcilerActivities
     from activities.weather import WeatherActivities
     from domain.job_types import (
@@ -27,8 +29,10 @@ with workflow.unsafe.imports_passed_through():
         ReconcileInput,
         WeeklyPayrollInput,
     )
+    from domain.project_digest import ProjectDigestRunInput
     from domain.task_queues import MAINTENANCE
     from domain.weather import WeatherRunInput
+    from workflows.delivery import send_now
 
 Arg = TypeVar("Arg")
 Result = TypeVar("Result")
@@ -220,3 +224,37 @@ class WeatherWorkflow:
             )
         except ActivityError as error:
             return JobMetrics(job="weather").failed("refresh due weather", error)
+
+
+SENDS_AT_ONCE = 20
+
+
+@workflow.defn
+class ProjectDigestWorkflow:
+    """Sends each staff user's weekly project digest (Monday 08:00 company-local) through the idempotent
+    delivery: its key (user, event, week's instant, channel) makes it once however often the job runs; a
+    digest already logged (sent, skipped, failing) is not asked for again. Every 15 minutes, up to
+    ``batch_size`` digests a run."""
+
+    @workflow.run
+    async def run(self, request: ProjectDigestRunInput) -> JobMetrics:
+        metrics = JobMetrics(job="project-digest")
+        try:
+            due = await _batch(
+                ProjectDigestActivities.due_project_digests,
+                request.model_copy(update={"at": request.at or workflow.now()}),
+                "weekly project digests due",
+                start_to_close=timedelta(minutes=2),
+            )
+        except ActivityError as error:
+            return metrics.failed("list due digests", error)
+        counts: dict[str, int] = {}
+        for start in range(0, len(due), SENDS_AT_ONCE):
+            results = await asyncio.gather(*(send_now(r) for r in due[start : start + SENDS_AT_ONCE]))
+            for result in results:
+                counts[result.status] = counts.get(result.status, 0) + 1
+        failed = counts.get("failed", 0)
+        details = [f"{status}: {count}" for status, count in sorted(counts.items())]
+        return metrics.plus(len(due), counts.get("sent", 0), 0.0, failed, details).model_copy(
+            update={"counts": counts}
+        )
