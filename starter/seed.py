@@ -6,9 +6,11 @@ themselves 35 minutes after they start) with customers in six locales (de, en, e
 which reads its business's language) and different preferences, appointments across the next five days,
 pets with vaccinations expiring over the next months, policies ending over the next three months, and a few
 chat rooms, and a construction company in Chicago (an admin, an accountant and a PM; invoices, some
-falling due this week, one already overdue, one a draft; a project with daily
-plans in draft for today and the next two days). Every appointment, invoice, daily plan, vaccination and
-policy gets its workflow, so the Web UI (http://localhost:8233) fills with sleeping workflows at once.
+falling due this week, one already overdue, one a draft; a located project with its PM, daily plans in
+draft for today and the next two days, inventory with one item short, four touch-ups of which three are
+serious, and two employees with last week's time entries). Every appointment, invoice, daily plan,
+vaccination and policy gets its workflow, so the Web UI (http://localhost:8233) fills with sleeping
+workflows at once.
 Run it with the stack up.
 """
 
@@ -23,12 +25,12 @@ from zoneinfo import ZoneInfo
 from temporalio.client import Client
 from tqdm import tqdm
 
-from db import daily_plans, pets, staff, tenants
+from db import daily_plans, inventory, payroll, pets, staff, tenants, touch_ups
 from db.engine import SessionFactory, create_engine, create_session_factory
 from db.models import ChatRoom
 from domain.automation import AutomationSettings
 from domain.locales import catalog_locale
-from domain.statuses import InvoiceStatus
+from domain.statuses import InvoiceStatus, TouchUpPriority
 from keeptime.settings import get_settings
 from keeptime.temporal_client import connect_temporal
 from services.appointments import book_appointment
@@ -237,10 +239,12 @@ async def _builder(sessions: SessionFactory, client: Client, rng: random.Random)
     """A construction company: staff with roles, and invoices whose workflows sleep until their due dates
     (a few fall due this week, one is overdue already and tells the admin and accountant at once)."""
     business_id, key, _ = await _business(sessions, "Demo Prairie Builders", "America/Chicago", 0, rng)
+    users = {}
     for name, roles in (("Dana Admin", ["admin"]), ("Avery Books", ["accounting"]), ("Sam Site", ["pm"])):
         async with sessions() as session:
             email = f"{name.split()[0].lower()}@example.com"
-            await staff.add_user(session, business_id, {"name": name, "email": email, "roles": roles})
+            added = await staff.add_user(session, business_id, {"name": name, "email": email, "roles": roles})
+            users[name] = added.user.id
     today = datetime.now(UTC).astimezone(ZoneInfo("America/Chicago")).date()
     due_days = [-9, 1, 2, 4, 6, 14, 21, 30, 45, 60]
     with tqdm(total=len(due_days) + 1, desc="invoices", file=sys.stderr) as bar:
@@ -262,10 +266,56 @@ async def _builder(sessions: SessionFactory, client: Client, rng: random.Random)
             {**draft, "due_on": today + timedelta(days=30), "status": InvoiceStatus.DRAFT},
         )
         bar.update()
-    async with sessions() as session:
+    async with sessions() as session:  # a site in Chicago: the weather job fetches its forecast at 05:00
         project, _ = await daily_plans.add_project(
-            session, business_id, {"name": "Lakeside Offices"}, key=None
+            session,
+            business_id,
+            {"name": "Lakeside Offices", "latitude": 41.8819, "longitude": -87.6278},
+            key=None,
         )
+    async with sessions() as session:
+        await daily_plans.add_member(session, business_id, project.id, users["Sam Site"])
     for days in range(3):  # drafts of today and the next two days: asleep until 17:00 local
         await create_daily_plan(sessions, client, business_id, project.id, today + timedelta(days=days))
+    await _site_records(sessions, business_id, project.id, today)
     return key
+
+
+async def _site_records(sessions: SessionFactory, business_id: int, project_id: int, today: date) -> None:
+    """Inventory (one item short), touch-ups (three serious: the PM and the admin are told), two employees
+    with last week's time entries (Monday's weekly-payroll job makes the pending period)."""
+    now = datetime.now(UTC)
+    for name, unit, quantity, threshold in (("Cement", "bags", 40, 20), ("Rebar", "m", 60, 100)):
+        async with sessions() as session:
+            await inventory.add_item(
+                session,
+                business_id,
+                {"name": name, "unit": unit, "quantity": quantity, "threshold": threshold},
+                now,
+            )
+    for ref, title, priority in (
+        ("TU-1", "Patch drywall, 3rd floor", TouchUpPriority.HIGH),
+        ("TU-2", "Repaint stairwell", TouchUpPriority.LOW),
+        ("TU-3", "Seal window frames", TouchUpPriority.URGENT),
+        ("TU-4", "Fix loose railing", TouchUpPriority.HIGH),
+    ):
+        async with sessions() as session:
+            await touch_ups.create(
+                session,
+                business_id,
+                project_id,
+                {"reference": ref, "title": title, "priority": priority},
+                now,
+            )
+    last_monday = today - timedelta(days=today.weekday() + 7)
+    for name, rate in (("Jordan Carpenter", 3_200), ("Riley Mason", 2_900)):
+        async with sessions() as session:
+            employee, _ = await payroll.add_employee(
+                session, business_id, {"name": name, "hourly_rate_cents": rate}, key=None
+            )
+        for day in range(5):
+            async with sessions() as session:
+                work_date = last_monday + timedelta(days=day)
+                await payroll.log_time(
+                    session, employee, {"reference": f"{work_date}", "work_date": work_date, "minutes": 480}
+                )

@@ -187,6 +187,14 @@ async def test_stack_starts_runs_a_workflow_stops_cleanly_and_keeps_its_data(
         ) as renamed,
     ):
         assert renamed.status == 200, await renamed.text()  # seeded rows are rows the API accepts
+    builder_key = next(line.split()[1] for line in seeded.splitlines() if line.strip().startswith("builder "))
+    builder = {"Authorization": f"Bearer {builder_key}"}
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{stack_config.api_url}/v1/inventory?short=true", headers=builder) as short:
+            assert [item["name"] for item in (await short.json())["items"]] == ["Rebar"]
+        async with http.get(f"{stack_config.api_url}/v1/projects", headers=builder) as projects:
+            [site] = (await projects.json())["items"]
+            assert (site["latitude"], site["longitude"]) == (41.8819, -87.6278)  # the weather job's
 
     async def sleeping(entity: str, count: int) -> bool:
         query = f'KeeptimeEntity="{entity}" AND ExecutionStatus="Running"'
