@@ -15,7 +15,13 @@ from db.models import Business
 from db.rollout import ids_page
 from db.tenants import mark_rolled_out
 from domain.automation import AutomationSettings
-from domain.ids import appointment_workflow_id, policy_workflow_id, vaccination_workflow_id
+from domain.ids import (
+    appointment_workflow_id,
+    daily_plan_workflow_id,
+    invoice_workflow_id,
+    policy_workflow_id,
+    vaccination_workflow_id,
+)
 from domain.rollout_types import (
     RolledOutInput,
     RolloutPageInput,
@@ -29,6 +35,8 @@ WORKFLOW_ID = {
     "appointment": appointment_workflow_id,
     "vaccination": vaccination_workflow_id,
     "policy": policy_workflow_id,
+    "invoice": invoice_workflow_id,
+    "daily_plan": daily_plan_workflow_id,
 }
 
 

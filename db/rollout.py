@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Appointment, Policy, Vaccination
+from db.models import Appointment, DailyPlan, Invoice, Policy, Vaccination
 from db.pets import ACTIVE as ACTIVE_VACCINATIONS
 from domain.appointment_types import ACTIVE_STATUSES
 from domain.limits import MAX_DELAY_S
 from domain.rollout_types import EntityKind
-from domain.statuses import AppointmentStatus, PolicyStatus
+from domain.statuses import AppointmentStatus, DailyPlanStatus, InvoiceStatus, PolicyStatus
 
 # A completed appointment's workflow still waits for its review request and reminder (each up to 90 days).
 REVIEW_HORIZON = timedelta(seconds=2 * MAX_DELAY_S + 24 * 3600)
@@ -35,7 +35,13 @@ async def ids_page(
 
 
 def _business(kind: EntityKind) -> ColumnElement[int]:
-    table = {"appointment": Appointment, "vaccination": Vaccination, "policy": Policy}[kind]
+    table = {
+        "appointment": Appointment,
+        "vaccination": Vaccination,
+        "policy": Policy,
+        "invoice": Invoice,
+        "daily_plan": DailyPlan,
+    }[kind]
     return table.business_id  # type: ignore[attr-defined,no-any-return]
 
 
@@ -49,4 +55,8 @@ def _rows_of(kind: EntityKind) -> tuple[Any, ColumnElement[bool]]:
         return Appointment.id, and_(or_(active, recently_completed), Appointment.archived_at.is_(None))
     if kind == "vaccination":
         return Vaccination.id, Vaccination.status.in_(ACTIVE_VACCINATIONS)
+    if kind == "invoice":
+        return Invoice.id, Invoice.status.in_([InvoiceStatus.SENT, InvoiceStatus.OVERDUE])
+    if kind == "daily_plan":
+        return DailyPlan.id, DailyPlan.status == DailyPlanStatus.DRAFT
     return Policy.id, Policy.status == PolicyStatus.ACTIVE

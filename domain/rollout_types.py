@@ -12,8 +12,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-EntityKind = Literal["appointment", "vaccination", "policy"]
+EntityKind = Literal["appointment", "vaccination", "policy", "invoice", "daily_plan"]
 ROLLOUT_KINDS: tuple[EntityKind, ...] = ("appointment", "vaccination", "policy")
+# Construction's sleepers (the escalation ladder, the daily-plan deadline): rolled out after the others by
+# rollouts started since the patch ``rollout-wakes-invoices-and-daily-plans`` (workflows/settings_rollout.py).
+CONSTRUCTION_KINDS: tuple[EntityKind, ...] = ("invoice", "daily_plan")
 
 
 class SettingsChanged(BaseModel):

@@ -5,21 +5,26 @@ escalations on the ladder, payment and new due dates steering it, DST weeks."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from temporalio.testing import WorkflowEnvironment
 
+from db import daily_plans
 from db import invoices as store
 from db.engine import SessionFactory
 from db.models import Invoice
+from domain.ids import daily_plan_workflow_id
 from domain.invoice_timeline import day_start, days_overdue, invoice_moments, overdue_at
 from domain.invoice_types import InvoiceMomentInput
 from keeptime.settings import Settings
 from services import invoices
+from services.daily_plans import create_daily_plan
+from services.settings import rollout_progress, update_business
 from tests.appointment_support import eventually
 from tests.invoice_support import InvoiceHandle, company, invoice, notifications, view
 from tests.support import running_worker
+from workflows.daily_plan import DailyPlanWorkflow
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -214,3 +219,40 @@ async def _next_is(handle: InvoiceHandle, action: str) -> bool:
 
 async def _status_is(handle: InvoiceHandle, status: str) -> bool:
     return (await view(handle)).status == status
+
+
+async def test_a_settings_change_reaches_sleeping_invoices_and_daily_plans(
+    skipping_env: WorkflowEnvironment, sessions: SessionFactory, settings: Settings
+) -> None:
+    business_id, _ = await company(sessions)
+    due = _today() - timedelta(days=2)  # overdue two days: asleep until the 7-day escalation
+    plan_day = _today() + timedelta(days=2)
+    async with running_worker(skipping_env.client, sessions, settings):
+        with skipping_env.with_time_skipping_disabled():
+            _, handle = await invoice(sessions, skipping_env.client, business_id, due)
+            async with sessions() as session:
+                project, _ = await daily_plans.add_project(session, business_id, {"name": "Site"}, key=None)
+            plan, _ = await create_daily_plan(
+                sessions, skipping_env.client, business_id, project.id, plan_day
+            )
+        plan_handle = skipping_env.client.get_workflow_handle_for(
+            DailyPlanWorkflow.run, daily_plan_workflow_id(plan.id)
+        )
+        await eventually(lambda: _next_is(handle, "7 days overdue"), what="the 7-day escalation planned")
+        automation = {"invoice_escalation_days": [4, 10], "daily_plan_deadline": "12:00"}
+        _, rollout = await update_business(
+            sessions, skipping_env.client, business_id, {"automation": automation}
+        )
+        assert rollout is not None
+        await eventually(lambda: _next_is(handle, "4 days overdue"), what="the new ladder planned")
+        assert (await view(handle)).next_action_at == day_start(due + timedelta(days=4), BERLIN)
+
+        async def new_deadline() -> bool:
+            state = await plan_handle.query(DailyPlanWorkflow.state)
+            return state.deadline == datetime.combine(plan_day, time(12, 0), tzinfo=BERLIN).astimezone(UTC)
+
+        await eventually(new_deadline, what="the daily plan's new deadline")
+        progress = await rollout_progress(skipping_env.client, business_id, rollout.revision)
+        assert progress is not None
+        told = {kind.kind: kind.signalled for kind in progress.kinds}
+        assert told["invoice"] == 1 and told["daily_plan"] == 1

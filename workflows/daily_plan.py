@@ -2,7 +2,8 @@
 17:00 in the company's zone, on the plan's day) and, if the plan is still a draft then, alerts the company's
 admins and PMs once. A plan submitted before the deadline ends the workflow (signal ``submitted``) and
 nothing is sent; if that signal is lost, the deadline's transaction finds the row submitted and sends
-nothing either."""
+nothing either. A settings change (signal ``settings_changed``, from the settings rollout) reads the
+deadline again."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
         DailyPlanView,
         DeadlineInput,
     )
+    from domain.rollout_types import SettingsChanged
     from domain.statuses import DailyPlanStatus
     from domain.task_queues import MAINTENANCE
     from workflows.db_calls import call_db
@@ -32,6 +34,8 @@ class DailyPlanWorkflow:
         self._snapshot: DailyPlanSnapshot | None = start.snapshot
         self._submitted = False
         self._outcome: str | None = None
+        self._settings_wanted = 0  # the newest settings revision signalled
+        self._settings_read = 0
 
     @workflow.run
     async def run(self, start: DailyPlanInput) -> DailyPlanView:
@@ -40,16 +44,24 @@ class DailyPlanWorkflow:
                 self._snapshot = await call_db(
                     DailyPlanActivities.load_daily_plan, self._ref, "load daily plan", queue=MAINTENANCE
                 )
-            if self._snapshot.status == DailyPlanStatus.DRAFT:
+            while self._snapshot.status == DailyPlanStatus.DRAFT:
                 delay = self._snapshot.deadline - workflow.now()
+                self._settings_read = self._settings_wanted
                 try:
                     await workflow.wait_condition(
-                        lambda: self._submitted,
+                        lambda: self._submitted or self._settings_wanted > self._settings_read,
                         timeout=max(delay.total_seconds(), 0.001),
                         timeout_summary="deadline",
                     )
                 except TimeoutError:
                     await self._deadline()
+                    break
+                if self._submitted:
+                    break
+                # The settings changed: read the deadline as it is now.
+                self._snapshot = await call_db(
+                    DailyPlanActivities.load_daily_plan, self._ref, "read the new deadline", queue=MAINTENANCE
+                )
             if self._outcome is None:
                 self._outcome = "submitted in time"
         except ActivityError as error:
@@ -72,6 +84,11 @@ class DailyPlanWorkflow:
     def submitted(self) -> None:
         """The plan was submitted (the row says so already); a repeat changes nothing."""
         self._submitted = True
+
+    @workflow.signal
+    def settings_changed(self, change: SettingsChanged) -> None:
+        """The company's settings changed (``daily_plan_deadline``): read the deadline again."""
+        self._settings_wanted = max(self._settings_wanted, change.revision)
 
     @workflow.query
     def state(self) -> DailyPlanView:

@@ -2,7 +2,8 @@
 makes it overdue and tells admins and accounting once, then escalates on the company's ladder (default 7,
 14 and 30 days overdue) until it is paid or written off.
 
-The row is the truth: the API pays, writes off or moves the due date in PostgreSQL, then signals
+A settings change (signal ``settings_changed``, from the settings rollout) re-reads the ladder and plans
+again. The row is the truth: the API pays, writes off or moves the due date in PostgreSQL, then signals
 ``invoice_changed`` with the row's version; the workflow re-reads the row and plans again. Each moment runs
 in one transaction under the row's lock that checks the row still is what the moment was planned from, so a
 payment that commits first means nothing is sent, even if the signal never arrived. A moment overtaken by a
@@ -26,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         InvoiceSnapshot,
         InvoiceView,
     )
+    from domain.rollout_types import SettingsChanged
     from domain.statuses import InvoiceStatus
     from domain.task_queues import MAINTENANCE
     from workflows.db_calls import call_db
@@ -42,6 +44,8 @@ class InvoiceWorkflow:
         self._handled: set[str] = set()
         self._history: list[str] = []
         self._version_wanted = 0
+        self._settings_wanted = 0  # the newest settings revision signalled
+        self._settings_read = 0  # the one the moments were last planned with (0: at the start)
         self._gone = False
         self._shown: tuple[str, object] | None = None  # the search attributes last upserted
 
@@ -83,9 +87,12 @@ class InvoiceWorkflow:
             )
 
     def _stale(self) -> bool:
-        return self._snapshot is not None and self._version_wanted > self._snapshot.version
+        if self._snapshot is None:
+            return False
+        return self._version_wanted > self._snapshot.version or self._settings_wanted > self._settings_read
 
     async def _reload(self, summary: str) -> bool:
+        self._settings_read = self._settings_wanted  # the activity reads the settings as they are now
         try:
             self._snapshot = await call_db(
                 InvoiceActivities.load_invoice, self._ref, summary, queue=MAINTENANCE
@@ -152,6 +159,11 @@ class InvoiceWorkflow:
     def invoice_changed(self, change: InvoiceChanged) -> None:
         """The row changed (paid, written off, new due date): re-read it. Repeats change nothing."""
         self._version_wanted = max(self._version_wanted, change.version)
+
+    @workflow.signal
+    def settings_changed(self, change: SettingsChanged) -> None:
+        """The company's settings changed (the escalation ladder): plan again. Repeats change nothing."""
+        self._settings_wanted = max(self._settings_wanted, change.revision)
 
     @workflow.query
     def state(self) -> InvoiceView:

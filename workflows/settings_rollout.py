@@ -2,10 +2,10 @@
 sleeping workflow of the business, durably.
 
 Started after the change is committed (the API, and the hourly reconciler for a business whose latest
-revision was never rolled out). It pages through the business's appointments, vaccinations and policies in
-PostgreSQL and signals each workflow; the cursor is in the workflow's state, so a crash anywhere resumes at
-the page it was on, and a repeat of the whole rollout changes nothing (the signal carries the revision).
-Progress: query ``progress``, the Web UI's details line, and
+revision was never rolled out). It pages through the business's appointments, vaccinations, policies,
+open invoices and draft daily plans in PostgreSQL and signals each workflow; the cursor is in the workflow's
+state, so a crash anywhere resumes at the page it was on, and a repeat of the whole rollout changes nothing
+(the signal carries the revision). Progress: query ``progress``, the Web UI's details line, and
 ``GET /v1/businesses/me/settings-rollouts/<revision>``.
 """
 
@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.rollout import RolloutActivities
     from domain import search_attributes as attrs
     from domain.rollout_types import (
+        CONSTRUCTION_KINDS,
         ROLLOUT_KINDS,
         KindProgress,
         RolledOutInput,
@@ -34,6 +35,7 @@ CONTINUE_AS_NEW_AFTER_EVENTS = 2_000
 DIGEST_AND_STATUS = (
     "rollout-ensures-digest-and-marks-done"  # before it: no digest step, status stayed running
 )
+CONSTRUCTION = "rollout-wakes-invoices-and-daily-plans"  # before it: appointments, vaccinations, policies
 
 
 @workflow.defn
@@ -48,6 +50,9 @@ class SettingsRolloutWorkflow:
 
     @workflow.run
     async def run(self, start: RolloutInput) -> RolloutProgress:
+        if workflow.patched(CONSTRUCTION):
+            known = {kind.kind for kind in self._progress.kinds}
+            self._progress.kinds += [KindProgress(kind=k) for k in CONSTRUCTION_KINDS if k not in known]
         for kind in self._progress.kinds:
             while not kind.done:
                 if workflow.info().get_current_history_length() > CONTINUE_AS_NEW_AFTER_EVENTS:
