@@ -316,3 +316,52 @@ async def test_record_daily_plan_history(
         await _save(
             skipping_env.client.get_workflow_handle(daily_plan_workflow_id(plan.id)), "daily_plan_alerted"
         )
+
+
+async def test_record_construction_settings_histories(
+    skipping_env: WorkflowEnvironment, sessions: SessionFactory, settings: Settings
+) -> None:
+    """A construction company changes its escalation ladder and plan deadline: the rollout (since its patch)
+    wakes an overdue invoice and a draft plan, which plan again; the invoice is paid, the plan alerted."""
+    from datetime import UTC, datetime
+
+    from db import daily_plans
+    from domain.ids import daily_plan_workflow_id, settings_rollout_workflow_id
+    from services import invoices
+    from services.daily_plans import create_daily_plan
+    from services.settings import update_business
+    from tests.invoice_support import company, invoice, view
+
+    env = skipping_env
+    business_id, _ = await company(sessions)
+    today = datetime.now(UTC).date()
+    async with sessions() as session:
+        project, _ = await daily_plans.add_project(session, business_id, {"name": "Site"}, key=None)
+    async with running_worker(env.client, sessions, settings):
+        with env.with_time_skipping_disabled():
+            row, handle = await invoice(sessions, env.client, business_id, today - timedelta(days=2))
+            plan, _ = await create_daily_plan(
+                sessions, env.client, business_id, project.id, today + timedelta(days=2)
+            )
+
+            async def sleeping() -> bool:
+                return (await view(handle)).next_action == "7 days overdue"
+
+            await eventually(sleeping, what="the 7-day escalation planned")
+            change = {"automation": {"invoice_escalation_days": [4, 10], "daily_plan_deadline": "12:00"}}
+            _, rollout = await update_business(sessions, env.client, business_id, change)
+            assert rollout is not None
+            await _save(
+                env.client.get_workflow_handle(settings_rollout_workflow_id(business_id, rollout.revision)),
+                "settings_rollout_construction",
+            )
+
+            async def replanned() -> bool:
+                return (await view(handle)).next_action == "4 days overdue"
+
+            await eventually(replanned, what="the new ladder")
+            await invoices.pay(sessions, env.client, business_id, row.id)
+            await _save(handle, "invoice_settings_changed")
+        plan_handle = env.client.get_workflow_handle(daily_plan_workflow_id(plan.id))
+        await env.fast_forward(plan_handle, timedelta(days=3))
+        await _save(plan_handle, "daily_plan_settings_changed")
