@@ -63,6 +63,8 @@ async def test_preview_then_apply_moves_a_sleeping_appointments_reminder(api: Cl
         "appointment": 1,
         "vaccination": 0,
         "policy": 0,
+        "invoice": 0,
+        "daily_plan": 0,
     }
     await eventually(lambda: _is(next_label, "2h reminder"), what="the 48 h reminder sent, then the 2 h one")
     detail = await (await api.get(url, headers=auth)).json()

@@ -66,22 +66,36 @@ async def _batch(
     )
 
 
+async def _one_batch(
+    job: str,
+    method: Callable[[Any, Arg], Awaitable[JobMetrics]],
+    arg: Arg,
+    summary: str,
+    *,
+    start_to_close: timedelta,
+    heartbeat: timedelta,
+) -> JobMetrics:
+    """A job that is one activity: its metrics, or the failure in them (reported, not raised)."""
+    try:
+        return await _batch(method, arg, summary, start_to_close=start_to_close, heartbeat=heartbeat)
+    except ActivityError as error:
+        return JobMetrics(job=job).failed(summary, error)
+
+
 @workflow.defn
 class ReconcilerWorkflow:
     """Restarts the workflow of every active appointment, policy and vaccination that has lost it."""
 
     @workflow.run
     async def run(self, request: ReconcileInput) -> JobMetrics:
-        try:
-            return await _batch(
-                ReconcilerActivities.reconcile_workflows,
-                request,
-                "reconcile appointments, policies, vaccinations",
-                start_to_close=timedelta(minutes=30),
-                heartbeat=timedelta(minutes=2),
-            )
-        except ActivityError as error:
-            return JobMetrics(job="reconciler").failed("reconcile", error)
+        return await _one_batch(
+            "reconciler",
+            ReconcilerActivities.reconcile_workflows,
+            request,
+            "reconcile appointments, policies, vaccinations",
+            start_to_close=timedelta(minutes=30),
+            heartbeat=timedelta(minutes=2),
+        )
 
 
 @workflow.defn
@@ -194,16 +208,14 @@ class WeeklyPayrollWorkflow:
 
     @workflow.run
     async def run(self, request: WeeklyPayrollInput) -> JobMetrics:
-        try:
-            return await _batch(
-                PayrollActivities.create_due_payrolls,
-                WeeklyPayrollInput(at=request.at or workflow.now()),
-                "weekly payroll periods due",
-                start_to_close=timedelta(minutes=10),
-                heartbeat=timedelta(minutes=2),
-            )
-        except ActivityError as error:
-            return JobMetrics(job="weekly-payroll").failed("create due payrolls", error)
+        return await _one_batch(
+            "weekly-payroll",
+            PayrollActivities.create_due_payrolls,
+            WeeklyPayrollInput(at=request.at or workflow.now()),
+            "weekly payroll periods due",
+            start_to_close=timedelta(minutes=10),
+            heartbeat=timedelta(minutes=2),
+        )
 
 
 @workflow.defn
@@ -214,16 +226,14 @@ class WeatherWorkflow:
 
     @workflow.run
     async def run(self, request: WeatherRunInput) -> JobMetrics:
-        try:
-            return await _batch(
-                WeatherActivities.refresh_due_weather,
-                WeatherRunInput(at=request.at or workflow.now()),
-                "site weather of the zones due",
-                start_to_close=timedelta(minutes=14),
-                heartbeat=timedelta(minutes=2),
-            )
-        except ActivityError as error:
-            return JobMetrics(job="weather").failed("refresh due weather", error)
+        return await _one_batch(
+            "weather",
+            WeatherActivities.refresh_due_weather,
+            WeatherRunInput(at=request.at or workflow.now()),
+            "site weather of the zones due",
+            start_to_close=timedelta(minutes=14),
+            heartbeat=timedelta(minutes=2),
+        )
 
 
 SENDS_AT_ONCE = 20
