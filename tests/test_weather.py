@@ -4,6 +4,7 @@ failed, each (project, day) once, the daily plans' copy, retries bounded, a dead
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -11,6 +12,9 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
@@ -24,6 +28,7 @@ from domain.job_types import JobMetrics
 from domain.statuses import ProjectStatus
 from domain.task_queues import MAINTENANCE
 from domain.weather import (
+    DAILY_VARIABLES,
     MAX_ATTEMPTS,
     ForecastUnreadable,
     WeatherRunInput,
@@ -301,3 +306,35 @@ async def test_the_scheduled_workflow_runs_the_job_and_a_second_run_changes_noth
             )
             == 3
         )
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+_column = st.lists(st.none() | st.integers() | st.floats() | st.text(max_size=4) | st.booleans(), max_size=4)
+
+
+@examples(max_examples=300, deadline=None)
+@given(
+    body=_json
+    | st.fixed_dictionaries(
+        {
+            "daily": st.fixed_dictionaries(
+                {"time": st.lists(st.sampled_from(["2027-04-12", "2027-04-13", "x"]), max_size=4)},
+                optional={name: _column for name in DAILY_VARIABLES},
+            )
+        }
+    )
+)
+def test_any_answer_is_a_forecast_or_a_named_refusal(body: object) -> None:
+    """Whatever a server answers, reading it gives stored-range figures or ForecastUnreadable: never
+    another exception (a wedged job), never a value the snapshot's columns cannot carry."""
+    try:
+        days = read_forecast(body, [DAY, DAY + timedelta(days=1)])
+    except ForecastUnreadable:
+        return
+    for weather in days:
+        for value in weather.model_dump(exclude={"day", "conditions"}).values():
+            assert value is None or (math.isfinite(value) and abs(value) <= 10_000)
