@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import time
-from zoneinfo import ZoneInfo
 
 from temporalio import activity
 
@@ -12,6 +11,7 @@ from db import payroll
 from db.engine import SessionFactory
 from domain.job_types import JobMetrics, WeeklyPayrollInput
 from domain.payroll import due_week
+from domain.timekeeping import zone_or_none
 
 
 class PayrollActivities:
@@ -25,8 +25,14 @@ class PayrollActivities:
         metrics = JobMetrics(job="weekly-payroll")
         async with self._sessions() as session:
             companies = await payroll.businesses_with_employees(session)
-        for business_id, zone in companies:
-            week = due_week(run.at, ZoneInfo(zone))
+        for business_id, zone_name in companies:
+            zone = zone_or_none(zone_name)
+            if zone is None:
+                metrics = metrics.plus(
+                    1, 0, 0.0, 1, [f"business {business_id}: unknown time zone {zone_name!r}"]
+                )
+                continue
+            week = due_week(run.at, zone)
             async with self._sessions() as session:
                 period, created = await payroll.ensure_period(session, business_id, week, run.at)
             if activity.in_activity():

@@ -38,6 +38,15 @@ class WeatherActivities:
         metrics = JobMetrics(job="weather")
         async with self._sessions() as session:
             due = await store.due_zone_days(session, run.at)
+            unknown = await store.unknown_zones(session)
+        if unknown:
+            metrics = metrics.plus(
+                0,
+                0,
+                0.0,
+                len(unknown),
+                [f"unknown time zone {zone!r}: its sites get no weather" for zone in unknown],
+            )
         for zone_day in due:
             metrics = await self._refresh_zone(zone_day, metrics)
         return metrics.model_copy(update={"duration_s": round(time.monotonic() - began, 3)})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +20,7 @@ from db.models import (
 from domain.notification_types import NotificationRequest
 from domain.project_digest import DigestWeek, ProjectLine, digest_week
 from domain.statuses import DailyPlanStatus, ProjectStatus, StaffRole, TouchUpPriority, TouchUpStatus
+from domain.timekeeping import zone_or_none
 
 EVENT = "staff.project_digest"
 
@@ -63,8 +63,11 @@ async def due_digests(session: AsyncSession, at: datetime, limit: int) -> list[N
         .order_by(Business.id)
     )
     due: list[NotificationRequest] = []
-    for business_id, zone in companies.all():
-        week = digest_week(at, ZoneInfo(zone))
+    for business_id, zone_name in companies.all():
+        zone = zone_or_none(zone_name)
+        if zone is None:
+            continue  # a zone this machine does not know: no Monday to send at (the weather job names it)
+        week = digest_week(at, zone)
         users = await session.scalars(
             select(StaffUser.id).where(_stakeholder(business_id)).order_by(StaffUser.id)
         )

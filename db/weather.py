@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -13,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Business, DailyPlan, Project, WeatherRun, WeatherSnapshot
 from domain.statuses import ProjectStatus
+from domain.timekeeping import zone_or_none
 from domain.weather import MAX_ATTEMPTS, DailyWeather, ZoneDay, due_day
 
 
@@ -47,7 +47,7 @@ def _active_sites(zone: str, run_date: date) -> Select[int, int, float | None, f
 
 async def due_zone_days(session: AsyncSession, at: datetime) -> list[ZoneDay]:
     """Each zone with a located active project whose run for its local day is due at ``at`` and neither
-    finished nor out of attempts."""
+    finished nor out of attempts (a zone this machine does not know is left out: ``unknown_zones``)."""
     zones = await session.scalars(
         select(Business.time_zone)
         .join(Project, Project.business_id == Business.id)
@@ -58,7 +58,7 @@ async def due_zone_days(session: AsyncSession, at: datetime) -> list[ZoneDay]:
     due = [
         ZoneDay(time_zone=zone, run_date=day)
         for zone in zones
-        if (day := due_day(at, ZoneInfo(zone))) is not None
+        if (known := zone_or_none(zone)) is not None and (day := due_day(at, known)) is not None
     ]
     if not due:
         return []
@@ -173,3 +173,15 @@ async def snapshots_of(session: AsyncSession, business_id: int, project_id: int)
         .order_by(WeatherSnapshot.day)
     )
     return list(rows)
+
+
+async def unknown_zones(session: AsyncSession) -> list[str]:
+    """Zones of companies with located active projects that this machine does not know (their sites get
+    no weather; the job's result names them)."""
+    zones = await session.scalars(
+        select(Business.time_zone)
+        .join(Project, Project.business_id == Business.id)
+        .where(Project.status == ProjectStatus.ACTIVE, Project.latitude.is_not(None))
+        .distinct()
+    )
+    return sorted(zone for zone in zones if zone_or_none(zone) is None)

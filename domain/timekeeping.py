@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 QUIET_EXIT_MARGIN = timedelta(minutes=1)
+
+
+def zone_or_none(name: str) -> ZoneInfo | None:
+    """The zone, or None when this machine does not know it (a row edited by hand, a zone tzdata dropped):
+    a batch job then reports that one company and goes on with the others."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 def local_wall_time(day: datetime, at: time, zone: ZoneInfo) -> datetime:

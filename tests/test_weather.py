@@ -18,13 +18,14 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
+from activities.payroll import PayrollActivities
 from activities.weather import WeatherActivities
 from activities.weather_api import WeatherApi
-from db import daily_plans
+from db import daily_plans, payroll, project_digest
 from db import weather as store
 from db.engine import SessionFactory
-from db.models import DailyPlan, Project, WeatherRun, WeatherSnapshot
-from domain.job_types import JobMetrics
+from db.models import Business, DailyPlan, Project, WeatherRun, WeatherSnapshot
+from domain.job_types import JobMetrics, WeeklyPayrollInput
 from domain.statuses import ProjectStatus
 from domain.task_queues import MAINTENANCE
 from domain.weather import (
@@ -338,3 +339,31 @@ def test_any_answer_is_a_forecast_or_a_named_refusal(body: object) -> None:
     for weather in days:
         for value in weather.model_dump(exclude={"day", "conditions"}).values():
             assert value is None or (math.isfinite(value) and abs(value) <= 10_000)
+
+
+async def test_a_company_with_a_zone_this_machine_does_not_know_fails_its_own_line_only(
+    sessions: SessionFactory, weather_peer: WeatherPeer, weather_job: WeatherActivities
+) -> None:
+    """A zone edited by hand (or dropped by tzdata) used to fail the whole run of every company's weather,
+    payroll and digests, retried and failed again at every run: now that one company is named, the rest go."""
+    bad = await _company(sessions, "Mars/Olympus_Mons")
+    good = await _company(sessions, "America/Halifax")
+    await _project(sessions, bad, 18.6501)
+    await _project(sessions, good, 44.6488)
+    async with sessions() as session:
+        await payroll.add_employee(session, bad, {"name": "Jo", "hourly_rate_cents": 2_000}, key=None)
+    try:
+        metrics = await weather_job.refresh_due_weather(WeatherRunInput(at=_at("America/Halifax", DAY, 6, 0)))
+        assert "unknown time zone 'Mars/Olympus_Mons': its sites get no weather" in metrics.details
+        assert _zone_details(metrics, "America/Halifax")[0].endswith("1 projects, 3 created, 0 updated")
+        assert weather_peer.asked_for("18.6501") == 0
+        paid = await PayrollActivities(sessions).create_due_payrolls(
+            WeeklyPayrollInput(at=datetime(2027, 4, 12, 15, 0, tzinfo=UTC))
+        )
+        assert f"business {bad}: unknown time zone 'Mars/Olympus_Mons'" in paid.details and paid.errors == 1
+        async with sessions() as session:
+            due = await project_digest.due_digests(session, datetime(2027, 4, 12, 15, 0, tzinfo=UTC), 1_000)
+        assert all(request.business_id != bad for request in due)  # no Monday to send at: skipped, no error
+    finally:
+        async with sessions() as session, session.begin():
+            await session.delete(await session.get(Business, bad))
