@@ -234,7 +234,12 @@ TOUCH_UP_CHECK = text(
                '/v1/projects/' || s.id || '/touch-ups'
           FROM serious s
           JOIN locked l ON l.id = s.id
-          JOIN staff_users u ON u.business_id = s.business_id AND u.roles && ARRAY['admin', 'pm']::varchar[]
+          -- admins hear of every project, PMs of the projects they are members of (as db.staff.tell)
+          JOIN staff_users u ON u.business_id = s.business_id
+               AND (u.roles && ARRAY['admin']::varchar[]
+                    OR (u.roles && ARRAY['pm']::varchar[]
+                        AND EXISTS (SELECT 1 FROM project_members m
+                                     WHERE m.project_id = s.id AND m.staff_user_id = u.id)))
         ON CONFLICT (message_key) DO NOTHING
         RETURNING id
     ), changed AS (

@@ -10,7 +10,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from db import daily_plans, staff, touch_ups
 from db.engine import SessionFactory
-from db.models import InAppNotification, Project, TouchUp
+from db.models import InAppNotification, Project, ProjectMember, StaffUser, TouchUp
 from domain.job_types import BatchJobInput
 from domain.statuses import TouchUpPriority, TouchUpStatus
 from keeptime.settings import Settings
@@ -105,10 +105,16 @@ async def test_the_daily_safety_net_tells_a_project_never_told_once(
                 )
                 for n in range(count)
             )
+        session.add(
+            ProjectMember(project_id=never_told.id, staff_user_id=users["pia"], business_id=business_id)
+        )
+        omar = StaffUser(business_id=business_id, name="Omar PM", email="omar@bau.test", roles=["pm"])
+        session.add(omar)  # a PM of other projects: not told of this one
         await session.commit()
     first, second = await _twice(
         skipping_env, sessions, provider_settings, BatchJobInput(job="touch-up-check")
     )
     assert (first.changed, second.changed) == (1, 0)
     assert sorted(await _told(sessions, never_told.id)) == sorted([users["ana"], users["pia"]])
+    assert omar.id not in await _told(sessions, never_told.id)
     assert await _told(sessions, told_before.id) == [] and await _told(sessions, two_only.id) == []
