@@ -26,7 +26,7 @@ from pathlib import Path
 import aiohttp
 from temporalio.client import Client
 
-from bench.common import bench_database, dev_server
+from bench.common import bench_database, dev_server, run_bench
 from db.appointments import appointment_snapshot
 from db.engine import create_engine, create_session_factory
 from db.models import Appointment, Customer
@@ -190,5 +190,5 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=20)
     args = parser.parse_args()
-    asyncio.run(main(args.bookings, args.rounds, args.concurrency))
+    run_bench(main(args.bookings, args.rounds, args.concurrency))
     os._exit(0)

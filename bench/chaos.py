@@ -33,6 +33,7 @@ from temporalio.client import Client
 from activities.providers import telnyx_key
 from api.app import create_app
 from bench.chaos_report import Expectations, Summary, near_fault, print_summaries, summarize
+from bench.common import run_bench
 from bench.environment import BenchEnvironment, bench_environment
 from bench.stack_processes import TemporalServer, WorkerProcess, restart_postgres
 from db.appointments import appointment_snapshot
@@ -356,4 +357,4 @@ if __name__ == "__main__":
     parser.add_argument("--spread", type=float, default=180.0, help="seconds over which reminders fall due")
     parser.add_argument("--sms", choices=("telnyx", "twilio"), default="telnyx")
     options = parser.parse_args()
-    asyncio.run(main(options.appointments, options.spread, options.sms))
+    run_bench(main(options.appointments, options.spread, options.sms))

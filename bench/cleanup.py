@@ -11,13 +11,12 @@ by one, commit at the end. Prints rows/second and the longest single transaction
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import time
 
 from sqlalchemy import delete, select, text
 
-from bench.common import bench_database, dev_server
+from bench.common import bench_database, dev_server, run_bench
 from db.engine import SessionFactory, create_engine, create_session_factory
 from db.models import Business, NotificationLog
 from domain.job_types import CleanupInput
@@ -107,5 +106,5 @@ if __name__ == "__main__":
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--orm-rows", type=int, default=20_000)
     args = parser.parse_args()
-    asyncio.run(main(args.rows, args.orm_rows))
+    run_bench(main(args.rows, args.orm_rows))
     os._exit(0)

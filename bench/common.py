@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import signal
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -17,7 +20,18 @@ from db.embedded import EmbeddedPostgres, drop_database, ensure_database
 from db.migrate import upgrade_async
 from domain.search_attributes import ALL_SEARCH_ATTRIBUTES
 from keeptime.settings import to_asyncpg_url
-from tests.support import database_url_named, free_port
+from tests.support import SERVER_STARTUP, database_url_named, free_port
+
+Result = TypeVar("Result")
+
+
+def run_bench(main: Coroutine[Any, Any, Result]) -> Result:
+    """``asyncio.run(main)``, with SIGTERM (``timeout``, ``kill``, a CI's cancel) stopping the benchmark like
+    Ctrl-C does: the main task is cancelled, so its ``finally`` blocks stop the worker processes, the dev
+    server and the embedded PostgreSQL it started. Without this a SIGTERM ended the Python process at once
+    and left them running (found after a 100,000-sleepers run was stopped by ``timeout``)."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    return asyncio.run(main)
 
 
 @asynccontextmanager
@@ -58,6 +72,7 @@ async def dev_server(db_file: Path | None = None) -> AsyncIterator[WorkflowEnvir
         port=free_port(),
         dev_server_database_filename=str(db_file) if db_file else None,
         dev_server_extra_args=extra,
+        dev_server_startup_timeout=SERVER_STARTUP,
     )
     try:
         yield env

@@ -18,7 +18,6 @@ lateness stayed under 1 s with nothing missing.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import statistics
 import subprocess
@@ -27,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.common import run_bench
 from bench.recovery import Figures, report, run
 from bench.stack_processes import ROOT
 
@@ -158,4 +158,4 @@ def parse() -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(parse()))
+    run_bench(main(parse()))

@@ -13,14 +13,13 @@ as the peer saw them (must be 0).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import statistics
 import time
 
 from sqlalchemy import func, insert, select, text
 
-from bench.common import bench_database, dev_server
+from bench.common import bench_database, dev_server, run_bench
 from db import notification_queries
 from db.engine import SessionFactory, create_engine, create_session_factory
 from db.models import Business, Customer, NotificationLog
@@ -127,5 +126,5 @@ if __name__ == "__main__":
     parser.add_argument("--recipients", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    asyncio.run(main(args.recipients, args.runs))
+    run_bench(main(args.recipients, args.runs))
     os._exit(0)

@@ -31,6 +31,7 @@ import redis
 from bench import celery_reminders
 from bench.chaos import run_keeptime
 from bench.chaos_report import CHANNELS, Expectations, Summary, near_fault, print_summaries, summarize
+from bench.common import run_bench
 from bench.stack_processes import ChildProcess, restart_postgres
 from db.embedded import EmbeddedPostgres, ensure_database
 from keeptime.settings import to_asyncpg_url
@@ -241,4 +242,4 @@ if __name__ == "__main__":
     parser.add_argument("--appointments", type=int, default=500)
     parser.add_argument("--spread", type=float, default=100.0)
     options = parser.parse_args()
-    asyncio.run(main(options.appointments, options.spread))
+    run_bench(main(options.appointments, options.spread))

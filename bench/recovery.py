@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 
 from activities.providers import telnyx_key
 from bench.chaos import LEAD_S, WARMUP_S, delivery_keys, message_key, seed_appointments, settings_env
+from bench.common import run_bench
 from bench.environment import BenchEnvironment, bench_environment
 from bench.phases import Phases, quantiles, reminder_phases
 from bench.stack_processes import ROOT, WorkerProcess
@@ -201,4 +202,4 @@ if __name__ == "__main__":
         "--sticky-timeout", type=float, default=3.0, help="WORKER_STICKY_TIMEOUT_S (the SDK's default is 10)"
     )
     options = parser.parse_args()
-    report(asyncio.run(run(options.appointments, options.spread, options.workers, options.sticky_timeout)))
+    report(run_bench(run(options.appointments, options.spread, options.workers, options.sticky_timeout)))

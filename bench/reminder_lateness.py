@@ -25,7 +25,7 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
-from bench.common import bench_database, dev_server, percentile
+from bench.common import bench_database, dev_server, percentile, run_bench
 from db.appointments import appointment_snapshot
 from db.engine import SessionFactory, create_engine, create_session_factory
 from db.models import Appointment, Business, Customer, NotificationLog
@@ -147,5 +147,5 @@ if __name__ == "__main__":
     parser.add_argument("--appointments", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=2.5, help="reminders falling due per second")
     args = parser.parse_args()
-    asyncio.run(main(args.appointments, args.rate))
+    run_bench(main(args.appointments, args.rate))
     os._exit(0)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
+from bench.common import run_bench
 from bench.environment import BenchEnvironment, bench_environment
 from bench.recovery import count_log
 from bench.stack_processes import WorkerProcess
@@ -165,4 +166,4 @@ if __name__ == "__main__":
     parser.add_argument("--max-cached", type=int, default=1000, help="WORKER_MAX_CACHED_WORKFLOWS")
     parser.add_argument("--concurrency", type=int, default=50)
     options = parser.parse_args()
-    asyncio.run(run(options.count, options.max_cached, options.concurrency))
+    run_bench(run(options.count, options.max_cached, options.concurrency))

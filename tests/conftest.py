@@ -45,7 +45,7 @@ from tests.peers import (
     ProviderPeer,
     SmtpPeer,
 )
-from tests.support import database_url_named, free_port, running_worker
+from tests.support import SERVER_STARTUP, database_url_named, free_port, running_worker
 from tests.voice_agent_peer import TOKEN as VOICE_AGENT_TOKEN
 from tests.voice_agent_peer import VoiceAgentPeer
 
@@ -103,6 +103,7 @@ async def sessions(engine: AsyncEngine) -> AsyncIterator[SessionFactory]:
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=_binary("temporal-test-server"),
+        test_server_startup_timeout=SERVER_STARTUP,
         data_converter=pydantic_data_converter,
     )
     yield env
@@ -114,6 +115,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """The real dev server (in memory), with Keeptime's search attributes registered."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=_binary("temporal"),
+        dev_server_startup_timeout=SERVER_STARTUP,
         data_converter=pydantic_data_converter,
         search_attributes=ALL_SEARCH_ATTRIBUTES,
         port=free_port(),
@@ -220,6 +222,7 @@ async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """Time-skipping v2: the real dev server with a virtual clock per workflow (Updates work here)."""
     env = await WorkflowEnvironment.start_time_skipping_v2(
         dev_server_existing_path=_binary("temporal"),
+        dev_server_startup_timeout=SERVER_STARTUP,
         dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],
         data_converter=pydantic_data_converter,
         search_attributes=ALL_SEARCH_ATTRIBUTES,

@@ -7,6 +7,7 @@ import contextlib
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import aiohttp
 from sqlalchemy.engine import make_url
@@ -17,6 +18,11 @@ from activities.notifications import Checkpoint
 from db.engine import SessionFactory
 from keeptime.settings import Settings
 from worker import build_workers
+
+# The SDK waits 5 s for a dev or test server it spawned to answer. Three test processes starting servers and
+# PostgreSQL at once on 2 cores can take longer: CI lost every test of one xdist worker to a dev server that
+# was not up within 5 s. A server that does not come up at all still fails the fixture, after this.
+SERVER_STARTUP = timedelta(seconds=60)
 
 
 def free_port() -> int:

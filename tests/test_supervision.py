@@ -16,7 +16,7 @@ from api.app import create_app
 from keeptime.settings import Settings
 from starter.supervision import CrashLoop, RestartPolicy
 from tests.conftest import _binary
-from tests.support import free_port
+from tests.support import SERVER_STARTUP, free_port
 from worker import _connect_when_up
 
 
@@ -39,7 +39,9 @@ async def test_a_worker_started_before_temporal_waits_for_it_instead_of_exiting(
     waiting = asyncio.create_task(_connect_when_up(Settings(temporal_address=f"127.0.0.1:{port}"), stop))
     await asyncio.sleep(1.5)
     assert not waiting.done()  # nothing listens yet: it keeps trying
-    env = await WorkflowEnvironment.start_local(dev_server_existing_path=_binary("temporal"), port=port)
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=_binary("temporal"), port=port, dev_server_startup_timeout=SERVER_STARTUP
+    )
     try:
         client = await asyncio.wait_for(waiting, 30)
         assert client is not None
@@ -97,7 +99,9 @@ async def test_the_api_starts_while_temporal_is_down_and_is_ready_once_it_is_up(
         body = await not_ready.json()
         assert not_ready.status == 503
         assert body["checks"]["postgres"] == {"ok": True} and not body["checks"]["temporal"]["ok"]
-        env = await WorkflowEnvironment.start_local(dev_server_existing_path=_binary("temporal"), port=port)
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=_binary("temporal"), port=port, dev_server_startup_timeout=SERVER_STARTUP
+        )
         try:
             for _ in range(60):  # the client reconnects with its own backoff
                 ready = await api.get("/readyz")
