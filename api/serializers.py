@@ -51,6 +51,7 @@ from db.models import (
     Vaccination,
     WeatherSnapshot,
 )
+from db.weather import daily_weather
 from domain.automation import AutomationSettings
 from domain.ids import (
     appointment_workflow_id,
@@ -297,18 +298,9 @@ def project_json(project: Project) -> dict[str, Any]:
 
 
 def weather_json(snapshot: WeatherSnapshot) -> dict[str, Any]:
+    figures = daily_weather(snapshot).model_dump(mode="json")
     return WeatherOut.model_validate(
-        {
-            "day": snapshot.day.isoformat(),
-            "temperature_max_c": snapshot.temperature_max_c,
-            "temperature_min_c": snapshot.temperature_min_c,
-            "conditions": snapshot.conditions,
-            "weather_code": snapshot.weather_code,
-            "precipitation_mm": snapshot.precipitation_mm,
-            "wind_max_kmh": snapshot.wind_max_kmh,
-            "humidity_pct": snapshot.humidity_pct,
-            "refreshed_on": snapshot.refreshed_on.isoformat(),
-        }
+        {**figures, "refreshed_on": snapshot.refreshed_on.isoformat()}
     ).model_dump(mode="json")
 
 

@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db import staff
 from db.idempotency import create_once, request_hash
 from db.models import Business, DailyPlan, Project, ProjectMember, StaffUser, WeatherSnapshot
+from db.weather import daily_weather
 from domain.automation import AutomationSettings
 from domain.daily_plan_types import DailyPlanSnapshot, DeadlineInput, DeadlineResult
 from domain.statuses import DailyPlanStatus, ProjectStatus, StaffRole
 from domain.timekeeping import local_wall_time
-from domain.weather import DailyWeather
 
 TOLD_OF_LATE_PLANS = (StaffRole.ADMIN, StaffRole.PM)
 
@@ -129,7 +129,7 @@ async def create(session: AsyncSession, business_id: int, project_id: int, plan_
             .limit(1)
         )
         snapshot = await session.scalar(forecast)
-        weather = None if snapshot is None else weather_of(snapshot).stored()
+        weather = None if snapshot is None else daily_weather(snapshot).stored()
         inserted = await session.execute(
             insert(DailyPlan)
             .values(business_id=business_id, project_id=project_id, plan_date=plan_date, weather=weather)
@@ -214,17 +214,4 @@ async def _alert(session: AsyncSession, plan: DailyPlan, deadline: datetime) -> 
         title=f"The daily plan of {project.name} for {plan.plan_date:%a %d %b} is still a draft",
         link=f"/v1/daily-plans/{plan.id}",
         project_id=project.id,
-    )
-
-
-def weather_of(snapshot: WeatherSnapshot) -> DailyWeather:
-    return DailyWeather(
-        day=snapshot.day,
-        temperature_max_c=snapshot.temperature_max_c,
-        temperature_min_c=snapshot.temperature_min_c,
-        conditions=snapshot.conditions,
-        weather_code=snapshot.weather_code,
-        precipitation_mm=snapshot.precipitation_mm,
-        wind_max_kmh=snapshot.wind_max_kmh,
-        humidity_pct=snapshot.humidity_pct,
     )

@@ -48,13 +48,7 @@ def _active_sites(zone: str, run_date: date) -> Select[int, int, float | None, f
 async def due_zone_days(session: AsyncSession, at: datetime) -> list[ZoneDay]:
     """Each zone with a located active project whose run for its local day is due at ``at`` and neither
     finished nor out of attempts (a zone this machine does not know is left out: ``unknown_zones``)."""
-    zones = await session.scalars(
-        select(Business.time_zone)
-        .join(Project, Project.business_id == Business.id)
-        .where(Project.status == ProjectStatus.ACTIVE, Project.latitude.is_not(None))
-        .distinct()
-        .order_by(Business.time_zone)
-    )
+    zones = await _site_zones(session)
     due = [
         ZoneDay(time_zone=zone, run_date=day)
         for zone in zones
@@ -178,10 +172,30 @@ async def snapshots_of(session: AsyncSession, business_id: int, project_id: int)
 async def unknown_zones(session: AsyncSession) -> list[str]:
     """Zones of companies with located active projects that this machine does not know (their sites get
     no weather; the job's result names them)."""
+    return [zone for zone in await _site_zones(session) if zone_or_none(zone) is None]
+
+
+async def _site_zones(session: AsyncSession) -> list[str]:
+    """The zones of the companies with located active projects, in order."""
     zones = await session.scalars(
         select(Business.time_zone)
         .join(Project, Project.business_id == Business.id)
         .where(Project.status == ProjectStatus.ACTIVE, Project.latitude.is_not(None))
         .distinct()
+        .order_by(Business.time_zone)
     )
-    return sorted(zone for zone in zones if zone_or_none(zone) is None)
+    return list(zones)
+
+
+def daily_weather(snapshot: WeatherSnapshot) -> DailyWeather:
+    """A stored snapshot as the day's weather (what a daily plan keeps and the API shows)."""
+    return DailyWeather(
+        day=snapshot.day,
+        temperature_max_c=snapshot.temperature_max_c,
+        temperature_min_c=snapshot.temperature_min_c,
+        conditions=snapshot.conditions,
+        weather_code=snapshot.weather_code,
+        precipitation_mm=snapshot.precipitation_mm,
+        wind_max_kmh=snapshot.wind_max_kmh,
+        humidity_pct=snapshot.humidity_pct,
+    )

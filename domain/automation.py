@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import time
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from domain.limits import MAX_OFFSET_S, Cents, FieldValueError, LocalTime, OffsetSeconds, Seconds
+from domain.timekeeping import zone_or_none
 
 
 class QuietHours(BaseModel):
@@ -142,8 +142,6 @@ class StoredSettings(BaseModel):
 
 def validate_time_zone(name: str) -> str:
     """The IANA name if it is one this machine knows, else ValueError naming it."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown IANA time zone {name!r}") from exc
+    if zone_or_none(name) is None:
+        raise ValueError(f"unknown IANA time zone {name!r}")
     return name
