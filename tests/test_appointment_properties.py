@@ -1,7 +1,9 @@
 """Random sequences of bookings, reschedules, cancels, check-ins, time jumps and worker restarts.
 
 Invariants, whatever the order: nothing but the cancellation notice goes out after a cancel is committed;
-no message reaches the provider twice; and PostgreSQL and the workflow agree on every appointment's status.
+no message reaches the provider twice; PostgreSQL and the workflow agree on every appointment's status; and
+every history replays on the code that made it (a race that moves a command between workflow tasks fails
+here, not in production after a worker restart).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from domain.statuses import NotificationStatus
 from keeptime.settings import Settings
 from tests.appointment_support import booked, eventually, state
 from tests.peers import ProviderPeer, SmtpPeer
+from tests.replay_support import replays_and_patches_at_start
 from tests.support import running_worker, terminate_running
 from workflows.appointment import AppointmentWorkflow
 
@@ -96,6 +99,7 @@ async def test_invariants_hold_for_any_sequence_of_steering(
             await eventually(
                 partial(_agree, sessions, handle, appointment_id), what="DB and workflow to agree"
             )
+            await replays_and_patches_at_start(env.client.get_workflow_handle(handle.id))
     finally:
         await restarting.__aexit__(None, None, None)
         await terminate_running(env.client)

@@ -37,6 +37,7 @@ def test_there_are_histories_for_every_long_lived_workflow() -> None:
         "policy_next_term_expiry",
         "policy_call_now_stop_cancel",
         "appointment_settings_change",
+        "appointment_plan_result_in_next_task",  # the local activity result handed over a task later
         "settings_rollout",
         "settings_rollout_with_digest",
         "admin_digest",

@@ -62,6 +62,12 @@ SAME_SLOT_IS_NO_OP = "reschedule-same-slot-is-no-op"  # before it, a same-slot r
 REMEMBER_SENT_SLOTS = "remember-sent-reminder-slots"  # before it, A -> B -> A re-sent A's reminders
 LOCAL_PLANNING = "plan-messages-locally"  # before it, quiet-hours planning was a (remote) activity
 UPSERT_ON_CHANGE = "upsert-search-attributes-on-change"  # before it, every wait upserted them again
+# UPSERT_ON_CHANGE decided in the run's first workflow task. Asked where it was, right after the quiet-hours
+# local activity, its marker could land one workflow task later than replay puts it (the local activity's
+# result was handed to the workflow in the next task, replay hands it over in the same one), and the
+# replay failed: "patch marker ... but there is no corresponding change command" (seen in CI). New patches
+# are decided at the start of the run (see _decide_patches), never after a local activity.
+PATCHES_AT_START = "patches-decided-at-start"
 
 
 @workflow.defn
@@ -80,10 +86,12 @@ class AppointmentWorkflow:
         self._continuing = False
         self._revision_heard = 0
         self._published: tuple[str, object] | None = None  # the search attributes last upserted
+        self._publish_on_change = False  # decided at the start of run(); False: a run begun before it
 
     # ----------------------------------------------------------------------------------------- run loop
     @workflow.run
     async def run(self, start: AppointmentInput) -> AppointmentView:
+        self._decide_patches()
         if self._state is None:
             snapshot = await self._activity(
                 AppointmentActivities.load_appointment, self._ref, "load appointment"
@@ -127,6 +135,11 @@ class AppointmentWorkflow:
             raise
         self._publish("done")
         return self.state()
+
+    def _decide_patches(self) -> None:
+        """Patches asked once, in the run's first workflow task: where replay puts that task never moves.
+        A run that began on older code answers False here and keeps its old path (and its old markers)."""
+        self._publish_on_change = workflow.patched(PATCHES_AT_START)
 
     @property
     def _s(self) -> AppointmentState:
@@ -385,8 +398,11 @@ class AppointmentWorkflow:
         """Keep the Web UI current: search attributes, and the details line under the summary."""
         snapshot = self._s.snapshot
         published = (snapshot.status, snapshot.starts_at)
-        # An unchanged upsert is still a history event and a visibility write on the server.
-        if published != self._published or not workflow.patched(UPSERT_ON_CHANGE):
+        # An unchanged upsert is still a history event and a visibility write on the server. Runs begun
+        # before PATCHES_AT_START ask UPSERT_ON_CHANGE where they always did, so their histories replay.
+        if published != self._published or not (
+            self._publish_on_change or workflow.patched(UPSERT_ON_CHANGE)
+        ):
             workflow.upsert_search_attributes(
                 [attrs.STATUS.value_set(snapshot.status), attrs.STARTS_AT.value_set(snapshot.starts_at)]
             )
