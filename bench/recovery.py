@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from activities.providers import telnyx_key
 from bench.chaos import LEAD_S, WARMUP_S, delivery_keys, message_key, seed_appointments, settings_env
 from bench.common import run_bench
+from bench.cpu import CpuWindow
 from bench.environment import BenchEnvironment, bench_environment
 from bench.phases import Phases, quantiles, reminder_phases
 from bench.stack_processes import ROOT, WorkerProcess
@@ -46,6 +47,7 @@ class Figures:
     delivered: int = 0
     resolutions: Counter[str] = field(default_factory=Counter)  # ambiguous attempts, by how they were settled
     unsettled_at_due: int = 0  # booking confirmations still unsent when the first reminder fell due
+    cpu: CpuWindow | None = None  # from the first due instant until every reminder was settled
 
 
 async def run(
@@ -100,6 +102,13 @@ async def _measure(
         flush=True,
     )
     await asyncio.sleep(max(0.0, (first_due - datetime.now(UTC)).total_seconds()))
+    figures.cpu = CpuWindow(
+        {
+            "Temporal dev server": [temporal.pid],
+            "worker processes": [process.pid for process in processes],
+        }
+    )
+    figures.cpu.start()
     # how much of the warm-up (each booking's confirmation) was still not done when the reminders fell due
     figures.unsettled_at_due = appointments - await count_log(
         sessions, "appointment.booked", (NotificationStatus.SENT,)
@@ -108,6 +117,8 @@ async def _measure(
     if kill:
         processes[0].kill()
     await _until_sent(sessions, appointments, first_due + timedelta(seconds=spread + SETTLE_S))
+    figures.cpu.stop()
+    await asyncio.sleep(2)  # a little longer: the peers' arrivals are what counts
 
     async with sessions() as session:
         rows = {a.id: a for a in (await session.execute(select(Appointment))).scalars()}
@@ -159,7 +170,6 @@ async def _until_sent(sessions: SessionFactory, appointments: int, deadline: dat
     what did not arrive is reported missing."""
     while datetime.now(UTC) < deadline:
         if await count_log(sessions, "appointment.reminder%") >= appointments:
-            await asyncio.sleep(2)
             return
         await asyncio.sleep(1)
 
@@ -187,6 +197,8 @@ def report(figures: Figures) -> None:
             if values:
                 p95 = values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
                 print(f"    {name:<10} {statistics.median(values):6.2f} / {p95:6.2f} / {values[-1]:6.2f}")
+    if figures.cpu is not None:
+        figures.cpu.report()
     counts = Counter(round(v) for v in figures.late["hit"])
     print(f"  hit lateness histogram (s: count): {dict(sorted(counts.items()))}")
 

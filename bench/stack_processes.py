@@ -4,6 +4,7 @@ and the embedded PostgreSQL (restarted with ``pg_ctl restart -m fast``, as an op
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import time
@@ -21,6 +22,7 @@ from tests.worker_processes import ChildProcess, WorkerProcess
 __all__ = ["ChildProcess", "TemporalServer", "WorkerProcess", "restart_postgres"]
 
 ROOT = Path(__file__).resolve().parent.parent
+SERVER_CONFIG_ENV = "BENCH_SERVER_DYNAMIC_CONFIG"  # space-separated KEY=VALUE pairs for the dev server
 
 
 class TemporalServer:
@@ -43,6 +45,8 @@ class TemporalServer:
             "--port",
             str(self.port),
             *[arg for declaration in cli_declarations() for arg in ("--search-attribute", declaration)],
+            # an experiment's dynamic config (bench.load --server-config KEY=VALUE)
+            *[arg for value in _extra_config() for arg in ("--dynamic-config-value", value)],
         ]
         self._log = (data_dir / "temporal.log").open("ab")
         self._process: subprocess.Popen[bytes] | None = None
@@ -86,6 +90,10 @@ class TemporalServer:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+
+
+def _extra_config() -> list[str]:
+    return os.environ.get(SERVER_CONFIG_ENV, "").split()
 
 
 def restart_postgres(server: EmbeddedPostgres) -> None:
