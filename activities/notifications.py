@@ -48,7 +48,7 @@ from activities.providers import (
 )
 from activities.rate_limit import ProviderRateLimiter
 from activities.templates import TemplateRenderError, render_message
-from db.engine import SessionFactory, is_database_unavailable
+from db.engine import SessionFactory, is_database_unavailable, statement_session_factory
 from db.models import Broadcast, BroadcastRecipient, Business, Customer
 from domain.automation import AutomationSettings
 from domain.job_types import JobBatchInput, JobBatchResult
@@ -92,6 +92,8 @@ class NotificationActivities:
         concurrency: int = 16,
     ) -> None:
         self._sessions = sessions
+        # the notification log: each write is one statement committed on its own (db.engine)
+        self._log_sessions = statement_session_factory(sessions)
         self._settings = settings
         self._providers = providers
         self._checkpoint = checkpoint or (lambda step: None)
@@ -157,7 +159,7 @@ class NotificationActivities:
         """Deliver one message exactly once (see the module docstring); the core of every send."""
         spec = event_spec(request.event)
         message_key = request.message_key()
-        async with self._sessions() as log_session:
+        async with self._log_sessions() as log_session:
             settled, already_failed = await prior_outcomes(log_session, message_key)
             if settled is not None:
                 return result_of(settled)

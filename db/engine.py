@@ -49,6 +49,20 @@ def create_session_factory(engine: AsyncEngine) -> SessionFactory:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def statement_session_factory(sessions: SessionFactory) -> SessionFactory:
+    """Sessions on the same pool whose every statement is its own transaction (DBAPI autocommit).
+
+    For code that commits after each single statement anyway (the notification log: one claim, one
+    outcome): without it, each such statement costs three round trips (BEGIN, the statement, COMMIT), with
+    it one; ``commit()`` is then a no-op. An ``Engine.execution_options(isolation_level=...)`` copy shares
+    the original's pool, and the level is reverted when a connection goes back to it (SQLAlchemy 2.0,
+    "Setting Transaction Isolation Levels including DBAPI Autocommit",
+    https://docs.sqlalchemy.org/en/20/core/connections.html#setting-isolation-level-or-dbapi-autocommit-for-an-engine).
+    Never for several statements that must commit together."""
+    engine = sessions.kw["bind"]
+    return async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+
+
 def is_database_unavailable(exc: BaseException) -> bool:
     """PostgreSQL cannot be reached right now (refused, dropped, restarting, or the pool timed out): worth a
     retry, unlike an error in the data itself that no retry will fix."""
