@@ -76,14 +76,18 @@ class CpuWindow:
             used = _cpu_seconds(process) - self._started.get(pid, 0.0)
             self._used[part] = self._used.get(part, 0.0) + max(0.0, used)
 
-    def report(self) -> None:
-        if self._wall <= 0:
+    def report(self, items: int) -> None:
+        """Cores used by each part, and its CPU milliseconds per item (``items`` handled in the window)."""
+        if self._wall <= 0 or items <= 0:
             return
-        cores = ", ".join(f"{part} {used / self._wall:.2f}" for part, used in sorted(self._used.items()))
+        parts = sorted(self._used.items())
+        cores = ", ".join(f"{part} {used / self._wall:.2f}" for part, used in parts)
         print(
             f"  CPU over the {self._wall:.0f} s window, in cores: {cores}; the whole box "
             f"{self._box / self._wall:.2f} of {os.cpu_count()}"
         )
+        per_item = ", ".join(f"{part} {1000 * used / items:.0f}" for part, used in parts)
+        print(f"  CPU per reminder, in ms: {per_item}; the whole box {1000 * self._box / items:.0f}")
 
 
 def _box_busy_seconds() -> float:

@@ -198,7 +198,7 @@ def report(figures: Figures) -> None:
                 p95 = values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
                 print(f"    {name:<10} {statistics.median(values):6.2f} / {p95:6.2f} / {values[-1]:6.2f}")
     if figures.cpu is not None:
-        figures.cpu.report()
+        figures.cpu.report(figures.delivered)
     counts = Counter(round(v) for v in figures.late["hit"])
     print(f"  hit lateness histogram (s: count): {dict(sorted(counts.items()))}")
 
