@@ -43,6 +43,11 @@ async def bounded_attempt() -> AsyncIterator[None]:
 
 
 async def _beat() -> None:
+    # The first beat after HEARTBEAT_EVERY, not at once: the SDK core sends a task's first heartbeat to the
+    # server immediately ("the first call will result in an immediate call to the server", sdk-core
+    # activity_heartbeat_manager.rs), so beating at the start cost every send, however short, one
+    # RecordActivityTaskHeartbeat and a mutable-state write on the server. The heartbeat timeout runs from
+    # the attempt's start until its first beat, so a dead worker is noticed just as soon.
     while True:
-        activity.heartbeat()
         await asyncio.sleep(HEARTBEAT_EVERY.total_seconds())
+        activity.heartbeat()

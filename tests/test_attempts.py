@@ -46,3 +46,10 @@ async def test_an_attempt_ends_itself_before_its_start_to_close_timeout(quick: N
         await _environment(timedelta(milliseconds=500), beats).run(slow_send, 10)
     ended = asyncio.get_running_loop().time() - started
     assert ended < 0.5  # 100 ms before Temporal would time it out and schedule the retry
+
+
+async def test_an_attempt_shorter_than_the_beat_interval_never_heartbeats(quick: None) -> None:
+    # the SDK sends a first heartbeat to the server at once: one RPC and one server write per short send
+    beats: list[object] = []
+    assert await _environment(timedelta(seconds=5), beats).run(slow_send, 0.005) == "sent"
+    assert beats == []
