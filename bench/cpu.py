@@ -46,7 +46,6 @@ class CpuWindow:
     parts: dict[str, list[int]]  # part name -> root pids (their children count too, unless claimed before)
     own: str = "bench and peers"  # this process alone (the peers run in it; its children are the parts)
     _started: dict[int, float] = field(default_factory=dict)  # pid -> CPU seconds at start
-    _owner: dict[int, str] = field(default_factory=dict)
     _wall: float = 0.0
     _used: dict[str, float] = field(default_factory=dict)
     _box: float = 0.0
@@ -65,20 +64,19 @@ class CpuWindow:
     def start(self) -> None:
         self._wall = time.monotonic()
         self._box = _box_busy_seconds()
-        for pid, (part, process) in self._processes().items():
+        for pid, (_, process) in self._processes().items():
             self._started[pid] = _cpu_seconds(process)
-            self._owner[pid] = part
 
     def stop(self) -> None:
         self._wall = time.monotonic() - self._wall
         self._box = _box_busy_seconds() - self._box
         for pid, (part, process) in self._processes().items():
-            used = _cpu_seconds(process) - self._started.get(pid, 0.0)
+            used = _cpu_seconds(process) - self._started.get(pid, 0.0)  # a process born meanwhile: all of it
             self._used[part] = self._used.get(part, 0.0) + max(0.0, used)
 
-    def report(self, items: int) -> None:
-        """Cores used by each part, and its CPU milliseconds per item (``items`` handled in the window)."""
-        if self._wall <= 0 or items <= 0:
+    def report(self, reminders: int) -> None:
+        """Cores used by each part, and its CPU milliseconds per reminder handled in the window."""
+        if self._wall <= 0 or reminders <= 0:
             return
         parts = sorted(self._used.items())
         cores = ", ".join(f"{part} {used / self._wall:.2f}" for part, used in parts)
@@ -86,8 +84,8 @@ class CpuWindow:
             f"  CPU over the {self._wall:.0f} s window, in cores: {cores}; the whole box "
             f"{self._box / self._wall:.2f} of {os.cpu_count()}"
         )
-        per_item = ", ".join(f"{part} {1000 * used / items:.0f}" for part, used in parts)
-        print(f"  CPU per reminder, in ms: {per_item}; the whole box {1000 * self._box / items:.0f}")
+        per_item = ", ".join(f"{part} {1000 * used / reminders:.0f}" for part, used in parts)
+        print(f"  CPU per reminder, in ms: {per_item}; the whole box {1000 * self._box / reminders:.0f}")
 
 
 def _box_busy_seconds() -> float:

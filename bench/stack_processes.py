@@ -45,7 +45,7 @@ class TemporalServer:
             "--port",
             str(self.port),
             *[arg for declaration in cli_declarations() for arg in ("--search-attribute", declaration)],
-            # an experiment's dynamic config (bench.load --server-config KEY=VALUE)
+            # an experiment's dynamic config: BENCH_SERVER_DYNAMIC_CONFIG="KEY=VALUE ..." (README: Load)
             *[arg for value in _extra_config() for arg in ("--dynamic-config-value", value)],
         ]
         self._log = (data_dir / "temporal.log").open("ab")
