@@ -9,7 +9,8 @@ Uncapped peers (SMS via a Telnyx-shaped peer, push, e-mail over SMTP; rate limit
 the Temporal dev server on a file and the embedded PostgreSQL (or DATABASE_URL's server), all on this box;
 a fresh stack for every run. Each run prints delivered / missing / raw duplicates, due -> accepted by the
 provider p50 / p99 / max, and the phases from each reminder's history (due -> timer fired -> send scheduled
--> started -> completed). ``--compare REF`` runs the same load against the worker of git revision REF (a
+-> started -> completed) and the CPU each part of the stack used meanwhile, in cores and in milliseconds per
+reminder (``bench/cpu.py``). ``--compare REF`` runs the same load against the worker of git revision REF (a
 temporary worktree; same database schema assumed), alternating baseline and current run by run, and prints
 the medians of both and their ratio. ``steady`` prints the sustainable rate: the highest rate whose p99
 lateness stayed under 1 s with nothing missing.
