@@ -59,7 +59,9 @@ def statement_session_factory(sessions: SessionFactory) -> SessionFactory:
     "Setting Transaction Isolation Levels including DBAPI Autocommit",
     https://docs.sqlalchemy.org/en/20/core/connections.html#setting-isolation-level-or-dbapi-autocommit-for-an-engine).
     Never for several statements that must commit together."""
-    engine = sessions.kw["bind"]
+    engine = sessions.kw.get("bind")  # what create_session_factory was given
+    if not isinstance(engine, AsyncEngine):
+        raise TypeError("statement_session_factory needs a session factory bound to one AsyncEngine")
     return async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
 
 
