@@ -30,16 +30,19 @@ async def bounded_attempt() -> AsyncIterator[None]:
     if not activity.in_activity():
         yield
         return
-    beats = asyncio.create_task(_beat())
+    # A local activity has no heartbeat (Temporal's docs, "Local Activity": it runs inside the workflow task,
+    # which the worker keeps alive on its own); only its start-to-close bound applies.
+    beats = asyncio.create_task(_beat()) if not activity.info().is_local else None
     limit = activity.info().start_to_close_timeout
     budget = (limit - MARGIN).total_seconds() if limit is not None and limit > 2 * MARGIN else None
     try:
         async with asyncio.timeout(budget):
             yield
     finally:
-        beats.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await beats
+        if beats is not None:
+            beats.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beats
 
 
 async def _beat() -> None:

@@ -54,13 +54,14 @@ class ProviderRateLimiter:
         *,
         on_wait: Callable[[], None] | None = None,
         session: AsyncSession | None = None,
-    ) -> None:
+        wait: bool = True,
+    ) -> bool:
         """``session``: take the token on this session (with nothing uncommitted on it; each take is
         committed at once) instead of checking out a connection of its own: one pool checkout fewer per
-        message on the send path."""
+        message on the send path. ``wait=False``: one try; False when the bucket had no token."""
         rate = self._rates.get(provider)
         if not rate:
-            return  # unlimited (e.g. the console)
+            return True  # unlimited (e.g. the console)
         if provider not in self._ensured:
             async with self._sessions() as own, own.begin():
                 await own.execute(
@@ -70,7 +71,9 @@ class ProviderRateLimiter:
         while True:
             row = await self._take(provider, session)
             if row.taken:
-                return
+                return True
+            if not wait:
+                return False
             if on_wait is not None:
                 on_wait()
             await asyncio.sleep(max(0.005, (1 - row.tokens) / row.rate))
