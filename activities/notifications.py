@@ -94,6 +94,7 @@ class NotificationActivities:
         *,
         checkpoint: Checkpoint | None = None,
         concurrency: int = 16,
+        quick_slots: int = 2,
     ) -> None:
         self._sessions = sessions
         # the notification log: each write is one statement committed on its own (db.engine)
@@ -102,6 +103,11 @@ class NotificationActivities:
         self._providers = providers
         self._checkpoint = checkpoint or (lambda step: None)
         self._concurrency = concurrency
+        # Local tries at once in this process. Each send holds two connections (the log and the entity's share
+        # lock), and local tries are not bounded by the activity slots: unbounded, a burst of them took every
+        # pooled connection and each waited for a second one until its try ran out (measured: bench.recovery's
+        # booking burst). A try that finds no slot free hands over at once, like one without a token.
+        self._quick_slots = asyncio.Semaphore(quick_slots)
         self._limiter = ProviderRateLimiter(
             sessions,
             {
@@ -142,7 +148,10 @@ class NotificationActivities:
         is bad anyway) fails this one message, recorded with the reason, instead of failing the workflow."""
         try:
             async with bounded_attempt():
-                result = await self.deliver(request, final_attempt=_is_final_attempt())
+                if _is_local():
+                    result = await self._quick_try(request)
+                else:
+                    result = await self.deliver(request, final_attempt=_is_final_attempt())
             record_message(request, result)
             return result
         except TransientDeliveryError as exc:
@@ -164,6 +173,12 @@ class NotificationActivities:
                 )
             record_message(request, result)
             return result
+
+    async def _quick_try(self, request: NotificationRequest) -> NotificationResult:
+        if self._quick_slots.locked():
+            raise TransientDeliveryError("every quick-send slot of this worker is busy", None)
+        async with self._quick_slots:
+            return await self.deliver(request, final_attempt=False)
 
     async def deliver(self, request: NotificationRequest, *, final_attempt: bool) -> NotificationResult:
         """Deliver one message exactly once (see the module docstring); the core of every send."""

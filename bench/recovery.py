@@ -128,7 +128,9 @@ async def _measure(
     hashes = {telnyx_key(key): key for key in expected}
     by_log = {str(log.id): log.idempotency_key for log in logs}
     figures.resolutions = Counter(
-        f"{log.channel.value if log.channel else '-'}: {log.resolution}" for log in logs if log.resolution
+        f"{log.channel.value if log.channel else '-'} {log.event}: {log.resolution}"
+        for log in logs
+        if log.resolution
     )
     arrivals: dict[str, list[datetime]] = {}
     for key, at in delivery_keys(env.smtp, env.peer, hashes, by_log):

@@ -12,6 +12,7 @@ import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import pytest
 from sqlalchemy import text
 from temporalio.api.enums.v1 import EventType
@@ -20,6 +21,7 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.notifications import NotificationActivities
+from activities.providers import build_providers
 from db.engine import SessionFactory
 from domain.statuses import NotificationStatus
 from keeptime.settings import Settings
@@ -161,3 +163,32 @@ async def test_a_429_on_the_quick_try_waits_its_retry_after_then_the_queued_send
     assert queued.event_id > timers[0].event_id  # handed over only after the Retry-After
     [row] = [r for r in await log_rows(sessions) if r.event == "appointment.booked"]
     assert (row.status, row.attempts) == (NotificationStatus.SENT, 2)
+
+
+async def test_a_local_try_with_no_quick_slot_free_hands_over_and_claims_nothing(
+    sessions: SessionFactory, provider_settings: Settings, peers: tuple[SmtpPeer, ProviderPeer]
+) -> None:
+    """Local tries are not bounded by activity slots; the quick slots keep a burst of them from taking
+    every pooled connection (each send holds two)."""
+    _, http = peers
+    business = await make_business(sessions)
+    customer = await make_customer(sessions, business, channel_order=["sms"])
+    appointment = await make_appointment(sessions, business, customer)
+    async with aiohttp.ClientSession() as client:
+        notifier = NotificationActivities(
+            sessions, provider_settings, build_providers(provider_settings, client), quick_slots=0
+        )
+        with pytest.raises(ApplicationError) as raised:
+            await local_activity_environment().run(notifier.send_notification, reminder(appointment))
+    assert "quick-send slot" in str(raised.value)
+    assert await log_rows(sessions) == [] and http.accepted["sms"] == []
+
+
+@pytest.mark.parametrize(
+    ("pool", "activity_slots", "quick"), [(25, 10, 2), (40, 10, 10), (20, 10, 0), (10, 10, 0), (2, 1, 0)]
+)
+def test_quick_slots_are_what_the_pool_has_left_over_the_activity_slots(
+    pool: int, activity_slots: int, quick: int
+) -> None:
+    settings = Settings(worker_db_pool_size=pool, worker_activity_slots=activity_slots)
+    assert settings.quick_send_slots() == quick

@@ -55,9 +55,11 @@ async def plan_delivery(
     )
 
 
-# One quick try inside the workflow task: it stops itself after 10 s (activities.attempts: 5 s before this),
-# before the worker would cancel it, so the queued send never starts while it still runs.
-QUICK_SEND_TIMEOUT = timedelta(seconds=15)
+# One quick try inside the workflow task: it stops itself after 5 s (activities.attempts: 1 s before this),
+# before the worker would cancel it, so the queued send never starts while it still runs; and before 80% of
+# the 10 s workflow task timeout, when the worker would "heartbeat" the workflow task: that new task can
+# move to another worker after the sticky timeout, which would replay and start the same try again.
+QUICK_SEND_TIMEOUT = timedelta(seconds=6)
 QUICK_SEND_RETRY = RetryPolicy(maximum_attempts=1)  # what one try cannot do, the queued send retries
 
 
