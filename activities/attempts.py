@@ -19,7 +19,6 @@ from temporalio import activity
 
 HEARTBEAT_EVERY = timedelta(seconds=1)
 MARGIN = timedelta(seconds=5)
-LOCAL_MARGIN = timedelta(seconds=1)  # a local attempt: nothing to flush, its own worker ends it
 # The heartbeat timeout for such attempts: how soon a dead worker's attempt is retried elsewhere. The worker
 # flushes heartbeats at least every 2 s (worker.py), so a busy process has 4 s of slack.
 HEARTBEAT_TIMEOUT = timedelta(seconds=6)
@@ -31,21 +30,16 @@ async def bounded_attempt() -> AsyncIterator[None]:
     if not activity.in_activity():
         yield
         return
-    # A local activity has no heartbeat (Temporal's docs, "Local Activity": it runs inside the workflow task,
-    # which the worker keeps alive on its own); only its start-to-close bound applies.
-    local = activity.info().is_local
-    beats = asyncio.create_task(_beat()) if not local else None
+    beats = asyncio.create_task(_beat())
     limit = activity.info().start_to_close_timeout
-    margin = LOCAL_MARGIN if local else MARGIN
-    budget = (limit - margin).total_seconds() if limit is not None and limit > 2 * margin else None
+    budget = (limit - MARGIN).total_seconds() if limit is not None and limit > 2 * MARGIN else None
     try:
         async with asyncio.timeout(budget):
             yield
     finally:
-        if beats is not None:
-            beats.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beats
+        beats.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beats
 
 
 async def _beat() -> None:

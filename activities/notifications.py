@@ -5,9 +5,6 @@ and re-read (cancelled, rescheduled or completed -> ``skipped``); then each usab
 order: claim ``message_key:channel`` in the log (committed), render, take a rate-limit token, call the
 provider with the key, record the provider's id. Transient errors raise for Temporal to retry (honouring
 Retry-After); permanent ones (and transient ones on the last attempt) fail that channel and fall back.
-Run as a local activity (one quick try inside the workflow task, ``workflows.delivery.send_now``) it never
-waits for a rate-limit token and is never the last attempt: whatever it cannot finish now raises, and the
-workflow hands the message to the queued activity.
 """
 
 from __future__ import annotations
@@ -22,7 +19,7 @@ import aiohttp
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
-from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+from temporalio.exceptions import ApplicationError
 
 from activities import ambiguity
 from activities.attempts import bounded_attempt
@@ -68,7 +65,6 @@ from domain.notification_types import (
 from domain.preferences import unsubscribe_token
 from keeptime.settings import Settings
 
-BENIGN = ApplicationErrorCategory.BENIGN
 RETRY_MAX_ATTEMPTS = 3  # the sweep retries a failed delivery while it has had fewer attempts than this
 log = logging.getLogger("keeptime.notifications")
 
@@ -94,7 +90,6 @@ class NotificationActivities:
         *,
         checkpoint: Checkpoint | None = None,
         concurrency: int = 16,
-        quick_slots: int = 2,
     ) -> None:
         self._sessions = sessions
         # the notification log: each write is one statement committed on its own (db.engine)
@@ -103,11 +98,6 @@ class NotificationActivities:
         self._providers = providers
         self._checkpoint = checkpoint or (lambda step: None)
         self._concurrency = concurrency
-        # Local tries at once in this process. Each send holds two connections (the log and the entity's share
-        # lock), and local tries are not bounded by the activity slots: unbounded, a burst of them took every
-        # pooled connection and each waited for a second one until its try ran out (measured: bench.recovery's
-        # booking burst). A try that finds no slot free hands over at once, like one without a token.
-        self._quick_slots = asyncio.Semaphore(quick_slots)
         self._limiter = ProviderRateLimiter(
             sessions,
             {
@@ -148,21 +138,12 @@ class NotificationActivities:
         is bad anyway) fails this one message, recorded with the reason, instead of failing the workflow."""
         try:
             async with bounded_attempt():
-                if _is_local():
-                    result = await self._quick_try(request)
-                else:
-                    result = await self.deliver(request, final_attempt=_is_final_attempt())
+                result = await self.deliver(request, final_attempt=_is_final_attempt())
             record_message(request, result)
             return result
         except TransientDeliveryError as exc:
             delay = timedelta(seconds=exc.retry_after_s) if exc.retry_after_s is not None else None
-            raise ApplicationError(
-                str(exc),
-                type="TransientDeliveryError",
-                next_retry_delay=delay,
-                # a local try handing the message to the queued send is expected: the SDK logs it at DEBUG
-                category=BENIGN if _is_local() else ApplicationErrorCategory.UNSPECIFIED,
-            ) from exc
+            raise ApplicationError(str(exc), type="TransientDeliveryError", next_retry_delay=delay) from exc
         except Exception as exc:
             if is_database_unavailable(exc) or isinstance(exc, aiohttp.ClientError):
                 raise
@@ -173,12 +154,6 @@ class NotificationActivities:
                 )
             record_message(request, result)
             return result
-
-    async def _quick_try(self, request: NotificationRequest) -> NotificationResult:
-        if self._quick_slots.locked():
-            raise TransientDeliveryError("every quick-send slot of this worker is busy", None)
-        async with self._quick_slots:
-            return await self.deliver(request, final_attempt=False)
 
     async def deliver(self, request: NotificationRequest, *, final_attempt: bool) -> NotificationResult:
         """Deliver one message exactly once (see the module docstring); the core of every send."""
@@ -222,11 +197,6 @@ class NotificationActivities:
     ) -> NotificationResult:
         assert context.contact is not None
         provider = self._providers[channel]
-        quick = _is_local()
-        if quick and not await self._limiter.acquire(provider.name, session=log_session, wait=False):
-            # A local attempt never waits for a token (it runs inside a workflow task): the queued send,
-            # which waits for one with heartbeats, takes over; nothing was claimed, no attempt is counted.
-            raise TransientDeliveryError(f"{channel} via {provider.name}: no rate-limit token free now", None)
         row = await claim(log_session, request, channel, provider.name)
         seen_in_flight = row.in_flight_since  # as claimed (a re-read below may refresh the object)
         self._checkpoint("claimed")
@@ -256,8 +226,7 @@ class NotificationActivities:
             return NotificationResult(
                 status="failed", message_key=row.message_key, channel=channel, reason="template_error"
             )
-        if not quick:  # a local attempt took its token before it claimed the row
-            await self._limiter.acquire(provider.name, on_wait=_heartbeat, session=log_session)
+        await self._limiter.acquire(provider.name, on_wait=_heartbeat, session=log_session)
         delivery = Delivery(
             address=context.contact.addresses[channel],
             message=message,
@@ -454,18 +423,10 @@ def _broadcast_request(batch: BroadcastBatchInput, customer_id: int) -> Notifica
     )
 
 
-def _is_local() -> bool:
-    """A local activity's attempt (``workflows.delivery.send_now(..., quick=True)``): one short try inside the
-    workflow task, never the last word; what it cannot finish now, the queued send does."""
-    return activity.in_activity() and activity.info().is_local
-
-
 def _is_final_attempt() -> bool:
     if not activity.in_activity():
         return True
     info = activity.info()
-    if info.is_local:
-        return False  # the queued send follows with its own retries
     maximum = info.retry_policy.maximum_attempts if info.retry_policy else 0
     return bool(maximum) and info.attempt >= maximum
 

@@ -54,14 +54,13 @@ class ProviderRateLimiter:
         *,
         on_wait: Callable[[], None] | None = None,
         session: AsyncSession | None = None,
-        wait: bool = True,
-    ) -> bool:
+    ) -> None:
         """``session``: take the token on this session (with nothing uncommitted on it; each take is
         committed at once) instead of checking out a connection of its own: one pool checkout fewer per
-        message on the send path. ``wait=False``: one try; False when the bucket had no token."""
+        message on the send path."""
         rate = self._rates.get(provider)
         if not rate:
-            return True  # unlimited (e.g. the console)
+            return  # unlimited (e.g. the console)
         if provider not in self._ensured:
             async with self._sessions() as own, own.begin():
                 await own.execute(
@@ -71,9 +70,7 @@ class ProviderRateLimiter:
         while True:
             row = await self._take(provider, session)
             if row.taken:
-                return True
-            if not wait:
-                return False
+                return
             if on_wait is not None:
                 on_wait()
             await asyncio.sleep(max(0.005, (1 - row.tokens) / row.rate))

@@ -181,12 +181,6 @@ class Settings(BaseSettings):
     def temporal_port(self) -> int:
         return int(self.temporal_address.rsplit(":", 1)[1]) if ":" in self.temporal_address else 7233
 
-    def quick_send_slots(self) -> int:
-        """Local send tries a worker process runs at once: the pool's connections left when every activity
-        slot holds a send's two (the log and the entity's share lock), two per try; 0 sends everything
-        through the queued activity."""
-        return max(0, (self.worker_db_pool_size - 2 * self.worker_activity_slots) // 2)
-
     def require_database_url(self) -> str:
         """The database URL; else the running embedded stack's (``make run`` writes it into the data dir)."""
         if self.database_url:

@@ -80,11 +80,7 @@ def build_activities(
     """Every activity, bound to the resources the worker owns (``checkpoint``: fault injection in tests)."""
     health = HealthActivities(sessions)
     notifications = NotificationActivities(
-        sessions,
-        settings,
-        build_providers(settings, http),
-        checkpoint=checkpoint,
-        quick_slots=settings.quick_send_slots(),
+        sessions, settings, build_providers(settings, http), checkpoint=checkpoint
     )
     appointments = AppointmentActivities(sessions)
     vaccinations = VaccinationActivities(sessions)

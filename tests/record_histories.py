@@ -71,25 +71,6 @@ async def test_record_appointment_happy_path_v2(
         await _save(await _happy_path(skipping_env, sessions), "appointment_happy_path_v2")
 
 
-async def test_record_appointment_quick_sends(
-    skipping_env: WorkflowEnvironment,
-    sessions: SessionFactory,
-    provider_settings: Settings,
-    peers: tuple[SmtpPeer, ProviderPeer],
-) -> None:
-    """After the patch send-first-as-local-activity: the happy path with every message sent as a local
-    activity, and a booking whose quick try got a 429 with Retry-After, waited and went to the queued send."""
-    _, http = peers
-    async with running_worker(skipping_env.client, sessions, provider_settings):
-        await _save(await _happy_path(skipping_env, sessions), "appointment_happy_path_quick_sends")
-        http.fail_next("sms", 429, retry_after="30")
-        with skipping_env.with_time_skipping_disabled():
-            *_, handed = await booked(sessions, skipping_env.client, starts_in=timedelta(hours=3))
-        await until_next(handed, "reminder", timeout_s=60)
-        await handed.signal(AppointmentWorkflow.cancel, CancelInput(reason="recorded", by="test"))
-        await _save(handed, "appointment_quick_send_handed_over")
-
-
 async def test_record_appointment_histories(
     skipping_env: WorkflowEnvironment,
     sessions: SessionFactory,

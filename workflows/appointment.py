@@ -68,7 +68,6 @@ UPSERT_ON_CHANGE = "upsert-search-attributes-on-change"  # before it, every wait
 # replay failed: "patch marker ... but there is no corresponding change command" (seen in CI). New patches
 # are decided at the start of the run (see _decide_patches), never after a local activity.
 PATCHES_AT_START = "patches-decided-at-start"
-QUICK_SENDS = "send-first-as-local-activity"  # before it, every message went to the queued send at once
 
 
 @workflow.defn
@@ -88,7 +87,6 @@ class AppointmentWorkflow:
         self._revision_heard = 0
         self._published: tuple[str, object] | None = None  # the search attributes last upserted
         self._publish_on_change = False  # decided at the start of run(); False: a run begun before it
-        self._quick_sends = False  # likewise: send first as a local activity (workflows.delivery.send_now)
 
     # ----------------------------------------------------------------------------------------- run loop
     @workflow.run
@@ -142,7 +140,6 @@ class AppointmentWorkflow:
         """Patches asked once, in the run's first workflow task: where replay puts that task never moves.
         A run that began on older code answers False here and keeps its old path (and its old markers)."""
         self._publish_on_change = workflow.patched(PATCHES_AT_START)
-        self._quick_sends = self._publish_on_change and workflow.patched(QUICK_SENDS)
 
     @property
     def _s(self) -> AppointmentState:
@@ -217,7 +214,7 @@ class AppointmentWorkflow:
                 "record skip",
             )
         else:
-            result = await send_now(request, self._s.planned.get(step.key), quick=self._quick_sends)
+            result = await send_now(request, self._s.planned.get(step.key))
             sent = step.kind == "reminder" and result.status in ("sent", "delivered")
             if sent and workflow.patched(REMEMBER_SENT_SLOTS):
                 self._s.sent_slots.append(self._slot_of(step))
@@ -329,7 +326,7 @@ class AppointmentWorkflow:
     async def _drain_outbox(self) -> None:
         while self._s.outbox:
             request = self._s.outbox[0]
-            self._record(request, await send_now(request, quick=self._quick_sends))
+            self._record(request, await send_now(request))
             self._s.outbox.pop(0)
 
     def _request_for(self, step: Step) -> NotificationRequest:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.attempts import HEARTBEAT_TIMEOUT
@@ -55,52 +55,16 @@ async def plan_delivery(
     )
 
 
-# One quick try inside the workflow task: it stops itself after 5 s (activities.attempts: 1 s before this),
-# before the worker would cancel it, so the queued send never starts while it still runs; and before 80% of
-# the 10 s workflow task timeout, when the worker would "heartbeat" the workflow task: that new task can
-# move to another worker after the sticky timeout, which would replay and start the same try again.
-QUICK_SEND_TIMEOUT = timedelta(seconds=6)
-QUICK_SEND_RETRY = RetryPolicy(maximum_attempts=1)  # what one try cannot do, the queued send retries
-
-
-async def send_now(
-    request: NotificationRequest, due_at: datetime | None = None, *, quick: bool = False
-) -> NotificationResult:
+async def send_now(request: NotificationRequest, due_at: datetime | None = None) -> NotificationResult:
     """Send at once through the idempotent delivery activity (retries are safe: the key dedupes).
     ``due_at``: when it was planned to go out, for the lateness metric (not part of the message's key).
 
-    ``quick``: first one try as a local activity, inside the workflow task that decided to send: no activity
-    task, no second workflow task and five history events fewer per message (README "Load"). Temporal's
-    docs ("Local Activity") fit it to work of a few seconds that needs no global rate limit; so the try
-    never waits for a rate-limit token, heartbeats nothing and is never the last attempt: when it cannot
-    send now (no token, a provider error, PostgreSQL away), the queued activity below takes the message
-    over with its retries, after the Retry-After the try was given. The log's claim and compare-and-set
-    keep it one message whichever attempt sends it.
-
     Never raises for the message's own sake: when every attempt has failed, the result says so (the
     workflow records it and goes on), so one message can never fail the workflow that sends it."""
-    payload = request if due_at is None else request.model_copy(update={"due_at": due_at})
-    if quick:
-        try:
-            return await workflow.execute_local_activity_method(
-                NotificationActivities.send_notification,
-                payload,
-                start_to_close_timeout=QUICK_SEND_TIMEOUT,
-                retry_policy=QUICK_SEND_RETRY,
-                summary=f"send {request.event_name} (in the workflow task)",
-            )
-        except FailureError as error:  # a local activity's failure comes as itself, not as an ActivityError
-            if isinstance(error, CancelledError):
-                raise
-            cause = error.cause if isinstance(error, ActivityError) else error
-            wait = cause.next_retry_delay if isinstance(cause, ApplicationError) else None
-            workflow.logger.info("%s: quick try did not send (%s); queued", request.event_name, cause)
-            if wait is not None and wait > timedelta(0):
-                await workflow.sleep(wait, summary=f"Retry-After before {request.event_name} is queued")
     try:
         return await workflow.execute_activity_method(
             NotificationActivities.send_notification,
-            payload,
+            request if due_at is None else request.model_copy(update={"due_at": due_at}),
             task_queue=NOTIFICATIONS,
             # The attempt ends itself 5 s before this and heartbeats every second (activities.attempts; the
             # worker flushes them at least every 2 s), so a retry never starts while an attempt still runs;
