@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import compileall
 import logging
 import os
 import signal
 from datetime import timedelta
-from pathlib import Path
 
 import aiohttp
 from temporalio.client import Client
@@ -29,19 +27,10 @@ from keeptime.logs import setup_logging
 from keeptime.settings import Settings, get_settings
 from keeptime.telemetry import setup_tracing, shutdown_tracing
 from keeptime.temporal_client import connect_temporal
+from keeptime.workflow_code import share_workflow_code
 from services.registry import WORKFLOWS, build_activities
 
 log = logging.getLogger("keeptime.worker")
-WORKFLOW_SOURCES = Path(__file__).resolve().parent / "workflows"
-
-
-def compile_workflow_modules() -> None:
-    """Write the bytecode of the workflow modules, even under PYTHONDONTWRITEBYTECODE (Docker images and this
-    project's machines set it): the workflow sandbox imports them afresh for every workflow it creates or
-    replays, and without a .pyc each of those imports compiles the source (half the cost of creating a
-    workflow instance, 8% of the worker's profile samples in a bench/load.py burst). Up-to-date files are
-    skipped; a read-only tree is not an error."""
-    compileall.compile_dir(WORKFLOW_SOURCES, quiet=2)
 
 
 def build_workers(
@@ -53,7 +42,7 @@ def build_workers(
     checkpoint: Checkpoint | None = None,
 ) -> list[Worker]:
     """One Worker per configured task queue, each with every workflow and activity."""
-    compile_workflow_modules()
+    share_workflow_code()
     activities = build_activities(session_factory, settings, http, client, checkpoint=checkpoint)
     return [
         Worker(
