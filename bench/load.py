@@ -21,12 +21,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import statistics
-import subprocess
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.baseline import worktree
 from bench.common import run_bench
 from bench.recovery import Figures, report, run
 from bench.stack_processes import ROOT
@@ -61,17 +59,6 @@ async def measure(shape: Shape, workers: int, sticky_s: float, root: Path, label
     )
     report(figures)
     return summary(figures)
-
-
-@contextlib.contextmanager
-def worktree(ref: str) -> Iterator[Path]:
-    """A temporary checkout of ``ref`` whose ``worker.py`` runs with this project's virtualenv."""
-    path = Path(tempfile.mkdtemp(prefix="kt-baseline-", dir="/tmp"))
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), ref], check=True)
-    try:
-        yield path
-    finally:
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(path)], check=False)
 
 
 def fmt(values: tuple[float, ...]) -> str:

@@ -1,6 +1,7 @@
 """Many sleeping appointments: how fast they start, and what they cost the worker and the dev server.
 
     .venv/bin/python -m bench.sleepers [--count 100000] [--max-cached 1000] [--concurrency 50]
+                                       [--repeat N] [--compare REF]
 
 The stack as `make run` runs it (dev server on a SQLite file with its pragmas, the embedded PostgreSQL or
 DATABASE_URL's server, one worker process; e-mail to an SMTP peer). COUNT confirmed appointments a month
@@ -8,23 +9,29 @@ ahead are inserted, then their workflows started through ``ensure_workflow`` (wh
 CONCURRENCY at a time. Each workflow sends its booking confirmation, plans its first reminder and sleeps.
 Printed, per tenth of the run: the start rate of that tenth, the worker's RSS and the dev server's RSS and
 files; at the end, the ratio of the last tenth's start rate to the first thousand's, and the dev server's
-disk and memory per sleeping workflow once the worker has caught up.
+disk and memory per sleeping workflow once the worker has caught up. ``--compare REF`` runs the same load
+against the worker of git revision REF too (a temporary worktree), alternating run by run, and prints the
+medians of the worker's RSS once caught up and their ratio.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import statistics
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import insert
 
+from bench.baseline import worktree
 from bench.common import run_bench
 from bench.environment import BenchEnvironment, bench_environment
 from bench.recovery import count_log
-from bench.stack_processes import WorkerProcess
+from bench.stack_processes import ROOT, WorkerProcess
 from db.appointments import appointment_snapshot
 from db.engine import SessionFactory
 from db.models import Appointment, Business, Customer
@@ -47,7 +54,14 @@ def disk_mb(root: Path) -> float:
     return sum(p.stat().st_size for p in root.glob("temporal.db*")) / 2**20
 
 
-async def run(count: int, max_cached: int, concurrency: int) -> None:
+@dataclass
+class Figures:
+    start_rate: float  # workflows started per second over the whole run
+    start_ratio: float  # the last tenth's start rate / the first thousand's
+    worker_rss_mb: float  # once caught up: every workflow confirmed, planned and asleep
+
+
+async def run(count: int, max_cached: int, concurrency: int, root: Path = ROOT) -> Figures:
     smtp, peer = SmtpPeer(), ProviderPeer()
     async with bench_environment("sleepers", smtp, peer) as env:
         worker = WorkerProcess(
@@ -62,6 +76,7 @@ async def run(count: int, max_cached: int, concurrency: int) -> None:
                 "LOG_LEVEL": "WARNING",
             },
             env.root / "worker.log",
+            root=root,
         )
         worker.start()
         try:
@@ -113,8 +128,34 @@ async def run(count: int, max_cached: int, concurrency: int) -> None:
                 f"({(end[1] - idle[1]) * 1024 / count:.1f} KB per sleeping workflow), files {end[2]:.0f} MB "
                 f"({(end[2] - idle[2]) * 1024 / count:.1f} KB per sleeping workflow)"
             )
+            return Figures(count / elapsed, last_rate / rates[0], end[0])
         finally:
             worker.stop()
+
+
+async def main(options: argparse.Namespace) -> None:
+    """``repeat`` runs of the current tree, each after one of the baseline when comparing."""
+    results: dict[str, list[Figures]] = {"baseline": [], "current": []}
+    with contextlib.ExitStack() as stack:
+        baseline = stack.enter_context(worktree(options.compare)) if options.compare else None
+        for n in range(options.repeat):
+            trees = [("baseline", baseline)] if baseline is not None else []
+            for name, root in [*trees, ("current", ROOT)]:
+                label = f"baseline {options.compare}" if name == "baseline" else "current tree"
+                print(f"\n== {label}, run {n + 1}", flush=True)
+                results[name].append(await run(options.count, options.max_cached, options.concurrency, root))
+    print("\nworker RSS once caught up, start rate, last tenth / first thousand (medians of the runs)")
+    for name, figures in results.items():
+        if figures:
+            rss = statistics.median(f.worker_rss_mb for f in figures)
+            rate = statistics.median(f.start_rate for f in figures)
+            ratio = statistics.median(f.start_ratio for f in figures)
+            each = ", ".join(f"{f.worker_rss_mb:.0f}" for f in figures)
+            print(f"  {name:<9} {rss:5.0f} MB (runs: {each} MB)   {rate:5.0f}/s   ratio {ratio:.2f}")
+    if results["baseline"]:
+        before = statistics.median(f.worker_rss_mb for f in results["baseline"])
+        after = statistics.median(f.worker_rss_mb for f in results["current"])
+        print(f"  current / baseline worker RSS: {after / before:.2f}")
 
 
 async def _seed(sessions: SessionFactory, count: int) -> tuple[list[int], AppointmentSnapshot]:
@@ -165,5 +206,6 @@ if __name__ == "__main__":
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--max-cached", type=int, default=1000, help="WORKER_MAX_CACHED_WORKFLOWS")
     parser.add_argument("--concurrency", type=int, default=50)
-    options = parser.parse_args()
-    run_bench(run(options.count, options.max_cached, options.concurrency))
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each tree")
+    parser.add_argument("--compare", metavar="REF", help="also run the worker of git revision REF")
+    run_bench(main(parser.parse_args()))
