@@ -24,9 +24,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
+import psutil
 from temporalio.client import Client
 
 from bench.common import bench_database, dev_server, run_bench
+from bench.cpu import CpuWindow
 from db.appointments import appointment_snapshot
 from db.engine import create_engine, create_session_factory
 from db.models import Appointment, Customer
@@ -105,8 +107,11 @@ async def main(bookings: int, rounds: int, concurrency: int) -> None:
                 snapshot = await appointment_snapshot(session, template)
             api_rates, raw_rates = [], []
             base = f"http://127.0.0.1:{port}"
+            parts = {"Temporal dev server": _pids_with(str(db_file)), "API": [api.pid]}
             for round_ in range(rounds):
                 before = await _database_work(http, base)
+                api_cpu = CpuWindow(parts, own="bench client")
+                api_cpu.start()
                 api_rates.append(
                     await _api_round(
                         http,
@@ -118,8 +123,12 @@ async def main(bookings: int, rounds: int, concurrency: int) -> None:
                         f"r{round_}",
                     )
                 )
+                api_cpu.stop()
                 after = await _database_work(http, base)
+                raw_cpu = CpuWindow(parts, own="bench client")
+                raw_cpu.start()
                 raw_rates.append(await _raw_round(env.client, snapshot, bookings, concurrency, round_))
+                raw_cpu.stop()
                 per_booking = ", ".join(
                     f"{(after[kind] - before.get(kind, 0)) / bookings:.1f} {kind}s"
                     for kind in ("statement", "transaction", "checkout")
@@ -130,6 +139,10 @@ async def main(bookings: int, rounds: int, concurrency: int) -> None:
                     f"per booking: {per_booking}",
                     flush=True,
                 )
+                print("  API round:")
+                api_cpu.report(bookings, "booking")
+                print("  raw round:")
+                raw_cpu.report(bookings, "start")
         api.terminate()
         await api.wait()
         await engine.dispose()
@@ -154,6 +167,15 @@ async def _database_work(http: aiohttp.ClientSession, base: str) -> dict[str, fl
             labels, value = line.rsplit(" ", 1)
             work[labels.split('kind="', 1)[1].split('"', 1)[0]] = float(value)
     return work
+
+
+def _pids_with(argument: str) -> list[int]:
+    """The processes whose command line holds ``argument`` (the dev server: its database file)."""
+    return [
+        process.pid
+        for process in psutil.process_iter(["cmdline"])
+        if any(argument in part for part in process.info["cmdline"] or [])
+    ]
 
 
 async def _wait_for(url: str) -> None:

@@ -74,9 +74,10 @@ class CpuWindow:
             used = _cpu_seconds(process) - self._started.get(pid, 0.0)  # a process born meanwhile: all of it
             self._used[part] = self._used.get(part, 0.0) + max(0.0, used)
 
-    def report(self, reminders: int) -> None:
-        """Cores used by each part, and its CPU milliseconds per reminder handled in the window."""
-        if self._wall <= 0 or reminders <= 0:
+    def report(self, items: int, unit: str = "reminder") -> None:
+        """Cores used by each part, and its CPU milliseconds per item (a reminder, a booking) handled in the
+        window."""
+        if self._wall <= 0 or items <= 0:
             return
         parts = sorted(self._used.items())
         cores = ", ".join(f"{part} {used / self._wall:.2f}" for part, used in parts)
@@ -84,8 +85,8 @@ class CpuWindow:
             f"  CPU over the {self._wall:.0f} s window, in cores: {cores}; the whole box "
             f"{self._box / self._wall:.2f} of {os.cpu_count()}"
         )
-        per_item = ", ".join(f"{part} {1000 * used / reminders:.0f}" for part, used in parts)
-        print(f"  CPU per reminder, in ms: {per_item}; the whole box {1000 * self._box / reminders:.0f}")
+        per_item = ", ".join(f"{part} {1000 * used / items:.1f}" for part, used in parts)
+        print(f"  CPU per {unit}, in ms: {per_item}; the whole box {1000 * self._box / items:.1f}")
 
 
 def _box_busy_seconds() -> float:
