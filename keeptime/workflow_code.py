@@ -63,8 +63,3 @@ def share_workflow_code(package: str = WORKFLOW_PACKAGE) -> None:
     """Install the finder for ``package`` first on ``sys.meta_path`` (once per process)."""
     if not any(isinstance(f, SharedCodeFinder) and f.package == package for f in sys.meta_path):
         sys.meta_path.insert(0, SharedCodeFinder(package))
-
-
-def shared_code_count() -> int:
-    """How many code objects are shared (one per workflow module file version read so far)."""
-    return len(_codes)

@@ -10,16 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import temporalio.converter
-from temporalio.api.common.v1 import Payloads
-from temporalio.api.failure.v1 import Failure
-from temporalio.worker import WorkflowInstance
-from temporalio.worker._workflow_instance import WorkflowInstanceDetails
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
-from temporalio.worker.workflow_sandbox._runner import _fake_info
-from temporalio.workflow import _Definition
 
 from keeptime.workflow_code import SharedCodeFinder, share_workflow_code
+from tests.sandbox_support import sandboxed_instance, workflow_class_in
 from workflows.appointment import AppointmentWorkflow
 
 MODULE = "tally"
@@ -87,39 +81,16 @@ def test_installing_twice_adds_one_finder() -> None:
     assert sum(isinstance(f, SharedCodeFinder) and f.package == "workflows" for f in sys.meta_path) == 1
 
 
-def sandboxed_instance(runner: SandboxedWorkflowRunner) -> WorkflowInstance:
-    """What the worker does for each workflow run it creates or replays (fake info, as the SDK's own
-    validation at worker start does)."""
-    converter = temporalio.converter.DataConverter.default
-    return runner.create_instance(
-        WorkflowInstanceDetails(
-            payload_converter_factory=converter._new_payload_converter,
-            failure_converter_class=converter.failure_converter_class,
-            interceptor_classes=[],
-            defn=_Definition.must_from_class(AppointmentWorkflow),
-            info=_fake_info,
-            randomness_seed=-1,
-            extern_functions={},
-            disable_eager_activity_execution=False,
-            worker_level_failure_exception_types=[],
-            patch_activation_callback=None,
-            last_completion_result=Payloads(),
-            last_failure=Failure(),
-        )
-    )
-
-
-def workflow_class_in(instance: WorkflowInstance) -> type[AppointmentWorkflow]:
-    return instance.globals_and_locals["__temporal_workflow_class"]  # type: ignore[attr-defined, no-any-return]
-
-
 async def test_the_sandbox_reimports_the_workflow_module_with_shared_code() -> None:
     """Against the SDK itself: every run still gets a fresh AppointmentWorkflow class (the sandbox's state
     isolation), and with the finder installed its methods' code is the one object, not a copy per run."""
     share_workflow_code()
     runner = SandboxedWorkflowRunner()
 
-    first, second = sandboxed_instance(runner), sandboxed_instance(runner)
+    first, second = (
+        sandboxed_instance(runner, AppointmentWorkflow),
+        sandboxed_instance(runner, AppointmentWorkflow),
+    )
 
     first_class, second_class = workflow_class_in(first), workflow_class_in(second)
     assert first_class is not second_class
