@@ -74,6 +74,14 @@ class CpuWindow:
             used = _cpu_seconds(process) - self._started.get(pid, 0.0)  # a process born meanwhile: all of it
             self._used[part] = self._used.get(part, 0.0) + max(0.0, used)
 
+    def report_idle(self, what: str) -> None:
+        """Cores each part used in a window with no items: the stack's fixed cost (pollers, the dev server's
+        queue scans), which a per-item figure over a long, sparse window includes."""
+        if self._wall <= 0:
+            return
+        cores = ", ".join(f"{part} {used / self._wall:.2f}" for part, used in sorted(self._used.items()))
+        print(f"  CPU {what}, in cores: {cores}; the whole box {self._box / self._wall:.2f}")
+
     def report(self, items: int, unit: str = "reminder") -> None:
         """Cores used by each part, and its CPU milliseconds per item (a reminder, a booking) handled in the
         window."""

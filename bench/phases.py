@@ -1,13 +1,18 @@
-"""Where a reminder's lateness goes, read from its workflow's history: due -> timer fired -> send scheduled ->
-send started -> completed (seconds after the due instant), and whether a task timed out on the way."""
+"""Where a reminder's lateness goes, read from its workflow's history: due -> timer set for -> timer fired ->
+send scheduled -> send started -> completed (seconds after the due instant), and whether a task timed out on
+the way. "Timer set for" is the instant the server will fire the timer: its TimerStarted event's time (when
+the workflow task that started it completed) plus its duration, which the workflow computed from
+``workflow.now()`` (when that task started); so it is late by that task's time in the worker."""
 
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
 from domain.ids import appointment_workflow_id
@@ -19,6 +24,8 @@ _TIMEOUTS = {EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT, EventType.EVENT_TYPE_
 class Phases:
     """Seconds from the due instant to each step of one reminder, read from its workflow's history."""
 
+    set_for: float | None = None
+    set_task: float | None = None  # how long the workflow task that started that timer ran (started -> done)
     fired: float | None = None
     scheduled: float | None = None
     started: float | None = None
@@ -28,11 +35,23 @@ class Phases:
 
 async def reminder_phases(client: Client, appointment_id: int, due: datetime) -> Phases:
     """The reminder's path after ``due``: the timer that fired at or after it, the next send activity."""
-    phases = Phases()
     history = await client.get_workflow_handle(appointment_workflow_id(appointment_id)).fetch_history()
+    return phases_of(history.events, due)
+
+
+def phases_of(events: Iterable[HistoryEvent], due: datetime) -> Phases:
+    """``reminder_phases`` on a history's events."""
+    phases = Phases()
     send_id: int | None = None
-    for event in history.events:
+    timers: dict[int, tuple[datetime, float]] = {}  # TimerStarted id -> (set for, its task's run time)
+    task_started = datetime.min.replace(tzinfo=UTC)
+    for event in events:
         at = event.event_time.ToDatetime(tzinfo=UTC)
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            task_started = at
+        elif event.event_type == EventType.EVENT_TYPE_TIMER_STARTED:
+            timeout = event.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
+            timers[event.event_id] = (at + timeout, (at - task_started).total_seconds())
         offset = (at - due).total_seconds()
         if offset < -1:
             continue
@@ -40,6 +59,9 @@ async def reminder_phases(client: Client, appointment_id: int, due: datetime) ->
             phases.hit = True
         if event.event_type == EventType.EVENT_TYPE_TIMER_FIRED and phases.fired is None:
             phases.fired = offset
+            timer = timers.get(event.timer_fired_event_attributes.started_event_id)
+            if timer is not None:
+                phases.set_for, phases.set_task = (timer[0] - due).total_seconds(), timer[1]
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED and send_id is None:
             name = event.activity_task_scheduled_event_attributes.activity_type.name
             if name == "send_notification" and phases.fired is not None:
