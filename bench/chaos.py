@@ -113,8 +113,17 @@ def settings_env(
 
 
 async def seed_appointments(
-    sessions: SessionFactory, client: Client, appointments: int, spread: float, warmup_s: float = WARMUP_S
+    sessions: SessionFactory,
+    client: Client,
+    appointments: int,
+    spread: float,
+    warmup_s: float = WARMUP_S,
+    booking_rate: float | None = None,
 ) -> list[Plan]:
+    """Book ``appointments`` whose reminders fall due over ``spread`` seconds from ``warmup_s`` on, and start
+    their workflows: as fast as the server takes them, or ``booking_rate`` a second (a steady load books at a
+    steady rate too: a reminder's timer is set by the workflow task that booked it, so how busy the worker was
+    then moves the timer)."""
     automation = AutomationSettings(
         reminder_offsets_s=[LEAD_S],
         reminder_cutoff_s=5,
@@ -159,11 +168,19 @@ async def seed_appointments(
             steer_kind = "cancel" if roll < 0.05 else "reschedule" if roll < 0.10 else None
             plans.append(Plan(row.id, customer.id, channel, starts, steer_kind))
         await session.commit()
+    paced: list[asyncio.Task[object]] = []
+    started = time.monotonic()
     for chunk in range(0, len(plans), 50):
         async with sessions() as session:
             rows = [await session.get(Appointment, p.appointment_id) for p in plans[chunk : chunk + 50]]
             snapshots = [await appointment_snapshot(session, row) for row in rows if row is not None]
-        await asyncio.gather(*(ensure_workflow(client, snapshot) for snapshot in snapshots))
+        if booking_rate is None:
+            await asyncio.gather(*(ensure_workflow(client, snapshot) for snapshot in snapshots))
+            continue
+        for n, snapshot in enumerate(snapshots, start=chunk):
+            await asyncio.sleep(max(0.0, started + n / booking_rate - time.monotonic()))
+            paced.append(asyncio.create_task(ensure_workflow(client, snapshot)))
+    await asyncio.gather(*paced)
     return plans
 
 

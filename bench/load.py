@@ -2,18 +2,22 @@
 rates), and the 1/2/3-worker curve; optionally against a baseline checkout in the same run.
 
     .venv/bin/python -m bench.load burst [--count 1000] [--workers 1] [--repeat 3] [--compare REF]
-    .venv/bin/python -m bench.load steady [--rates 10,20,40] [--duration 60] [--workers 1] [--compare REF]
+    .venv/bin/python -m bench.load steady [--rates 10,20,40] [--duration 60] [--workers 1] [--paced-bookings]
+                                          [--compare REF]
     .venv/bin/python -m bench.load curve [--count 1000] [--max-workers 3]
 
 Uncapped peers (SMS via a Telnyx-shaped peer, push, e-mail over SMTP; rate limits set far above the load),
 the Temporal dev server on a file and the embedded PostgreSQL (or DATABASE_URL's server), all on this box;
 a fresh stack for every run. Each run prints delivered / missing / raw duplicates, due -> accepted by the
-provider p50 / p99 / max, and the phases from each reminder's history (due -> timer fired -> send scheduled
--> started -> completed) and the CPU each part of the stack used meanwhile, in cores and in milliseconds per
-reminder (``bench/cpu.py``). ``--compare REF`` runs the same load against the worker of git revision REF (a
-temporary worktree; same database schema assumed), alternating baseline and current run by run, and prints
-the medians of both and their ratio. ``steady`` prints the sustainable rate: the highest rate whose p99
-lateness stayed under 1 s with nothing missing.
+provider p50 / p99 / max, and the phases from each reminder's history (due -> timer set for -> timer fired ->
+send scheduled -> started -> completed, and how long the workflow task that set the timer ran: a timer
+fires at that task's completion plus the delay computed from its start) and the CPU each part of the stack
+used meanwhile, in cores and in milliseconds per reminder (``bench/cpu.py``), and in the 5 s before.
+Bookings are started in the warm-up as fast as the server takes them (their timers are set in that burst);
+``steady --paced-bookings`` books at the reminder rate instead. ``--compare REF`` runs the same load
+against the worker of git revision REF (a temporary worktree; same database schema assumed), alternating
+baseline and current run by run, and prints the medians of both and their ratio. ``steady`` prints the
+sustainable rate: the highest rate whose p99 lateness stayed under 1 s with nothing missing.
 """
 
 from __future__ import annotations
@@ -36,11 +40,13 @@ SUSTAINABLE_P99_S = 1.0
 class Shape:
     count: int
     spread: float  # seconds over which the reminders fall due (0: one instant)
+    booking_rate: float | None = None  # workflows started this many a second (None: as fast as they go)
 
     @property
     def warmup_s(self) -> float:
         # every booking is started and its confirmation sent before the first reminder falls due
-        return max(60.0, 30.0 + self.count / 8)
+        paced = 0.0 if self.booking_rate is None else self.count / self.booking_rate + 60.0
+        return max(60.0, 30.0 + self.count / 8, paced)
 
 
 def summary(figures: Figures) -> tuple[float, float, float]:
@@ -55,7 +61,14 @@ def summary(figures: Figures) -> tuple[float, float, float]:
 async def measure(shape: Shape, workers: int, sticky_s: float, root: Path, label: str) -> tuple[float, ...]:
     print(f"\n== {label}: {shape.count} reminders over {shape.spread:.0f} s, {workers} worker(s)", flush=True)
     figures = await run(
-        shape.count, shape.spread, workers, sticky_s, kill=False, worker_root=root, warmup_s=shape.warmup_s
+        shape.count,
+        shape.spread,
+        workers,
+        sticky_s,
+        kill=False,
+        worker_root=root,
+        warmup_s=shape.warmup_s,
+        booking_rate=shape.booking_rate,
     )
     report(figures)
     return summary(figures)
@@ -105,7 +118,9 @@ async def main(options: argparse.Namespace) -> None:
         sustainable = 0.0
         for rate in options.rates:
             print(f"\n###### {rate:g} reminders/s for {options.duration:g} s")
-            results = await compare(Shape(round(rate * options.duration), options.duration), options)
+            booking_rate = rate if options.paced_bookings else None
+            shape = Shape(round(rate * options.duration), options.duration, booking_rate)
+            results = await compare(shape, options)
             print_comparison(results)
             _, p99, _ = medians(results["current"])
             if p99 < SUSTAINABLE_P99_S:
@@ -133,6 +148,11 @@ def parse() -> argparse.Namespace:
     steady = shape.add_parser("steady", help="RATE reminders a second for DURATION seconds, for each rate")
     steady.add_argument("--rates", type=lambda v: [float(r) for r in v.split(",")], default=[20.0])
     steady.add_argument("--duration", type=float, default=60.0)
+    steady.add_argument(
+        "--paced-bookings",
+        action="store_true",
+        help="book at the reminder rate too (default: all bookings at once, in the warm-up)",
+    )
     curve = shape.add_parser("curve", help="a burst of COUNT with 1..MAX_WORKERS worker processes")
     curve.add_argument("--count", type=int, default=1000)
     curve.add_argument("--max-workers", type=int, default=3)

@@ -64,6 +64,7 @@ async def run(
     kill: bool = True,
     worker_root: Path = ROOT,
     warmup_s: float = WARMUP_S,
+    booking_rate: float | None = None,
 ) -> Figures:
     """Book, let the reminders fall due over ``spread`` seconds (0: all at one instant), SIGKILL worker 1
     halfway when ``kill``, and count what the peers received (bench.load runs it without the kill, and
@@ -79,7 +80,7 @@ async def run(
         for process in processes:
             process.start()
         try:
-            return await _measure(env, processes, appointments, spread, workers, kill, warmup_s)
+            return await _measure(env, processes, appointments, spread, workers, kill, warmup_s, booking_rate)
         finally:
             for process in processes:
                 process.stop()
@@ -93,11 +94,12 @@ async def _measure(
     workers: int,
     kill: bool,
     warmup_s: float,
+    booking_rate: float | None,
 ) -> Figures:
     sessions, temporal = env.sessions, env.temporal
     figures = Figures()
     client = await temporal.connect()
-    plans = await seed_appointments(sessions, client, appointments, spread, warmup_s)
+    plans = await seed_appointments(sessions, client, appointments, spread, warmup_s, booking_rate)
     first_due = min(p.starts_at for p in plans) - timedelta(seconds=LEAD_S)
     kill_at = first_due + timedelta(seconds=spread / 2)
     killed = f"; worker 1 is killed at {kill_at:%H:%M:%S}" if kill else ""
