@@ -50,6 +50,7 @@ class Figures:
     duplicates: int = 0
     delivered: int = 0
     resolutions: Counter[str] = field(default_factory=Counter)  # ambiguous attempts, by how they were settled
+    send_s: dict[str, list[float]] = field(default_factory=dict)  # channel -> send started -> completed
     unsettled_at_due: int = 0  # booking confirmations still unsent when the first reminder fell due
     cpu: CpuWindow | None = None  # from the first due instant until every reminder was settled
     idle_cpu: CpuWindow | None = None  # the IDLE_WINDOW_S before the first due instant
@@ -160,6 +161,8 @@ async def _measure(
         late = (min(seen) - due).total_seconds()
         figures.late["hit" if phases.hit else "untouched"].append(late)
         figures.phases.append(phases)
+        if phases.started is not None and phases.completed is not None:
+            figures.send_s.setdefault(plan.channel, []).append(phases.completed - phases.started)
     return figures
 
 
@@ -213,6 +216,10 @@ def report(figures: Figures) -> None:
                 p95 = values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
                 label = PHASE_LABELS.get(name, name)
                 print(f"    {label:<10} {statistics.median(values):6.2f} / {p95:6.2f} / {values[-1]:6.2f}")
+    for channel, values in sorted(figures.send_s.items()):
+        ordered = sorted(values)
+        p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+        print(f"  the send activity on {channel}: p50 {statistics.median(ordered):.2f} s / p95 {p95:.2f} s")
     if figures.idle_cpu is not None:
         figures.idle_cpu.report_idle(f"in the {IDLE_WINDOW_S:.0f} s before the first due instant")
     if figures.cpu is not None:
