@@ -30,6 +30,7 @@ from pathlib import Path
 
 from bench.baseline import worktree
 from bench.common import run_bench
+from bench.phases import percentile
 from bench.recovery import Figures, report, run
 from bench.stack_processes import ROOT
 
@@ -54,7 +55,7 @@ def summary(figures: Figures) -> tuple[float, float, float]:
     late = sorted(figures.late["hit"] + figures.late["untouched"]) + [float("inf")] * figures.missing
     if not late:
         return float("inf"), float("inf"), float("inf")
-    p99 = late[min(len(late) - 1, round(0.99 * (len(late) - 1)))]
+    p99 = percentile(late, 0.99)
     return statistics.median(late), p99, late[-1]
 
 

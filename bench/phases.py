@@ -80,9 +80,14 @@ def phases_of(events: Iterable[HistoryEvent], due: datetime) -> Phases:
     return phases
 
 
+def percentile(ordered: list[float], fraction: float) -> float:
+    """The value at ``fraction`` (0.95, 0.99) of an already sorted, non-empty list (nearest rank)."""
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
 def quantiles(values: list[float]) -> str:
     if not values:
         return "-"
     ordered = sorted(values)
-    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    p99 = percentile(ordered, 0.99)
     return f"p50 {statistics.median(ordered):.2f} s / p99 {p99:.2f} s / max {ordered[-1]:.2f} s"

@@ -28,7 +28,7 @@ from bench.chaos import LEAD_S, WARMUP_S, delivery_keys, message_key, seed_appoi
 from bench.common import run_bench
 from bench.cpu import CpuWindow
 from bench.environment import BenchEnvironment, bench_environment
-from bench.phases import Phases, quantiles, reminder_phases
+from bench.phases import Phases, percentile, quantiles, reminder_phases
 from bench.stack_processes import ROOT, WorkerProcess
 from db.engine import SessionFactory
 from db.models import Appointment, NotificationLog
@@ -213,13 +213,15 @@ def report(figures: Figures) -> None:
         for name in ("set_for", "fired", "scheduled", "started", "completed", "set_task"):
             values = sorted(v for p in chosen if (v := getattr(p, name)) is not None)
             if values:
-                p95 = values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
+                p95 = percentile(values, 0.95)
                 label = PHASE_LABELS.get(name, name)
-                print(f"    {label:<10} {statistics.median(values):6.2f} / {p95:6.2f} / {values[-1]:6.2f}")
+                print(f"    {label:<28} {statistics.median(values):6.2f} / {p95:6.2f} / {values[-1]:6.2f}")
     for channel, values in sorted(figures.send_s.items()):
         ordered = sorted(values)
-        p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-        print(f"  the send activity on {channel}: p50 {statistics.median(ordered):.2f} s / p95 {p95:.2f} s")
+        print(
+            f"  the send activity on {channel}: p50 {statistics.median(ordered):.2f} s / "
+            f"p95 {percentile(ordered, 0.95):.2f} s"
+        )
     if figures.idle_cpu is not None:
         figures.idle_cpu.report_idle(f"in the {IDLE_WINDOW_S:.0f} s before the first due instant")
     if figures.cpu is not None:
