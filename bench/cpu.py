@@ -82,6 +82,10 @@ class CpuWindow:
         cores = ", ".join(f"{part} {used / self._wall:.2f}" for part, used in sorted(self._used.items()))
         print(f"  CPU {what}, in cores: {cores}; the whole box {self._box / self._wall:.2f}")
 
+    def seconds_of(self, part: str) -> float:
+        """CPU seconds ``part`` used in the window (after ``stop()``)."""
+        return self._used.get(part, 0.0)
+
     def report(self, items: int, unit: str = "reminder") -> None:
         """Cores used by each part, and its CPU milliseconds per item (a reminder, a booking) handled in the
         window."""
