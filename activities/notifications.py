@@ -81,6 +81,11 @@ class TransientDeliveryError(Exception):
         self.retry_after_s = retry_after_s
 
 
+def planning_clock() -> datetime:
+    """This worker's clock, as a plan records it (``DeliveryPlan.planned_at``)."""
+    return datetime.now(UTC)
+
+
 class NotificationActivities:
     def __init__(
         self,
@@ -110,7 +115,13 @@ class NotificationActivities:
 
     @activity.defn
     async def plan_notification(self, plan: PlanNotificationInput) -> DeliveryPlan:
-        """When to deliver a message planned for ``planned_for``, quiet hours applied (recipient zone)."""
+        """When to deliver a message planned for ``planned_for``, quiet hours applied (recipient zone), and
+        this worker's clock once that is known (``planned_at``)."""
+        decided = await self._delivery_plan(plan)
+        decided.planned_at = planning_clock()
+        return decided
+
+    async def _delivery_plan(self, plan: PlanNotificationInput) -> DeliveryPlan:
         request = plan.request
         if not event_spec(request.event).quiet_hours:
             return DeliveryPlan(deliver_at=plan.planned_for)

@@ -77,6 +77,12 @@ class DeliveryPlan(BaseModel):
 
     deliver_at: datetime | None
     skipped: NotificationResult | None = None
+    planned_at: datetime | None = Field(
+        default=None,
+        description="the worker's clock when the plan was made: a local activity's result is in the history, "
+        "so a wait set in the same workflow task can be measured from it (workflow.now() stands still while "
+        "the task runs)",
+    )
 
 
 class BroadcastBatchInput(BaseModel):

@@ -48,11 +48,11 @@ with workflow.unsafe.imports_passed_through():
         StepInput,
         TransitionInput,
     )
-    from domain.notification_types import NotificationRequest, NotificationResult
+    from domain.notification_types import DeliveryPlan, NotificationRequest, NotificationResult
     from domain.rollout_types import SettingsChanged
     from domain.task_queues import APPOINTMENTS, REVIEWS
     from workflows.db_calls import call_db
-    from workflows.delivery import plan_delivery, send_now
+    from workflows.delivery import aim_from, plan_delivery, send_now
 
 Arg = TypeVar("Arg")
 Result = TypeVar("Result")
@@ -154,37 +154,43 @@ class AppointmentWorkflow:
         )
 
     async def _wait_for(self, step: Step) -> bool:
-        """Sleep until the step is due (after quiet-hours planning for messages); True if steering woke us."""
+        """Sleep until the step is due (after quiet-hours planning for messages). True: go round again
+        (steering woke us, or the timer fired before the instant by the server's clock)."""
+        now = workflow.now()
         needs_plan = (
             step.kind in ("reminder", "review_request", "review_reminder") and step.key not in self._s.planned
         )
-        if needs_plan and not await self._plan(step):
-            return False
+        if needs_plan:
+            plan = await self._plan(step)
+            if plan is None:
+                return False
+            now = aim_from(workflow.now(), plan)
         at = self._s.planned.get(step.key, step.at)
         self._publish(f"next: {step.label} at {at:%Y-%m-%d %H:%M} UTC")
-        delay = at - workflow.now()
+        delay = at - now
         if delay <= timedelta(0) or self._woken:
             return self._woken
         self._sleeping = True
         try:
             await workflow.wait_condition(lambda: self._woken, timeout=delay, timeout_summary=step.label)
         except TimeoutError:
-            return False
+            # Early only when the worker's clock (aim_from) ran ahead of the server's: sleep the rest.
+            return workflow.now() < at
         finally:
             self._sleeping = False
         return True
 
-    async def _plan(self, step: Step) -> bool:
-        """Quiet hours: when may this message go out? False when planning already recorded a skip."""
+    async def _plan(self, step: Step) -> DeliveryPlan | None:
+        """Quiet hours: when may this message go out? None when planning already recorded a skip."""
         request = self._request_for(step)
         plan = await plan_delivery(request, step.at, local=workflow.patched(LOCAL_PLANNING))
         if plan.skipped is not None:
             self._record(request, plan.skipped)
             self._s.handled.append(step.key)
-            return False
+            return None
         assert plan.deliver_at is not None
         self._s.planned[step.key] = plan.deliver_at
-        return True
+        return plan
 
     def _still_next(self, step: Step) -> bool:
         current = next_step(self._s, workflow.now())

@@ -55,6 +55,24 @@ async def plan_delivery(
     )
 
 
+def aim_from(workflow_now: datetime, plan: DeliveryPlan) -> datetime:
+    """The instant a wait set in the same workflow task as ``plan`` is measured from.
+
+    A Temporal timer is relative: the server starts it when the workflow task completes, while
+    ``workflow.now()`` is when the task started, advanced only by a local activity's own run time
+    (``complete_time = wf_time_when_started + runtime`` in sdk-core's ``local_activity_state_machine.rs``, the
+    runtime counted from the activity's dispatch). In a busy worker the task waits before its local
+    activity is dispatched, and the timer then fires that much late (README "Load"). The worker's clock
+    when the plan was made (``planned_at``) is part of the local activity's result, recorded in its marker,
+    so replay measures from the same instant and leaves out that wait. A worker clock ahead of the server's
+    would fire the timer early: the workflow compares ``workflow.now()`` (the server's) with the instant
+    when it fires and sleeps the rest. Plans recorded before ``planned_at`` existed carry none: their waits
+    are measured as before, so their histories replay to the same commands."""
+    if plan.planned_at is None:
+        return workflow_now
+    return max(workflow_now, plan.planned_at)
+
+
 async def send_now(request: NotificationRequest, due_at: datetime | None = None) -> NotificationResult:
     """Send at once through the idempotent delivery activity (retries are safe: the key dedupes).
     ``due_at``: when it was planned to go out, for the lateness metric (not part of the message's key).
