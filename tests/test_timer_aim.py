@@ -55,7 +55,8 @@ async def test_a_worker_clock_ahead_of_the_servers_does_not_send_early(
         await env.fast_forward(handle, timedelta(days=1, minutes=30))
 
         async def reminded() -> bool:
-            return "appointment.reminder_24h" in [event for event, _, _ in await log_of(sessions, appointment.id)]
+            events = [event for event, _, _ in await log_of(sessions, appointment.id)]
+            return "appointment.reminder_24h" in events
 
         await eventually(reminded, what="the 24 h reminder")
         history = await handle.fetch_history()
