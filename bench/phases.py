@@ -1,8 +1,11 @@
 """Where a reminder's lateness goes, read from its workflow's history: due -> timer set for -> timer fired ->
-send scheduled -> send started -> completed (seconds after the due instant), and whether a task timed out on
-the way. "Timer set for" is the instant the server will fire the timer: its TimerStarted event's time (when
-the workflow task that started it completed) plus its duration, which the workflow computed from
-``workflow.now()`` (when that task started); so it is late by that task's time in the worker."""
+send scheduled -> send started -> completed (seconds after the due instant), whether a task timed out on
+the way, and how many timers fired before due (a worker clock ahead of the server's: the workflow then
+slept the rest, and "fired" is the timer that fired at or after due). "Timer set for" is the instant the
+server will fire the timer: its TimerStarted event's time (when the workflow task that started it
+completed) plus its duration, which the workflow computed from ``workflow.now()`` (when that task started)
+or, for a planned reminder, from the worker's clock when it was planned (workflows.delivery.aim_from); so
+it is late by the part of that task's time in the worker that came after it."""
 
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ class Phases:
     started: float | None = None
     completed: float | None = None
     hit: bool = False  # a task timed out on the way (the dead worker held it), or the send was retried
+    early_fires: int = 0  # timers that fired before due by the server's clock (the workflow slept the rest)
 
 
 async def reminder_phases(client: Client, appointment_id: int, due: datetime) -> Phases:
@@ -57,7 +61,9 @@ def phases_of(events: Iterable[HistoryEvent], due: datetime) -> Phases:
             continue
         if event.event_type in _TIMEOUTS and phases.completed is None:
             phases.hit = True
-        if event.event_type == EventType.EVENT_TYPE_TIMER_FIRED and phases.fired is None:
+        if event.event_type == EventType.EVENT_TYPE_TIMER_FIRED and phases.fired is None and offset < 0:
+            phases.early_fires += 1
+        elif event.event_type == EventType.EVENT_TYPE_TIMER_FIRED and phases.fired is None:
             phases.fired = offset
             timer = timers.get(event.timer_fired_event_attributes.started_event_id)
             if timer is not None:

@@ -216,6 +216,8 @@ def report(figures: Figures) -> None:
                 p95 = percentile(values, 0.95)
                 label = PHASE_LABELS.get(name, name)
                 print(f"    {label:<28} {statistics.median(values):6.2f} / {p95:6.2f} / {values[-1]:6.2f}")
+    early = sum(p.early_fires for p in figures.phases)
+    print(f"  timers that fired before due by the server's clock (the workflow slept the rest): {early}")
     for channel, values in sorted(figures.send_s.items()):
         ordered = sorted(values)
         print(

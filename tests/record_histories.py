@@ -71,6 +71,18 @@ async def test_record_appointment_happy_path_v2(
         await _save(await _happy_path(skipping_env, sessions), "appointment_happy_path_v2")
 
 
+async def test_record_appointment_happy_path_v3(
+    skipping_env: WorkflowEnvironment,
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+) -> None:
+    """The happy path with each plan's ``planned_at`` in its local activity's marker, the instant the wait
+    after it is measured from (workflows.delivery.aim_from); the older histories carry none."""
+    async with running_worker(skipping_env.client, sessions, provider_settings):
+        await _save(await _happy_path(skipping_env, sessions), "appointment_happy_path_v3")
+
+
 async def test_record_appointment_histories(
     skipping_env: WorkflowEnvironment,
     sessions: SessionFactory,

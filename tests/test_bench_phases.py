@@ -108,3 +108,22 @@ def test_a_timer_set_on_time_has_no_set_lateness() -> None:
     phases = phases_of(_reminder_history(task_started_s=-60.0, timer_started_s=-59.95, fire_in_s=59.95), DUE)
     assert phases.set_for is not None and abs(phases.set_for) < 1e-6
     assert phases.set_task is not None and abs(phases.set_task - 0.05) < 1e-6
+
+
+def test_a_timer_that_fired_before_due_is_counted_and_the_next_one_is_the_firing_timer() -> None:
+    # the task woken by the early timer sleeps the remaining 5 ms: its timer fires 10 ms after due
+    events = _reminder_history(task_started_s=-0.004, timer_started_s=-0.003, fire_in_s=0.003)
+    early = [  # a first timer, aimed from a worker clock 5 ms ahead, fired 5 ms before due
+        _event(10, -3500.0, EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED),
+        _timer_started(11, -3499.9, 3499.895),
+        _event(
+            12,
+            -0.005,
+            EventType.EVENT_TYPE_TIMER_FIRED,
+            timer_fired_event_attributes=TimerFiredEventAttributes(started_event_id=11),
+        ),
+    ]
+    phases = phases_of([*events[:3], *early, *events[3:]], DUE)
+    assert phases.early_fires == 1
+    assert phases.set_for is not None and abs(phases.set_for) < 1e-6  # the second timer's
+    assert phases.fired is not None and abs(phases.fired - 0.01) < 1e-6

@@ -30,6 +30,7 @@ def test_there_are_histories_for_every_long_lived_workflow() -> None:
     names = {path.stem for path in HISTORIES}
     assert {
         "appointment_happy_path",
+        "appointment_happy_path_v3",  # plans carry the worker's clock (planned_at)
         "appointment_confirm_reschedule_cancel",
         "broadcast_batches",
         "vaccination_thresholds",
