@@ -9,6 +9,7 @@ it is late by the part of that task's time in the worker that came after it."""
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,6 +30,10 @@ class Phases:
 
     set_for: float | None = None
     set_task: float | None = None  # how long the workflow task that started that timer ran (started -> done)
+    # of that task, when it planned the message (a local activity): its start -> the plan scheduled, and the
+    # plan scheduled -> done (the worker's clock the plan carries, DeliveryPlan.planned_at)
+    plan_wait: float | None = None
+    plan_ran: float | None = None
     fired: float | None = None
     scheduled: float | None = None
     started: float | None = None
@@ -47,15 +52,19 @@ def phases_of(events: Iterable[HistoryEvent], due: datetime) -> Phases:
     """``reminder_phases`` on a history's events."""
     phases = Phases()
     send_id: int | None = None
-    timers: dict[int, tuple[datetime, float]] = {}  # TimerStarted id -> (set for, its task's run time)
+    # TimerStarted id -> (set for, its task's run time, that task's plan: wait, ran)
+    timers: dict[int, tuple[datetime, float, float | None, float | None]] = {}
     task_started = datetime.min.replace(tzinfo=UTC)
+    plan: tuple[float | None, float | None] = (None, None)
     for event in events:
         at = event.event_time.ToDatetime(tzinfo=UTC)
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
-            task_started = at
+            task_started, plan = at, (None, None)
+        elif event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+            plan = _plan_times(event, task_started) or plan
         elif event.event_type == EventType.EVENT_TYPE_TIMER_STARTED:
             timeout = event.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
-            timers[event.event_id] = (at + timeout, (at - task_started).total_seconds())
+            timers[event.event_id] = (at + timeout, (at - task_started).total_seconds(), *plan)
         offset = (at - due).total_seconds()
         if offset < -1:
             continue
@@ -68,6 +77,7 @@ def phases_of(events: Iterable[HistoryEvent], due: datetime) -> Phases:
             timer = timers.get(event.timer_fired_event_attributes.started_event_id)
             if timer is not None:
                 phases.set_for, phases.set_task = (timer[0] - due).total_seconds(), timer[1]
+                phases.plan_wait, phases.plan_ran = timer[2], timer[3]
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED and send_id is None:
             name = event.activity_task_scheduled_event_attributes.activity_type.name
             if name == "send_notification" and phases.fired is not None:
@@ -84,6 +94,29 @@ def phases_of(events: Iterable[HistoryEvent], due: datetime) -> Phases:
             phases.completed = offset
             break
     return phases
+
+
+def _plan_times(event: HistoryEvent, task_started: datetime) -> tuple[float | None, float | None] | None:
+    """For a planning local activity's marker: (its task's start -> the plan scheduled, scheduled -> the
+    plan's ``planned_at``), in seconds; None for any other marker. sdk-core writes the marker's data as JSON
+    with ``original_schedule_time`` (the worker's clock when the workflow scheduled the activity), so the
+    first figure compares the worker's clock with the server's: the bench runs both on one box."""
+    details = event.marker_recorded_event_attributes.details
+    if "data" not in details or not details["data"].payloads:
+        return None
+    data = json.loads(details["data"].payloads[0].data)
+    if not isinstance(data, dict) or data.get("activity_type") != "plan_notification":
+        return None
+    scheduled_at = data.get("original_schedule_time") or {}
+    scheduled = datetime.fromtimestamp(
+        scheduled_at.get("seconds", 0) + scheduled_at.get("nanos", 0) / 1e9, tz=UTC
+    )
+    planned_at = None
+    if "result" in details and details["result"].payloads:
+        result = json.loads(details["result"].payloads[0].data)
+        planned_at = result.get("planned_at") if isinstance(result, dict) else None
+    ran = (datetime.fromisoformat(planned_at) - scheduled).total_seconds() if planned_at else None
+    return (scheduled - task_started).total_seconds(), ran
 
 
 def percentile(ordered: list[float], fraction: float) -> float:

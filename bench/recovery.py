@@ -37,9 +37,15 @@ from tests.peers import ProviderPeer, SmtpPeer
 
 SETTLE_S = 180  # after the last reminder falls due, how long the run waits for them all to be sent
 IDLE_WINDOW_S = 5.0  # the stack's CPU is also measured over this long before the first reminder falls due
-# set_task is a duration, not an offset: the run time of the workflow task that started the firing timer
-# (the timer is set for workflow.now() + delay, and that task's now is when it started)
-PHASE_LABELS = {"set_for": "timer set for", "set_task": "(the task that set it ran)"}
+PHASE_ORDER = ("set_for", "fired", "scheduled", "started", "completed")  # offsets from due, in order
+# set_task and the two plan figures are durations, not offsets: the run time of the workflow task that
+# started the firing timer, and of it the time before its plan was scheduled and the plan's own time
+PHASE_LABELS = {
+    "set_for": "timer set for",
+    "set_task": "(the task that set it ran)",
+    "plan_wait": "(of it, before its plan)",
+    "plan_ran": "(its plan, scheduled->done)",
+}
 
 
 @dataclass
@@ -210,7 +216,7 @@ def report(figures: Figures) -> None:
         if not chosen:
             continue
         print(f"  phases of {group} (seconds after due, median / p95 / max):")
-        for name in ("set_for", "fired", "scheduled", "started", "completed", "set_task"):
+        for name in (*PHASE_ORDER, "set_task", "plan_wait", "plan_ran"):
             values = sorted(v for p in chosen if (v := getattr(p, name)) is not None)
             if values:
                 p95 = percentile(values, 0.95)

@@ -3,18 +3,20 @@ the workflow task that set it ran), then fired -> send scheduled -> started -> c
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
-from temporalio.api.common.v1 import ActivityType
+from temporalio.api.common.v1 import ActivityType, Payload, Payloads
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import (
     ActivityTaskCompletedEventAttributes,
     ActivityTaskScheduledEventAttributes,
     ActivityTaskStartedEventAttributes,
     HistoryEvent,
+    MarkerRecordedEventAttributes,
     TimerFiredEventAttributes,
     TimerStartedEventAttributes,
 )
@@ -127,3 +129,49 @@ def test_a_timer_that_fired_before_due_is_counted_and_the_next_one_is_the_firing
     assert phases.early_fires == 1
     assert phases.set_for is not None and abs(phases.set_for) < 1e-6  # the second timer's
     assert phases.fired is not None and abs(phases.fired - 0.01) < 1e-6
+
+
+def _plan_marker(event_id: int, offset_s: float, scheduled_s: float, planned_s: float | None) -> HistoryEvent:
+    """A planning local activity's marker as sdk-core writes it (JSON data, the plan as its result)."""
+    scheduled = DUE + timedelta(seconds=scheduled_s)
+    data = {
+        "seq": 3,
+        "activity_type": "plan_notification",
+        "original_schedule_time": {
+            "seconds": int(scheduled.timestamp()),
+            "nanos": scheduled.microsecond * 1000,
+        },
+    }
+    result: dict[str, object] = {"deliver_at": DUE.isoformat(), "skipped": None}
+    if planned_s is not None:
+        result["planned_at"] = (DUE + timedelta(seconds=planned_s)).isoformat().replace("+00:00", "Z")
+    details = {
+        "data": Payloads(payloads=[Payload(data=json.dumps(data).encode())]),
+        "result": Payloads(payloads=[Payload(data=json.dumps(result).encode())]),
+    }
+    return _event(
+        event_id,
+        offset_s,
+        EventType.EVENT_TYPE_MARKER_RECORDED,
+        marker_recorded_event_attributes=MarkerRecordedEventAttributes(
+            marker_name="core_local_activity", details=details
+        ),
+    )
+
+
+def test_the_task_that_set_the_timer_is_split_at_its_plan() -> None:
+    events = _reminder_history(task_started_s=-60.0, timer_started_s=-59.5, fire_in_s=59.6)
+    # the task started at -60.0, scheduled its plan 0.3 s later, the plan took 0.05 s
+    events.insert(4, _plan_marker(40, -59.5, scheduled_s=-59.7, planned_s=-59.65))
+    phases = phases_of(events, DUE)
+    assert phases.set_task is not None and abs(phases.set_task - 0.5) < 1e-6
+    assert phases.plan_wait is not None and abs(phases.plan_wait - 0.3) < 1e-6
+    assert phases.plan_ran is not None and abs(phases.plan_ran - 0.05) < 1e-6
+
+
+def test_a_plan_recorded_before_planned_at_existed_has_no_plan_time() -> None:
+    events = _reminder_history(task_started_s=-60.0, timer_started_s=-59.5, fire_in_s=59.6)
+    events.insert(4, _plan_marker(40, -59.5, scheduled_s=-59.7, planned_s=None))
+    phases = phases_of(events, DUE)
+    assert phases.plan_wait is not None and abs(phases.plan_wait - 0.3) < 1e-6
+    assert phases.plan_ran is None
