@@ -20,6 +20,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
 from domain.ids import appointment_workflow_id
+from domain.notification_types import DeliveryPlan
 
 _TIMEOUTS = {EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT, EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT}
 
@@ -113,9 +114,8 @@ def _plan_times(event: HistoryEvent, task_started: datetime) -> tuple[float | No
     )
     planned_at = None
     if "result" in details and details["result"].payloads:
-        result = json.loads(details["result"].payloads[0].data)
-        planned_at = result.get("planned_at") if isinstance(result, dict) else None
-    ran = (datetime.fromisoformat(planned_at) - scheduled).total_seconds() if planned_at else None
+        planned_at = DeliveryPlan.model_validate_json(details["result"].payloads[0].data).planned_at
+    ran = (planned_at - scheduled).total_seconds() if planned_at is not None else None
     return (scheduled - task_started).total_seconds(), ran
 
 

@@ -59,26 +59,16 @@ async def _happy_path(env: WorkflowEnvironment, sessions: SessionFactory) -> Wor
     return full
 
 
-async def test_record_appointment_happy_path_v2(
-    skipping_env: WorkflowEnvironment,
-    sessions: SessionFactory,
-    provider_settings: Settings,
-    peers: tuple[SmtpPeer, ProviderPeer],
-) -> None:
-    """The happy path after the load patches (plan-messages-locally, upsert-search-attributes-on-change):
-    the older histories replay the code paths from before them, this one the paths after."""
-    async with running_worker(skipping_env.client, sessions, provider_settings):
-        await _save(await _happy_path(skipping_env, sessions), "appointment_happy_path_v2")
-
-
 async def test_record_appointment_happy_path_v3(
     skipping_env: WorkflowEnvironment,
     sessions: SessionFactory,
     provider_settings: Settings,
     peers: tuple[SmtpPeer, ProviderPeer],
 ) -> None:
-    """The happy path with each plan's ``planned_at`` in its local activity's marker, the instant the wait
-    after it is measured from (workflows.delivery.aim_from); the older histories carry none."""
+    """The happy path on the current code: each plan's ``planned_at`` in its local activity's marker, the
+    instant the wait after it is measured from (workflows.delivery.aim_from). appointment_happy_path_v2 is
+    kept as it was recorded, after the load patches (plan-messages-locally,
+    upsert-search-attributes-on-change) and before planned_at, so its paths stay replayed."""
     async with running_worker(skipping_env.client, sessions, provider_settings):
         await _save(await _happy_path(skipping_env, sessions), "appointment_happy_path_v3")
 

@@ -6,7 +6,6 @@ for a worker whose clock runs ahead of the server's: the timer fires early, the 
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities import notifications
 from db.engine import SessionFactory
-from domain.notification_types import DeliveryPlan
+from domain.notification_types import DeliveryPlan, NotificationRequest
 from keeptime.settings import Settings
 from tests.appointment_support import booked, eventually, log_of, until_next
 from tests.peers import ProviderPeer, SmtpPeer
@@ -80,5 +79,5 @@ async def test_a_worker_clock_ahead_of_the_servers_does_not_send_early(
 
 
 def _request(data: bytes) -> tuple[str, str | None]:
-    request = json.loads(data)
-    return request["event"], request.get("variant")
+    request = NotificationRequest.model_validate_json(data)
+    return request.event, request.variant

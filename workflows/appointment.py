@@ -156,18 +156,15 @@ class AppointmentWorkflow:
     async def _wait_for(self, step: Step) -> bool:
         """Sleep until the step is due (after quiet-hours planning for messages). True: go round again
         (steering woke us, or the timer fired before the instant by the server's clock)."""
-        now = workflow.now()
         needs_plan = (
             step.kind in ("reminder", "review_request", "review_reminder") and step.key not in self._s.planned
         )
-        if needs_plan:
-            plan = await self._plan(step)
-            if plan is None:
-                return False
-            now = aim_from(workflow.now(), plan)
+        plan = await self._plan(step) if needs_plan else None
+        if needs_plan and plan is None:
+            return False
         at = self._s.planned.get(step.key, step.at)
         self._publish(f"next: {step.label} at {at:%Y-%m-%d %H:%M} UTC")
-        delay = at - now
+        delay = at - aim_from(workflow.now(), plan)
         if delay <= timedelta(0) or self._woken:
             return self._woken
         self._sleeping = True

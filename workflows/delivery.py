@@ -55,8 +55,8 @@ async def plan_delivery(
     )
 
 
-def aim_from(workflow_now: datetime, plan: DeliveryPlan) -> datetime:
-    """The instant a wait set in the same workflow task as ``plan`` is measured from.
+def aim_from(workflow_now: datetime, plan: DeliveryPlan | None) -> datetime:
+    """The instant a wait set in the same workflow task as ``plan`` (None: no plan in it) is measured from.
 
     A Temporal timer is relative: the server starts it when the workflow task completes, while
     ``workflow.now()`` is when the task started, advanced only by a local activity's own run time
@@ -68,7 +68,7 @@ def aim_from(workflow_now: datetime, plan: DeliveryPlan) -> datetime:
     would fire the timer early: the workflow compares ``workflow.now()`` (the server's) with the instant
     when it fires and sleeps the rest. Plans recorded before ``planned_at`` existed carry none: their waits
     are measured as before, so their histories replay to the same commands."""
-    if plan.planned_at is None:
+    if plan is None or plan.planned_at is None:
         return workflow_now
     return max(workflow_now, plan.planned_at)
 
