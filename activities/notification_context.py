@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_skeleton, format_time
-from sqlalchemy import Select, select
+from sqlalchemy import JSON, Select, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.translations import translations_for
@@ -54,6 +54,15 @@ class Contact:
 
 
 @dataclass(frozen=True)
+class EntityContext:
+    """What a message needs besides its entity, read in the entity's statement (``_with_context``)."""
+
+    business: Business
+    customer: Customer | None  # None: the request names none, or it is not there
+    overrides: dict[str, dict[str, str]]  # channel -> part -> text
+
+
+@dataclass(frozen=True)
 class LoadedEntity:
     """The message's entity as read (share-locked): its status and version decide whether the message is
     still wanted; ``at`` is the instant the message talks about; ``extra`` goes into the template."""
@@ -63,6 +72,7 @@ class LoadedEntity:
     version: int | None
     at: datetime | None
     extra: dict[str, Any]
+    context: EntityContext | None = None  # read with the row (None: not read yet)
 
 
 @dataclass
@@ -126,10 +136,16 @@ async def load_message_context(
     if loaded is None:
         return None
     entity, status, version, instant = loaded.row, loaded.status, loaded.version, loaded.at
-    business = await session.get(Business, request.business_id)
+    context = loaded.context
+    business = context.business if context is not None else await session.get(Business, request.business_id)
     if business is None:
         return None
-    customer = await session.get(Customer, request.customer_id) if request.customer_id is not None else None
+    if context is not None:
+        customer = context.customer
+    elif request.customer_id is not None:
+        customer = await session.get(Customer, request.customer_id)
+    else:
+        customer = None
     zone = recipient_zone(customer, business)
     automation = AutomationSettings.from_stored(business.automation).settings
     now = datetime.now(UTC)
@@ -189,7 +205,11 @@ async def load_message_context(
         channels=channels,
         stale_reason=stale,
         template=template,
-        overrides=await _overrides(session, business.id, request.event),
+        overrides=(
+            context.overrides
+            if context is not None
+            else await _overrides(session, business.id, request.event)
+        ),
     )
 
 
@@ -244,9 +264,10 @@ def _digest_text(digest: dict[str, Any], locale: str, zone: ZoneInfo) -> dict[st
 
 async def _load_entity(session: AsyncSession, request: NotificationRequest) -> LoadedEntity | None:
     if request.entity_type == "appointment":
-        appointment: Appointment | None = await session.scalar(_share_locked(Appointment, request))
-        if appointment is None:
+        found = (await session.execute(_share_locked(Appointment, request))).first()
+        if found is None:
             return None
+        appointment: Appointment = found[0]
         extra = {
             "appointment": {
                 "id": appointment.id,
@@ -257,7 +278,9 @@ async def _load_entity(session: AsyncSession, request: NotificationRequest) -> L
             }
         }
         status = "archived" if appointment.archived_at else appointment.status.value
-        return LoadedEntity(appointment, status, appointment.version, appointment.starts_at, extra)
+        return LoadedEntity(
+            appointment, status, appointment.version, appointment.starts_at, extra, _context_of(found)
+        )
     if request.entity_type == "vaccination":
         return await _load_vaccination(session, request)
     if request.entity_type == "policy":
@@ -267,21 +290,53 @@ async def _load_entity(session: AsyncSession, request: NotificationRequest) -> L
     if request.entity_type == "staff_user":
         return await _load_project_digest(session, request)
     if request.entity_type == "broadcast":
-        broadcast: Broadcast | None = await session.scalar(_share_locked(Broadcast, request))
-        if broadcast is None:
+        found = (await session.execute(_share_locked(Broadcast, request))).first()
+        if found is None:
             return None
+        broadcast: Broadcast = found[0]
         extra = {"broadcast": {"subject": broadcast.subject, "body": broadcast.body}}
-        return LoadedEntity(broadcast, broadcast.status, None, None, extra)
+        return LoadedEntity(broadcast, broadcast.status, None, None, extra, _context_of(found))
     return None
 
 
-def _share_locked(model: Any, request: NotificationRequest) -> Select[Any]:
-    """The request's entity of the business, share-locked: a cancel commits before the send or after it."""
-    return (
-        select(model)
-        .where(model.id == request.entity_id, model.business_id == request.business_id)
-        .with_for_update(read=True)
+AnySelect = Select[*tuple[Any, ...]]
+
+
+def _share_locked(model: Any, request: NotificationRequest) -> AnySelect:
+    """The request's entity of the business, share-locked (a cancel commits before the send or after it),
+    with what the message needs besides it read in the same statement (``_with_context``)."""
+    query = select(model).where(model.id == request.entity_id, model.business_id == request.business_id)
+    return _with_context(query, model, request).with_for_update(read=True, of=model)
+
+
+def _with_context(query: AnySelect, model: Any, request: NotificationRequest) -> AnySelect:
+    """``query`` (its first column the entity ``model``) joined to the entity's business and the request's
+    customer, and the event's template overrides as a last column (``_context_of`` reads them): one round
+    trip instead of four on a busy worker's send path. No row when the business is gone, as before (the
+    message's context is None then); a customer that is not there is None, as ``session.get`` gave."""
+    query = query.join(Business, Business.id == model.business_id).add_columns(Business)
+    if request.customer_id is not None:
+        query = query.outerjoin(Customer, Customer.id == request.customer_id).add_columns(Customer)
+    return query.add_columns(_overrides_column(request.business_id, request.event))
+
+
+def _overrides_column(business_id: int, event: str) -> Any:
+    """The business's overrides for the event as one JSON array of ``[channel, part, body]``."""
+    parts = func.json_build_array(TemplateOverride.channel, TemplateOverride.part, TemplateOverride.body)
+    rows = (
+        select(func.coalesce(func.json_agg(parts), func.json_build_array()))
+        .where(TemplateOverride.business_id == business_id, TemplateOverride.event == event)
+        .scalar_subquery()
     )
+    return type_coerce(rows, JSON).label("overrides")
+
+
+def _context_of(row: Any) -> EntityContext:
+    """The business, customer and overrides of a row read with ``_with_context``."""
+    overrides: dict[str, dict[str, str]] = {}
+    for channel, part, body in row.overrides:
+        overrides.setdefault(channel, {})[part] = body
+    return EntityContext(business=row.Business, customer=getattr(row, "Customer", None), overrides=overrides)
 
 
 async def _load_digest(session: AsyncSession, request: NotificationRequest) -> LoadedEntity | None:
@@ -306,10 +361,11 @@ async def _load_digest(session: AsyncSession, request: NotificationRequest) -> L
 async def _load_project_digest(session: AsyncSession, request: NotificationRequest) -> LoadedEntity | None:
     """A staff user's weekly project digest: their active projects as they are when it goes out; a user
     without any (no longer a member, projects completed) is "no_projects" and gets nothing."""
-    user: StaffUser | None = await session.scalar(_share_locked(StaffUser, request))
+    found = (await session.execute(_share_locked(StaffUser, request))).first()
     business = await session.get(Business, request.business_id)
-    if user is None or business is None or request.scheduled_for is None:
+    if found is None or business is None or request.scheduled_for is None:
         return None
+    user: StaffUser = found[0]
     zone = ZoneInfo(business.time_zone)
     week = digest_week(request.scheduled_for, zone)
     lines = await project_lines(session, user, week, datetime.now(UTC).astimezone(zone).date())
@@ -322,32 +378,35 @@ async def _load_project_digest(session: AsyncSession, request: NotificationReque
             "projects": [line.model_dump(mode="json") for line in lines],
         }
     }
-    return LoadedEntity(user, status, None, request.scheduled_for, extra)
+    return LoadedEntity(user, status, None, request.scheduled_for, extra, _context_of(found))
 
 
 async def _load_vaccination(session: AsyncSession, request: NotificationRequest) -> LoadedEntity | None:
+    query = (
+        select(Vaccination, Pet)
+        .join(Pet, Pet.id == Vaccination.pet_id)
+        .where(Vaccination.id == request.entity_id, Vaccination.business_id == request.business_id)
+    )
     row = (
         await session.execute(
-            select(Vaccination, Pet)
-            .join(Pet, Pet.id == Vaccination.pet_id)
-            .where(Vaccination.id == request.entity_id, Vaccination.business_id == request.business_id)
-            .with_for_update(read=True, of=Vaccination)
+            _with_context(query, Vaccination, request).with_for_update(read=True, of=Vaccination)
         )
     ).one_or_none()
     if row is None:
         return None
-    record, pet = row
+    record, pet = row[0], row[1]
     extra = {
         "vaccination": {"vaccine": record.vaccine},
         "pet": {"name": pet.name, "species": pet.species or ""},
     }
-    return LoadedEntity(record, record.status.value, None, record.expires_at, extra)
+    return LoadedEntity(record, record.status.value, None, record.expires_at, extra, _context_of(row))
 
 
 async def _load_policy(session: AsyncSession, request: NotificationRequest) -> LoadedEntity | None:
-    policy: Policy | None = await session.scalar(_share_locked(Policy, request))
-    if policy is None:
+    found = (await session.execute(_share_locked(Policy, request))).first()
+    if found is None:
         return None
+    policy: Policy = found[0]
     extra = {
         "policy": {
             "number": policy.policy_number,
@@ -355,7 +414,7 @@ async def _load_policy(session: AsyncSession, request: NotificationRequest) -> L
             "end_date": policy.end_date,
         }
     }
-    return LoadedEntity(policy, policy.status.value, policy.term, None, extra)
+    return LoadedEntity(policy, policy.status.value, policy.term, None, extra, _context_of(found))
 
 
 async def _appointment_customer_name(session: AsyncSession, entity: object) -> str:

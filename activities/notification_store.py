@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import NotificationLog
+from db.models import Customer, NotificationLog
 from domain.notification_types import NotificationRequest, NotificationResult
 from domain.statuses import Channel, NotificationStatus
 
@@ -53,10 +53,18 @@ async def prior_outcomes(session: AsyncSession, message_key: str) -> tuple[Notif
 
 
 def _row_values(request: NotificationRequest, business_id: int) -> dict[str, object]:
+    """A log row's columns from its request. The customer's id only while the customer exists (the column's
+    foreign key; a log row outlives its customer as NULL, ``ondelete="SET NULL"``): a request that names a
+    customer who is gone is still logged, with the recipient text naming who it was."""
+    customer_id = (
+        select(Customer.id).where(Customer.id == request.customer_id).scalar_subquery()
+        if request.customer_id is not None
+        else None
+    )
     return {
         "message_key": request.message_key(),
         "business_id": business_id,
-        "customer_id": request.customer_id,
+        "customer_id": customer_id,
         "recipient": request.recipient,
         "entity_type": request.entity_type,
         "entity_id": request.entity_id,
