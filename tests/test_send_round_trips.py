@@ -14,7 +14,7 @@ from sqlalchemy import Engine, event, select, text
 
 from activities.notifications import NotificationActivities
 from db.engine import SessionFactory, create_engine, create_session_factory, statement_session_factory
-from db.models import NotificationLog, TemplateOverride
+from db.models import Appointment, Business, NotificationLog, TemplateOverride
 from tests.factories import make_appointment, make_business, make_customer
 from tests.peers import ProviderPeer, SmtpPeer
 from tests.test_notification_delivery import parts, reminder
@@ -101,13 +101,20 @@ async def _override(sessions: SessionFactory, business_id: int, event: str, part
         )
 
 
+async def _booking_beside_another_business(
+    sessions: SessionFactory,
+) -> tuple[Business, Business, Appointment]:
+    """A business with an e-mail customer's appointment, and another business next to it."""
+    business, other = await make_business(sessions), await make_business(sessions)
+    customer = await make_customer(sessions, business, channel_order=["email"])
+    return business, other, await make_appointment(sessions, business, customer)
+
+
 async def test_the_one_context_statement_reads_this_business_and_events_overrides_only(
     notifier: NotificationActivities, sessions: SessionFactory, peers: tuple[SmtpPeer, ProviderPeer]
 ) -> None:
     smtp, _ = peers
-    business, other = await make_business(sessions), await make_business(sessions)
-    customer = await make_customer(sessions, business, channel_order=["email"])
-    appointment = await make_appointment(sessions, business, customer)
+    business, other, appointment = await _booking_beside_another_business(sessions)
     await _override(
         sessions, business.id, "appointment.reminder", "subject", "See you, {{ customer.first_name }}"
     )
@@ -129,10 +136,8 @@ async def test_a_customer_of_another_business_or_one_who_is_gone_gets_nothing_lo
     notifier: NotificationActivities, sessions: SessionFactory, peers: tuple[SmtpPeer, ProviderPeer]
 ) -> None:
     smtp, _ = peers
-    business, other = await make_business(sessions), await make_business(sessions)
-    customer = await make_customer(sessions, business, channel_order=["email"])
+    _, other, appointment = await _booking_beside_another_business(sessions)
     stranger = await make_customer(sessions, other, channel_order=["email"])
-    appointment = await make_appointment(sessions, business, customer)
 
     foreign = await notifier.deliver(reminder(appointment, customer_id=stranger.id), final_attempt=False)
     missing = await notifier.deliver(
