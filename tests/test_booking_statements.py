@@ -3,15 +3,18 @@ change that adds a round trip to every booking fails here rather than only in be
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import func, select, text
 
 from db import appointments as store
 from db.engine import SessionFactory, count_database_work, create_engine, create_session_factory
-from tests.factories import make_business, make_customer
+from db.models import Appointment, IdempotentRequest
+from tests.factories import make_appointment, make_business, make_customer
 
 
 @pytest.fixture
@@ -31,11 +34,12 @@ def booking(customer_id: int) -> dict[str, object]:
     return {"customer_id": customer_id, "starts_at": starts_at, "ends_at": starts_at + timedelta(hours=1)}
 
 
-async def test_a_keyed_booking_is_one_transaction_of_three_statements(
+async def test_a_keyed_booking_is_one_transaction_of_two_statements(
     sessions: SessionFactory, counted: tuple[SessionFactory, Counter[str]]
 ) -> None:
     """The key's earlier use is read by the statement that reads the business and checks the customer;
-    then the insert and the key's claim. A repeat answers from that first statement's find."""
+    then the insert with the key's claim in one statement. A repeat answers from that first statement's
+    find."""
     business = await make_business(sessions)
     customer = await make_customer(sessions, business)
     counted_sessions, work = counted
@@ -54,7 +58,7 @@ async def test_a_keyed_booking_is_one_transaction_of_three_statements(
 
     assert made.created and not again.created
     assert again.appointment.id == made.appointment.id
-    assert (first["statement"], first["transaction"], first["checkout"]) == (3, 1, 1)
+    assert (first["statement"], first["transaction"], first["checkout"]) == (2, 1, 1)
     # the repeat: the same first statement, the earlier appointment, its snapshot's review check
     assert (work["statement"], work["transaction"]) == (3, 1)
 
@@ -89,3 +93,49 @@ async def test_an_unknown_customer_is_refused_after_one_statement(
 
     assert refused.value.field == "customer_id"
     assert work["statement"] == 1
+
+
+async def _waiting_on_a_lock(sessions: SessionFactory) -> bool:
+    async with sessions() as session:
+        query = text(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return bool((await session.execute(query)).scalar())
+
+
+async def test_a_booking_whose_key_another_request_is_still_claiming_answers_with_that_ones(
+    sessions: SessionFactory,
+) -> None:
+    """The race the key's claim decides: the second request inserted its appointment before the first
+    committed; its claim waits on the first's key row, claims nothing once that commits, and its own
+    appointment is rolled back with it."""
+    business = await make_business(sessions)
+    customer = await make_customer(sessions, business)
+    first = await make_appointment(sessions, business, customer)
+    values = booking(customer.id)
+    key_row = IdempotentRequest(
+        business_id=business.id, key="k-race", request_hash=store.request_hash(values), resource_id=first.id
+    )
+    async with sessions() as holder, sessions() as session:
+        async with holder.begin():
+            holder.add(key_row)
+            await holder.flush()  # the first request's key row, not yet committed
+            second = asyncio.create_task(
+                store.book(
+                    session, business.id, values, idempotency_key="k-race", body_hash=key_row.request_hash
+                )
+            )
+            waited = False
+            for _ in range(250):  # until the second's claim waits on the first's row
+                waited = await _waiting_on_a_lock(sessions)
+                if waited or second.done():
+                    break
+                await asyncio.sleep(0.02)
+            assert waited and not second.done(), "the second booking should wait on the first's key row"
+        made = await second  # the first committed when its transaction block ended
+
+    assert not made.created and made.appointment.id == first.id
+    async with sessions() as session:
+        count = (await session.execute(select(func.count()).select_from(Appointment))).scalar()
+    assert count == 1  # the second's own insert was rolled back
