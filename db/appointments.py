@@ -7,24 +7,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import (
-    BindParameter,
-    Select,
-    String,
-    and_,
-    bindparam,
-    exists,
-    false,
-    func,
-    literal,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import BindParameter, Select, and_, bindparam, exists, false, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from db.models import Appointment, AppointmentFee, Business, Customer, IdempotentRequest, Review
 from domain.appointment_types import ACTIVE_STATUSES, AppointmentSnapshot
@@ -114,8 +100,7 @@ async def book(
     are refused under an advisory lock per (business, resource), taken only when overlap prevention is on,
     so bookings of other resources, and of businesses that do not prevent overlaps, never queue. The
     snapshot is read inside the same transaction, and the key's earlier use is looked up by the statement
-    that reads the business, and the insert claims the key in the same statement, so a new booking costs one
-    transaction of two statements (bench.bookings, tests/test_booking_statements.py).
+    that reads the business, so a new booking costs one transaction of three statements (bench.bookings).
     """
     try:
         async with session.begin():
@@ -123,8 +108,19 @@ async def book(
             if facts.earlier is not None:
                 earlier = await _earlier_booking(session, facts.earlier, body_hash)
                 return Booking(earlier, False, await appointment_snapshot(session, earlier))
-            claim = None if idempotency_key is None else _KeyClaim(idempotency_key, body_hash)
-            appointment = await _insert(session, facts, values, claim)
+            appointment = await _insert(session, facts, values)
+            if idempotency_key is not None:
+                claimed = await session.execute(
+                    _CLAIM_KEY,
+                    {
+                        "business_id": business_id,
+                        "key": idempotency_key,
+                        "request_hash": body_hash,
+                        "resource_id": appointment.id,
+                    },
+                )
+                if claimed.first() is None:
+                    raise _KeyTaken
             return Booking(
                 appointment, True, snapshot_of(appointment, facts.business, reviewed=facts.reviewed)
             )
@@ -185,14 +181,18 @@ def _booking_facts_query(*, keyed: bool) -> Select[Business, bool, bool, Idempot
 
 _FACTS_WITH_KEY = _booking_facts_query(keyed=True)
 _FACTS_WITHOUT_KEY = _booking_facts_query(keyed=False)
-
-
-@dataclass(frozen=True)
-class _KeyClaim:
-    """The Idempotency-Key a new booking claims, with the hash of the body it came with."""
-
-    key: str
-    body_hash: str
+# The key's claim, as built once: the Idempotency-Key's row, unless another request's already holds it.
+_CLAIM_KEY = (
+    insert(IdempotentRequest)
+    .values(
+        business_id=bindparam("business_id"),
+        key=bindparam("key"),
+        request_hash=bindparam("request_hash"),
+        resource_id=bindparam("resource_id"),
+    )
+    .on_conflict_do_nothing()
+    .returning(IdempotentRequest.key)
+)
 
 
 async def _booking_facts(
@@ -209,11 +209,8 @@ async def _booking_facts(
     return BookingFacts(row.Business, bool(row.known), bool(row.reviewed), row.IdempotentRequest)
 
 
-async def _insert(
-    session: AsyncSession, facts: BookingFacts, values: dict[str, Any], claim: _KeyClaim | None
-) -> Appointment:
-    """Insert the row (after the customer check and, where the business prevents them, the overlap check),
-    and claim the Idempotency-Key for it in the same statement (``_insert_claiming``)."""
+async def _insert(session: AsyncSession, facts: BookingFacts, values: dict[str, Any]) -> Appointment:
+    """Insert the row (after the customer check and, where the business prevents them, the overlap check)."""
     business = facts.business
     if not facts.known:
         raise BookingConflict("customer_id", "no such customer")
@@ -230,41 +227,9 @@ async def _insert(
     )
     # The instants as PostgreSQL returns them (UTC), so the answer does not depend on re-reading the row.
     instants = {name: values[name].astimezone(UTC) for name in ("starts_at", "ends_at")}
-    row = {**values, **instants, "business_id": business.id, "status": status}
-    if claim is not None:
-        return await _insert_claiming(session, row, claim)
-    appointment = Appointment(**row)
+    appointment = Appointment(business_id=business.id, status=status, **{**values, **instants})
     session.add(appointment)
     await session.flush()
-    return appointment
-
-
-async def _insert_claiming(session: AsyncSession, row: dict[str, Any], claim: _KeyClaim) -> Appointment:
-    """One statement, one round trip: the appointment's insert and the key's claim as two data-modifying
-    CTEs (PostgreSQL runs each exactly once, "WITH Queries", 7.8.4), the new row read back as an ORM object.
-    The claim is ``ON CONFLICT DO NOTHING``: a second request with the key that is still running waits on
-    the first's uncommitted key row, then claims nothing, and its transaction (with its appointment) is
-    rolled back by ``_KeyTaken``, as when the claim was a statement of its own."""
-    booked = insert(Appointment).values(**row).returning(*Appointment.__table__.c).cte("booked")
-    claimed = (
-        insert(IdempotentRequest)
-        .from_select(
-            ["business_id", "key", "request_hash", "resource_id"],
-            select(
-                booked.c.business_id,
-                literal(claim.key, String),
-                literal(claim.body_hash, String),
-                booked.c.id,
-            ),
-        )
-        .on_conflict_do_nothing()
-        .returning(IdempotentRequest.key)
-        .cte("claimed")
-    )
-    query = select(aliased(Appointment, booked), exists(select(claimed.c.key)).label("claimed"))
-    appointment, taken = (await session.execute(query)).one()
-    if not taken:
-        raise _KeyTaken
     return appointment
 
 
