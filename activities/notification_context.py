@@ -72,7 +72,7 @@ class LoadedEntity:
     version: int | None
     at: datetime | None
     extra: dict[str, Any]
-    context: EntityContext | None = None  # read with the row (None: not read yet)
+    context: EntityContext  # read in the row's statement
 
 
 @dataclass
@@ -136,16 +136,7 @@ async def load_message_context(
     if loaded is None:
         return None
     entity, status, version, instant = loaded.row, loaded.status, loaded.version, loaded.at
-    context = loaded.context
-    business = context.business if context is not None else await session.get(Business, request.business_id)
-    if business is None:
-        return None
-    if context is not None:
-        customer = context.customer
-    elif request.customer_id is not None:
-        customer = await session.get(Customer, request.customer_id)
-    else:
-        customer = None
+    business, customer = loaded.context.business, loaded.context.customer
     zone = recipient_zone(customer, business)
     automation = AutomationSettings.from_stored(business.automation).settings
     now = datetime.now(UTC)
@@ -205,11 +196,7 @@ async def load_message_context(
         channels=channels,
         stale_reason=stale,
         template=template,
-        overrides=(
-            context.overrides
-            if context is not None
-            else await _overrides(session, business.id, request.event)
-        ),
+        overrides=loaded.context.overrides,
     )
 
 
@@ -310,11 +297,12 @@ def _share_locked(model: Any, request: NotificationRequest) -> AnySelect:
 
 
 def _with_context(query: AnySelect, model: Any, request: NotificationRequest) -> AnySelect:
-    """``query`` (its first column the entity ``model``) joined to the entity's business and the request's
-    customer, and the event's template overrides as a last column (``_context_of`` reads them): one round
-    trip instead of four on a busy worker's send path. No row when the business is gone, as before (the
-    message's context is None then); a customer that is not there is None, as ``session.get`` gave."""
-    query = query.join(Business, Business.id == model.business_id).add_columns(Business)
+    """``query`` (its first column the entity ``model``) joined to the entity's business (unless the entity
+    is the business) and the request's customer, and the event's template overrides as a last column
+    (``_context_of`` reads them): one round trip instead of four on a busy worker's send path. No row when
+    the business is gone (the message's context is None then); a customer that is not there is None."""
+    if model is not Business:
+        query = query.join(Business, Business.id == model.business_id).add_columns(Business)
     if request.customer_id is not None:
         query = query.outerjoin(Customer, Customer.id == request.customer_id).add_columns(Customer)
     return query.add_columns(_overrides_column(request.business_id, request.event))
@@ -341,31 +329,34 @@ def _context_of(row: Any) -> EntityContext:
 
 async def _load_digest(session: AsyncSession, request: NotificationRequest) -> LoadedEntity | None:
     """The daily digest: the business's alert mode is its "status"; an empty day is not worth a message."""
-    business: Business | None = await session.scalar(
-        select(Business).where(Business.id == request.entity_id).with_for_update(read=True)
-    )
-    if business is None or business.id != request.business_id or request.scheduled_for is None:
+    query = select(Business).where(Business.id == request.entity_id, Business.id == request.business_id)
+    found = (
+        await session.execute(_with_context(query, Business, request).with_for_update(read=True, of=Business))
+    ).first()
+    if found is None or request.scheduled_for is None:
         return None
+    business: Business = found[0]
+    context = _context_of(found)
     settings = AutomationSettings.from_stored(business.automation).settings
     if settings.admin_alerts != "daily_digest":
-        return LoadedEntity(business, "not_in_digest_mode", None, request.scheduled_for, {})
+        return LoadedEntity(business, "not_in_digest_mode", None, request.scheduled_for, {}, context)
     zone = ZoneInfo(business.time_zone)
     at = request.scheduled_for
     start, end = digest_window(at, at.astimezone(zone).time(), zone)
     rows = await digest_rows(session, business.id, start, end)
     status = "empty_digest" if rows.empty else "daily_digest"
     extra = {"digest": {"start": start, "end": end, "rows": rows}}
-    return LoadedEntity(business, status, None, at, extra)
+    return LoadedEntity(business, status, None, at, extra, context)
 
 
 async def _load_project_digest(session: AsyncSession, request: NotificationRequest) -> LoadedEntity | None:
     """A staff user's weekly project digest: their active projects as they are when it goes out; a user
     without any (no longer a member, projects completed) is "no_projects" and gets nothing."""
     found = (await session.execute(_share_locked(StaffUser, request))).first()
-    business = await session.get(Business, request.business_id)
-    if found is None or business is None or request.scheduled_for is None:
+    if found is None or request.scheduled_for is None:
         return None
     user: StaffUser = found[0]
+    business: Business = found.Business
     zone = ZoneInfo(business.time_zone)
     week = digest_week(request.scheduled_for, zone)
     lines = await project_lines(session, user, week, datetime.now(UTC).astimezone(zone).date())
@@ -422,15 +413,3 @@ async def _appointment_customer_name(session: AsyncSession, entity: object) -> s
         customer = await session.get(Customer, entity.customer_id)
         return customer.name if customer else ""
     return ""
-
-
-async def _overrides(session: AsyncSession, business_id: int, event: str) -> dict[str, dict[str, str]]:
-    rows = await session.execute(
-        select(TemplateOverride).where(
-            TemplateOverride.business_id == business_id, TemplateOverride.event == event
-        )
-    )
-    found: dict[str, dict[str, str]] = {}
-    for row in rows.scalars():
-        found.setdefault(row.channel, {})[row.part] = row.body
-    return found
