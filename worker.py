@@ -22,6 +22,7 @@ from temporalio.worker import Worker
 from activities.metrics import HISTOGRAM_BUCKETS
 from activities.notifications import Checkpoint
 from db.engine import SessionFactory, create_engine, create_session_factory
+from domain.task_queues import workflow_cache_sizes
 from keeptime.log_context import TenantLogInterceptor
 from keeptime.logs import setup_logging
 from keeptime.settings import Settings, get_settings
@@ -41,14 +42,17 @@ def build_workers(
     *,
     checkpoint: Checkpoint | None = None,
 ) -> list[Worker]:
-    """One Worker per configured task queue, each with every workflow and activity."""
+    """One Worker per configured task queue, each with every activity, and every workflow where the queue
+    runs workflows; the process's workflow cache (WORKER_MAX_CACHED_WORKFLOWS) is split among those."""
     share_workflow_code()
     activities = build_activities(session_factory, settings, http, client, checkpoint=checkpoint)
+    cache_sizes = workflow_cache_sizes(settings.worker_max_cached_workflows, settings.worker_task_queues)
     return [
         Worker(
             client,
             task_queue=queue,
-            workflows=list(WORKFLOWS),
+            # A queue that runs no workflows polls for none (no idle workflow pollers on the server).
+            workflows=list(WORKFLOWS) if queue in cache_sizes else [],
             activities=activities,
             max_concurrent_activities=settings.worker_activity_slots,
             # Two shared cores: fewer concurrent workflow tasks keeps each under its 10 s timeout.
@@ -60,7 +64,8 @@ def build_workers(
             max_heartbeat_throttle_interval=timedelta(seconds=2),
             # A dead worker's cached workflows move to the others this soon (README: Operating Keeptime).
             sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.worker_sticky_timeout_s),
-            max_cached_workflows=settings.worker_max_cached_workflows,
+            # One budget per process, as the memory is (README: Load): about 150-200 KB per cached workflow.
+            max_cached_workflows=cache_sizes.get(queue, 0),
         )
         for queue in settings.worker_task_queues
     ]

@@ -82,9 +82,10 @@ class Settings(BaseSettings):
     # How long a workflow task waits on the sticky queue of the worker that cached the workflow before any
     # worker may take it (and replay): how soon a dead worker's workflows move on (SDK default 10 s).
     worker_sticky_timeout_s: float = Field(default=3.0, ge=1, le=60)
-    # Workflows each of a worker's Workers keeps in memory (the SDK's max_cached_workflows, default 1,000):
-    # a cached one handles its next task at once, an evicted one is replayed from its history first (CPU).
-    # Memory grows with it (bench/sleepers.py prints the worker's RSS); 0 caches none.
+    # Workflows one worker process keeps in memory, split among its queues that run workflows by their
+    # shares (domain.task_queues; the SDK's max_cached_workflows is per Worker, one Worker per queue): a
+    # cached one handles its next task at once, an evicted one is replayed from its history first (CPU).
+    # Memory grows with it, ~150-200 KB each (bench/sleepers.py prints the worker's RSS); 0 caches none.
     worker_max_cached_workflows: int = Field(default=1000, ge=0, le=100_000)
     api_host: str = "127.0.0.1"
     api_port: int = 8080
