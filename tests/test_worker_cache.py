@@ -4,6 +4,8 @@ however many queues it polls; the reviews queue runs activities only and polls f
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 from hypothesis import given
 from hypothesis import strategies as st
@@ -54,6 +56,10 @@ async def test_the_workers_of_one_process_cache_at_most_its_budget(
     budget = settings.model_copy(update={"worker_max_cached_workflows": 801})
     async with aiohttp.ClientSession() as http:
         workers = build_workers(dev_env.client, sessions, budget, http)
+        # A Worker is registered with its client until it has run and shut down: leave none behind.
+        runs = [asyncio.create_task(worker.run()) for worker in workers]
+        await asyncio.gather(*(worker.shutdown() for worker in workers))
+        await asyncio.gather(*runs)
     configs = {worker.task_queue: worker.config() for worker in workers}
     assert sorted(configs) == sorted(ALL_TASK_QUEUES)
     cached = {queue: config.get("max_cached_workflows") for queue, config in configs.items()}
