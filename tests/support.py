@@ -13,6 +13,7 @@ import aiohttp
 from sqlalchemy.engine import make_url
 from temporalio.client import Client
 from temporalio.service import RPCError
+from temporalio.worker import Worker
 
 from activities.notifications import Checkpoint
 from db.engine import SessionFactory
@@ -43,8 +44,9 @@ async def running_worker(
     *,
     checkpoint: Checkpoint | None = None,
     end_workflows: bool = True,
-) -> AsyncIterator[None]:
-    """The production workers (every queue, every workflow and activity) running against ``client``.
+) -> AsyncIterator[list[Worker]]:
+    """The production workers (every queue, with its workflows and activities) running against ``client``;
+    yields them.
 
     On exit it terminates what is still running (``end_workflows``), unless the test restarts the worker
     and means its workflows to carry on."""
@@ -52,7 +54,7 @@ async def running_worker(
         workers = build_workers(client, sessions, settings, http, checkpoint=checkpoint)
         tasks = [asyncio.create_task(w.run()) for w in workers]
         try:
-            yield
+            yield workers
         finally:
             if end_workflows:
                 await terminate_running(client)

@@ -4,9 +4,6 @@ however many queues it polls; the reviews queue runs activities only and polls f
 
 from __future__ import annotations
 
-import asyncio
-
-import aiohttp
 from hypothesis import given
 from hypothesis import strategies as st
 from temporalio.testing import WorkflowEnvironment
@@ -23,7 +20,7 @@ from domain.task_queues import (
     workflow_cache_sizes,
 )
 from keeptime.settings import Settings
-from worker import build_workers
+from tests.support import running_worker
 
 
 @given(
@@ -54,13 +51,9 @@ async def test_the_workers_of_one_process_cache_at_most_its_budget(
     dev_env: WorkflowEnvironment, sessions: SessionFactory, settings: Settings
 ) -> None:
     budget = settings.model_copy(update={"worker_max_cached_workflows": 801})
-    async with aiohttp.ClientSession() as http:
-        workers = build_workers(dev_env.client, sessions, budget, http)
-        # A Worker is registered with its client until it has run and shut down: leave none behind.
-        runs = [asyncio.create_task(worker.run()) for worker in workers]
-        await asyncio.gather(*(worker.shutdown() for worker in workers))
-        await asyncio.gather(*runs)
-    configs = {worker.task_queue: worker.config() for worker in workers}
+    # The production Workers, run and shut down (a Worker stays registered with its client until then).
+    async with running_worker(dev_env.client, sessions, budget, end_workflows=False) as workers:
+        configs = {worker.task_queue: worker.config() for worker in workers}
     assert sorted(configs) == sorted(ALL_TASK_QUEUES)
     cached = {queue: config.get("max_cached_workflows") for queue, config in configs.items()}
     assert cached == {APPOINTMENTS: 501, CALLS: 100, MAINTENANCE: 100, NOTIFICATIONS: 100, REVIEWS: 0}
