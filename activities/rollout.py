@@ -10,6 +10,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from db import appointments as store
+from db import pets
 from db.engine import SessionFactory
 from db.models import Business
 from db.rollout import ids_page
@@ -28,7 +29,7 @@ from domain.rollout_types import (
     RolloutPageResult,
     SettingsChanged,
 )
-from workflows.starts import ensure_admin_digest, ensure_workflow
+from workflows.starts import ensure_admin_digest, ensure_workflow, start_vaccination_workflow
 
 SIGNAL_CONCURRENCY = 16  # signals in flight per page: well under the frontend's per-namespace RPS limit
 WORKFLOW_ID = {
@@ -69,28 +70,51 @@ class RolloutActivities:
         )
 
     async def _wake(self, page: RolloutPageInput, entity_id: int) -> str:
-        kind = page.kind
-        handle = self._client.get_workflow_handle(WORKFLOW_ID[kind](entity_id))
+        if await self._signal(page, entity_id):
+            return "signalled"
+        # Not running. An appointment or vaccination committed a moment ago may not be started yet: its
+        # starter (the API) read its snapshot, with the revision before this one, and may start it any
+        # moment. Start it here from the row as it is now, then tell it once more: the one that won the
+        # start (ours, or the API's with the old snapshot) hears this revision either way.
+        if not await self._start_from_row(page, entity_id):
+            return "not_running"  # ended, or a kind the reconciler restarts (it reads settings afresh)
+        await self._signal(page, entity_id)
+        return "started"
+
+    async def _signal(self, page: RolloutPageInput, entity_id: int) -> bool:
+        """False: no such workflow runs."""
+        handle = self._client.get_workflow_handle(WORKFLOW_ID[page.kind](entity_id))
         try:
-            if kind == "policy":  # policies re-read their config on every wake: a plain refresh
+            if page.kind == "policy":  # policies re-read their config on every wake: a plain refresh
                 await handle.signal("refresh")
             else:
                 await handle.signal("settings_changed", SettingsChanged(revision=page.revision))
-            return "signalled"
+            return True
         except RPCError as exc:
             if exc.status != RPCStatusCode.NOT_FOUND:
                 raise
-        if kind != "appointment":
-            return "not_running"  # ended; a missing active one is the reconciler's (it starts it fresh)
-        # Booked a moment ago and not started yet, or ended: start it unless it ever ran (REJECT_DUPLICATE);
-        # it then plans with the settings it reads now.
+            return False
+
+    async def _start_from_row(self, page: RolloutPageInput, entity_id: int) -> bool:
+        """Start the entity's workflow from its row unless it ever ran (appointments) or runs; False when
+        the row is gone or no longer active, or the kind is not started here."""
         async with self._sessions() as session:
-            appointment = await store.appointment_of(session, page.business_id, entity_id)
-            if appointment is None:
-                return "not_running"
-            snapshot = await store.appointment_snapshot(session, appointment)
-        handle = await ensure_workflow(self._client, snapshot)
-        return "started" if handle.result_run_id else "not_running"
+            if page.kind == "appointment":
+                appointment = await store.appointment_of(session, page.business_id, entity_id)
+                if appointment is None:
+                    return False
+                snapshot = await store.appointment_snapshot(session, appointment)
+                handle = await ensure_workflow(self._client, snapshot)
+                return handle.result_run_id is not None  # None: it ran and ended (REJECT_DUPLICATE)
+            if page.kind == "vaccination":
+                record = await pets.vaccination_of(session, page.business_id, entity_id)
+                if record is None or record.status not in pets.ACTIVE:
+                    return False
+                await start_vaccination_workflow(
+                    self._client, record, await pets.vaccination_snapshot(session, record)
+                )
+                return True
+        return False
 
     @activity.defn
     async def ensure_admin_digest(self, business: RolledOutInput) -> bool:

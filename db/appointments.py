@@ -176,7 +176,14 @@ def _booking_facts_query(*, keyed: bool) -> Select[Business, bool, bool, Idempot
     # An outer join on the key's primary key: at most one row. Without a key, nothing can match.
     key: BindParameter[str] = bindparam("key")
     key_matches = and_(IdempotentRequest.business_id == Business.id, IdempotentRequest.key == key)
-    return query.outerjoin(IdempotentRequest, key_matches if keyed else false())
+    # FOR SHARE OF businesses: the snapshot stamps the business's settings revision, and the workflow starts
+    # after the commit. A settings change (FOR UPDATE / UPDATE of the row) waits until this booking commits,
+    # so its rollout, which pages through appointments after the change commits, sees this one; a booking
+    # that comes after the change waits for it and reads the new revision (READ COMMITTED re-reads a locked
+    # row). Without it, a booking committed just after the rollout read its page kept the old settings.
+    # Bookings do not block each other: share locks are compatible.
+    outer = query.outerjoin(IdempotentRequest, key_matches if keyed else false())
+    return outer.with_for_update(read=True, of=Business)
 
 
 _FACTS_WITH_KEY = _booking_facts_query(keyed=True)

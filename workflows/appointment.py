@@ -68,6 +68,9 @@ UPSERT_ON_CHANGE = "upsert-search-attributes-on-change"  # before it, every wait
 # replay failed: "patch marker ... but there is no corresponding change command" (seen in CI). New patches
 # are decided at the start of the run (see _decide_patches), never after a local activity.
 PATCHES_AT_START = "patches-decided-at-start"
+# Asked only where a settings_changed came during the settings' load (after a regular activity, never a
+# local one): before it, that newer revision was cleared with the one being read.
+KEEP_NEWER_SETTINGS_ASKED = "keep-settings-signalled-during-their-load"
 
 
 @workflow.defn
@@ -265,10 +268,15 @@ class AppointmentWorkflow:
         again; a reminder the change adds before one already sent is skipped (``already_reminded``); one it
         moves into the past follows the late-booking rule (sent while still useful, else skipped)."""
         async with self._lock:
+            asked = self._s.settings_wanted
             snapshot = await self._activity(
                 AppointmentActivities.load_appointment, self._ref, "read the new settings"
             )
-            self._s.settings_wanted = 0
+            # A newer revision signalled while the load ran may not be in what it read: keep asking for it
+            # (the run loop reads again until the snapshot has it). Runs begun before the patch cleared it.
+            newer = self._s.settings_wanted > asked and self._s.settings_wanted > snapshot.settings_revision
+            if not (newer and workflow.patched(KEEP_NEWER_SETTINGS_ASKED)):
+                self._s.settings_wanted = 0
             self._adopt(snapshot)
             self._s.planned.clear()
             self._s.already_reminded.extend(redundant_reminders(self._s))
