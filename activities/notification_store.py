@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import func, literal, select, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Customer, NotificationLog
 from domain.notification_types import NotificationRequest, NotificationResult
-from domain.statuses import Channel, NotificationStatus
+from domain.statuses import OUTCOME_UNKNOWN, Channel, NotificationStatus
 
 FINAL = (NotificationStatus.SENT, NotificationStatus.DELIVERED, NotificationStatus.SKIPPED)
 
@@ -101,13 +101,22 @@ async def claim(
     return row
 
 
-async def begin_attempt(session: AsyncSession, row_id: int, seen_in_flight: datetime | None) -> bool:
+async def begin_attempt(
+    session: AsyncSession,
+    row_id: int,
+    seen_in_flight: datetime | None,
+    rendered: dict[str, Any] | None = None,
+) -> bool:
     """Committed before the provider is called: if no answer is recorded, the next attempt knows this one
     may have reached the provider (``in_flight_since``).
 
     A compare-and-set on the ``in_flight_since`` this attempt saw when it claimed the row: of two attempts
     that overlap (a heartbeat timeout passed while the first still ran, Temporal started a retry on another
-    worker), only one may call the provider; the other gets False and must not send."""
+    worker), only one may call the provider; the other gets False and must not send. ``rendered``: the
+    message as this first attempt rendered it, stored with the claim (a row keeps the first one it got)."""
+    values: dict[str, Any] = {"in_flight_since": func.now()}
+    if rendered is not None:
+        values["rendered"] = func.coalesce(NotificationLog.rendered, literal(rendered, type_=JSONB))
     result = await session.execute(
         update(NotificationLog)
         .where(
@@ -115,7 +124,7 @@ async def begin_attempt(session: AsyncSession, row_id: int, seen_in_flight: date
             NotificationLog.in_flight_since.is_not_distinct_from(seen_in_flight),
             NotificationLog.status.not_in([NotificationStatus.SENT, NotificationStatus.DELIVERED]),
         )
-        .values(in_flight_since=func.now())
+        .values(**values)
     )
     await session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -255,7 +264,7 @@ async def retry_candidates(
         .where(
             NotificationLog.id > after,
             NotificationLog.status == NotificationStatus.FAILED,
-            NotificationLog.reason == "provider_unavailable",
+            NotificationLog.reason.in_(["provider_unavailable", OUTCOME_UNKNOWN]),
             NotificationLog.attempts < max_attempts,
             NotificationLog.created_at >= since,
             NotificationLog.request.is_not(None),

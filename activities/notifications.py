@@ -10,6 +10,7 @@ Retry-After); permanent ones (and transient ones on the last attempt) fail that 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from activities.notification_store import (
     record_error,
     record_skip,
     reopen_failed,
+    reread,
     result_of,
     retry_candidates,
 )
@@ -44,12 +46,13 @@ from activities.providers import (
     Delivery,
     PermanentProviderError,
     Provider,
+    RenderedMessage,
     TransientProviderError,
 )
 from activities.rate_limit import ProviderRateLimiter
 from activities.templates import TemplateRenderError, render_message
 from db.engine import SessionFactory, is_database_unavailable, statement_session_factory
-from db.models import Broadcast, BroadcastRecipient, Business, Customer
+from db.models import Broadcast, BroadcastRecipient, Business, Customer, NotificationLog
 from domain.automation import AutomationSettings
 from domain.job_types import JobBatchInput, JobBatchResult
 from domain.notification_events import delivery_instant, event_spec
@@ -63,6 +66,7 @@ from domain.notification_types import (
     PlanNotificationInput,
 )
 from domain.preferences import unsubscribe_token
+from domain.statuses import NO_FALLBACK, OUTCOME_UNKNOWN, NotificationStatus
 from keeptime.settings import Settings
 
 RETRY_MAX_ATTEMPTS = 3  # the sweep retries a failed delivery while it has had fewer attempts than this
@@ -191,8 +195,8 @@ class NotificationActivities:
                     if channel in already_failed:
                         continue
                     result = await self._deliver_on(log_session, request, context, channel, final_attempt)
-                    if result.status == "sent" or result.reason == ambiguity.NOT_RESENT:
-                        return result  # not resent: no fallback channel either (it may have arrived)
+                    if result.status == "sent" or result.reason in NO_FALLBACK:
+                        return result  # it may have arrived: no fallback channel either
                     errors.append(f"{channel}: {result.reason}")
             return NotificationResult(
                 status="failed", message_key=message_key, reason="all_channels_failed: " + "; ".join(errors)
@@ -209,12 +213,42 @@ class NotificationActivities:
         assert context.contact is not None
         provider = self._providers[channel]
         row = await claim(log_session, request, channel, provider.name)
-        seen_in_flight = row.in_flight_since  # as claimed (a re-read below may refresh the object)
         self._checkpoint("claimed")
-        if row.in_flight_since is not None:  # the last attempt may have reached the provider
+        if row.in_flight_since is not None and final_attempt:
+            # The last try (and the retry sweep) has no later attempt to hand a wait to: outlast the one
+            # that may still be talking to the provider here, then decide by what it left.
+            row = await self._outlast_previous_attempt(log_session, row)
+            if row.status in (NotificationStatus.SENT, NotificationStatus.DELIVERED):
+                return result_of(row)
+        seen_in_flight = row.in_flight_since  # as claimed (a re-read below may refresh the object)
+        if row.rendered is not None:  # every resend sends the bytes of the first attempt
+            message = RenderedMessage(**row.rendered)
+        else:
+            try:
+                message = render_message(
+                    request.event,
+                    channel,
+                    context.template,
+                    context.overrides.get(channel),
+                    locale=context.template["customer"]["locale"],
+                )
+            except TemplateRenderError as exc:
+                await mark_failed(log_session, row.id, str(exc), "template_error")
+                return NotificationResult(
+                    status="failed", message_key=row.message_key, channel=channel, reason="template_error"
+                )
+        delivery = Delivery(
+            address=context.contact.addresses[channel],
+            message=message,
+            idempotency_key=row.idempotency_key,
+            status_callback=self._status_callback(row.id) if channel == "sms" else None,
+            unsubscribe_url=self._unsubscribe_url(request) if channel == "email" else None,
+            resend=seen_in_flight is not None,
+        )
+        if seen_in_flight is not None:  # the last attempt may have reached the provider
             category = event_spec(request.event).category
             decision = await ambiguity.resolve(
-                log_session, row, provider, category, self._settings, final_attempt=final_attempt
+                log_session, row, provider, delivery, category, self._settings, final_attempt=final_attempt
             )
             if decision.result is not None:
                 return decision.result
@@ -224,28 +258,9 @@ class NotificationActivities:
                     "receipt",
                     decision.wait_s,
                 )
-        try:
-            message = render_message(
-                request.event,
-                channel,
-                context.template,
-                context.overrides.get(channel),
-                locale=context.template["customer"]["locale"],
-            )
-        except TemplateRenderError as exc:
-            await mark_failed(log_session, row.id, str(exc), "template_error")
-            return NotificationResult(
-                status="failed", message_key=row.message_key, channel=channel, reason="template_error"
-            )
         await self._limiter.acquire(provider.name, on_wait=_heartbeat, session=log_session)
-        delivery = Delivery(
-            address=context.contact.addresses[channel],
-            message=message,
-            idempotency_key=row.idempotency_key,
-            status_callback=self._status_callback(row.id) if channel == "sms" else None,
-            unsubscribe_url=self._unsubscribe_url(request) if channel == "email" else None,
-        )
-        if not await begin_attempt(log_session, row.id, seen_in_flight):
+        first = dataclasses.asdict(message) if row.rendered is None else None
+        if not await begin_attempt(log_session, row.id, seen_in_flight, first):
             raise TransientDeliveryError(
                 f"{channel} via {provider.name}: another attempt of this message began meanwhile", 5.0
             )
@@ -264,18 +279,18 @@ class NotificationActivities:
             outcome = "ambiguous" if ambiguous else "transient"
             record_provider_call(provider.name, outcome, time.monotonic() - began)
             if final_attempt:
+                # Not taken: the next channel may carry it. Maybe taken: no other channel may (it could
+                # arrive twice, on two channels); the retry sweep resolves it before sending again.
+                reason = OUTCOME_UNKNOWN if ambiguous else "provider_unavailable"
                 await mark_failed(
                     log_session,
                     row.id,
                     f"gave up after {row.attempts} attempts: {exc}",
-                    "provider_unavailable",
-                    ambiguous=ambiguous,  # the retry sweep resolves it before it sends again
+                    reason,
+                    ambiguous=ambiguous,
                 )
                 return NotificationResult(
-                    status="failed",
-                    message_key=row.message_key,
-                    channel=channel,
-                    reason="provider_unavailable",
+                    status="failed", message_key=row.message_key, channel=channel, reason=reason
                 )
             await record_error(log_session, row.id, str(exc), ambiguous=ambiguous)
             raise TransientDeliveryError(f"{channel} via {provider.name}: {exc}", exc.retry_after_s) from exc
@@ -284,6 +299,19 @@ class NotificationActivities:
         sent = await mark_sent(log_session, row.id, provider_message_id)
         self._checkpoint("logged")
         return result_of(sent)
+
+    async def _outlast_previous_attempt(
+        self, log_session: AsyncSession, row: NotificationLog
+    ) -> NotificationLog:
+        """Wait (heartbeating) until the attempt that set ``in_flight_since`` can no longer be talking to
+        the provider, then the row as it left it (sent, or still in flight: ambiguous)."""
+        while (left := ambiguity.still_running_for(row, self._settings)) > 0:
+            _heartbeat()
+            await asyncio.sleep(min(left, 1.0))
+            row = await reread(log_session, row.id)
+            if row.in_flight_since is None:
+                break
+        return row
 
     def _status_callback(self, log_id: int) -> str:
         """Twilio's per-message StatusCallback, naming our log row: a receipt for an attempt whose answer was

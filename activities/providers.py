@@ -45,6 +45,15 @@ class Delivery:
     status_callback: str | None = None
     data: dict[str, str] = field(default_factory=dict)
     unsubscribe_url: str | None = None  # non-transactional e-mail: RFC 8058 one-click unsubscribe
+    resend: bool = False  # an earlier attempt with this key may have reached the provider
+
+
+@dataclass(frozen=True)
+class Found:
+    """A message the provider has, found by ``lookup``: its id and its status there."""
+
+    provider_message_id: str
+    status: str
 
 
 class TransientProviderError(Exception):
@@ -61,7 +70,9 @@ class AmbiguousProviderError(TransientProviderError):
 
 
 class PermanentProviderError(Exception):
-    pass
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status, where there was one
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,8 @@ class Guarantees:
     lookup: str  # how a message whose answer was lost can be found
     receipts: str  # how the provider reports a message's status back
     receipt_carries_key: bool  # our per-message callback URL names the message: a receipt resolves it
+    # how long the provider remembers an idempotency key: a resend later than this is a new message
+    idempotency_window_s: float | None = None
 
 
 class Provider(Protocol):
@@ -80,6 +93,18 @@ class Provider(Protocol):
     guarantees: Guarantees
 
     async def send(self, delivery: Delivery) -> str: ...
+
+    async def lookup(self, delivery: Delivery) -> Found | None:
+        """The message as the provider has it, where its API can be asked (None: not found, or it cannot be
+        asked). Raises ``TransientProviderError`` when asking failed."""
+        ...
+
+
+class NoLookup:
+    """A provider whose API cannot be asked whether it took a message."""
+
+    async def lookup(self, delivery: Delivery) -> Found | None:
+        return None
 
 
 def email_message_id(idempotency_key: str) -> str:
@@ -90,7 +115,7 @@ def email_message_id(idempotency_key: str) -> str:
 SMTP_POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 
-class SmtpEmailProvider:
+class SmtpEmailProvider(NoLookup):
     name = "smtp"
     # SMTP (RFC 5321) has no request key and no way to ask whether a message was taken: the 250 after DATA is
     # the only acceptance, and a connection lost before it leaves the outcome unknown. Receipts are delivery
@@ -187,7 +212,7 @@ async def _http_post(
                 raise AmbiguousProviderError(detail, retry_after_s=retry_after)
             if response.status in (408, 429) or response.status >= 500:
                 raise TransientProviderError(detail, retry_after_s=retry_after)
-            raise PermanentProviderError(detail)
+            raise PermanentProviderError(detail, status=response.status)
     except aiohttp.ClientConnectorError as exc:  # no connection: the request never left
         raise TransientProviderError(f"{type(exc).__name__}: {exc}") from exc
     except (aiohttp.ClientError, TimeoutError) as exc:
@@ -222,7 +247,7 @@ class TwilioSmsProvider(HttpProvider):
     # (https://www.twilio.com/docs/messaging/guides/outbound-message-status-in-status-callbacks).
     guarantees = Guarantees(
         idempotency_header=None,
-        lookup="GET Messages.json filtered by To, From, DateSent",
+        lookup="GET Messages.json filtered by To and From, matched by the body",
         receipts="StatusCallback per message (sent, delivered, undelivered, failed)",
         receipt_carries_key=True,
     )
@@ -246,8 +271,37 @@ class TwilioSmsProvider(HttpProvider):
         )
         return str(data.get("sid", ""))
 
+    async def lookup(self, delivery: Delivery) -> Found | None:
+        """Twilio's Messages list, filtered by To and From (most recent first, as the list is sorted),
+        matched by the body: the message an attempt whose answer was lost made, if Twilio has it. Not
+        filtered by DateSent: a message still queued has no date_sent yet and would be missed; the newest
+        page of one recipient from our number is enough to find a message sent minutes ago
+        (https://www.twilio.com/docs/messaging/api/message-resource#read-multiple-message-resources)."""
+        s = self._settings
+        assert s.twilio_account_sid and s.twilio_auth_token and s.twilio_from_number
+        url = f"{s.twilio_base_url.rstrip('/')}/2010-04-01/Accounts/{s.twilio_account_sid}/Messages.json"
+        auth = aiohttp.encode_basic_auth(s.twilio_account_sid, s.twilio_auth_token.get_secret_value())
+        params = {"To": delivery.address, "From": s.twilio_from_number, "PageSize": "50"}
+        try:
+            async with self._http.get(
+                url,
+                params=params,
+                headers={"Authorization": auth},
+                timeout=aiohttp.ClientTimeout(total=s.provider_timeout_s),
+            ) as response:
+                if response.status >= 300:
+                    raise TransientProviderError(f"lookup: HTTP {response.status}")
+                page = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise TransientProviderError(f"lookup: {type(exc).__name__}: {exc}") from exc
+        messages = page.get("messages") if isinstance(page, dict) else None
+        for message in messages if isinstance(messages, list) else []:
+            if isinstance(message, dict) and message.get("body") == delivery.message.text:
+                return Found(str(message.get("sid", "")), str(message.get("status", "")))
+        return None
 
-class FcmPushProvider(HttpProvider):
+
+class FcmPushProvider(NoLookup, HttpProvider):
     """POST to ``/v1/projects/{id}/messages:send`` with a bearer token, as FCM HTTP v1."""
 
     name = "fcm"
@@ -283,7 +337,7 @@ class FcmPushProvider(HttpProvider):
         return str(data.get("name", ""))
 
 
-class TelnyxSmsProvider(HttpProvider):
+class TelnyxSmsProvider(NoLookup, HttpProvider):
     """JSON POST to ``/v2/messages`` with a bearer key, as Telnyx's Messaging API."""
 
     name = "telnyx"
@@ -298,24 +352,34 @@ class TelnyxSmsProvider(HttpProvider):
         lookup="the replayed response of a resend with the same Idempotency-Key",
         receipts="webhook_url per message (message.sent, message.finalized)",
         receipt_carries_key=False,
+        idempotency_window_s=24 * 3600,
     )
 
     async def send(self, delivery: Delivery) -> str:
         s = self._settings
         assert s.telnyx_api_key and s.telnyx_from_number
-        # Byte-identical on a resend (Telnyx compares bodies): SMS templates use absolute times only.
+        # Byte-identical on a resend (Telnyx compares bodies): the text is the one stored with the claim
+        # before the first send (``NotificationLog.rendered``), never rendered again.
         body = {"from": s.telnyx_from_number, "to": delivery.address, "text": delivery.message.text}
-        data = await _http_post(
-            self._http,
-            f"{s.telnyx_base_url.rstrip('/')}/v2/messages",
-            timeout_s=s.provider_timeout_s,
-            json_body=body,
-            headers={
-                "Authorization": f"Bearer {s.telnyx_api_key.get_secret_value()}",
-                # Telnyx's key pattern is ^[A-Za-z0-9_:-]{1,255}$: ours is hashed into it, stable per message.
-                "Idempotency-Key": telnyx_key(delivery.idempotency_key),
-            },
-        )
+        try:
+            data = await _http_post(
+                self._http,
+                f"{s.telnyx_base_url.rstrip('/')}/v2/messages",
+                timeout_s=s.provider_timeout_s,
+                json_body=body,
+                headers={
+                    "Authorization": f"Bearer {s.telnyx_api_key.get_secret_value()}",
+                    # Telnyx's key pattern is ^[A-Za-z0-9_:-]{1,255}$: ours is hashed into it, stable per
+                    # message.
+                    "Idempotency-Key": telnyx_key(delivery.idempotency_key),
+                },
+            )
+        except PermanentProviderError as exc:
+            # On a resend, a 422 is what Telnyx answers when the key was used with another body (or is
+            # still being processed): the first request may have made the message. Not a rejection.
+            if exc.status == 422 and delivery.resend:
+                raise AmbiguousProviderError(f"resend refused: {exc}") from exc
+            raise
         payload = data.get("data")
         return str(payload.get("id", "")) if isinstance(payload, dict) else ""
 
@@ -324,7 +388,7 @@ def telnyx_key(idempotency_key: str) -> str:
     return "keeptime-" + hashlib.sha256(idempotency_key.encode()).hexdigest()
 
 
-class ConsoleProvider:
+class ConsoleProvider(NoLookup):
     """Logs the rendered message; what a newcomer's embedded stack uses for every unconfigured channel."""
 
     name = "console"

@@ -20,6 +20,7 @@ from api.schemas import PushReceipt, SmsInboundForm, SmsStatusForm, TwilioForm
 from db import notification_queries as queries
 from db.tenants import customer_preferences, opt_out_phone, set_preference
 from domain.preferences import OPTIONAL_CATEGORIES, Preferences, valid_unsubscribe_token
+from domain.statuses import FAILED_RECEIPTS as UNDELIVERED
 
 routes = RouteTable("webhooks", public=True)
 
@@ -27,7 +28,6 @@ Form = TypeVar("Form", bound=TwilioForm)
 STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
 START_WORDS = frozenset({"START", "UNSTOP", "YES"})
 DELIVERED = frozenset({"delivered"})
-UNDELIVERED = frozenset({"failed", "undelivered"})
 
 
 def twilio_signature(auth_token: str, url: str, params: Mapping[str, str]) -> str:
@@ -87,7 +87,7 @@ async def sms_status(request: web.Request) -> web.Response:
     sid, status = form.MessageSid, form.MessageStatus.lower()
     if query.log:
         async with request.app[SESSIONS]() as session:
-            await queries.record_provider_id(session, query.log, "twilio", sid)
+            await queries.record_provider_id(session, query.log, "twilio", sid, status)
     if status in DELIVERED | UNDELIVERED:
         error = f"{status} (error {form.ErrorCode or '?'})" if status in UNDELIVERED else None
         async with request.app[SESSIONS]() as session:

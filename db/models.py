@@ -224,6 +224,16 @@ class NotificationLog(Base):
         String(160),
         comment='how an ambiguous attempt was resolved, e.g. "ambiguous -> confirmed sent by receipt"',
     )
+    receipt_status: Mapped[str | None] = mapped_column(
+        String(16),
+        comment="the provider's latest status callback for this message (queued, sent, delivered, "
+        "undelivered, failed): only sent or delivered confirms an attempt whose answer was lost",
+    )
+    rendered: Mapped[dict[str, Any] | None] = mapped_column(
+        JSONB,
+        comment="the message as rendered before its first send: every resend of this row sends exactly "
+        "these bytes (a provider that compares bodies under one idempotency key sees the same one)",
+    )
 
 
 class HealthCheckRun(Base):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, insert, literal, select, update
+from sqlalchemy import and_, case, delete, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Broadcast, BroadcastRecipient, Customer, NotificationLog, TemplateOverride
-from domain.statuses import NotificationStatus
+from domain.statuses import FINAL_RECEIPTS, NO_FALLBACK, NotificationStatus
 
 
 async def timeline(
@@ -39,17 +39,29 @@ async def timeline(
 
 
 async def record_provider_id(
-    session: AsyncSession, log_id: int, provider: str, provider_message_id: str
+    session: AsyncSession, log_id: int, provider: str, provider_message_id: str, receipt_status: str
 ) -> bool:
-    """A receipt names the provider's id of our message: remember it where the answer was lost."""
+    """A receipt names the provider's id of our message and its status: remember both on the row its URL
+    names, also while an attempt's answer is lost (the next attempt decides by them: only a sent or
+    delivered status confirms it went out). A final status is not replaced by an intermediate one that
+    arrives after it."""
+    current = NotificationLog.receipt_status
     result = await session.execute(
         update(NotificationLog)
         .where(
             NotificationLog.id == log_id,
             NotificationLog.provider == provider,
-            NotificationLog.provider_message_id.is_(None),
+            or_(
+                NotificationLog.provider_message_id.is_(None),
+                NotificationLog.provider_message_id == provider_message_id,
+            ),
         )
-        .values(provider_message_id=provider_message_id)
+        .values(
+            provider_message_id=provider_message_id,
+            receipt_status=case(
+                (current.in_(sorted(FINAL_RECEIPTS)), current), else_=literal(receipt_status[:16])
+            ),
+        )
     )
     await session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -58,7 +70,8 @@ async def record_provider_id(
 async def apply_receipt(
     session: AsyncSession, provider: str, provider_message_id: str, delivered: bool, error: str | None
 ) -> bool:
-    """``sent`` -> ``delivered``/``failed`` for a provider's status callback; False when no such message."""
+    """``sent`` -> ``delivered``/``failed`` for a provider's status callback; False when no such message.
+    A message that was not resent because its outcome was unknown is settled by its receipt too."""
     now = datetime.now(UTC)
     values: dict[str, object] = (
         {"status": NotificationStatus.DELIVERED, "delivered_at": now}
@@ -70,7 +83,13 @@ async def apply_receipt(
         .where(
             NotificationLog.provider == provider,
             NotificationLog.provider_message_id == provider_message_id,
-            NotificationLog.status.in_([NotificationStatus.SENT, NotificationStatus.DELIVERED]),
+            or_(
+                NotificationLog.status.in_([NotificationStatus.SENT, NotificationStatus.DELIVERED]),
+                and_(
+                    NotificationLog.status == NotificationStatus.FAILED,
+                    NotificationLog.reason.in_(sorted(NO_FALLBACK)),
+                ),
+            ),
         )
         .values(**values)
     )

@@ -25,6 +25,24 @@ class NotificationStatus(enum.StrEnum):
     SKIPPED = "skipped"
 
 
+# Why a message's row failed, where the message may still have reached the recipient. Neither falls back to
+# another channel (one reminder must not arrive twice, on SMS and on e-mail); both stay visible.
+NOT_RESENT = "ambiguous_not_resent"  # the outcome was unknown and the category's policy chose not to resend
+OUTCOME_UNKNOWN = "outcome_unknown"  # the last attempt ended without an answer; the retry sweep resolves it
+NO_FALLBACK = frozenset({NOT_RESENT, OUTCOME_UNKNOWN})
+
+# A provider's status for a message (Twilio's MessageStatus in status callbacks and on the Message resource,
+# https://www.twilio.com/docs/messaging/api/message-resource#message-status-values): these say the provider
+# took it (what a 201 "queued" answer to the send says; the rest follows by receipt) ...
+ACCEPTED_RECEIPTS = frozenset(
+    {"accepted", "scheduled", "queued", "sending", "sent", "delivered", "read", "partially_delivered"}
+)
+# ... these say it never arrived (a failure, not a confirmation: the next channel carries it) ...
+FAILED_RECEIPTS = frozenset({"failed", "undelivered", "canceled"})
+# ... and none of these is replaced by a later intermediate one (callbacks can arrive out of order).
+FINAL_RECEIPTS = frozenset({"delivered", "read", *FAILED_RECEIPTS})
+
+
 class Channel(enum.StrEnum):
     EMAIL = "email"
     SMS = "sms"

@@ -130,7 +130,9 @@ class Settings(BaseSettings):
     voice_agent_url: str | None = None
     voice_agent_token: SecretStr | None = None
     voice_agent_timeout_s: float = 20.0
-    provider_timeout_s: float = 10.0
+    # One provider call's limit. A send activity's attempt (2 min, ending itself 5 s early) may first outlast
+    # a previous attempt (this + 1 s) and then make its own call (this): so at most 50 s.
+    provider_timeout_s: float = Field(default=10.0, gt=0, le=50)
     # Construction weather: an Open-Meteo-compatible /v1/forecast (https://open-meteo.com/en/docs); the
     # public service needs no key for non-commercial use; a commercial plan or a self-hosted instance
     # (open-meteo/open-meteo's Docker image) is another base URL.

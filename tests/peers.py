@@ -19,6 +19,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -125,6 +126,11 @@ class ProviderPeer:
     replayed: int = 0  # requests answered from a provider's idempotency record (Telnyx only)
     callbacks: str | None = None  # Twilio status callbacks: the base URL our public_base_url really is at
     callbacks_answered: list[int] = field(default_factory=list)
+    # Twilio: the status each message's callback reports (``failed``/``undelivered``: it never arrived), and
+    # how many of the next Messages list requests fail (503) before one is answered.
+    callback_status: str = "sent"
+    failing_lookups: int = 0
+    lookups: int = 0
     _telnyx_keys: dict[str, tuple[bytes, dict[str, Any]]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -151,10 +157,15 @@ class ProviderPeer:
         self.chaos = None
         self.replayed = 0
         self.callbacks = None
+        self.callbacks_answered.clear()  # a test waits for its own callback, not a previous test's
+        self.callback_status = "sent"
+        self.failing_lookups = 0
+        self.lookups = 0
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self._twilio)
+        app.router.add_get("/2010-04-01/Accounts/{sid}/Messages.json", self._twilio_list)
         app.router.add_post("/v1/projects/{project}/messages:send", self._fcm)
         app.router.add_post("/v2/messages", self._telnyx)
         self.runner = web.AppRunner(app)
@@ -207,10 +218,39 @@ class ProviderPeer:
         # No idempotency on the Messages API: every request is a message (I-Twilio-Idempotency-Token is a
         # header Twilio puts on its own webhooks, and ignored here as by Twilio).
         sid = f"SM{next(self._ids):032d}"
-        self._deliver("sms", {"form": form, "sid": sid, "provider": "twilio"})
+        entry = {"form": form, "sid": sid, "provider": "twilio", "status": "queued"}
+        self._deliver("sms", entry)
         if self.callbacks and isinstance(form.get("StatusCallback"), str):
-            self._spawn(self._status_callback(str(form["StatusCallback"]), sid))
+            self._spawn(self._status_callback(str(form["StatusCallback"]), entry))
         return self._answer("sms", request, web.json_response({"sid": sid, "status": "queued"}, status=201))
+
+    async def _twilio_list(self, request: web.Request) -> web.Response:
+        """Twilio's Messages list (GET Messages.json): every message the account made, newest first,
+        filtered by ``To`` and ``From``; a message exists from the moment its create call made it."""
+        expected = "Basic " + base64.b64encode(f"{TWILIO_SID}:{TWILIO_TOKEN}".encode()).decode()
+        if request.match_info["sid"] != TWILIO_SID or request.headers.get("Authorization") != expected:
+            return web.json_response({"message": "Authenticate"}, status=401)
+        self.lookups += 1
+        if self.failing_lookups > 0:
+            self.failing_lookups -= 1
+            return web.json_response({"message": "Service Unavailable"}, status=503)
+        to, sender = request.query.get("To"), request.query.get("From")
+        page_size = int(request.query.get("PageSize", "50"))
+        messages = [
+            {
+                "sid": entry["sid"],
+                "to": entry["form"].get("To"),
+                "from": entry["form"].get("From"),
+                "body": entry["form"].get("Body"),
+                "status": entry["status"],
+                "date_created": format_datetime(entry["at"], usegmt=True),
+            }
+            for entry in reversed(self.accepted["sms"])
+            if entry.get("provider") == "twilio"
+            and (to is None or entry["form"].get("To") == to)
+            and (sender is None or entry["form"].get("From") == sender)
+        ][:page_size]
+        return web.json_response({"messages": messages, "page_size": page_size, "next_page_uri": None})
 
     async def _telnyx(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {TELNYX_KEY}":
@@ -272,12 +312,16 @@ class ProviderPeer:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _status_callback(self, url: str, sid: str) -> None:
-        """What Twilio does: POST the new status (``sent``) to the message's StatusCallback URL, signed."""
+    async def _status_callback(self, url: str, entry: dict[str, Any]) -> None:
+        """What Twilio does: POST the new status (``callback_status``: ``sent``, or ``failed`` /
+        ``undelivered`` for a message that never arrived) to the message's StatusCallback URL, signed."""
         from api.webhooks import twilio_signature  # Twilio's documented algorithm
 
         await asyncio.sleep(0.05)
-        form = {"MessageSid": sid, "MessageStatus": "sent", "AccountSid": TWILIO_SID}
+        entry["status"] = self.callback_status
+        form = {"MessageSid": entry["sid"], "MessageStatus": self.callback_status, "AccountSid": TWILIO_SID}
+        if self.callback_status in ("failed", "undelivered"):
+            form["ErrorCode"] = "30003"  # Twilio: Unreachable destination handset
         headers = {"X-Twilio-Signature": twilio_signature(TWILIO_TOKEN, url, form)}
         assert self.callbacks is not None
         # encoded=True: sent byte for byte as given, as Twilio requests the URL it was given

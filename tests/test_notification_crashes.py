@@ -8,8 +8,9 @@ commit), ``logged`` (killed after the commit: settled)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -18,11 +19,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select, update
 
-from activities.notification_store import begin_attempt, claim, mark_sent, reread
+from activities.notification_store import begin_attempt, claim, mark_sent, reread, retry_candidates
 from activities.notifications import NotificationActivities, TransientDeliveryError
 from activities.providers import Delivery, RenderedMessage, build_providers
 from db.engine import SessionFactory
-from db.models import NotificationLog
+from db.models import Business, NotificationLog
 from domain.notification_types import NotificationRequest
 from domain.statuses import NotificationStatus
 from keeptime.settings import Settings
@@ -139,14 +140,19 @@ async def test_every_ambiguous_branch_is_resolved_and_recorded_for_every_provide
     elif kind == "telnyx":  # the provider's key: the resend is answered from its record, no second message
         assert len(_delivered(kind, smtp, provider)) == 1 and provider.replayed == 1
         assert row.resolution == "ambiguous -> resent with the same Idempotency-Key"
-    else:  # no key: a reminder prefers a duplicate to nothing, and says so
+    elif kind == "twilio":  # asked: Twilio's Messages list has it (queued), nothing is sent again
+        assert len(_delivered(kind, smtp, provider)) == 1 and provider.lookups == 1
+        assert row.resolution == "ambiguous -> confirmed queued by lookup"
+        assert row.provider_message_id == provider.accepted["sms"][0]["sid"]
+    else:  # no key, no way to ask: a reminder prefers a duplicate to nothing, and says so
         assert len(_delivered(kind, smtp, provider)) == 2
-        why = "no receipt in 0 s" if kind == "twilio" else f"{kind} cannot be asked"
-        assert row.resolution == f"ambiguous -> {why} -> resent (prefer_duplicate)"
+        assert (
+            row.resolution == f"ambiguous -> no receipts, {kind} cannot be asked -> resent (prefer_duplicate)"
+        )
     assert row.attempts == (1 if step == "logged" else 2)
 
 
-@pytest.mark.parametrize("kind", ("twilio", "fcm", "smtp"))
+@pytest.mark.parametrize("kind", ("fcm", "smtp"))
 async def test_prefer_missing_never_resends_an_ambiguous_message_nor_falls_back(
     sessions: SessionFactory,
     provider_settings: Settings,
@@ -169,8 +175,9 @@ async def test_prefer_missing_never_resends_an_ambiguous_message_nor_falls_back(
     assert (retried.status, retried.reason) == ("failed", "ambiguous_not_resent")
     [row] = await _rows(sessions)  # one row: no fallback channel was claimed
     assert row.status == NotificationStatus.FAILED and row.reason == "ambiguous_not_resent"
-    why = "no receipt in 0 s" if kind == "twilio" else f"{kind} cannot be asked"
-    assert row.resolution == f"ambiguous -> {why} -> not resent (prefer_missing)"
+    assert (
+        row.resolution == f"ambiguous -> no receipts, {kind} cannot be asked -> not resent (prefer_missing)"
+    )
     assert len(_delivered(kind, smtp, provider)) == 1
 
 
@@ -209,8 +216,11 @@ async def test_without_a_receipt_the_retry_waits_for_the_window_then_the_policy_
     peers: tuple[SmtpPeer, ProviderPeer],
     http: aiohttp.ClientSession,
 ) -> None:
+    """Neither a receipt nor Twilio's Messages list answers (the list fails): the retry waits out the
+    receipt window, then the category's policy decides, and the resolution says why."""
     _, provider = peers
     provider.lose_next("sms")
+    provider.failing_lookups = 100
     activities = NotificationActivities(sessions, provider_settings, build_providers(provider_settings, http))
     request = await _request(sessions, "sms")
     await _first_attempt(sessions, activities, request, "lost")
@@ -222,7 +232,10 @@ async def test_without_a_receipt_the_retry_waits_for_the_window_then_the_policy_
 
     assert last.status == "sent" and len(provider.accepted["sms"]) == 2
     [row] = await _rows(sessions)
-    assert row.resolution == "ambiguous -> no receipt in 120 s -> resent (prefer_duplicate)"
+    assert row.resolution == (
+        "ambiguous -> no receipt in 120 s, lookup: lookup failed (lookup: HTTP 503)"
+        " -> resent (prefer_duplicate)"
+    )
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -318,3 +331,163 @@ async def test_a_retry_while_the_last_attempt_may_still_run_waits_and_sends_noth
     assert provider.accepted["push"] == [] and smtp.messages == []
     [logged] = await _rows(sessions)
     assert logged.resolution is None and logged.in_flight_since is not None
+
+
+async def test_a_failed_receipt_for_a_lost_answer_is_no_confirmation_the_next_channel_carries_it(
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+    http: aiohttp.ClientSession,
+    api: TestClient[web.Request, web.Application],
+) -> None:
+    """Twilio took the SMS, the answer was lost, and its status callback says ``undelivered``: the SMS
+    never arrived. It is recorded as undelivered (not "sent by receipt") and the e-mail carries it."""
+    smtp, provider = peers
+    provider.callbacks = str(api.make_url(""))
+    provider.callback_status = "undelivered"
+    provider.lose_next("sms")
+    activities = NotificationActivities(sessions, provider_settings, build_providers(provider_settings, http))
+    request = await _request(sessions, "sms")  # channels: sms, then email
+
+    await _first_attempt(sessions, activities, request, "lost")
+    await eventually(lambda: _receipt_in(provider), what="the status callback")
+    retried = await activities.deliver(request, final_attempt=False)
+
+    assert (retried.status, retried.channel) == ("sent", "email") and len(smtp.messages) == 1
+    sms_row, email_row = await _rows(sessions)
+    assert (sms_row.status, sms_row.reason, sms_row.receipt_status) == (
+        NotificationStatus.FAILED,
+        "undelivered",
+        "undelivered",
+    )
+    assert sms_row.resolution == "ambiguous -> receipt: undelivered -> next channel"
+    assert email_row.status == NotificationStatus.SENT and len(provider.accepted["sms"]) == 1
+
+
+async def test_a_lost_answer_that_twilio_never_turned_into_a_message_is_resent_once(
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+    http: aiohttp.ClientSession,
+) -> None:
+    """A 504 from a gateway: the request may or may not have made a message. No receipt comes; after the
+    window, Twilio's Messages list has none for this recipient and body, so the resend is the only one."""
+    _, provider = peers
+    provider.fail_next("sms", 504)
+    settings = provider_settings.model_copy(update={"ambiguous_wait_s": 0})
+    activities = NotificationActivities(sessions, settings, build_providers(settings, http))
+    request = await _request(sessions, "sms")
+    await _first_attempt(sessions, activities, request, "lost")
+
+    retried = await activities.deliver(request, final_attempt=False)
+
+    assert retried.status == "sent" and len(provider.accepted["sms"]) == 1 and provider.lookups == 1
+    [row] = await _rows(sessions)
+    assert row.resolution == "ambiguous -> not found by twilio's lookup -> resent"
+
+
+async def test_a_resend_sends_the_bytes_of_the_first_attempt_so_telnyx_replays_instead_of_refusing(
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+    http: aiohttp.ClientSession,
+) -> None:
+    """The business renames itself between the lost attempt and its retry (the SMS names it). Rendered
+    afresh, the body would differ and Telnyx would answer 422 for the reused key, which used to become a
+    rejection and an e-mail on top of the SMS that had arrived. The stored rendering is resent instead."""
+    smtp, provider = peers
+    settings = provider_settings.model_copy(update={"sms_provider": "telnyx"})
+    activities = NotificationActivities(sessions, settings, build_providers(settings, http))
+    request = await _request(sessions, "sms")
+    provider.lose_next("sms")
+    await _first_attempt(sessions, activities, request, "lost")
+    async with sessions() as session:
+        await session.execute(update(Business).values(name="Renamed in between"))
+        await session.commit()
+
+    retried = await activities.deliver(request, final_attempt=False)
+
+    assert (retried.status, retried.channel) == ("sent", "sms") and smtp.messages == []
+    assert len(provider.accepted["sms"]) == 1 and provider.replayed == 1
+    [row] = await _rows(sessions)
+    assert row.rendered is not None and "Renamed" not in row.rendered["text"]
+
+
+async def test_a_422_on_a_telnyx_resend_is_ambiguous_not_a_rejection(
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+    http: aiohttp.ClientSession,
+) -> None:
+    """However the key came to be refused, the first request may have made the message: no other channel."""
+    smtp, provider = peers
+    settings = provider_settings.model_copy(update={"sms_provider": "telnyx"})
+    activities = NotificationActivities(sessions, settings, build_providers(settings, http))
+    request = await _request(sessions, "sms")
+    provider.lose_next("sms")
+    await _first_attempt(sessions, activities, request, "lost")
+    provider.fail_next("sms", 422)
+
+    with pytest.raises(TransientDeliveryError, match="resend refused"):
+        await activities.deliver(request, final_attempt=False)
+    provider.fail_next("sms", 422)
+    last = await activities.deliver(request, final_attempt=True)
+
+    assert (last.status, last.reason) == ("failed", "outcome_unknown") and smtp.messages == []
+    [row] = await _rows(sessions)  # no e-mail row: the SMS may have arrived
+    assert row.reason == "outcome_unknown" and row.in_flight_since is not None  # the sweep resolves it
+
+
+async def test_a_last_attempt_that_gets_no_answer_falls_back_to_no_other_channel(
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+    http: aiohttp.ClientSession,
+) -> None:
+    """A 504 on the last attempt: the push may have been delivered. Falling back to e-mail would send one
+    reminder on two channels; the row says ``outcome_unknown`` and the retry sweep picks it up."""
+    smtp, provider = peers
+    activities = NotificationActivities(sessions, provider_settings, build_providers(provider_settings, http))
+    request = await _request(sessions, "push")
+    provider.fail_next("push", 504)
+
+    last = await activities.deliver(request, final_attempt=True)
+
+    assert (last.status, last.reason) == ("failed", "outcome_unknown") and smtp.messages == []
+    [row] = await _rows(sessions)
+    assert row.channel is not None and row.channel.value == "push" and row.reason == "outcome_unknown"
+    async with sessions() as session:
+        [(row_id, _payload, _key)] = await retry_candidates(
+            session, 0, datetime.now(UTC) - timedelta(hours=1), 3, 10
+        )
+    assert row_id == row.id
+
+
+async def test_the_last_attempt_outlasts_a_previous_attempt_that_may_still_run(
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+    http: aiohttp.ClientSession,
+) -> None:
+    """The previous attempt is still at the provider (its worker was busy) when the last attempt starts.
+    The last attempt has nobody to hand a wait to: it waits in place, finds the message sent by the other
+    attempt and sends nothing (it used to resend at once: FCM cannot be asked, prefer_duplicate)."""
+    smtp, provider = peers
+    settings = provider_settings.model_copy(update={"ambiguous_wait_s": 0, "provider_timeout_s": 2.0})
+    activities = NotificationActivities(sessions, settings, build_providers(settings, http))
+    request = await _request(sessions, "push")
+    async with sessions() as session:
+        row = await claim(session, request, "push", "fcm")
+        assert await begin_attempt(session, row.id, None)  # the busy attempt, at the provider now
+
+    async def the_other_attempt_finishes() -> None:
+        await asyncio.sleep(1.0)
+        async with sessions() as session:
+            await mark_sent(session, row.id, "projects/p/messages/from-the-busy-attempt")
+
+    finishing = asyncio.create_task(the_other_attempt_finishes())
+    last = await activities.deliver(request, final_attempt=True)
+    await finishing
+
+    assert (last.status, last.provider_message_id) == ("sent", "projects/p/messages/from-the-busy-attempt")
+    assert provider.accepted["push"] == [] and smtp.messages == []
