@@ -43,7 +43,9 @@ async def test_preview_then_apply_moves_a_sleeping_appointments_reminder(api: Cl
     assert changes["48h reminder"]["outcome_after"] == "send"  # 48 h before a start 2 days out: now
     after = datetime.fromisoformat(changes["48h reminder"]["after"])
     assert abs(after - datetime.now(UTC)) < timedelta(minutes=1)
-    assert changes["48h reminder"]["after"].endswith("+01:00")  # local time: the business's zone (Berlin)
+    # Local time in the business's zone: Berlin's offset at that instant (+01:00 in winter, +02:00 in summer;
+    # a fixed "+01:00" failed from late March to late October).
+    assert after.utcoffset() == after.astimezone(ZoneInfo("Europe/Berlin")).utcoffset()
     me = await (await api.get("/v1/businesses/me", headers=auth)).json()
     assert me["settings_revision"] == 1  # a preview stores nothing
 
