@@ -150,16 +150,7 @@ async def _by_status(
         await mark_failed(
             session, row.id, f"{provider.name} reported {status}", "undelivered", resolution=resolution
         )
-        return Resolution(
-            result=NotificationResult(
-                status="failed",
-                message_key=row.message_key,
-                channel=row.channel.value if row.channel else None,
-                provider=provider.name,
-                provider_message_id=row.provider_message_id,
-                reason="undelivered",
-            )
-        )
+        return _failed(row, provider, "undelivered")
     if not waiting_is_over:
         return Resolution(wait_s=max(1.0, wait_s))
     return await _not_resent(
@@ -175,12 +166,17 @@ async def _not_resent(
     session: AsyncSession, row: NotificationLog, provider: Provider, resolution: str
 ) -> Resolution:
     await mark_failed(session, row.id, resolution, NOT_RESENT, resolution=resolution)
+    return _failed(row, provider, NOT_RESENT)
+
+
+def _failed(row: NotificationLog, provider: Provider, reason: str) -> Resolution:
     return Resolution(
         result=NotificationResult(
             status="failed",
             message_key=row.message_key,
             channel=row.channel.value if row.channel else None,
             provider=provider.name,
-            reason=NOT_RESENT,
+            provider_message_id=row.provider_message_id,
+            reason=reason,
         )
     )
