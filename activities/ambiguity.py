@@ -74,28 +74,23 @@ async def resolve(
     may_still_run = still_running_for(row, settings)
     if may_still_run > 0:
         return Resolution(wait_s=may_still_run)  # a final attempt outlasts it before calling this
-    held_for = (datetime.now(UTC) - row.in_flight_since).total_seconds()
+    waited = (datetime.now(UTC) - row.in_flight_since).total_seconds()
     window_s = guarantees.idempotency_window_s
-    if guarantees.idempotency_header and (window_s is None or held_for < window_s - KEY_WINDOW_MARGIN_S):
+    if guarantees.idempotency_header and (window_s is None or waited < window_s - KEY_WINDOW_MARGIN_S):
         await set_resolution(
             session, row.id, f"ambiguous -> resent with the same {guarantees.idempotency_header}"
         )
         return Resolution(resend=True)
     fresh = await reread(session, row.id)
     window = settings.ambiguous_wait_s
-    waited = held_for
     waiting_is_over = final_attempt or not guarantees.receipt_carries_key or waited >= window
     if fresh.provider_message_id or fresh.receipt_status:
-        return await _by_status(
-            session, fresh, provider, "receipt", fresh.receipt_status, waiting_is_over, window - waited
-        )
+        return await _by_status(session, fresh, provider, "receipt", waiting_is_over, window - waited)
     asked = await _ask(provider, delivery)
     if isinstance(asked, Found):
         await record_provider_id(session, row.id, provider.name, asked.provider_message_id, asked.status)
         fresh = await reread(session, row.id)
-        return await _by_status(
-            session, fresh, provider, "lookup", fresh.receipt_status, waiting_is_over, window - waited
-        )
+        return await _by_status(session, fresh, provider, "lookup", waiting_is_over, window - waited)
     if not waiting_is_over:
         return Resolution(wait_s=max(1.0, window - waited))
     if asked == "not found" and waited >= window:
@@ -132,11 +127,12 @@ async def _by_status(
     row: NotificationLog,
     provider: Provider,
     source: str,
-    status: str | None,
     waiting_is_over: bool,
     wait_s: float,
 ) -> Resolution:
-    """Decide by the provider's status of the message (``None``: it has an id, but no status is known)."""
+    """Decide by the provider's status of the message, as the row has it (``receipt_status`` None: it has an
+    id, but no status is known)."""
+    status = row.receipt_status
     if status in ACCEPTED_RECEIPTS and row.provider_message_id:
         sent = await mark_sent(
             session,

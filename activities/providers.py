@@ -258,18 +258,18 @@ class TwilioSmsProvider(HttpProvider):
         form = {"To": delivery.address, "From": s.twilio_from_number, "Body": delivery.message.text}
         if delivery.status_callback:
             form["StatusCallback"] = delivery.status_callback  # names our message: see ``guarantees``
+        url, auth = self._messages()
         data = await _http_post(
-            self._http,
-            f"{s.twilio_base_url.rstrip('/')}/2010-04-01/Accounts/{s.twilio_account_sid}/Messages.json",
-            timeout_s=s.provider_timeout_s,
-            form=form,
-            headers={
-                "Authorization": aiohttp.encode_basic_auth(
-                    s.twilio_account_sid, s.twilio_auth_token.get_secret_value()
-                ),
-            },
+            self._http, url, timeout_s=s.provider_timeout_s, form=form, headers={"Authorization": auth}
         )
         return str(data.get("sid", ""))
+
+    def _messages(self) -> tuple[str, str]:
+        """The account's Messages resource (create and list) and its basic-auth header value."""
+        s = self._settings
+        assert s.twilio_account_sid and s.twilio_auth_token
+        url = f"{s.twilio_base_url.rstrip('/')}/2010-04-01/Accounts/{s.twilio_account_sid}/Messages.json"
+        return url, aiohttp.encode_basic_auth(s.twilio_account_sid, s.twilio_auth_token.get_secret_value())
 
     async def lookup(self, delivery: Delivery) -> Found | None:
         """Twilio's Messages list, filtered by To and From (most recent first, as the list is sorted),
@@ -278,9 +278,8 @@ class TwilioSmsProvider(HttpProvider):
         page of one recipient from our number is enough to find a message sent minutes ago
         (https://www.twilio.com/docs/messaging/api/message-resource#read-multiple-message-resources)."""
         s = self._settings
-        assert s.twilio_account_sid and s.twilio_auth_token and s.twilio_from_number
-        url = f"{s.twilio_base_url.rstrip('/')}/2010-04-01/Accounts/{s.twilio_account_sid}/Messages.json"
-        auth = aiohttp.encode_basic_auth(s.twilio_account_sid, s.twilio_auth_token.get_secret_value())
+        assert s.twilio_from_number
+        url, auth = self._messages()
         params = {"To": delivery.address, "From": s.twilio_from_number, "PageSize": "50"}
         try:
             async with self._http.get(

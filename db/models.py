@@ -225,7 +225,7 @@ class NotificationLog(Base):
         comment='how an ambiguous attempt was resolved, e.g. "ambiguous -> confirmed sent by receipt"',
     )
     receipt_status: Mapped[str | None] = mapped_column(
-        String(16),
+        String(32),
         comment="the provider's latest status callback for this message (queued, sent, delivered, "
         "undelivered, failed): only sent or delivered confirms an attempt whose answer was lost",
     )

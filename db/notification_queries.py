@@ -59,7 +59,8 @@ async def record_provider_id(
         .values(
             provider_message_id=provider_message_id,
             receipt_status=case(
-                (current.in_(sorted(FINAL_RECEIPTS)), current), else_=literal(receipt_status[:16])
+                (current.in_(sorted(FINAL_RECEIPTS)), current),
+                else_=literal(receipt_status),  # MessageStatus: at most 32 characters (api.schemas)
             ),
         )
     )

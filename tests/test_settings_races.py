@@ -5,6 +5,7 @@ whose workflow the API starts just after the rollout looked for it."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -172,10 +173,10 @@ async def _signal_in_history(handle: Any, revision: int) -> None:
     async def seen() -> bool:
         history = await handle.fetch_history()
         return any(
-            e.HasField("workflow_execution_signaled_event_attributes")
-            and str(revision).encode()
-            in e.workflow_execution_signaled_event_attributes.input.SerializeToString()
+            json.loads(payload.data).get("revision") == revision
             for e in history.events
+            if e.HasField("workflow_execution_signaled_event_attributes")
+            for payload in e.workflow_execution_signaled_event_attributes.input.payloads
         )
 
     await eventually(seen, what=f"the signal of revision {revision}")

@@ -22,7 +22,7 @@ def upgrade() -> None:
         'notification_log',
         sa.Column(
             'receipt_status',
-            sa.String(length=16),
+            sa.String(length=32),
             nullable=True,
             comment="the provider's latest status callback for this message (queued, sent, delivered, "
             "undelivered, failed): only sent or delivered confirms an attempt whose answer was lost",
