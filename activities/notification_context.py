@@ -37,6 +37,7 @@ from domain.notification_events import EventSpec
 from domain.notification_types import NotificationRequest
 from domain.preferences import Preferences
 from domain.project_digest import digest_week
+from domain.unsubscribe import grant_for, link
 from keeptime.settings import Settings
 
 
@@ -184,6 +185,7 @@ async def load_message_context(
             "review": f"{base}/b/{business.id}/{ref}/review",
             "book": f"{base}/b/{business.id}/book",
             "admin": f"{base}/v1/{ref}",
+            "unsubscribe": _unsubscribe_link(settings, spec, business, customer, contact, now),
         },
         "variant": request.variant or "",
         **_localized(loaded.extra, locale, zone),
@@ -413,3 +415,22 @@ async def _appointment_customer_name(session: AsyncSession, entity: object) -> s
         customer = await session.get(Customer, entity.customer_id)
         return customer.name if customer else ""
     return ""
+
+
+def _unsubscribe_link(
+    settings: Settings,
+    spec: EventSpec,
+    business: Business,
+    customer: Customer | None,
+    contact: Contact | None,
+    now: datetime,
+) -> str:
+    """The signed link that turns this message's category off ("": a transactional message, or not a
+    customer's)."""
+    if spec.category == "transactional" or customer is None or customer.business_id != business.id:
+        return ""
+    if spec.audience != "customer" or contact is None:
+        return ""
+    valid_for = timedelta(days=settings.unsubscribe_link_days)
+    grant = grant_for(business.id, customer.id, spec.category, now, valid_for)
+    return link(settings.public_base_url, settings.unsubscribe_secret.get_secret_value(), grant)

@@ -65,7 +65,6 @@ from domain.notification_types import (
     NotificationResult,
     PlanNotificationInput,
 )
-from domain.preferences import unsubscribe_token
 from domain.statuses import NO_FALLBACK, OUTCOME_UNKNOWN, NotificationStatus
 from keeptime.settings import Settings
 
@@ -242,7 +241,7 @@ class NotificationActivities:
             message=message,
             idempotency_key=row.idempotency_key,
             status_callback=self._status_callback(row.id) if channel == "sms" else None,
-            unsubscribe_url=self._unsubscribe_url(request) if channel == "email" else None,
+            unsubscribe_url=message.unsubscribe_url,
             resend=seen_in_flight is not None,
         )
         if seen_in_flight is not None:  # the last attempt may have reached the provider
@@ -319,16 +318,6 @@ class NotificationActivities:
         escaping, so the URL we verify against is byte for byte the one Twilio signed."""
         base = self._settings.public_base_url.rstrip("/")
         return f"{base}/v1/webhooks/sms/status?log={log_id}"
-
-    def _unsubscribe_url(self, request: NotificationRequest) -> str | None:
-        category = event_spec(request.event).category
-        if category == "transactional" or request.customer_id is None:
-            return None
-        token = unsubscribe_token(
-            self._settings.webhook_secret.get_secret_value(), request.customer_id, category
-        )
-        base = self._settings.public_base_url.rstrip("/")
-        return f"{base}/v1/unsubscribe/{request.customer_id}/{category}/{token}"
 
     @activity.defn
     async def retry_failed_batch(self, batch: JobBatchInput) -> JobBatchResult:

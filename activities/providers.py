@@ -35,6 +35,9 @@ class RenderedMessage:
     subject: str
     text: str
     html: str | None = None
+    # A non-transactional e-mail's signed link (List-Unsubscribe and the body's footer): part of the stored
+    # bytes, so a resend carries the very link the first attempt did.
+    unsubscribe_url: str | None = None
 
 
 @dataclass(frozen=True)

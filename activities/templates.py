@@ -23,6 +23,7 @@ from domain.notification_events import EVENTS, TEMPLATE_PARTS
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 LAYOUT = "layout/email.html.j2"
+UNSUBSCRIBE_FOOTER = "layout/unsubscribe.j2"
 
 
 class TemplateRenderError(Exception):
@@ -88,7 +89,27 @@ def render_message(
         raise TemplateRenderError(f"{event}/{channel}: {exc}") from exc
     if not parts.get("text"):
         raise TemplateRenderError(f"{event}/{channel}: the message text is empty")
-    return RenderedMessage(subject=parts.get("subject", ""), text=parts["text"], html=html)
+    unsubscribe = context.get("links", {}).get("unsubscribe") if channel == "email" else None
+    if not unsubscribe:
+        return RenderedMessage(subject=parts.get("subject", ""), text=parts["text"], html=html)
+    text, html = _with_unsubscribe_footer(envs, context, unsubscribe, parts["text"], html)
+    return RenderedMessage(parts.get("subject", ""), text, html, unsubscribe_url=unsubscribe)
+
+
+def _with_unsubscribe_footer(
+    envs: Environments, context: dict[str, Any], url: str, text: str, html: str | None
+) -> tuple[str, str | None]:
+    """A visible link beside the List-Unsubscribe header (a person may not know the mail client's button),
+    added after the template or a business's override, so no override can leave it out."""
+    footer_context = {**context, "url": url}
+    text_footer = envs.text.get_template(UNSUBSCRIBE_FOOTER)
+    text += "\n\n" + "".join(text_footer.blocks["text"](text_footer.new_context(footer_context))).strip()
+    if html is not None:
+        html_footer = envs.html.get_template(UNSUBSCRIBE_FOOTER)
+        block = "".join(html_footer.blocks["html"](html_footer.new_context(footer_context))).strip()
+        end = html.lower().rfind("</body>")
+        html = html[:end] + block + "\n" + html[end:] if end >= 0 else html + block
+    return text, html
 
 
 def _render_html(
@@ -127,6 +148,7 @@ def sample_context(event: str) -> dict[str, Any]:
             "review": "https://example.test/v",
             "book": "https://example.test/b",
             "admin": "https://example.test/a",
+            "unsubscribe": "https://example.test/u",
         },
         "variant": "24h",
     }

@@ -49,6 +49,10 @@ def model_ref(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, Any]
 PATH_PARAMETER = re.compile(r"{([a-z_]+)}")
 ID_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": MAX_DB_ID}
 NAME_SCHEMA: dict[str, Any] = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]{0,63}$"}
+# A signed link's token (domain.unsubscribe): two base64url parts.
+PATH_SCHEMAS: dict[str, dict[str, Any]] = {
+    "token": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,200}\\.[A-Za-z0-9_-]{1,100}$"},
+}
 COMMON_RESPONSES: dict[str, Any] = {
     "503": error_response("PostgreSQL or Temporal is unavailable; retry after Retry-After seconds"),
 }
@@ -113,6 +117,7 @@ class RouteTable:
         form: type[BaseModel] | None = None,
         tag: str | None = None,
         text: dict[str, str] | None = None,
+        html: dict[str, str] | None = None,
     ) -> Callable[[Handler], Handler]:
         responses: dict[str, Any] = {code: json_response(text) for code, text in (ok or {}).items()}
         responses |= {
@@ -121,6 +126,9 @@ class RouteTable:
         }
         responses |= {code: error_response(text) for code, text in (errors or {}).items()}
         responses |= {code: {"description": text} for code, text in (empty or {}).items()}
+        for code, what in (html or {}).items():  # a page for a person (beside any JSON for a program)
+            answer = responses.setdefault(code, {"description": what})
+            answer.setdefault("content", {})["text/html"] = {"schema": {"type": "string"}}
         if not self.public:
             responses.setdefault("401", error_response("missing or wrong key"))
 
@@ -175,7 +183,7 @@ def operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
             "name": name,
             "in": "path",
             "required": True,
-            "schema": ID_SCHEMA if name.endswith("_id") else NAME_SCHEMA,
+            "schema": ID_SCHEMA if name.endswith("_id") else PATH_SCHEMAS.get(name, NAME_SCHEMA),
         }
         for name in PATH_PARAMETER.findall(route.path)
     ]

@@ -26,6 +26,7 @@ from api import (
     staff,
     stats,
     touch_ups,
+    unsubscribe,
     vaccinations,
     webhooks,
 )
@@ -42,6 +43,7 @@ MODULES = (
     jobs,
     vaccinations,
     webhooks,
+    unsubscribe,
     policies,
     calls,
     scheduler,

@@ -11,15 +11,13 @@ from typing import TypeVar
 from aiohttp import web
 from pydantic import ValidationError
 
-from api.businesses import path_id
 from api.errors import ApiError, validation_error
 from api.keys import SESSIONS, SETTINGS
 from api.openapi import RouteTable
 from api.queries import SmsStatusQuery, parse_query
 from api.schemas import PushReceipt, SmsInboundForm, SmsStatusForm, TwilioForm
 from db import notification_queries as queries
-from db.tenants import customer_preferences, opt_out_phone, set_preference
-from domain.preferences import OPTIONAL_CATEGORIES, Preferences, valid_unsubscribe_token
+from db.tenants import opt_out_phone
 from domain.statuses import FAILED_RECEIPTS as UNDELIVERED
 
 routes = RouteTable("webhooks", public=True)
@@ -122,7 +120,7 @@ async def sms_inbound(request: web.Request) -> web.Response:
 async def push_status(request: web.Request) -> web.Response:
     """A push receipt from the app backend: JSON signed with ``X-Keeptime-Signature`` (HMAC-SHA256, hex)."""
     raw = await request.read()
-    secret = request.app[SETTINGS].webhook_secret.get_secret_value().encode()
+    secret = request.app[SETTINGS].push_receipt_secret.get_secret_value().encode()
     expected = hmac.new(secret, raw, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected.encode(), request.headers.get("X-Keeptime-Signature", "").encode()):
         raise ApiError(
@@ -142,39 +140,3 @@ async def push_status(request: web.Request) -> web.Response:
     if not found:
         raise ApiError(404, "not_found", "no sent push message with that id")
     return web.Response(status=204)
-
-
-@routes.get(
-    "/v1/unsubscribe/{customer_id}/{category}/{token}",
-    "What the one-click unsubscribe link of a non-transactional e-mail would turn off (nothing changes)",
-    ok={"200": "the customer, the category and whether it is on"},
-    errors={"403": "bad token"},
-    tag="preferences",
-)
-@routes.post(
-    "/v1/unsubscribe/{customer_id}/{category}/{token}",
-    "RFC 8058 one-click unsubscribe (List-Unsubscribe-Post): turn this category off for the customer",
-    ok={"200": "the category is off (repeats answer the same)"},
-    errors={"403": "bad token"},
-    tag="preferences",
-)
-async def unsubscribe(request: web.Request) -> web.Response:
-    """The link in ``List-Unsubscribe``: signed per customer and category, so it needs no login. A GET (a link
-    scanner, a person opening it) changes nothing; the POST a mail client sends turns the category off."""
-    customer_id = path_id(request, "customer_id")
-    category = request.match_info["category"]
-    if category not in OPTIONAL_CATEGORIES:
-        raise ApiError(404, "not_found", f"no such category; one of {list(OPTIONAL_CATEGORIES)}")
-    secret = request.app[SETTINGS].webhook_secret.get_secret_value()
-    if not valid_unsubscribe_token(secret, customer_id, category, request.match_info["token"]):
-        raise ApiError(
-            403, "forbidden", "bad unsubscribe token", fields=[{"field": "token", "message": "bad"}]
-        )
-    async with request.app[SESSIONS]() as session:
-        if request.method == "POST":
-            await set_preference(session, customer_id, category, False)
-        stored = await customer_preferences(session, customer_id)
-    if stored is None:
-        raise ApiError(404, "not_found", "no such customer")
-    subscribed = Preferences.from_stored(stored).allows(category)
-    return web.json_response({"customer_id": customer_id, "category": category, "subscribed": subscribed})

@@ -61,12 +61,6 @@ async def foreign_customer_ids(session: AsyncSession, business_id: int, customer
     return sorted(wanted - set(rows.scalars()))
 
 
-async def customer_preferences(session: AsyncSession, customer_id: int) -> dict[str, Any] | None:
-    """A customer's stored preferences (any business: the unsubscribe link names the customer), or None."""
-    customer = await session.get(Customer, customer_id)
-    return None if customer is None else dict(customer.preferences or {})
-
-
 async def set_preference(session: AsyncSession, customer_id: int, category: str, on: bool) -> Customer | None:
     """Turn one category of messages on or off for a customer (idempotent); None for an unknown customer."""
     customer = await session.get(Customer, customer_id, with_for_update=True)

@@ -1,14 +1,11 @@
-"""What a customer chose to receive, by category of message, and the signed one-click unsubscribe token.
+"""What a customer chose to receive, by category (the link that turns one off: ``domain.unsubscribe``).
 
 Transactional messages (booking confirmations, changes, cancellations, no-show notices, expiry notices) always
 go out on an allowed channel; reminders, review requests and announcements (broadcasts) can be turned off one
-by one. The token authenticates an unsubscribe link without a login: HMAC-SHA256 over the customer and the
-category with the deployment's webhook secret (RFC 8058 asks for an opaque identifier in the URI)."""
+by one."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -40,12 +37,3 @@ class Preferences(BaseModel):
             return cls.model_validate(known)
         except ValidationError:
             return cls()
-
-
-def unsubscribe_token(secret: str, customer_id: int, category: str) -> str:
-    digest = hmac.new(secret.encode(), f"{customer_id}:{category}".encode(), hashlib.sha256).hexdigest()
-    return digest[:40]
-
-
-def valid_unsubscribe_token(secret: str, customer_id: int, category: str, token: str) -> bool:
-    return hmac.compare_digest(unsubscribe_token(secret, customer_id, category), token)

@@ -30,6 +30,22 @@ class JobOverride(BaseModel):
 DATABASE_URL_FILE = "database_url"  # in KEEPTIME_DATA_DIR while `make run` serves the embedded PostgreSQL
 
 
+# The secrets' development values are published (here and in the README); the example manifest's placeholder
+# and the old shared default are too. Outside the development mode a process refuses every one of them.
+DEV_SECRETS = {
+    "admin_api_key": "dev-admin-key",
+    "push_receipt_secret": "dev-push-receipt-secret",
+    "unsubscribe_secret": "dev-unsubscribe-secret",
+}
+PUBLISHED_SECRETS = frozenset(
+    {*DEV_SECRETS.values(), "dev-webhook-secret", "change-me", "changeme", "secret", "password", "example"}
+)
+# RFC 2104 section 3: an HMAC key shorter than the hash output (32 bytes for SHA-256) weakens it; 32
+# characters of `openssl rand -hex 32`'s 64 already carry 128 bits.
+MIN_SECRET_CHARS = 32
+LOOPBACK_HOSTS = frozenset({"localhost", "::1", "[::1]"})
+
+
 AmbiguityPolicy = Literal["prefer_duplicate", "prefer_missing"]
 
 
@@ -90,7 +106,7 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8080
     api_db_pool_size: int = 10
-    admin_api_key: SecretStr = SecretStr("dev-admin-key")
+    admin_api_key: SecretStr = SecretStr(DEV_SECRETS["admin_api_key"])
     keeptime_data_dir: Path = Path(".keeptime")
     log_level: LogLevel = "INFO"
     # json: one JSON object a line (python-json-logger) with workflow, run, activity, tenant and request ids.
@@ -125,7 +141,13 @@ class Settings(BaseSettings):
     fcm_base_url: str = "https://fcm.googleapis.com"
     fcm_project_id: str | None = None
     fcm_access_token: SecretStr | None = None
-    webhook_secret: SecretStr = SecretStr("dev-webhook-secret")
+    # One key per purpose (a leak of one forges nothing else); outside the development mode each must be set
+    # to a value of its own (see _refuse_published_secrets).
+    push_receipt_secret: SecretStr = SecretStr(DEV_SECRETS["push_receipt_secret"])
+    unsubscribe_secret: SecretStr = SecretStr(DEV_SECRETS["unsubscribe_secret"])
+    # How long the unsubscribe link of an e-mail works (domain.unsubscribe); a person with an older e-mail
+    # uses a newer one's link.
+    unsubscribe_link_days: int = Field(default=60, ge=1, le=366)
     job_overrides: dict[str, JobOverride] = Field(default_factory=dict)
     voice_agent_url: str | None = None
     voice_agent_token: SecretStr | None = None
@@ -175,6 +197,42 @@ class Settings(BaseSettings):
         if "public_base_url" not in self.model_fields_set:
             host = "localhost" if self.api_host in ("127.0.0.1", "0.0.0.0", "::") else self.api_host
             self.public_base_url = f"http://{host}:{self.api_port}"
+        return self
+
+    @property
+    def development_mode(self) -> bool:
+        """The laptop set-up: the embedded Temporal dev server on this machine. A process that talks to any
+        other Temporal is a deployment, whatever else is set."""
+        host = (
+            self.temporal_address.rsplit(":", 1)[0] if ":" in self.temporal_address else self.temporal_address
+        )
+        return self.embedded_temporal and (host in LOOPBACK_HOSTS or host.startswith("127."))
+
+    @model_validator(mode="after")
+    def _refuse_published_secrets(self) -> Settings:
+        """Outside the development mode, refuse to start with a published, short or shared secret, or with
+        links that are not HTTPS (RFC 8058 section 3.1: the one-click List-Unsubscribe URI MUST be HTTPS)."""
+        if self.development_mode:
+            return self
+        problems = []
+        values: dict[str, str] = {}
+        for name in DEV_SECRETS:
+            value = getattr(self, name).get_secret_value()
+            if value.strip().lower() in PUBLISHED_SECRETS:
+                problems.append(f"{name.upper()} is a published development or example value")
+            elif len(value) < MIN_SECRET_CHARS:
+                problems.append(f"{name.upper()} has fewer than {MIN_SECRET_CHARS} characters")
+            values.setdefault(value, name)
+            if values[value] != name:
+                problems.append(f"{name.upper()} is the same as {values[value].upper()}: one key per purpose")
+        if not self.public_base_url.lower().startswith("https://"):
+            problems.append("PUBLIC_BASE_URL must be an https:// URL (links in messages, provider callbacks)")
+        if problems:
+            raise ValueError(
+                "outside the development mode (EMBEDDED_TEMPORAL=true, a local Temporal) Keeptime refuses to "
+                "start: " + "; ".join(problems) + ". Generate each secret with `openssl rand -hex 32` "
+                "(WEBHOOK_SECRET is now PUSH_RECEIPT_SECRET and UNSUBSCRIBE_SECRET)"
+            )
         return self
 
     @model_validator(mode="after")

@@ -327,7 +327,7 @@ async def test_push_receipts_are_hmac_signed(api: Client, api_settings: Settings
         {"message_id": sent["provider_message_id"], "status": "failed", "error": "unregistered"}
     ).encode()
     signature = hmac.new(
-        api_settings.webhook_secret.get_secret_value().encode(), raw, hashlib.sha256
+        api_settings.push_receipt_secret.get_secret_value().encode(), raw, hashlib.sha256
     ).hexdigest()
     assert (
         await api.post("/v1/webhooks/push/status", data=raw, headers={"X-Keeptime-Signature": "x"})

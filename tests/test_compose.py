@@ -19,8 +19,9 @@ from keeptime.settings import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REQUIRED = {
-    "KEEPTIME_ADMIN_API_KEY": "test-key",
-    "KEEPTIME_WEBHOOK_SECRET": "test-secret",
+    "KEEPTIME_ADMIN_API_KEY": "a" * 32,
+    "KEEPTIME_PUSH_RECEIPT_SECRET": "p" * 32,
+    "KEEPTIME_UNSUBSCRIBE_SECRET": "u" * 32,
     "KEEPTIME_PUBLIC_BASE_URL": "https://keeptime.example.com",
 }
 # Settings a deployment must be able to set: every provider's, the rates and the ambiguity window.
@@ -92,7 +93,14 @@ def test_every_provider_setting_reaches_the_api_and_the_workers() -> None:
         name.upper()
         for name in Settings.model_fields
         if name.startswith(PROVIDER_PREFIXES) and not name.endswith("_base_url")
-    } | {"AMBIGUOUS_WAIT_S", "PROVIDER_TIMEOUT_S", "WEBHOOK_SECRET", "PUBLIC_BASE_URL", "JOB_OVERRIDES"}
+    } | {
+        "AMBIGUOUS_WAIT_S",
+        "PROVIDER_TIMEOUT_S",
+        "PUSH_RECEIPT_SECRET",
+        "UNSUBSCRIBE_SECRET",
+        "PUBLIC_BASE_URL",
+        "JOB_OVERRIDES",
+    }
     for app in ("api", "worker"):
         missing = needed - set(services[app]["environment"])
         assert not missing, f"{app}: {sorted(missing)}"

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from activities.metrics import HISTOGRAM_BUCKETS, LATENESS, MESSAGES, PROVIDER_REQUEST
 from api.metrics_registry import ApiMetrics
@@ -51,6 +53,20 @@ def test_configmap_and_secret_name_only_real_settings() -> None:
         [document] = _documents(K8S / name)
         keys = set(document.get("data", {})) | set(document.get("stringData", {}))
         assert keys <= known, f"{name}: {sorted(keys - known)}"
+
+
+def test_the_example_secret_and_configmap_are_refused_until_every_placeholder_is_replaced() -> None:
+    """Applied as they are, the example manifests must not run: every placeholder secret is named."""
+    [configmap] = _documents(K8S / "configmap.yaml")
+    [secret] = _documents(K8S / "secret.example.yaml")
+    values = {key.lower(): value for key, value in {**configmap["data"], **secret["stringData"]}.items()}
+    with pytest.raises(ValidationError) as refused:
+        Settings.model_validate(values)
+    for name in ("ADMIN_API_KEY", "PUSH_RECEIPT_SECRET", "UNSUBSCRIBE_SECRET"):
+        assert f"{name} is a published development or example value" in str(refused.value)
+    replaced = {name.lower(): secrets.token_hex(32) for name in ("ADMIN_API_KEY", "PUSH_RECEIPT_SECRET")}
+    replaced["unsubscribe_secret"] = secrets.token_hex(32)
+    assert not Settings.model_validate(values | replaced).development_mode  # it starts, as a deployment
 
 
 def test_workers_and_api_read_the_same_settings_and_expose_metrics() -> None:
