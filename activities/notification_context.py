@@ -29,7 +29,7 @@ from db.models import (
     Vaccination,
 )
 from db.project_digest import project_lines
-from domain.admin_digest import digest_window
+from domain.admin_digest import FINAL_DIGEST, window_start
 from domain.automation import AutomationSettings
 from domain.limits import usable_locale
 from domain.locales import message_locale
@@ -245,6 +245,7 @@ def _digest_text(digest: dict[str, Any], locale: str, zone: ZoneInfo) -> dict[st
 
     return {
         "date": format_skeleton("yMMMEd", digest["end"].astimezone(zone), locale=locale),
+        "since": _day_and_time(digest["start"].astimezone(zone), locale),
         "bookings": section(rows.bookings),
         "cancellations": section(rows.cancellations),
         "no_shows": section(rows.no_shows),
@@ -340,11 +341,12 @@ async def _load_digest(session: AsyncSession, request: NotificationRequest) -> L
     business: Business = found[0]
     context = _context_of(found)
     settings = AutomationSettings.from_stored(business.automation).settings
-    if settings.admin_alerts != "daily_digest":
+    final = request.variant == FINAL_DIGEST  # the alerts held until the switch back to per-booking ones
+    if settings.admin_alerts != "daily_digest" and not final:
         return LoadedEntity(business, "not_in_digest_mode", None, request.scheduled_for, {}, context)
     zone = ZoneInfo(business.time_zone)
     at = request.scheduled_for
-    start, end = digest_window(at, at.astimezone(zone).time(), zone)
+    start, end = window_start(business.digest_since, at, at.astimezone(zone).time(), zone), at
     rows = await digest_rows(session, business.id, start, end)
     status = "empty_digest" if rows.empty else "daily_digest"
     extra = {"digest": {"start": start, "end": end, "rows": rows}}

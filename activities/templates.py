@@ -169,6 +169,7 @@ def sample_context(event: str) -> dict[str, Any]:
         booking = {"id": 123, "when": "Fri, Mar 14, 14:00", "service": "Haircut", "customer": "Alex Example"}
         context["digest"] = {
             "date": "Fri, Mar 14, 2031",
+            "since": "Thu, Mar 13, 18:00",
             "bookings": {"count": 2, "more": 1, "items": [booking]},
             "cancellations": {"count": 0, "more": 0, "items": []},
             "no_shows": {"count": 1, "more": 0, "items": [{**booking, "id": 124}]},

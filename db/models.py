@@ -98,6 +98,15 @@ class Business(Base):
     rating_average: Mapped[float | None] = mapped_column(Float)
     rating_count: Mapped[int] = mapped_column(Integer, server_default="0")
     rating_distribution: Mapped[dict[str, int]] = mapped_column(JSONB, server_default="{}")
+    digest_since: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True),
+        comment="where the next admin digest's window starts: the end of the last one reported, or when "
+        "digest mode began (null: the day before the digest, as before this column)",
+    )
+    digest_left_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True),
+        comment="when the business last left digest mode: the end of the final digest's window",
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import ApiKey, Business, Customer
+from domain.automation import AutomationSettings
 
 
 def hash_api_key(key: str) -> str:
@@ -19,6 +21,8 @@ def hash_api_key(key: str) -> str:
 async def create_business(session: AsyncSession, values: dict[str, Any]) -> tuple[Business, str]:
     """A new business and its first API key (returned once, stored only as a hash)."""
     business = Business(**values)
+    if _digest_mode(business.automation):
+        business.digest_since = datetime.now(UTC)  # its first digest covers everything from now
     session.add(business)
     await session.flush()
     key = await issue_api_key(session, business.id)
@@ -91,12 +95,42 @@ async def update_business(session: AsyncSession, business_id: int, changes: dict
     planning_changed = any(
         field in changes and changes[field] != getattr(business, field) for field in PLANNING_FIELDS
     )
+    was_digest = _digest_mode(business.automation)
     for field, value in changes.items():
         setattr(business, field, value)
+    _digest_mode_changed(business, was_digest)
     if planning_changed:
         business.settings_revision += 1
     await session.commit()
     return business
+
+
+def _digest_mode(automation: dict[str, Any] | None) -> bool:
+    return AutomationSettings.from_stored(automation).settings.admin_alerts == "daily_digest"
+
+
+def _digest_mode_changed(business: Business, was_digest: bool) -> None:
+    """Entering digest mode opens the window of held alerts (unless an unreported one is still open: it
+    goes on); leaving it marks where the final digest's window ends."""
+    now_digest = _digest_mode(business.automation)
+    if now_digest and not was_digest:
+        business.digest_since = business.digest_since or datetime.now(UTC)
+        business.digest_left_at = None
+    elif was_digest and not now_digest:
+        business.digest_left_at = datetime.now(UTC)
+
+
+async def digest_reported(session: AsyncSession, business_id: int, until: datetime, *, final: bool) -> None:
+    """The digest up to ``until`` is recorded: its window's start moves there (never back); a final one
+    closes the window unless the business is in digest mode again."""
+    business = await session.get(Business, business_id, with_for_update=True)
+    if business is None:
+        return
+    if business.digest_since is None or business.digest_since < until:
+        business.digest_since = until
+    if final and not _digest_mode(business.automation):
+        business.digest_since = None
+    await session.commit()
 
 
 async def bump_settings_revision(session: AsyncSession, business_id: int) -> int:

@@ -1,7 +1,10 @@
-"""The admin's daily digest: when it goes out and which day it covers, in the business's zone, DST-correct.
+"""The admin's daily digest: when it goes out and what it covers, in the business's zone, DST-correct.
 
-A digest at 18:00 covers the bookings made, and the cancellations and no-shows that happened, from 18:00 the
-local day before up to 18:00 (23 or 25 hours on a DST change day; the wall time is what the owner set).
+A digest covers the bookings made, and the cancellations and no-shows that happened, since the last digest
+reported (``businesses.digest_since``) up to its own instant, so every moment is in exactly one digest: a
+change of the time or the zone, a missed day, or the switch back to per-booking alerts (a final digest) never
+lists an hour twice or drops one. On an ordinary day the window is 18:00 the local day before up to 18:00 (23
+or 25 hours on a DST change day; the wall time is what the owner set).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pydantic import BaseModel, Field
 from domain.timekeeping import local_wall_time
 
 AdminAlerts = Literal["each", "daily_digest"]
+FINAL_DIGEST = "final"  # the variant of the digest sent when the business leaves digest mode
 
 
 def digest_instant(local_date: date, at: time, zone: ZoneInfo) -> datetime:
@@ -30,6 +34,25 @@ def next_digest_at(now: datetime, at: time, zone: ZoneInfo) -> datetime:
         if candidate > now:
             return candidate
     raise AssertionError("a wall time recurs within three local days")  # pragma: no cover
+
+
+def due_digest(since: datetime, now: datetime, at: time, zone: ZoneInfo) -> datetime:
+    """The instant of the next digest for a window open since ``since``: the first digest instant after it;
+    if that has passed (the workers were down for days), the latest one due, so one catch-up digest covers
+    every missed day instead of one e-mail per day or none."""
+    first = next_digest_at(since, at, zone)
+    if first > now:
+        return first
+    latest = first
+    while (following := next_digest_at(latest, at, zone)) <= now:
+        latest = following
+    return latest
+
+
+def window_start(since: datetime | None, instant: datetime, at: time, zone: ZoneInfo) -> datetime:
+    """Where the digest at ``instant`` starts: the end of the last one reported (before ``digest_since`` was
+    kept: the previous local day's instant)."""
+    return since.astimezone(UTC) if since is not None else digest_window(instant, at, zone)[0]
 
 
 def digest_window(instant: datetime, at: time, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -54,6 +77,17 @@ class DigestPlan(BaseModel):
     mode: AdminAlerts
     next_at: datetime | None = None
     settings_revision: int = 0
+    final_at: datetime | None = Field(
+        default=None, description="out of digest mode with alerts still unreported: the final digest's end"
+    )
+
+
+class DigestReportedInput(BaseModel):
+    """A digest (or its empty day) is recorded: the next window starts at ``until``."""
+
+    business_id: int
+    until: datetime
+    final: bool = Field(default=False, description="the final digest: the window closes")
 
 
 class AdminDigestView(BaseModel):

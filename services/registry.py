@@ -117,6 +117,7 @@ def build_activities(
         rollout.mark_rolled_out,
         rollout.ensure_admin_digest,
         digests.plan_digest,
+        digests.digest_reported,
         daily_plans.load_daily_plan,
         daily_plans.act_on_plan_deadline,
         invoices.load_invoice,

@@ -267,6 +267,40 @@ async def test_record_admin_digest_histories(
             await _save(digest, "admin_digest")
 
 
+async def test_record_admin_digest_since_last_history(
+    skipping_env: WorkflowEnvironment,
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+) -> None:
+    """Since ``digest-window-since-the-last-reported``: a digest, its window moved on, then the switch back
+    to ``each`` with alerts held since (a final digest, the window closed)."""
+    from datetime import UTC, datetime
+
+    from db.models import Business
+    from domain.ids import admin_digest_workflow_id
+    from services.settings import business_created, update_business
+
+    env = skipping_env
+    automation: dict[str, Any] = {"admin_alerts": "daily_digest", "admin_digest_time": "18:00"}
+    async with running_worker(env.client, sessions, provider_settings):
+        with env.with_time_skipping_disabled():
+            business, _, _, appointment = await booked(sessions, env.client, **automation)
+            await business_created(env.client, business)
+            digest = env.client.get_workflow_handle(admin_digest_workflow_id(business.id))
+            await until_next(appointment, "reminder")
+        await env.fast_forward(digest, timedelta(days=1))
+        with env.with_time_skipping_disabled():
+            async with sessions() as session:  # the skipped clock ran ahead of the rows' real time
+                row = await session.get(Business, business.id)
+                assert row is not None
+                row.digest_since = datetime.now(UTC) - timedelta(minutes=10)
+                await session.commit()
+            change = {"automation": {**business.automation, "admin_alerts": "each"}}
+            await update_business(sessions, env.client, business.id, change)
+            await _save(digest, "admin_digest_since_last")
+
+
 async def test_record_invoice_history(
     skipping_env: WorkflowEnvironment, sessions: SessionFactory, settings: Settings
 ) -> None:

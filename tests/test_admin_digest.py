@@ -15,8 +15,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from db.appointments import appointment_snapshot
 from db.engine import SessionFactory
-from db.models import Appointment, NotificationLog
-from domain.admin_digest import AdminDigestView, digest_window, next_digest_at
+from db.models import Appointment, Business, NotificationLog
+from domain.admin_digest import AdminDigestView, digest_window, due_digest, next_digest_at, window_start
 from domain.ids import admin_digest_workflow_id
 from domain.statuses import AppointmentStatus
 from keeptime.settings import Settings
@@ -147,3 +147,88 @@ async def _sent_twice(env: WorkflowEnvironment, business_id: int) -> bool:
 
 async def _ended(handle: Any) -> bool:
     return bool((await handle.describe()).status == WorkflowExecutionStatus.COMPLETED)
+
+
+def test_a_window_open_for_days_is_reported_by_one_catch_up_digest_at_the_latest_missed_instant() -> None:
+    six = time(18, 0)
+    since = datetime(2031, 3, 10, 17, 0, tzinfo=UTC)  # the 18:00 digest of 10 March was the last reported
+    on_time = datetime(2031, 3, 11, 9, 0, tzinfo=UTC)
+    assert due_digest(since, on_time, six, BERLIN) == datetime(2031, 3, 11, 17, 0, tzinfo=UTC)
+    after_an_outage = datetime(2031, 3, 14, 9, 0, tzinfo=UTC)  # the 11th, 12th and 13th were missed
+    catch_up = due_digest(since, after_an_outage, six, BERLIN)
+    assert catch_up == datetime(2031, 3, 13, 17, 0, tzinfo=UTC)  # due now, one e-mail, nothing skipped
+    assert window_start(since, catch_up, six, BERLIN) == since  # it covers all three days
+    assert due_digest(catch_up, after_an_outage, six, BERLIN) == datetime(2031, 3, 14, 17, 0, tzinfo=UTC)
+    assert window_start(None, catch_up, six, BERLIN) == datetime(2031, 3, 12, 17, 0, tzinfo=UTC)  # legacy
+
+
+async def test_a_new_digest_time_reaches_the_running_digest_and_leaving_digest_mode_sends_what_was_held(
+    skipping_env: WorkflowEnvironment,
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+) -> None:
+    """A time change plans the sleeping digest again (it used to keep the old time); every booking is in
+    exactly one digest; the switch back to ``each`` sends the alerts held since the last digest."""
+    smtp, _ = peers
+    env = skipping_env
+    now = datetime.now(UTC)
+    first_time, second_time = (
+        (now + timedelta(hours=h)).astimezone(BERLIN).time().replace(second=0, microsecond=0) for h in (2, 3)
+    )
+    automation: dict[str, Any] = {
+        "quiet_hours": NO_QUIET_HOURS.model_dump(mode="json"),
+        "admin_alerts": "daily_digest",
+        "admin_digest_time": first_time.isoformat(),
+    }
+    business = await make_business(sessions, automation=automation, digest_since=now - timedelta(hours=1))
+    ada = await make_customer(sessions, business, name="Ada Lovelace", channel_order=["email"])
+    early = await make_appointment(sessions, business, ada, service="Haircut")
+    async with running_worker(env.client, sessions, provider_settings):
+        with env.with_time_skipping_disabled():
+            await business_created(env.client, business)
+            handle = env.client.get_workflow_handle(admin_digest_workflow_id(business.id))
+            await eventually(lambda: _next_at_is(env, business.id, first_time), what="the first plan")
+            moved = {**automation, "admin_digest_time": second_time.isoformat()}
+            await update_business(sessions, env.client, business.id, {"automation": moved})
+            await eventually(lambda: _next_at_is(env, business.id, second_time), what="the new time heard")
+        await env.fast_forward(handle, timedelta(hours=3, minutes=1))
+        await eventually(lambda: _digests(smtp, 1), what="the digest at the new time")
+        async with sessions() as session:  # the skipped clock is ahead of the rows' real timestamps
+            row = await session.get(Business, business.id)
+            assert row is not None and row.digest_since is not None
+            assert row.digest_since.astimezone(BERLIN).time() == second_time  # reported up to its instant
+            row.digest_since = datetime.now(UTC) - timedelta(minutes=10)
+            held = await session.get(Appointment, early.id)
+            assert held is not None
+            held.created_at = datetime.now(UTC) - timedelta(hours=2)  # reported by the first digest
+            await session.commit()
+        late = await make_appointment(sessions, business, ada, service="Colour")
+        await update_business(
+            sessions, env.client, business.id, {"automation": {**automation, "admin_alerts": "each"}}
+        )
+        await eventually(lambda: _ended(handle), what="the final digest, then the end")
+    first, final = [parts(m)["text/plain"] for m in smtp.messages if "your day" in str(m["Subject"])]
+    assert "New bookings: 1" in first and "Haircut, Ada Lovelace" in first
+    assert "New bookings: 1" in final and "Colour, Ada Lovelace" in final and "Haircut" not in final
+    async with sessions() as session:
+        row = await session.get(Business, business.id)
+        assert row is not None and row.digest_since is None  # the window closed with the final digest
+        digests = await session.execute(
+            select(NotificationLog.event, NotificationLog.status)
+            .where(NotificationLog.event.startswith("business.admin_digest"))
+            .order_by(NotificationLog.id)
+        )
+        assert [(event, status.value) for event, status in digests] == [
+            ("business.admin_digest", "sent"),
+            ("business.admin_digest_final", "sent"),
+        ]
+    assert late.id != early.id
+
+
+async def _next_at_is(env: WorkflowEnvironment, business_id: int, local: time) -> bool:
+    try:
+        view = await _digest_state(env, business_id)
+    except Exception:  # not started yet
+        return False
+    return view.next_at is not None and view.next_at.astimezone(BERLIN).time() == local

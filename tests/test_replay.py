@@ -42,6 +42,7 @@ def test_there_are_histories_for_every_long_lived_workflow() -> None:
         "settings_rollout",
         "settings_rollout_with_digest",
         "admin_digest",
+        "admin_digest_since_last",  # the window since the last digest reported, and the final digest
         "invoice_ladder_moved_paid",
         "daily_plan_alerted",
     } <= names

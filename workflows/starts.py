@@ -176,18 +176,22 @@ DIGEST_WORKFLOW = "AdminDigestWorkflow"
 
 
 async def ensure_admin_digest(client: Client, business_id: int, *, daily_digest: bool) -> bool:
-    """In digest mode, start ``admin-digest-<business>`` unless it runs; else tell a running one (it ends).
+    """In digest mode, start ``admin-digest-<business>`` or tell the running one; else tell a running one
+    (it sends its final digest and ends).
 
     Returns whether a digest workflow runs now. Safe to repeat: the API, the rollout and the reconciler call
     it."""
     workflow_id = admin_digest_workflow_id(business_id)
     if daily_digest:
+        # Signal-with-start: a running digest hears the change (a new time or zone plans again) in the same
+        # call that starts a missing one; a repeat only makes it plan again.
         await client.start_workflow(
             DIGEST_WORKFLOW,
             AdminDigestInput(business_id=business_id),
             id=workflow_id,
             task_queue=MAINTENANCE,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            start_signal="settings_changed",
+            start_signal_args=[SettingsChanged(revision=1)],
             search_attributes=attrs.entity_attributes(business_id, "admin_digest", "daily_digest"),
             static_summary=f"Daily digest of business {business_id}",
         )
