@@ -219,6 +219,7 @@ TOUCH_UP_CHECK = text(
           FROM projects p
           JOIN touch_ups t ON t.project_id = p.id AND t.status = 'open' AND t.priority IN ('high', 'urgent')
          WHERE p.id IN (SELECT id FROM batch) AND p.touch_ups_alerted_at IS NULL
+           AND p.status = 'active'  -- a completed or archived project needs nobody on site
          GROUP BY p.id HAVING count(t.id) >= 3
     ), locked AS (
         SELECT p.id FROM projects p WHERE p.id IN (SELECT id FROM serious) AND p.touch_ups_alerted_at IS NULL

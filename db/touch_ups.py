@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db import staff
 from db.conflicts import FieldConflict
 from db.models import Project, TouchUp
-from domain.statuses import StaffRole, TouchUpPriority, TouchUpStatus
+from domain.statuses import ProjectStatus, StaffRole, TouchUpPriority, TouchUpStatus
 
 ALERT_AT = 3  # open touch-ups of these priorities that make a project worth telling
 SERIOUS = (TouchUpPriority.HIGH, TouchUpPriority.URGENT)
@@ -108,6 +108,8 @@ async def check_project(session: AsyncSession, project: Project, now: datetime) 
         return 0
     if project.touch_ups_alerted_at is not None:
         return 0  # this crossing was told already
+    if project.status != ProjectStatus.ACTIVE:
+        return 0  # completed or archived: nobody is sent back; re-opened, its next change tells
     project.touch_ups_alerted_at = now
     return await staff.tell(
         session,

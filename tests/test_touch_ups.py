@@ -12,7 +12,7 @@ from db import daily_plans, staff, touch_ups
 from db.engine import SessionFactory
 from db.models import InAppNotification, Project, ProjectMember, StaffUser, TouchUp
 from domain.job_types import BatchJobInput
-from domain.statuses import TouchUpPriority, TouchUpStatus
+from domain.statuses import ProjectStatus, TouchUpPriority, TouchUpStatus
 from keeptime.settings import Settings
 from tests.invoice_support import company
 from tests.test_batch_jobs import _twice
@@ -92,9 +92,11 @@ async def test_the_daily_safety_net_tells_a_project_never_told_once(
         told_before = Project(business_id=business_id, name="Told", touch_ups_alerted_at=NOW)
         never_told = Project(business_id=business_id, name="Never told")
         two_only = Project(business_id=business_id, name="Two")
-        session.add_all([told_before, never_told, two_only])
+        done = Project(business_id=business_id, name="Done", status=ProjectStatus.COMPLETED)
+        archived = Project(business_id=business_id, name="Archived", status=ProjectStatus.ARCHIVED)
+        session.add_all([told_before, never_told, two_only, done, archived])
         await session.flush()
-        for project, count in ((told_before, 3), (never_told, 3), (two_only, 2)):
+        for project, count in ((told_before, 3), (never_told, 3), (two_only, 2), (done, 3), (archived, 3)):
             session.add_all(
                 TouchUp(
                     business_id=business_id,
@@ -118,3 +120,20 @@ async def test_the_daily_safety_net_tells_a_project_never_told_once(
     assert sorted(await _told(sessions, never_told.id)) == sorted([users["ana"], users["pia"]])
     assert omar.id not in await _told(sessions, never_told.id)
     assert await _told(sessions, told_before.id) == [] and await _told(sessions, two_only.id) == []
+    assert await _told(sessions, done.id) == [] and await _told(sessions, archived.id) == []
+
+
+async def test_a_completed_or_archived_project_crossing_the_line_tells_nobody(
+    sessions: SessionFactory,
+) -> None:
+    business_id, _ = await company(sessions)
+    for status in (ProjectStatus.COMPLETED, ProjectStatus.ARCHIVED):
+        async with sessions() as session:
+            project, _ = await daily_plans.add_project(session, business_id, {"name": status}, key=None)
+            row = await session.get(Project, project.id)
+            assert row is not None
+            row.status = status
+            await session.commit()
+        for ref in "abc":
+            await _add(sessions, business_id, project.id, ref, "urgent")
+        assert await _told(sessions, project.id) == [], status
