@@ -124,3 +124,32 @@ def test_a_deployment_overrides_a_jobs_timing_and_thresholds(monkeypatch: pytest
     ):
         with pytest.raises(ValueError, match=message):
             configured_jobs(bad)
+
+
+# The construction predecessor's beat schedule as Keeptime runs it: removing or retiming one must fail here.
+CONSTRUCTION_JOBS = {
+    "inventory-shortage-check": ("0 8 * * *", "UTC", "BatchJobWorkflow"),
+    "touch-up-check": ("0 9 * * *", "UTC", "BatchJobWorkflow"),
+    "weekly-payroll": ("*/15 * * * *", "UTC", "WeeklyPayrollWorkflow"),
+    "weather": ("*/15 * * * *", "UTC", "WeatherWorkflow"),
+    "project-digest": ("*/15 * * * *", "UTC", "ProjectDigestWorkflow"),
+    "project-archive": ("15 4 * * *", "UTC", "BatchJobWorkflow"),
+}
+
+
+def test_the_construction_schedules_are_declared_with_their_crons() -> None:
+    declared = {job.name: job for job in JOBS}
+    for name, (cron, zone, workflow) in CONSTRUCTION_JOBS.items():
+        job = declared[name]
+        spec = job.schedule().spec
+        assert (spec.cron_expressions, spec.time_zone_name) == ([cron], zone), name
+        assert job.workflow.__qualname__.split(".")[0] == workflow, name
+        assert job.schedule_id == f"{PREFIX}{name}", name
+
+
+def test_task_cleanup_runs_every_declared_archive_and_cleanup_job() -> None:
+    from starter.tasks import cleanup_jobs
+
+    everything = {job.name for job in JOBS if job.name.endswith(("-archive", "-cleanup"))}
+    assert set(cleanup_jobs()) == everything - {"notification-log-cleanup"}  # that one has its own workflow
+    assert {"in-app-notification-archive", "project-archive"} <= set(cleanup_jobs())
