@@ -128,7 +128,9 @@ async def test_the_one_context_statement_reads_this_business_and_events_override
     [message] = smtp.messages
     assert message["Subject"] == "See you, Ada"
     body = parts(message)
-    assert body["text/plain"].strip() == "Soon: Haircut"
+    override, footer = [line for line in body["text/plain"].splitlines() if line.strip()]
+    assert override == "Soon: Haircut"  # the override, then the unsubscribe footer no override can drop
+    assert footer.startswith("Don't want these e-mails from") and "/v1/unsubscribe/" in footer
     assert "another" not in body["text/html"]
 
 
