@@ -10,7 +10,7 @@ from temporalio import activity
 from db import payroll
 from db.engine import SessionFactory
 from domain.job_types import JobMetrics, WeeklyPayrollInput
-from domain.payroll import due_week
+from domain.payroll import due_week, weeks_due
 from domain.timekeeping import zone_or_none
 
 
@@ -32,13 +32,15 @@ class PayrollActivities:
                     1, 0, 0.0, 1, [f"business {business_id}: unknown time zone {zone_name!r}"]
                 )
                 continue
-            week = due_week(run.at, zone)
             async with self._sessions() as session:
-                period, created = await payroll.ensure_period(session, business_id, week, run.at)
-            if activity.in_activity():
-                activity.heartbeat(business_id)
-            details = (
-                [f"business {business_id}: period {period.id} for the week of {week}"] if created else []
-            )
-            metrics = metrics.plus(1, int(created), 0.0, details=details)
+                weeks = weeks_due(await payroll.latest_week(session, business_id), due_week(run.at, zone))
+            for week in weeks:  # oldest first: a week missed during an outage is created too
+                async with self._sessions() as session:
+                    period, created = await payroll.ensure_period(session, business_id, week, run.at)
+                if activity.in_activity():
+                    activity.heartbeat(business_id)
+                details = (
+                    [f"business {business_id}: period {period.id} for the week of {week}"] if created else []
+                )
+                metrics = metrics.plus(1, int(created), 0.0, details=details)
         return metrics.model_copy(update={"duration_s": round(time.monotonic() - began, 3)})

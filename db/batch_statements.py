@@ -170,7 +170,8 @@ PROJECT_ARCHIVE = text(
 # The daily safety net under the alert made when a movement crosses below the threshold (db/inventory.py):
 # an item short but never told (a threshold raised, a row changed outside the API) is told now, once; the
 # same lock and the same ``shortage_alerted_at`` as a movement's check, so the two never both tell. A company
-# with ``inventory_shortage_reminders: daily`` is told again each morning while the shortage lasts.
+# with ``inventory_shortage_reminders: daily`` is told again each morning while the shortage lasts; an item
+# back at or above its threshold is re-armed (``changed`` counts both).
 INVENTORY_SHORTAGE_CHECK = text(
     """
     WITH batch AS (
@@ -201,8 +202,16 @@ INVENTORY_SHORTAGE_CHECK = text(
           JOIN staff_users u ON u.business_id = s.business_id AND u.roles && ARRAY['admin', 'pm']::varchar[]
         ON CONFLICT (message_key) DO NOTHING
         RETURNING id
-    ), changed AS (
+    ), marked AS (
         UPDATE inventory_items i SET shortage_alerted_at = :now FROM short s WHERE i.id = s.id RETURNING i.id
+    ), rearmed AS (
+        -- restocked outside the API (no movement to re-arm it): the next crossing is told again
+        UPDATE inventory_items i SET shortage_alerted_at = NULL
+         WHERE i.id IN (SELECT id FROM batch) AND i.quantity >= i.threshold
+           AND i.shortage_alerted_at IS NOT NULL
+        RETURNING i.id
+    ), changed AS (
+        SELECT id FROM marked UNION ALL SELECT id FROM rearmed
     )
     """
     + _RESULT

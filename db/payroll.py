@@ -148,6 +148,14 @@ async def ensure_period(
     return period, created
 
 
+async def latest_week(session: AsyncSession, business_id: int) -> date | None:
+    """The Monday of the company's latest payroll period (None: it has none)."""
+    latest = await session.scalar(
+        select(func.max(PayrollPeriod.week_start)).where(PayrollPeriod.business_id == business_id)
+    )
+    return latest if isinstance(latest, date) else None
+
+
 async def period_of(
     session: AsyncSession, business_id: int, period_id: int, *, lock: bool = False
 ) -> PayrollPeriod | None:

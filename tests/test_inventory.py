@@ -94,6 +94,7 @@ async def test_the_daily_safety_net_tells_short_items_never_told_once(
                 ("short, never told", 4, 5, None),
                 ("at the threshold", 5, 5, None),
                 ("short, told already", 1, 5, NOW),
+                ("restocked outside the API", 9, 5, NOW),
             )
         ]
         session.add_all(rows)
@@ -101,7 +102,10 @@ async def test_the_daily_safety_net_tells_short_items_never_told_once(
     first, second = await _twice(
         skipping_env, sessions, provider_settings, BatchJobInput(job="inventory-shortage-check")
     )
-    assert (first.scanned, first.changed, second.changed) == (3, 1, 0)
+    assert (first.scanned, first.changed, second.changed) == (4, 2, 0)  # one told, one re-armed
+    async with sessions() as session:
+        restocked = await session.get(InventoryItem, rows[3].id)
+        assert restocked is not None and restocked.shortage_alerted_at is None  # its next crossing tells
     assert sorted(user for user, _ in await _told(sessions, rows[0].id)) == sorted(
         [users["ana"], users["pia"]]
     )

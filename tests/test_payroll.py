@@ -3,6 +3,7 @@ often it is triggered, an audited recalculation, approval freezing it; the job o
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -13,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from db import payroll
 from db.engine import SessionFactory
 from domain.job_types import JobMetrics, WeeklyPayrollInput
-from domain.payroll import due_week, pay_cents
+from domain.payroll import CATCH_UP_WEEKS, due_week, pay_cents, weeks_due
 from domain.task_queues import MAINTENANCE
 from keeptime.settings import Settings
 from tests.factories import make_business
@@ -120,4 +121,41 @@ async def test_the_job_creates_each_companys_due_week_once_even_when_run_twice(
         periods = await payroll.periods(session, business_id)
     assert [(p.week_start, p.total_cents, p.status.value) for p in periods] == [
         (date(2027, 3, 8), 6_000, "pending")
+    ]
+
+
+def test_a_run_creates_every_week_missed_since_the_latest_period_up_to_a_quarter() -> None:
+    due = date(2027, 3, 22)
+    assert weeks_due(None, due) == [due]  # a new company starts with the due week
+    assert weeks_due(due, due) == [due]  # on time: the due week again (it exists: nothing new)
+    assert weeks_due(date(2027, 3, 1), due) == [date(2027, 3, 8), date(2027, 3, 15), due]
+    long_ago = weeks_due(date(2020, 1, 6), due)
+    assert len(long_ago) == CATCH_UP_WEEKS and long_ago[-1] == due
+    assert all(b - a == timedelta(days=7) for a, b in itertools.pairwise(long_ago))
+
+
+async def test_weeks_missed_during_an_outage_are_created_by_the_next_run(
+    skipping_env: WorkflowEnvironment, sessions: SessionFactory, settings: Settings
+) -> None:
+    business_id, employee_id = await _staffed(sessions)
+    async with sessions() as session:  # the last run before the outage
+        await payroll.ensure_period(session, business_id, date(2027, 3, 1), datetime(2027, 3, 8, tzinfo=UTC))
+    await _log(sessions, business_id, employee_id, "w1", date(2027, 3, 9), 60)
+    await _log(sessions, business_id, employee_id, "w2", date(2027, 3, 16), 120)
+    at = datetime(2027, 3, 29, 12, 5, tzinfo=UTC)  # two Mondays later, 07:05 in Chicago
+    async with running_worker(skipping_env.client, sessions, settings):
+        ran = await skipping_env.client.execute_workflow(
+            WeeklyPayrollWorkflow.run,
+            WeeklyPayrollInput(at=at),
+            id=f"test-weekly-payroll-{uuid.uuid4()}",
+            task_queue=MAINTENANCE,
+        )
+    assert ran.changed == 3
+    async with sessions() as session:
+        periods = await payroll.periods(session, business_id)
+    assert [(p.week_start, p.total_cents) for p in periods] == [
+        (date(2027, 3, 22), 0),
+        (date(2027, 3, 15), 6_000),
+        (date(2027, 3, 8), 3_000),
+        (date(2027, 3, 1), 0),
     ]
