@@ -8,12 +8,12 @@ from aiohttp import web
 
 from api.auth import require_business
 from api.businesses import path_id
-from api.errors import ApiError, conflict_error, parse_json_body
+from api.errors import ApiError, conflict_error, field_error, parse_json_body
 from api.idempotency import idempotency_key
 from api.keys import SESSIONS
 from api.openapi import RouteTable
 from api.resources import EmployeeOut
-from api.schemas import EmployeeCreate, EmployeeRate, Recalculation, TimeEntryCreate
+from api.schemas import Approval, EmployeeCreate, EmployeeRate, Recalculation, TimeEntryCreate
 from api.serializers import employee_json, payroll_period_json, time_entry_json
 from db import payroll
 from db.conflicts import FieldConflict
@@ -90,13 +90,24 @@ async def list_periods(request: web.Request) -> web.Response:
 
 @routes.post(
     "/v1/payroll-periods/{period_id}/approve",
-    "Approve a pending period (then it no longer changes; a repeat changes nothing)",
-    ok={"200": "period"},
+    "Approve a pending period as a staff user (then it no longer changes; a repeat changes nothing)",
+    ok={"200": "period, with who approved it"},
+    errors={"409": "the staff user is neither an admin nor accounting"},
+    body=Approval,
 )
 async def approve(request: web.Request) -> web.Response:
     business_id = await require_business(request)
+    body = await parse_json_body(request, Approval)
+    period_id = path_id(request, "period_id")
     async with request.app[SESSIONS]() as session:
-        period = await payroll.approve(session, business_id, path_id(request, "period_id"), datetime.now(UTC))
+        try:
+            period = await payroll.approve(
+                session, business_id, period_id, body.approved_by, datetime.now(UTC)
+            )
+        except payroll.UnknownReviewer as exc:
+            raise field_error(exc.field, str(exc)) from exc
+        except payroll.PayrollConflict as exc:
+            raise conflict_error(exc) from exc
     if period is None:
         raise ApiError(404, "not_found", "no such payroll period")
     return web.json_response(payroll_period_json(period))

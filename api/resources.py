@@ -327,3 +327,4 @@ class PayrollPeriodOut(Resource):
     revision: int
     computed_at: Instant
     approved_at: Instant | None
+    approved_by: int | None = None

@@ -367,5 +367,9 @@ class TimeEntryCreate(Strict):
     minutes: int = Field(ge=1, le=1440)
 
 
+class Approval(Strict):
+    approved_by: DbId = Field(description="the staff user approving: an admin or accounting of the company")
+
+
 class Recalculation(Strict):
     reason: str = Field(min_length=1, max_length=500, description="kept in the period's audit")

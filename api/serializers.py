@@ -374,5 +374,6 @@ def payroll_period_json(period: PayrollPeriod) -> dict[str, Any]:
             "revision": period.revision,
             "computed_at": _iso(period.computed_at),
             "approved_at": _iso(period.approved_at),
+            "approved_by": period.approved_by,
         }
     ).model_dump(mode="json")

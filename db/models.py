@@ -851,6 +851,11 @@ class PayrollPeriod(Base):
     revision: Mapped[int] = mapped_column(Integer, server_default="1")
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    approved_by: Mapped[int | None] = mapped_column(
+        BigInteger,
+        ForeignKey("staff_users.id", ondelete="SET NULL"),
+        comment="the staff user (an admin or accounting) who approved it",
+    )
 
 
 class PayrollRecalculation(Base):

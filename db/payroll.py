@@ -13,13 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.conflicts import FieldConflict
 from db.idempotency import create_once, request_hash
-from db.models import Business, Employee, PayrollPeriod, PayrollRecalculation, TimeEntry
+from db.models import Business, Employee, PayrollPeriod, PayrollRecalculation, StaffUser, TimeEntry
 from domain.payroll import pay_cents
-from domain.statuses import PayrollStatus
+from domain.statuses import PayrollStatus, StaffRole
 
 
 class PayrollConflict(FieldConflict):
     """Raised by this module's changes (``field`` names the input at fault)."""
+
+
+class UnknownReviewer(FieldConflict):
+    """The approval names a staff user the company does not have (bad input, not a conflict)."""
 
 
 async def add_employee(
@@ -192,14 +196,25 @@ async def recalculate(
     return period
 
 
+APPROVERS = (StaffRole.ADMIN, StaffRole.ACCOUNTING)
+
+
 async def approve(
-    session: AsyncSession, business_id: int, period_id: int, now: datetime
+    session: AsyncSession, business_id: int, period_id: int, approved_by: int, now: datetime
 ) -> PayrollPeriod | None:
-    """Approve a pending period (a repeat changes nothing). Commits; None: no such period."""
+    """Approve a pending period as the staff user ``approved_by`` (an admin or accounting of the company;
+    ``PayrollConflict`` otherwise). A repeat changes nothing: the first approver stays. Commits; None: no
+    such period."""
     async with session.begin():
         period = await period_of(session, business_id, period_id, lock=True)
-        if period is not None and period.status == PayrollStatus.PENDING:
-            period.status, period.approved_at = PayrollStatus.APPROVED, now
+        if period is None or period.status != PayrollStatus.PENDING:
+            return period
+        reviewer = await session.get(StaffUser, approved_by)
+        if reviewer is None or reviewer.business_id != business_id:
+            raise UnknownReviewer("approved_by", "no such staff user in this company")
+        if not set(reviewer.roles) & set(APPROVERS):
+            raise PayrollConflict("approved_by", "only an admin or accounting may approve payroll")
+        period.status, period.approved_at, period.approved_by = PayrollStatus.APPROVED, now, reviewer.id
     return period
 
 

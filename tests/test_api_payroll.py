@@ -13,8 +13,8 @@ from tests.test_api_invoices import Client, construction_company
 async def test_time_entries_and_a_payroll_period_through_the_api(
     api: Client, sessions: SessionFactory
 ) -> None:
-    auth, _ = await construction_company(api)
-    other, _ = await construction_company(api)
+    auth, users = await construction_company(api)
+    other, others = await construction_company(api)
     keyed = {**auth, "Idempotency-Key": "hire-jo"}
     created = await api.post("/v1/employees", json={"name": "Jo", "hourly_rate_cents": 3000}, headers=keyed)
     repeat = await api.post("/v1/employees", json={"name": "Jo", "hourly_rate_cents": 3000}, headers=keyed)
@@ -54,9 +54,24 @@ async def test_time_entries_and_a_payroll_period_through_the_api(
     assert [(r["reason"], r["total_before_cents"]) for r in body["recalculations"]] == [
         ("late entry", 24_000)
     ]
-    assert (await api.post(f"/v1/payroll-periods/{period_id}/approve", headers=other)).status == 404
-    approved = await api.post(f"/v1/payroll-periods/{period_id}/approve", headers=auth)
-    assert (await approved.json())["status"] == "approved"
+    approve = f"/v1/payroll-periods/{period_id}/approve"
+    by_ana = {"approved_by": users["ana"]}
+    assert (await api.post(approve, json=by_ana, headers=other)).status == 404
+    for body, status in (
+        (None, 422),  # who approves is required: the approval is the review
+        ({"approved_by": others["ana"]}, 422),  # another company's admin
+        ({"approved_by": 2**62}, 422),
+        ({"approved_by": users["pia"]}, 409),  # a PM does not approve payroll
+    ):
+        refused = await api.post(approve, json=body, headers=auth)
+        assert refused.status == status, body
+        assert (await refused.json())["fields"][0]["field"] == "approved_by"
+    approved = await api.post(approve, json=by_ana, headers=auth)
+    assert (await approved.json())["status"] == "approved" and (await approved.json())[
+        "approved_by"
+    ] == users["ana"]
+    again = await api.post(approve, json={"approved_by": users["carl"]}, headers=auth)  # a repeat
+    assert (await again.json())["approved_by"] == users["ana"]  # the first reviewer stays
     frozen = await api.post(
         f"/v1/payroll-periods/{period_id}/recalculate", json={"reason": "x"}, headers=auth
     )

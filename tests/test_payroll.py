@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from db import payroll
+from db import payroll, staff
 from db.engine import SessionFactory
 from domain.job_types import JobMetrics, WeeklyPayrollInput
 from domain.payroll import CATCH_UP_WEEKS, due_week, pay_cents, weeks_due
@@ -92,8 +92,12 @@ async def test_one_period_per_week_an_audited_recalculation_and_approval(session
         audit = await payroll.recalculations(session, period.id)
     assert [(a.revision, a.total_before_cents, a.total_after_cents) for a in audit] == [(2, 27_000, 40_000)]
     async with sessions() as session:
-        approved = await payroll.approve(session, business_id, period.id, now)
+        values = {"name": "Bo", "email": "bo@prairie.test", "roles": ["accounting"]}
+        boss = (await staff.add_user(session, business_id, values)).user
+    async with sessions() as session:
+        approved = await payroll.approve(session, business_id, period.id, boss.id, now)
     assert approved is not None and approved.status.value == "approved"
+    assert (approved.approved_by, approved.approved_at) == (boss.id, now)  # who reviewed it, and when
     with pytest.raises(payroll.PayrollConflict):
         async with sessions() as session:
             await payroll.recalculate(session, business_id, period.id, "again", now)
