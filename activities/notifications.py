@@ -219,6 +219,10 @@ class NotificationActivities:
             row = await self._outlast_previous_attempt(log_session, row)
             if row.status in (NotificationStatus.SENT, NotificationStatus.DELIVERED):
                 return result_of(row)
+            if row.status == NotificationStatus.FAILED and row.in_flight_since is None:
+                # it ended failed on this channel (rejected, undelivered): as ``prior_outcomes`` would have
+                # found had it ended before this attempt began, the next channel carries the message
+                return result_of(row)
         seen_in_flight = row.in_flight_since  # as claimed (a re-read below may refresh the object)
         if row.rendered is not None:  # every resend sends the bytes of the first attempt
             message = RenderedMessage(**row.rendered)

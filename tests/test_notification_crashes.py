@@ -19,7 +19,14 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select, update
 
-from activities.notification_store import begin_attempt, claim, mark_sent, reread, retry_candidates
+from activities.notification_store import (
+    begin_attempt,
+    claim,
+    mark_failed,
+    mark_sent,
+    reread,
+    retry_candidates,
+)
 from activities.notifications import NotificationActivities, TransientDeliveryError
 from activities.providers import Delivery, RenderedMessage, build_providers
 from db.engine import SessionFactory
@@ -491,3 +498,33 @@ async def test_the_last_attempt_outlasts_a_previous_attempt_that_may_still_run(
 
     assert (last.status, last.provider_message_id) == ("sent", "projects/p/messages/from-the-busy-attempt")
     assert provider.accepted["push"] == [] and smtp.messages == []
+
+
+async def test_the_last_attempt_does_not_resend_on_a_channel_the_previous_attempt_saw_rejected(
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+    http: aiohttp.ClientSession,
+) -> None:
+    """The busy attempt ends with the provider's rejection while the last attempt waits for it: the last
+    attempt must not send on that channel again (it used to), just as it would not had the rejection come
+    before it began; the next channel carries the message."""
+    smtp, provider = peers
+    settings = provider_settings.model_copy(update={"ambiguous_wait_s": 0, "provider_timeout_s": 2.0})
+    activities = NotificationActivities(sessions, settings, build_providers(settings, http))
+    request = await _request(sessions, "push")
+    async with sessions() as session:
+        row = await claim(session, request, "push", "fcm")
+        assert await begin_attempt(session, row.id, None)  # the busy attempt, at the provider now
+
+    async def the_other_attempt_is_rejected() -> None:
+        await asyncio.sleep(1.0)
+        async with sessions() as session:
+            await mark_failed(session, row.id, "FCM 400: INVALID_ARGUMENT", "provider_rejected")
+
+    rejecting = asyncio.create_task(the_other_attempt_is_rejected())
+    last = await activities.deliver(request, final_attempt=True)
+    await rejecting
+
+    assert (last.status, last.channel) == ("sent", "email")  # the next channel carries it
+    assert provider.accepted["push"] == [] and len(smtp.messages) == 1
