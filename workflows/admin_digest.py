@@ -81,18 +81,8 @@ class AdminDigestWorkflow:
                 pass
             if since_last:
                 await self._digest(at, final=False)
-                continue
-            result = await send_now(
-                NotificationRequest(
-                    business_id=self._business_id,
-                    entity_type="business",
-                    entity_id=self._business_id,
-                    event="business.admin_digest",
-                    customer_id=None,
-                    scheduled_for=at,
-                )
-            )
-            self._record(at, result)
+            else:
+                await self._send(at, final=False)  # before the patch: no window to move on
         workflow.upsert_search_attributes([attrs.STATUS.value_set("ended")])
         workflow.set_current_details(f"**ended** · admin alerts are {self._plan.mode!r}")
         return self.state()
@@ -100,6 +90,15 @@ class AdminDigestWorkflow:
     async def _digest(self, at: datetime, *, final: bool) -> None:
         """Send the digest up to ``at`` (sent, or skipped as an empty window), then start the next window
         there: every moment is reported once."""
+        await self._send(at, final=final)
+        await call_db(
+            AdminDigestActivities.digest_reported,
+            DigestReportedInput(business_id=self._business_id, until=at, final=final),
+            "move the digest window on",
+            queue=MAINTENANCE,
+        )
+
+    async def _send(self, at: datetime, *, final: bool) -> None:
         result = await send_now(
             NotificationRequest(
                 business_id=self._business_id,
@@ -112,12 +111,6 @@ class AdminDigestWorkflow:
             )
         )
         self._record(at, result)
-        await call_db(
-            AdminDigestActivities.digest_reported,
-            DigestReportedInput(business_id=self._business_id, until=at, final=final),
-            "move the digest window on",
-            queue=MAINTENANCE,
-        )
 
     def _record(self, at: datetime, result: NotificationResult) -> None:
         outcome = result.status + (f" ({result.reason})" if result.reason else "")
