@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from api.auth import require_business
 from api.businesses import path_id
-from api.errors import ApiError, field_error, parse_json_body
+from api.errors import ApiError, field_error, inconsistent_error, missing_reference, parse_json_body
 from api.idempotency import idempotency_key
 from api.keys import SESSIONS, TEMPORAL
 from api.openapi import Handler, RouteTable
@@ -42,6 +42,7 @@ routes = RouteTable("appointments")
     "/v1/appointments",
     "Book an appointment and start its workflow; send Idempotency-Key to make retries safe",
     ok={"201": "booked", "200": "the booking this Idempotency-Key made"},
+    errors={"404": "no such customer (customer_id)", "409": "the resource is booked then (starts_at)"},
     body=AppointmentCreate,
     result=AppointmentOut,
 )
@@ -49,15 +50,25 @@ async def create(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     body = await parse_json_body(request, AppointmentCreate)
     if body.starts_at <= datetime.now(UTC):
-        raise field_error("starts_at", "starts_at is in the past")
+        raise inconsistent_error("starts_at", "starts_at is in the past")
     key = idempotency_key(request)
     try:  # the customer is checked inside the booking's transaction (db.appointments.book)
         appointment, created = await book_appointment(
             request.app[SESSIONS], request.app[TEMPORAL], business_id, body.model_dump(), idempotency_key=key
         )
     except store.BookingConflict as exc:
-        raise field_error(exc.field, str(exc)) from exc
+        raise booking_error(exc) from exc
     return web.json_response(appointment_json(appointment), status=201 if created else 200)
+
+
+def booking_error(exc: store.BookingConflict) -> ApiError:
+    """An unknown customer is a 404 naming ``customer_id``, a taken slot a 409; an Idempotency-Key reused
+    with another body a 422 (draft-ietf-httpapi-idempotency-key-header, sec. 2.7)."""
+    if isinstance(exc, store.UnknownCustomer):
+        return missing_reference(exc.field, str(exc))
+    if isinstance(exc, store.SlotTaken):
+        return ApiError(409, "conflict", str(exc), fields=[{"field": exc.field, "message": str(exc)}])
+    return field_error(exc.field, str(exc))
 
 
 async def _owned(request: web.Request) -> tuple[int, Appointment]:
@@ -169,12 +180,12 @@ async def reschedule(request: web.Request) -> web.Response:
     body = await parse_json_body(request, Reschedule)
     same_slot = body.starts_at == appointment.starts_at and body.ends_at == appointment.ends_at
     if not same_slot and body.starts_at <= datetime.now(UTC):
-        raise field_error("starts_at", "starts_at is in the past")
+        raise inconsistent_error("starts_at", "starts_at is in the past")
     async with request.app[SESSIONS]() as session:
         try:
             await store.refuse_overlap_on_reschedule(session, appointment, body.starts_at, body.ends_at)
         except store.BookingConflict as exc:
-            raise field_error(exc.field, str(exc)) from exc
+            raise booking_error(exc) from exc
     change = RescheduleInput(starts_at=body.starts_at, ends_at=body.ends_at)
     return await _steer(request, appointment, AppointmentWorkflow.reschedule, change)
 

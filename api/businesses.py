@@ -7,11 +7,17 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from api.auth import require_admin, require_business
-from api.errors import ApiError, merge_patch, parse_json_body, parse_json_object, validate
+from api.errors import (
+    ApiError,
+    parse_json_body,
+    parse_json_object,
+    validate,
+    validate_merge_patch,
+)
 from api.keys import SESSIONS, TEMPORAL
 from api.openapi import RouteTable
 from api.resources import BusinessCreated, BusinessOut, BusinessUpdated, CustomerOut
-from api.schemas import BusinessCreate, BusinessUpdate, CustomerCreate, CustomerUpdate
+from api.schemas import BusinessCreate, CustomerCreate, CustomerUpdate
 from api.serializers import business_json, customer_json, effective_automation
 from db import tenants
 from db.models import Business
@@ -68,7 +74,7 @@ async def me(request: web.Request) -> web.Response:
     "/v1/businesses/me",
     "Change name, time zone, admin e-mail, automation",
     ok={"200": "business, and the rollout that brings a change to sleeping workflows"},
-    body=BusinessUpdate,
+    patch=BusinessCreate,
     result=BusinessUpdated,
 )
 async def update_me(request: web.Request) -> web.Response:
@@ -86,7 +92,7 @@ async def update_me(request: web.Request) -> web.Response:
     "/v1/businesses/me/automation/preview",
     "What a change of settings would do to the sleeping appointments, before it is applied",
     ok={"200": "how many appointments change, and a sample of the steps that move, appear or disappear"},
-    body=BusinessUpdate,
+    patch=BusinessCreate,
     result=SettingsPreview,
 )
 async def preview_automation(request: web.Request) -> web.Response:
@@ -120,7 +126,7 @@ async def _patched(request: web.Request) -> tuple[int, BusinessCreate]:
     async with request.app[SESSIONS]() as session:
         business = await session.get(Business, business_id)
     assert business is not None
-    return business_id, validate(BusinessCreate, merge_patch(_editable(business), patch))
+    return business_id, validate_merge_patch(BusinessCreate, _editable(business), patch)
 
 
 def _editable(business: Business) -> dict[str, object]:
@@ -178,9 +184,11 @@ async def update_customer(request: web.Request) -> web.Response:
         customer = await customer_of(session, business_id, path_id(request, "customer_id"))
         if customer is None:
             raise ApiError(404, "not_found", "no such customer")
-        if isinstance(patch.get("preferences"), dict):  # a merge patch: categories left out keep their value
+        if isinstance(patch.get("preferences"), dict):  # categories left out keep their value
             stored = Preferences.from_stored(customer.preferences).model_dump()
-            patch["preferences"] = merge_patch(stored, patch["preferences"])
+            # an update, not a merge patch: a category is true or false, and null is refused (422 naming
+            # it) as the document says, rather than dropped by the merge
+            patch["preferences"] = {**stored, **patch["preferences"]}
         body = validate(CustomerUpdate, patch)
         await tenants.update_customer(session, customer, body.model_dump(mode="json", exclude_unset=True))
     return web.json_response(customer_json(customer))

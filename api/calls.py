@@ -8,7 +8,7 @@ from aiohttp import web
 
 from api.auth import require_business
 from api.businesses import path_id
-from api.errors import ApiError, field_error, parse_json_body
+from api.errors import ApiError, inconsistent_error, missing_reference, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
 from api.openapi import RouteTable
 from api.queries import CallListQuery, parse_query
@@ -26,7 +26,7 @@ routes = RouteTable("calls")
     "/v1/calls",
     "Schedule a manual call (refused within skip_if_called_within_days of another call)",
     ok={"201": "call"},
-    errors={"409": "skip window or policy not active"},
+    errors={"404": "no such policy (policy_id)", "409": "skip window or policy not active"},
     body=ManualCallCreate,
     result=CallOut,
 )
@@ -35,7 +35,7 @@ async def schedule_call(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     body = await parse_json_body(request, ManualCallCreate)
     if body.scheduled_for <= datetime.now(UTC):
-        raise field_error("scheduled_for", "must be in the future")
+        raise inconsistent_error("scheduled_for", "must be in the future")
     try:
         call = await schedule_manual_call(
             request.app[SESSIONS], request.app[TEMPORAL], business_id, body.policy_id, body.scheduled_for
@@ -43,7 +43,7 @@ async def schedule_call(request: web.Request) -> web.Response:
     except policies.CallNotAllowed as exc:
         raise ApiError(409, "conflict", str(exc)) from exc
     if call is None:
-        raise ApiError(404, "not_found", "no such policy")
+        raise missing_reference("policy_id", "no such policy")
     return web.json_response(call_json(call), status=201)
 
 

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from api.auth import require_business
 from api.businesses import path_id
-from api.errors import ApiError, field_error, parse_json_body
+from api.errors import ApiError, missing_reference, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
 from api.openapi import RouteTable
 from api.resources import DailyPlanOut
@@ -25,6 +25,7 @@ routes = RouteTable("daily plans")
     "/v1/daily-plans",
     "A project's plan for a day, in draft; still a draft at the deadline (default 17:00 local) -> alert",
     ok={"201": "created", "200": "the plan this project has for the day"},
+    errors={"404": "no such project (project_id)"},
     body=DailyPlanCreate,
     result=DailyPlanOut,
 )
@@ -33,7 +34,7 @@ async def create(request: web.Request) -> web.Response:
     body = await parse_json_body(request, DailyPlanCreate)
     async with request.app[SESSIONS]() as session:
         if await store.project_of(session, business_id, body.project_id) is None:
-            raise field_error("project_id", "no such project")
+            raise missing_reference("project_id", "no such project")
     plan, created = await create_daily_plan(
         request.app[SESSIONS], request.app[TEMPORAL], business_id, body.project_id, body.plan_date
     )

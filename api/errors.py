@@ -16,7 +16,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from db.conflicts import FieldConflict
-from domain.limits import FieldValueError
+from domain.limits import FieldValueError, Inconsistent
 
 Model = TypeVar("Model", bound=BaseModel)
 MAX_DEPTH = 32
@@ -46,16 +46,35 @@ def field_error(field: str, message: str) -> ApiError:
     return ApiError(422, "validation_error", message, fields=[{"field": field, "message": message}])
 
 
+def inconsistent_error(field: str, message: str) -> ApiError:
+    """A 422 ``inconsistent``: the request matches the document, but breaks a rule no JSON Schema can
+    state (an end before its start, a call in the past). The field's description in the document says it."""
+    return ApiError(422, "inconsistent", message, fields=[{"field": field, "message": message}])
+
+
+def missing_reference(field: str, message: str) -> ApiError:
+    """A 404 naming the body field whose id names nothing of this business. JSON:API 1.1, "Creating
+    Resources": "A server MUST return 404 Not Found when processing a request that references a related
+    resource that does not exist" (https://jsonapi.org/format/#crud-creating-responses-404)."""
+    return ApiError(404, "not_found", message, fields=[{"field": field, "message": message}])
+
+
 def validation_error(exc: ValidationError, *, prefix: str = "") -> ApiError:
-    """A 422 with one entry per error; a rule that spans fields names the field it blames."""
+    """A 422 with one entry per error; a rule that spans fields names the field it blames. When every
+    error is a rule the document cannot declare (``domain.limits.Inconsistent``) the code is
+    ``inconsistent``; any other error makes it ``validation_error`` (the request breaks the document)."""
     fields = []
+    undeclarable = True
     for err in exc.errors(include_url=False):
         location = [str(part) for part in err["loc"]]
         cause = (err.get("ctx") or {}).get("error")
         if isinstance(cause, FieldValueError):
             location.append(cause.field)
+        undeclarable = undeclarable and isinstance(cause, Inconsistent)
         name = ".".join(location) or "body"
         fields.append({"field": f"{prefix}{name}" if prefix else name, "message": err["msg"]})
+    if undeclarable and fields:
+        return ApiError(422, "inconsistent", "the fields do not fit together", fields=fields)
     return ApiError(422, "validation_error", "the request is not valid", fields=fields)
 
 
@@ -65,8 +84,9 @@ async def parse_json_body(request: web.Request, model: type[Model]) -> Model:
 
 
 async def parse_json_object(request: web.Request) -> dict[str, Any]:
-    """The JSON body as an object (a merge patch, or a document validated later)."""
-    data = await read_json(request)
+    """The JSON body as an object (a merge patch, or a document validated later): required, whatever the
+    method (the preview of a change is a POST of a merge patch)."""
+    data = await read_json(request, required=True)
     if not isinstance(data, dict):
         raise ApiError(
             400,
@@ -78,11 +98,63 @@ async def parse_json_object(request: web.Request) -> dict[str, Any]:
 
 
 def validate(model: type[Model], data: Any) -> Model:
-    """Validate parsed JSON strictly, as JSON (so ISO strings are dates and numbers are never booleans)."""
+    """Validate parsed JSON strictly, as JSON (so ISO strings are dates and numbers are never booleans).
+
+    A whole number is an integer however it is written: JSON has one number type (RFC 8259 sec. 6), and
+    JSON Schema's ``integer`` matches "any number with a zero fractional part" (JSON Schema Validation
+    2020-12, sec. 6.1.1), so ``36.0`` is accepted where the document says integer, as a client generated
+    from it may send it. Pydantic's strict mode would refuse it; ``whole_numbers`` rewrites it first."""
     try:
-        return model.model_validate_json(json.dumps(data), strict=True)
+        return model.model_validate_json(json.dumps(whole_numbers(data)), strict=True)
     except ValidationError as exc:
         raise validation_error(exc) from exc
+
+
+def whole_numbers(value: Any) -> Any:
+    """``value`` with every finite float that has no fractional part made an int (``36.0`` -> ``36``); a
+    float field takes the int as the same number."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [whole_numbers(item) for item in value]
+    return value
+
+
+def validate_merge_patch(model: type[Model], stored: dict[str, Any], patch: dict[str, Any]) -> Model:
+    """``patch`` (RFC 7396) merged into ``stored``, validated whole with ``model``. The 422 also names each
+    key of the patch that is no field of ``model``, at every level it nests into: a ``null`` for an
+    unknown key would otherwise vanish in the merge unnoticed (the document refuses it: ``<Model>Patch``
+    has ``additionalProperties: false``)."""
+    unknown = [
+        {"field": name, "message": "Extra inputs are not permitted"} for name in unknown_keys(model, patch)
+    ]
+    try:
+        merged = validate(model, merge_patch(stored, patch))
+    except ApiError as exc:
+        if unknown:
+            named = {entry["field"] for entry in unknown}
+            exc.fields = unknown + [entry for entry in exc.fields if entry["field"] not in named]
+            exc.code, exc.message = "validation_error", "the request is not valid"
+        raise
+    if unknown:
+        raise ApiError(422, "validation_error", "the request is not valid", fields=unknown)
+    return merged
+
+
+def unknown_keys(model: type[BaseModel], patch: Any, path: str = "") -> list[str]:
+    if not isinstance(patch, dict):
+        return []
+    found = []
+    for key, value in patch.items():
+        name = f"{path}.{key}" if path else key
+        field_info = model.model_fields.get(key)
+        if field_info is None:
+            found.append(name)
+        elif isinstance(field_info.annotation, type) and issubclass(field_info.annotation, BaseModel):
+            found.extend(unknown_keys(field_info.annotation, value, name))
+    return found
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -98,10 +170,10 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return merged
 
 
-async def read_json(request: web.Request) -> Any:
+async def read_json(request: web.Request, *, required: bool = False) -> Any:
     raw = await request.read()
     if not raw:
-        if request.method in ("PUT", "PATCH"):
+        if required or request.method in ("PUT", "PATCH"):
             raise field_error("body", "a JSON object with the fields to change is required")
         return {}
     if request.content_type != "application/json" and not request.content_type.endswith("+json"):

@@ -12,7 +12,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.templates import validate_override
 from api.auth import require_business
 from api.businesses import path_id
-from api.errors import ApiError, field_error, parse_json_body
+from api.errors import ApiError, inconsistent_error, missing_reference, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
 from api.openapi import RouteTable
 from api.queries import NotificationListQuery, parse_query
@@ -23,7 +23,7 @@ from db import notification_queries as queries
 from db.models import Broadcast
 from db.tenants import customer_of, foreign_customer_ids
 from domain.ids import broadcast_workflow_id, single_notification_workflow_id
-from domain.notification_events import CHANNELS, EVENTS
+from domain.notification_events import CHANNELS, EVENTS, TEMPLATE_PARTS
 from domain.notification_types import (
     BroadcastInput,
     BroadcastStatus,
@@ -72,6 +72,7 @@ async def list_notifications(request: web.Request) -> web.Response:
     "/v1/notifications",
     "Send one message to one customer",
     ok={"200": "the outcome", "202": "scheduled or still sending"},
+    errors={"404": "no such customer (customer_id)"},
     body=SingleNotification,
 )
 async def send_single(request: web.Request) -> web.Response:
@@ -80,7 +81,7 @@ async def send_single(request: web.Request) -> web.Response:
     body = await parse_json_body(request, SingleNotification)
     async with request.app[SESSIONS]() as session:
         if await customer_of(session, business_id, body.customer_id) is None:
-            raise field_error("customer_id", "no such customer")
+            raise missing_reference("customer_id", "no such customer")
         broadcast = await queries.create_broadcast(
             session, business_id, body.subject, body.body, [body.customer_id]
         )
@@ -114,6 +115,7 @@ async def send_single(request: web.Request) -> web.Response:
     "/v1/broadcasts",
     "Send one message to many customers",
     ok={"202": "started"},
+    errors={"404": "no such customers (customer_ids)"},
     body=BroadcastCreate,
     result=BroadcastOut,
 )
@@ -124,7 +126,7 @@ async def create_broadcast(request: web.Request) -> web.Response:
         foreign = await foreign_customer_ids(session, business_id, body.customer_ids or [])
         if foreign:
             shown = ", ".join(str(i) for i in foreign[:10]) + (" ..." if len(foreign) > 10 else "")
-            raise field_error("customer_ids", f"no such customers: {shown}")
+            raise missing_reference("customer_ids", f"no such customers: {shown}")
         broadcast = await queries.create_broadcast(
             session, business_id, body.subject, body.body, body.customer_ids
         )
@@ -206,6 +208,9 @@ def _template_path(request: web.Request) -> tuple[str, str, str]:
         raise ApiError(404, "not_found", f"unknown event {event!r}; known: {sorted(EVENTS)}")
     if channel not in CHANNELS:
         raise ApiError(404, "not_found", f"unknown channel {channel!r}; known: {list(CHANNELS)}")
+    if part not in TEMPLATE_PARTS[channel]:  # /v1/templates/<event>/sms/subject names no template part
+        parts = list(TEMPLATE_PARTS[channel])
+        raise ApiError(404, "not_found", f"{channel} templates have the parts {parts}")
     return event, channel, part
 
 
@@ -230,8 +235,8 @@ async def put_template(request: web.Request) -> web.Response:
     body = await parse_json_body(request, TemplateOverrideBody)
     try:
         validate_override(event, channel, part, body.body)
-    except ValueError as exc:
-        raise field_error("body", str(exc)) from exc
+    except ValueError as exc:  # a template that does not render: no schema can say which do
+        raise inconsistent_error("body", str(exc)) from exc
     async with request.app[SESSIONS]() as session:
         await queries.put_override(session, business_id, event, channel, part, body.body)
     return web.json_response({"event": event, "channel": channel, "part": part, "body": body.body})

@@ -10,7 +10,10 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from domain.limits import MAX_DB_ID
+from domain.automation import time_zone_names
+from domain.limits import COMPONENT_MARK, MAX_DB_ID, locale_names
+from domain.locales import catalog_locale_names
+from domain.notification_events import CHANNELS, EVENTS, TEMPLATE_PARTS
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -40,18 +43,92 @@ def error_response(description: str) -> dict[str, Any]:
 
 def model_ref(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, Any]:
     """Register ``model`` (and the models it uses) under components/schemas and return a $ref to it."""
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema = refer_to_components(model.model_json_schema(ref_template="#/components/schemas/{model}"))
     schemas.update(schema.pop("$defs", {}))
     schemas[model.__name__] = schema
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
+# The sets of names the API accepts, each listed once in the document (domain.limits.COMPONENT_MARK).
+COMPONENTS: dict[str, dict[str, Any]] = {
+    "TimeZone": {
+        "type": "string",
+        "description": "an IANA time zone this server knows, e.g. Europe/Berlin",
+        "enum": list(time_zone_names()),
+    },
+    "Locale": {
+        "type": "string",
+        "description": "a CLDR locale Babel has data for, e.g. en, de or pt_BR",
+        "enum": list(locale_names()),
+    },
+    "CatalogLocale": {
+        "type": "string",
+        "description": "a locale whose language has a message catalog (en, de, es), e.g. de_AT",
+        "enum": list(catalog_locale_names()),
+    },
+}
+
+
+def refer_to_components(schema: Any) -> Any:
+    """``schema`` with each mark (``domain.limits.COMPONENT_MARK``) made a $ref to its component."""
+    if isinstance(schema, dict):
+        if COMPONENT_MARK in schema:
+            return {"$ref": f"#/components/schemas/{schema[COMPONENT_MARK]}"}
+        return {key: refer_to_components(value) for key, value in schema.items()}
+    if isinstance(schema, list):
+        return [refer_to_components(item) for item in schema]
+    return schema
+
+
+def merge_patch_ref(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, Any]:
+    """Register ``<Model>Patch``, the schema of a JSON Merge Patch (RFC 7396) of ``model``, and return a
+    $ref to it: every field optional; ``null`` allowed where the merge turns it into the field's default
+    (a field without one is required, so ``null``, which removes it, is refused there); nested models
+    are patches too. The handler merges the patch into the stored document and validates the result
+    with ``model`` (``api.errors.validate_merge_patch`` refuses unknown keys at every level first)."""
+    name = f"{model.__name__}Patch"
+    if name not in schemas:
+        schema = refer_to_components(model.model_json_schema(ref_template="#/components/schemas/{model}"))
+        schemas.update(schema.pop("$defs", {}))
+        schemas[name] = {}  # registered before recursing: a model that nests itself stays finite
+        properties: dict[str, Any] = {}
+        for key, prop in schema.get("properties", {}).items():
+            field_info = model.model_fields[key]
+            nested = field_info.annotation
+            if isinstance(nested, type) and issubclass(nested, BaseModel):
+                prop = {**{k: v for k, v in prop.items() if k != "$ref"}, **merge_patch_ref(nested, schemas)}
+            prop = {k: v for k, v in prop.items() if k != "default"}
+            if not field_info.is_required() and not _allows_null(prop):
+                prop = {"anyOf": [prop, {"type": "null"}], "description": "null: back to the default"}
+            properties[key] = prop
+        schemas[name] = {
+            "type": "object",
+            "title": name,
+            "description": f"a JSON Merge Patch (RFC 7396) of {model.__name__}: a field left out keeps its "
+            "value, null resets it to its default",
+            "properties": properties,
+            "additionalProperties": False,
+        }
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _allows_null(prop: dict[str, Any]) -> bool:
+    return prop.get("type") == "null" or any(_allows_null(p) for p in prop.get("anyOf", []))
+
+
 PATH_PARAMETER = re.compile(r"{([a-z_]+)}")
 ID_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": MAX_DB_ID}
 NAME_SCHEMA: dict[str, Any] = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]{0,63}$"}
-# A signed link's token (domain.unsubscribe): two base64url parts.
+# A signed link's token (domain.unsubscribe): two base64url parts; a template's event, channel and part.
 PATH_SCHEMAS: dict[str, dict[str, Any]] = {
     "token": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,200}\\.[A-Za-z0-9_-]{1,100}$"},
+    "event": {"type": "string", "enum": sorted(EVENTS)},
+    "channel": {"type": "string", "enum": list(CHANNELS)},
+    "part": {
+        "type": "string",
+        "enum": sorted({part for parts in TEMPLATE_PARTS.values() for part in parts}),
+        "description": "text for every channel; subject for e-mail and push; html for e-mail",
+    },
 }
 COMMON_RESPONSES: dict[str, Any] = {
     "503": error_response("PostgreSQL or Temporal is unavailable; retry after Retry-After seconds"),
@@ -59,7 +136,12 @@ COMMON_RESPONSES: dict[str, Any] = {
 BODY_RESPONSES: dict[str, Any] = {
     "400": error_response("the body is not JSON, or nested too deeply"),
     "415": error_response("the body is not sent as application/json"),
-    "422": error_response("invalid input; `fields` names each field at fault"),
+    "422": error_response(
+        "invalid input; `fields` names each field at fault. `error` is `validation_error` when the request "
+        "breaks this document, `inconsistent` when it matches it but breaks a rule no JSON Schema can "
+        "state (each is in its field's description: an end after the start, a time in the future, a "
+        "template that renders)"
+    ),
 }
 
 
@@ -79,6 +161,7 @@ class Route:
     result: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     form: type[BaseModel] | None = None
+    patch: type[BaseModel] | None = None
 
 
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
@@ -115,6 +198,7 @@ class RouteTable:
         result: type[BaseModel] | None = None,
         query: type[BaseModel] | None = None,
         form: type[BaseModel] | None = None,
+        patch: type[BaseModel] | None = None,
         tag: str | None = None,
         text: dict[str, str] | None = None,
         html: dict[str, str] | None = None,
@@ -146,6 +230,7 @@ class RouteTable:
                     result=result,
                     query=query,
                     form=form,
+                    patch=patch,
                 )
             )
             return handler
@@ -197,9 +282,20 @@ def operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
     if route.security:
         spec["security"] = route.security
     if route.body is not None:
+        # Required where the handler needs one: a partial update, or a model with required fields (an
+        # absent body is ``{}``, which would be refused, so the document must not offer leaving it out).
+        needed = route.method in ("PUT", "PATCH") or any(
+            f.is_required() for f in route.body.model_fields.values()
+        )
         spec["requestBody"] = {
-            "required": route.method in ("PUT", "PATCH"),
+            "required": needed,
             "content": {"application/json": {"schema": model_ref(route.body, schemas)}},
+        }
+        responses.update({code: value for code, value in BODY_RESPONSES.items() if code not in responses})
+    if route.patch is not None:
+        spec["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": merge_patch_ref(route.patch, schemas)}},
         }
         responses.update({code: value for code, value in BODY_RESPONSES.items() if code not in responses})
     if route.form is not None:
@@ -220,7 +316,9 @@ def operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
 
 def query_parameters(model: type[BaseModel], schemas: dict[str, Any]) -> list[dict[str, Any]]:
     """The query model's fields as OpenAPI parameters (by their alias: ``from``, ``to``)."""
-    schema = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+    schema = refer_to_components(
+        model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+    )
     schemas.update(schema.pop("$defs", {}))
     return [
         {
@@ -243,7 +341,7 @@ def build_document(paths: dict[str, dict[str, Any]], schemas: dict[str, Any]) ->
             "description": "Durable automation for businesses that live by the clock.",
         },
         "components": {
-            "schemas": {"Error": ERROR_SCHEMA, **schemas},
+            "schemas": {"Error": ERROR_SCHEMA, **COMPONENTS, **schemas},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "paths": paths,

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from api.auth import require_business
 from api.businesses import path_id
-from api.errors import ApiError, conflict_error, field_error, parse_json_body
+from api.errors import ApiError, conflict_error, missing_reference, parse_json_body
 from api.idempotency import idempotency_key
 from api.keys import SESSIONS
 from api.openapi import RouteTable
@@ -105,7 +105,7 @@ async def approve(request: web.Request) -> web.Response:
                 session, business_id, period_id, body.approved_by, datetime.now(UTC)
             )
         except payroll.UnknownReviewer as exc:
-            raise field_error(exc.field, str(exc)) from exc
+            raise missing_reference(exc.field, str(exc)) from exc
         except payroll.PayrollConflict as exc:
             raise conflict_error(exc) from exc
     if period is None:

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from api.auth import require_business
 from api.businesses import path_id
-from api.errors import ApiError, field_error, parse_json_body
+from api.errors import ApiError, missing_reference, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
 from api.openapi import RouteTable
 from api.queries import PolicyListQuery, parse_query
@@ -31,7 +31,7 @@ routes = RouteTable("policies")
     "/v1/policies",
     "Create a policy; its workflow (policy-<id>) plans the renewal calls and the expiry",
     ok={"201": "policy"},
-    errors={"409": "policy_number taken"},
+    errors={"404": "no such customer (customer_id)", "409": "policy_number taken"},
     body=PolicyCreate,
     result=PolicyOut,
 )
@@ -40,7 +40,7 @@ async def create_policy(request: web.Request) -> web.Response:
     body = await parse_json_body(request, PolicyCreate)
     async with request.app[SESSIONS]() as session:
         if await customer_of(session, business_id, body.customer_id) is None:
-            raise field_error("customer_id", "no such customer")
+            raise missing_reference("customer_id", "no such customer")
     try:
         policy = await register_policy(
             request.app[SESSIONS], request.app[TEMPORAL], business_id, body.model_dump()

@@ -31,7 +31,7 @@ from api import (
     webhooks,
 )
 from api.keys import OPENAPI
-from api.openapi import Route, build_document, operation
+from api.openapi import PATH_PARAMETER, Route, build_document, operation
 
 MODULES = (
     health,
@@ -63,11 +63,18 @@ ROUTES: list[Route] = sorted(
 )
 
 
+def router_path(path: str) -> str:
+    """The path as aiohttp matches it: an ``{..._id}`` matches digits only, so ``/v1/calls/cleanup`` is not
+    also ``/v1/calls/{call_id}`` and a 405's ``Allow`` names only the methods the document declares
+    (RFC 9110 sec. 10.2.1: "the target resource's currently supported methods")."""
+    return PATH_PARAMETER.sub(lambda m: f"{{{m[1]}:[0-9]+}}" if m[1].endswith("_id") else m[0], path)
+
+
 def setup_routes(app: web.Application) -> None:
     """Register every route and build the OpenAPI document from the same declarations and models."""
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {}
     for route in ROUTES:
-        app.router.add_route(route.method, route.path, route.handler)
+        app.router.add_route(route.method, router_path(route.path), route.handler)
         paths.setdefault(route.path, {})[route.method.lower()] = operation(route, schemas)
     app[OPENAPI] = build_document(dict(sorted(paths.items())), schemas)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from api.auth import require_business
-from api.errors import merge_patch, parse_json_body, parse_json_object, validate
+from api.errors import parse_json_body, parse_json_object, validate_merge_patch
 from api.keys import SESSIONS, TEMPORAL
 from api.openapi import RouteTable
 from api.queries import PendingCallsQuery, parse_query
@@ -46,7 +46,7 @@ async def get_config(request: web.Request) -> web.Response:
 
 CONFIG_CHANGE: dict[str, Any] = {
     "ok": {"200": "config"},
-    "body": CallSchedulerConfig,
+    "patch": CallSchedulerConfig,
     "result": SchedulerConfigSaved,
 }
 MERGE_PATCH = (
@@ -64,7 +64,7 @@ async def put_config(request: web.Request) -> web.Response:
     patch = await parse_json_object(request)
     async with request.app[SESSIONS]() as session:
         current = await policies.call_config(session, business_id)
-    config = validate(CallSchedulerConfig, merge_patch(current.model_dump(mode="json"), patch))
+    config = validate_merge_patch(CallSchedulerConfig, current.model_dump(mode="json"), patch)
     rollout = await change_call_config(request.app[SESSIONS], request.app[TEMPORAL], business_id, config)
     return web.json_response({**config.model_dump(mode="json"), "settings_rollout": rollout.model_dump()})
 

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+import email_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from domain.automation import AutomationSettings, validate_time_zone
 from domain.limits import (
+    COMPONENT_MARK,
     MAX_FEE_CENTS,
     MAX_INVOICE_CENTS,
     MAX_STOCK,
     Day,
     DbId,
     FieldValueError,
+    Inconsistent,
     Instant,
     LocaleName,
 )
@@ -21,20 +33,63 @@ from domain.locales import CatalogLocaleName
 from domain.preferences import Preferences
 from domain.statuses import StaffRole, TouchUpPriority, TouchUpStatus
 
-TimeZone = Annotated[str, Field(max_length=64), AfterValidator(validate_time_zone)]
+# The document lists the zone names once, as the TimeZone component; api.openapi puts a $ref to it where
+# the mark is (a $ref here would be resolved by pydantic, which does not know the component).
+TimeZone = Annotated[
+    str,
+    Field(max_length=64),
+    AfterValidator(validate_time_zone),
+    WithJsonSchema({"type": "string", COMPONENT_MARK: "TimeZone"}),
+]
+# email-validator (behind pydantic's EmailStr) refuses the special-use domains of RFC 6761 and others
+# (its SPECIAL_USE_DOMAIN_NAMES: arpa, invalid, local, localhost, onion, test): nothing is delivered there.
+# The pattern says so in the document, case-insensitively, as a lookahead (ECMA-262, JSON Schema's dialect).
+_SPECIAL_USE = "|".join(
+    "".join(f"[{c}{c.upper()}]" for c in name) for name in email_validator.SPECIAL_USE_DOMAIN_NAMES
+)
+Email = Annotated[
+    EmailStr,
+    WithJsonSchema(
+        {"type": "string", "format": "email", "pattern": f"^(?!.*[@.]({_SPECIAL_USE})$)"},
+    ),
+]
 Phone = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164, e.g. +4915112345678")]
+
+
+def _declared(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """pydantic's ``json_schema_extra`` hook: a model adds to its own schema what its validators enforce
+    and pydantic cannot derive (``Strict.declare``), so the document states every rule it can."""
+    declare = getattr(model, "declare", None)
+    if declare is not None:
+        declare(schema)
 
 
 class Strict(BaseModel):
     """A request body: unknown fields are refused, and ``api.errors.validate`` checks it in strict mode."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_declared)
+
+    @classmethod
+    def declare(cls, schema: dict[str, Any]) -> None:
+        """Add to the model's JSON Schema the rules its validators enforce beyond the field types."""
 
 
 class Patch(Strict):
     """A partial update: a field may be left out, but only ``NULLABLE`` fields may be set to null."""
 
     NULLABLE: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def declare(cls, schema: dict[str, Any]) -> None:
+        """The document allows null only where ``_no_nulls`` does (pydantic writes ``X | None`` as
+        nullable, though the model's optional fields are optional in presence, not in value)."""
+        for name, prop in schema.get("properties", {}).items():
+            if name in cls.NULLABLE or "anyOf" not in prop:
+                continue
+            kept = [p for p in prop["anyOf"] if p != {"type": "null"}]
+            prop.pop("anyOf")
+            prop.pop("default", None)
+            prop.update(kept[0] if len(kept) == 1 else {"anyOf": kept})
 
     @model_validator(mode="after")
     def _no_nulls(self) -> Patch:
@@ -47,25 +102,15 @@ class Patch(Strict):
 class BusinessCreate(Strict):
     name: str = Field(min_length=1, max_length=200)
     time_zone: TimeZone
-    admin_email: EmailStr | None = None
+    admin_email: Email | None = None
     locale: CatalogLocaleName = Field(
         default="en", description="the language messages fall back to; one with a catalog (en, de, es, de_AT)"
     )
     automation: AutomationSettings = Field(default_factory=AutomationSettings)
 
 
-class BusinessUpdate(Patch):
-    NULLABLE = frozenset({"admin_email"})
-
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    time_zone: TimeZone | None = None
-    admin_email: EmailStr | None = None
-    locale: CatalogLocaleName | None = None
-    automation: AutomationSettings | None = None
-
-
 class CustomerFields(Strict):
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: Phone | None = None
     push_token: str | None = Field(default=None, max_length=512)
     time_zone: TimeZone | None = None
@@ -74,7 +119,13 @@ class CustomerFields(Strict):
         description="a CLDR locale Babel knows (en, de, pt_BR); messages are in its language when it has a "
         "catalog (en, de, es), else in the business's locale",
     )
-    channel_order: list[str] | None = None
+    channel_order: list[Literal["email", "sms", "push"]] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=3,
+        json_schema_extra={"uniqueItems": True},
+        description="the channels to try, in order: distinct, from email, sms and push",
+    )
     email_opted_in: bool | None = None
     sms_opted_in: bool | None = None
     push_opted_in: bool | None = None
@@ -86,7 +137,7 @@ class CustomerFields(Strict):
 
     @field_validator("channel_order")
     @classmethod
-    def _known_channels(cls, order: list[str] | None) -> list[str] | None:
+    def _known_channels(cls, order: list[str] | None) -> list[str] | None:  # defence beside the types
         if order is None:
             return None
         unknown = [c for c in order if c not in ("email", "sms", "push")]
@@ -118,6 +169,19 @@ class BroadcastCreate(Strict):
     customer_ids: list[DbId] | None = Field(default=None, min_length=1, max_length=100_000)
     all_customers: bool = False
     rate_per_s: float | None = Field(default=None, gt=0, le=10_000)
+
+    @classmethod
+    def declare(cls, schema: dict[str, Any]) -> None:
+        schema["anyOf"] = [  # the audience: a list of customers, or all of them (_one_audience)
+            {
+                "required": ["customer_ids"],
+                "properties": {"customer_ids": {"type": "array"}, "all_customers": {"const": False}},
+            },
+            {
+                "required": ["all_customers"],
+                "properties": {"all_customers": {"const": True}, "customer_ids": {"type": "null"}},
+            },
+        ]
 
     @model_validator(mode="after")
     def _one_audience(self) -> BroadcastCreate:
@@ -161,13 +225,13 @@ class PushReceipt(Strict):
 
 
 class TimeRange(Strict):
-    starts_at: Instant
-    ends_at: Instant
+    starts_at: Instant = Field(description="in the future (else 422 inconsistent)")
+    ends_at: Instant = Field(description="after starts_at (else 422 inconsistent)")
 
     @model_validator(mode="after")
     def _ordered(self) -> TimeRange:
         if self.ends_at <= self.starts_at:
-            raise FieldValueError("ends_at", "ends_at must be after starts_at")
+            raise Inconsistent("ends_at", "ends_at must be after starts_at")
         return self
 
 
@@ -201,12 +265,12 @@ class VaccinationCreate(Strict):
     pet_id: DbId
     vaccine: str = Field(min_length=1, max_length=120)
     administered_at: Instant | None = None
-    expires_at: Instant
+    expires_at: Instant = Field(description="after administered_at (else 422 inconsistent)")
 
     @model_validator(mode="after")
     def _after_administered(self) -> VaccinationCreate:
         if self.administered_at is not None and self.expires_at <= self.administered_at:
-            raise FieldValueError("expires_at", "expires_at must be after administered_at")
+            raise Inconsistent("expires_at", "expires_at must be after administered_at")
         return self
 
 
@@ -230,7 +294,10 @@ class PolicyUpdate(Patch):
 
 class ManualCallCreate(Strict):
     policy_id: DbId
-    scheduled_for: Instant = Field(description="when to call (the daily and concurrency caps apply)")
+    scheduled_for: Instant = Field(
+        description="when to call, in the future (else 422 inconsistent); the daily and concurrency caps "
+        "apply"
+    )
 
 
 class CallSummaryBody(Strict):
@@ -254,8 +321,8 @@ class StaffUserCreate(Strict):
     """A company's user; ``roles`` say who is told what (admins and accounting: overdue invoices)."""
 
     name: str = Field(min_length=1, max_length=200)
-    email: EmailStr
-    roles: list[StaffRole] = Field(min_length=1, max_length=3)
+    email: Email
+    roles: list[StaffRole] = Field(min_length=1, max_length=3, json_schema_extra={"uniqueItems": True})
 
     @field_validator("roles")
     @classmethod
@@ -301,6 +368,16 @@ class ProjectCreate(Strict):
     latitude: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False, description="WGS84")
     longitude: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False, description="WGS84")
 
+    @classmethod
+    def declare(cls, schema: dict[str, Any]) -> None:
+        schema["anyOf"] = [  # a whole location, or none (_whole_location)
+            {
+                "required": ["latitude", "longitude"],
+                "properties": {"latitude": {"type": "number"}, "longitude": {"type": "number"}},
+            },
+            {"properties": {"latitude": {"type": "null"}, "longitude": {"type": "null"}}},
+        ]
+
     @model_validator(mode="after")
     def _whole_location(self) -> ProjectCreate:
         if (self.latitude is None) != (self.longitude is None):
@@ -329,7 +406,12 @@ class InventoryMovementCreate(Strict):
     reference: str = Field(
         min_length=1, max_length=64, description="yours, e.g. a delivery note: a repeat moves the stock once"
     )
-    delta: int = Field(ge=-MAX_STOCK, le=MAX_STOCK, description="received (+) or used (-); not 0")
+    delta: int = Field(
+        ge=-MAX_STOCK,
+        le=MAX_STOCK,
+        json_schema_extra={"not": {"const": 0}},
+        description="received (+) or used (-); not 0",
+    )
 
     @field_validator("delta")
     @classmethod

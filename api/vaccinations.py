@@ -8,7 +8,7 @@ from aiohttp import web
 
 from api.auth import require_business
 from api.businesses import path_id
-from api.errors import ApiError, field_error, parse_json_body
+from api.errors import ApiError, missing_reference, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
 from api.openapi import RouteTable
 from api.queries import UpcomingVaccinationsQuery, parse_query
@@ -25,13 +25,20 @@ from workflows.vaccination import VaccinationWorkflow
 routes = RouteTable("vaccinations")
 
 
-@routes.post("/v1/pets", "Register a pet of a customer", ok={"201": "pet"}, body=PetCreate, result=PetOut)
+@routes.post(
+    "/v1/pets",
+    "Register a pet of a customer",
+    ok={"201": "pet"},
+    errors={"404": "no such customer (owner_id)"},
+    body=PetCreate,
+    result=PetOut,
+)
 async def create_pet(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     body = await parse_json_body(request, PetCreate)
     async with request.app[SESSIONS]() as session:
         if await customer_of(session, business_id, body.owner_id) is None:
-            raise field_error("owner_id", "no such customer")
+            raise missing_reference("owner_id", "no such customer")
         pet = await pets.create_pet(session, business_id, body.model_dump())
     return web.json_response(pet_json(pet), status=201)
 
@@ -40,6 +47,7 @@ async def create_pet(request: web.Request) -> web.Response:
     "/v1/vaccinations",
     "Register a vaccination record; supersedes the pet's active record of the same vaccine",
     ok={"201": "record"},
+    errors={"404": "no such pet (pet_id)"},
     body=VaccinationCreate,
     result=VaccinationOut,
 )
@@ -48,7 +56,7 @@ async def create_vaccination(request: web.Request) -> web.Response:
     body = await parse_json_body(request, VaccinationCreate)
     async with request.app[SESSIONS]() as session:
         if await pets.pet_of(session, business_id, body.pet_id) is None:
-            raise field_error("pet_id", "no such pet")
+            raise missing_reference("pet_id", "no such pet")
     record = await register_vaccination(
         request.app[SESSIONS], request.app[TEMPORAL], business_id, body.model_dump()
     )

@@ -28,6 +28,14 @@ class BookingConflict(Exception):
         self.field = field
 
 
+class UnknownCustomer(BookingConflict):
+    """The booking names a customer the business does not have."""
+
+
+class SlotTaken(BookingConflict):
+    """The resource is booked then (the business prevents overlaps)."""
+
+
 async def has_reviewed(session: AsyncSession, appointment: Appointment) -> bool:
     query = select(
         exists().where(
@@ -220,7 +228,7 @@ async def _insert(session: AsyncSession, facts: BookingFacts, values: dict[str, 
     """Insert the row (after the customer check and, where the business prevents them, the overlap check)."""
     business = facts.business
     if not facts.known:
-        raise BookingConflict("customer_id", "no such customer")
+        raise UnknownCustomer("customer_id", "no such customer")
     settings = AutomationSettings.from_stored(business.automation).settings
     if settings.prevent_overlaps and values.get("resource"):
         await _lock(session, f"booking:{business.id}:{values['resource']}")
@@ -265,7 +273,7 @@ async def _refuse_overlap(
     clash = await session.execute(query.limit(1))
     other = clash.scalar_one_or_none()
     if other is not None:
-        raise BookingConflict("starts_at", f"{resource} is already booked then (appointment {other})")
+        raise SlotTaken("starts_at", f"{resource} is already booked then (appointment {other})")
 
 
 async def refuse_overlap_on_reschedule(

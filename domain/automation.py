@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import functools
+import zoneinfo
 from datetime import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from domain.limits import MAX_OFFSET_S, Cents, FieldValueError, LocalTime, OffsetSeconds, Seconds
+from domain.limits import (
+    MAX_OFFSET_S,
+    Cents,
+    FieldValueError,
+    Inconsistent,
+    LocalTime,
+    OffsetSeconds,
+    Seconds,
+)
 from domain.timekeeping import zone_or_none
 
 
@@ -27,13 +37,17 @@ class AutomationSettings(BaseModel):
 
     booking_mode: Literal["confirm_automatically", "require_confirmation"] = "confirm_automatically"
     reminder_offsets_s: list[OffsetSeconds] = Field(
-        default_factory=lambda: [24 * 3600, 2 * 3600], max_length=10, description="up to 10, distinct"
+        default_factory=lambda: [24 * 3600, 2 * 3600],
+        max_length=10,
+        json_schema_extra={"uniqueItems": True},
+        description="up to 10, distinct",
     )
     reminder_cutoff_s: int = Field(
         default=30 * 60,
         ge=0,
         le=MAX_OFFSET_S,
-        description="no reminder later than this before start",
+        description="no reminder later than this before start; shorter than the shortest reminder offset "
+        "(else 422 inconsistent)",
     )
     no_show_grace_s: Seconds = 15 * 60
     auto_complete_delay_s: Seconds = 35 * 60
@@ -55,14 +69,17 @@ class AutomationSettings(BaseModel):
     )
     admin_digest_time: LocalTime = Field(default=time(18, 0), description="business-local time of the digest")
     prevent_overlaps: bool = False
-    vaccination_alert_days: list[int] = Field(default_factory=lambda: [30, 14, 7], max_length=10)
+    vaccination_alert_days: list[Annotated[int, Field(ge=1, le=366)]] = Field(
+        default_factory=lambda: [30, 14, 7], max_length=10, json_schema_extra={"uniqueItems": True}
+    )
     expiry_alert_local_time: LocalTime = Field(
         default=time(10, 0), description="business-local time of expiry alerts"
     )
 
-    invoice_escalation_days: list[int] = Field(
+    invoice_escalation_days: list[Annotated[int, Field(ge=2, le=366)]] = Field(
         default_factory=lambda: [7, 14, 30],
         max_length=10,
+        json_schema_extra={"uniqueItems": True},
         description="construction: admins and accounting are told again when an invoice is this many days "
         "overdue (up to 10 distinct whole days, 2 to 366; day 1 is the overdue notice itself)",
     )
@@ -107,7 +124,7 @@ class AutomationSettings(BaseModel):
     @model_validator(mode="after")
     def _cutoff_below_offsets(self) -> AutomationSettings:
         if self.reminder_offsets_s and self.reminder_cutoff_s >= min(self.reminder_offsets_s):
-            raise FieldValueError(
+            raise Inconsistent(
                 "reminder_cutoff_s", "reminder_cutoff_s must be shorter than the shortest reminder offset"
             )
         return self
@@ -140,8 +157,16 @@ class StoredSettings(BaseModel):
     invalid: list[str] = Field(description="fields that were out of range; the defaults apply instead")
 
 
+@functools.cache
+def time_zone_names() -> tuple[str, ...]:
+    """The IANA zones this machine knows, sorted: what the API accepts and its document lists
+    (``zoneinfo.available_timezones``). ``ZoneInfo`` would also open files such as ``localtime`` that
+    name no zone, or a different one on another machine; they are refused."""
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
 def validate_time_zone(name: str) -> str:
     """The IANA name if it is one this machine knows, else ValueError naming it."""
-    if zone_or_none(name) is None:
+    if name not in time_zone_names() or zone_or_none(name) is None:
         raise ValueError(f"unknown IANA time zone {name!r}")
     return name

@@ -10,7 +10,7 @@ from datetime import time
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from domain.limits import FieldValueError, LocalTime
+from domain.limits import Inconsistent, LocalTime
 
 
 class CallSchedulerConfig(BaseModel):
@@ -20,7 +20,8 @@ class CallSchedulerConfig(BaseModel):
     days_before_expiry: int = Field(default=30, ge=1, le=366, description="first call day before the end")
     call_time: LocalTime = Field(default=time(10, 0), description="business-local time calls start")
     last_call_time: LocalTime = Field(
-        default=time(18, 0), description="no call starts after this business-local time"
+        default=time(18, 0),
+        description="no call starts after this business-local time; after call_time (else 422 inconsistent)",
     )
     skip_if_called_within_days: int = Field(
         default=7, ge=0, le=90, description="calendar days after any call (manual included) with no other"
@@ -44,5 +45,5 @@ class CallSchedulerConfig(BaseModel):
     @model_validator(mode="after")
     def _window(self) -> CallSchedulerConfig:
         if self.last_call_time <= self.call_time:
-            raise FieldValueError("last_call_time", "last_call_time must be after call_time")
+            raise Inconsistent("last_call_time", "last_call_time must be after call_time")
         return self

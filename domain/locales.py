@@ -8,12 +8,13 @@ languages.
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated
 
 from babel import Locale, UnknownLocaleError
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, WithJsonSchema
 
-from domain.limits import known_locale
+from domain.limits import COMPONENT_MARK, known_locale, locale_names
 
 SOURCE_LANGUAGE = "en"
 CATALOG_LANGUAGES: tuple[str, ...] = ("en", "de", "es")
@@ -50,4 +51,15 @@ def catalog_locale(name: str) -> str:
     return name
 
 
-CatalogLocaleName = Annotated[str, Field(min_length=2, max_length=16), AfterValidator(catalog_locale)]
+@functools.cache
+def catalog_locale_names() -> tuple[str, ...]:
+    """The locales a business may fall back to: those whose language has a catalog (en, de_AT, es_MX...)."""
+    return tuple(name for name in locale_names() if language_of(name) in CATALOG_LANGUAGES)
+
+
+CatalogLocaleName = Annotated[
+    str,
+    Field(min_length=2, max_length=16),
+    AfterValidator(catalog_locale),
+    WithJsonSchema({"type": "string", COMPONENT_MARK: "CatalogLocale"}),
+]

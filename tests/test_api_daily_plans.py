@@ -52,7 +52,7 @@ async def test_bad_plans_name_the_field_and_other_tenants_see_nothing(api: Clien
     foreign = await api.post(
         "/v1/daily-plans", json={"project_id": project_id, "plan_date": "2031-01-01"}, headers=other
     )
-    assert foreign.status == 422 and (await foreign.json())["fields"][0]["field"] == "project_id"
+    assert foreign.status == 404 and (await foreign.json())["fields"][0]["field"] == "project_id"
     bad_day = await api.post(
         "/v1/daily-plans", json={"project_id": project_id, "plan_date": "2031-02-30"}, headers=auth
     )

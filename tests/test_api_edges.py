@@ -134,9 +134,10 @@ async def test_another_business_ids_are_refused_the_same_way_everywhere(api: Cli
     broadcast = await api.post(
         "/v1/broadcasts", json={"subject": "s", "body": "b", "customer_ids": [other_customer]}, headers=auth
     )
-    assert broadcast.status == 422 and await _fields(broadcast) == ["customer_ids"]
+    # A body id naming nothing of this business is a 404 naming the field (JSON:API 1.1), as a path id is.
+    assert broadcast.status == 404 and await _fields(broadcast) == ["customer_ids"]
     booking = await api.post("/v1/appointments", json={"customer_id": other_customer, **slot()}, headers=auth)
-    assert booking.status == 422 and await _fields(booking) == ["customer_id"]
+    assert booking.status == 404 and await _fields(booking) == ["customer_id"]
     mine = await book(api, auth, customer_id)
     assert (await api.get(f"/v1/appointments/{mine['id']}", headers=other_auth)).status == 404
 

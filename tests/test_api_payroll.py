@@ -59,8 +59,8 @@ async def test_time_entries_and_a_payroll_period_through_the_api(
     assert (await api.post(approve, json=by_ana, headers=other)).status == 404
     for body, status in (
         (None, 422),  # who approves is required: the approval is the review
-        ({"approved_by": others["ana"]}, 422),  # another company's admin
-        ({"approved_by": 2**62}, 422),
+        ({"approved_by": others["ana"]}, 404),  # another company's admin: none of this company's
+        ({"approved_by": 2**62}, 404),
         ({"approved_by": users["pia"]}, 409),  # a PM does not approve payroll
     ):
         refused = await api.post(approve, json=body, headers=auth)

@@ -87,7 +87,7 @@ async def test_policy_validation_conflicts_and_isolation(api: Client) -> None:
     duplicate = await api.post("/v1/policies", json=_policy(customer_id, "P-1", 90), headers=auth)
     assert duplicate.status == 409
     unknown = await api.post("/v1/policies", json=_policy(999_999, "P-2", 90), headers=auth)
-    assert unknown.status == 422 and _fields(await unknown.json()) == {"customer_id"}
+    assert unknown.status == 404 and _fields(await unknown.json()) == {"customer_id"}
     bad = await api.post(
         "/v1/policies", json=_policy(customer_id, "", 90, duration_months=0, end_date="soon"), headers=auth
     )
