@@ -41,22 +41,27 @@ class ApiError(Exception):
         return body
 
 
+def _naming(field: str, message: str) -> list[dict[str, str]]:
+    """The ``fields`` of an error that blames one field."""
+    return [{"field": field, "message": message}]
+
+
 def field_error(field: str, message: str) -> ApiError:
     """A 422 naming the one field at fault (query parameters, headers, lookups a body model cannot do)."""
-    return ApiError(422, "validation_error", message, fields=[{"field": field, "message": message}])
+    return ApiError(422, "validation_error", message, fields=_naming(field, message))
 
 
 def inconsistent_error(field: str, message: str) -> ApiError:
     """A 422 ``inconsistent``: the request matches the document, but breaks a rule no JSON Schema can
     state (an end before its start, a call in the past). The field's description in the document says it."""
-    return ApiError(422, "inconsistent", message, fields=[{"field": field, "message": message}])
+    return ApiError(422, "inconsistent", message, fields=_naming(field, message))
 
 
 def missing_reference(field: str, message: str) -> ApiError:
     """A 404 naming the body field whose id names nothing of this business. JSON:API 1.1, "Creating
     Resources": "A server MUST return 404 Not Found when processing a request that references a related
     resource that does not exist" (https://jsonapi.org/format/#crud-creating-responses-404)."""
-    return ApiError(404, "not_found", message, fields=[{"field": field, "message": message}])
+    return ApiError(404, "not_found", message, fields=_naming(field, message))
 
 
 def validation_error(exc: ValidationError, *, prefix: str = "") -> ApiError:
