@@ -14,7 +14,7 @@ from db import pets
 from db.engine import SessionFactory
 from db.models import Business
 from db.rollout import ids_page
-from db.tenants import mark_rolled_out
+from db.tenants import mark_rolled_out, settings_revision
 from domain.automation import AutomationSettings
 from domain.ids import (
     appointment_workflow_id,
@@ -51,6 +51,13 @@ class RolloutActivities:
         """Signal every workflow of one page. Safe to repeat (a retry, a second rollout): a workflow that has
         the revision already ignores the signal."""
         async with self._sessions() as session:
+            current = await settings_revision(session, page.business_id)
+            if current > page.revision:
+                # A newer change is committed, and its own rollout (started by the API after the commit, or
+                # by the hourly reconciler if that start was lost) tells every workflow the newer revision;
+                # each workflow reads the settings as they are then. Telling them this one as well is only
+                # load: a burst of changes would cost one rollout each, in full.
+                return RolloutPageResult(last_id=page.after_id, done=True, superseded_by=current)
             ids = await ids_page(session, page.business_id, page.kind, page.after_id, page.limit)
         gate = asyncio.Semaphore(SIGNAL_CONCURRENCY)
 

@@ -44,6 +44,10 @@ class RolloutProgress(BaseModel):
     revision: int
     kinds: list[KindProgress]
     finished: bool = False
+    superseded_by: int | None = Field(
+        default=None,
+        description="a newer revision whose own rollout tells every workflow instead (this one stopped)",
+    )
 
     @property
     def signalled(self) -> int:
@@ -73,6 +77,9 @@ class RolloutPageResult(BaseModel):
     started: int = 0
     not_running: int = 0
     done: bool = Field(description="the page was the last one")
+    superseded_by: int | None = Field(
+        default=None, description="the business is at this newer revision: nothing was signalled"
+    )
 
 
 class RolloutStarted(BaseModel):

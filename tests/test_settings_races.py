@@ -20,13 +20,14 @@ from db.engine import SessionFactory
 from db.models import Business
 from domain.appointment_types import AppointmentRef, AppointmentSnapshot
 from domain.automation import AutomationSettings
-from domain.rollout_types import RolloutPageInput, SettingsChanged
+from domain.rollout_types import RolloutPageInput, RolloutProgress, SettingsChanged
 from keeptime.settings import Settings
+from services.settings import rollout_progress
 from tests.appointment_support import NO_QUIET_HOURS, booked, eventually, state
 from tests.factories import make_appointment, make_business, make_customer
 from tests.support import running_worker
 from workflows.appointment import AppointmentWorkflow
-from workflows.starts import ensure_workflow
+from workflows.starts import ensure_rollout, ensure_workflow
 
 
 def _offsets(*hours: int) -> dict[str, Any]:
@@ -180,3 +181,50 @@ async def _signal_in_history(handle: Any, revision: int) -> None:
         )
 
     await eventually(seen, what=f"the signal of revision {revision}")
+
+
+async def test_a_rollout_overtaken_by_a_newer_revision_stops_and_the_newer_one_tells_everyone(
+    skipping_env: WorkflowEnvironment, sessions: SessionFactory, provider_settings: Settings
+) -> None:
+    """Two changes committed before either rollout ran (a burst): the older rollout signals nothing and
+    leaves `rolled_out_revision` to the newer one, which tells the appointment and marks the business."""
+    env = skipping_env
+    async with running_worker(env.client, sessions, provider_settings):
+        with env.with_time_skipping_disabled():
+            business, _, appointment, handle = await booked(
+                sessions, env.client, starts_in=timedelta(days=5), channel_order=["email"]
+            )
+            starts_at = appointment.starts_at
+            older = await _revision_of_change(sessions, business.id, _offsets(72))
+            newer = await _revision_of_change(sessions, business.id, _offsets(96))
+            for revision in (older, newer):
+                await ensure_rollout(env.client, business.id, revision)
+                progress = await _finished_rollout(env.client, business.id, revision)
+                if revision == older:
+                    assert progress.superseded_by == newer
+                    assert progress.signalled == 0
+                else:
+                    assert progress.superseded_by is None
+                    assert progress.signalled == 1
+
+            async def planned_96h_before() -> bool:
+                view = await state(handle)
+                return view.next_action is not None and view.next_action.at == starts_at - timedelta(hours=96)
+
+            await eventually(planned_96h_before, what="the appointment planning with the newer revision")
+    async with sessions() as session:
+        row = await session.get(Business, business.id)
+        assert row is not None
+        assert row.rolled_out_revision == newer
+
+
+async def _finished_rollout(client: Any, business_id: int, revision: int) -> RolloutProgress:
+    found: list[RolloutProgress] = []
+
+    async def finished() -> bool:
+        progress = await rollout_progress(client, business_id, revision)
+        found[:] = [progress] if progress is not None and progress.finished else []
+        return bool(found)
+
+    await eventually(finished, what=f"the rollout of revision {revision}")
+    return found[0]

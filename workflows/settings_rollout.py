@@ -77,6 +77,8 @@ class SettingsRolloutWorkflow:
                 kind.started += page.started
                 kind.not_running += page.not_running
                 kind.done = page.done
+                if page.superseded_by is not None:
+                    return self._superseded(page.superseded_by)
                 self._publish()
         done = RolledOutInput(business_id=start.business_id, revision=start.revision)
         if workflow.patched(DIGEST_AND_STATUS):
@@ -102,6 +104,15 @@ class SettingsRolloutWorkflow:
         self._publish()
         return self._progress
 
+    def _superseded(self, revision: int) -> RolloutProgress:
+        """A newer revision's rollout tells every workflow (and then starts or ends the digest and marks the
+        business rolled out): this one stops where it is."""
+        self._progress.superseded_by = revision
+        self._progress.finished = True
+        workflow.upsert_search_attributes([attrs.STATUS.value_set("superseded")])
+        self._publish()
+        return self._progress
+
     @workflow.query
     def progress(self) -> RolloutProgress:
         return self._progress
@@ -109,4 +120,6 @@ class SettingsRolloutWorkflow:
     def _publish(self) -> None:
         parts = [f"{k.kind}s {k.signalled} told, {k.started} started" for k in self._progress.kinds]
         state = "done" if self._progress.finished else "running"
+        if self._progress.superseded_by is not None:
+            state = f"superseded by revision {self._progress.superseded_by}"
         workflow.set_current_details(f"**{state}** · " + " · ".join(parts))
