@@ -106,3 +106,11 @@ def midday_zone() -> ZoneInfo:
     """A fixed-offset zone where it is now about noon, so the test never straddles a local midnight."""
     offset = (12 - datetime.now(UTC).hour + 12) % 24 - 12
     return ZoneInfo("Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}")
+
+
+def a_year_after(day: date) -> date:
+    """The same day a year later; 29 February becomes the 28th (a renewal of twelve months)."""
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:
+        return date(day.year + 1, 2, 28)

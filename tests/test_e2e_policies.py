@@ -19,6 +19,7 @@ from api.app import create_app
 from db.engine import SessionFactory
 from keeptime.settings import Settings
 from tests.appointment_support import eventually
+from tests.policy_support import a_year_after
 from tests.support import running_worker
 from tests.test_e2e_appointments import temporal_cli
 from tests.voice_agent_peer import VoiceAgentPeer
@@ -88,7 +89,8 @@ async def test_calls_renewal_decline_failure_trigger_and_cli(
     voice_agent.summary_for[renewing["id"]] = True
     await eventually(lambda: _term(shown, renewing["id"], 2), timeout_s=30, what="the renewal")
     renewed = await shown(renewing["id"])
-    assert renewed["end_date"] == (_today() + timedelta(days=10)).replace(year=_today().year + 1).isoformat()
+    # a year after the first end, not "this year + 1" (wrong when the end falls in the next year)
+    assert renewed["end_date"] == a_year_after(_today() + timedelta(days=10)).isoformat()
     assert [(c["status"], c["renewal_agreed"]) for c in renewed["calls"]] == [("completed", True)]
 
     declining = await policy("E2E-DECLINE", 12)

@@ -126,3 +126,17 @@ def test_a_planned_automatic_call_is_always_inside_the_rules(
     assert attempts < config.max_retries_per_customer
     if last is not None:
         assert local.date() >= last + timedelta(days=max(1, config.skip_if_called_within_days))
+
+
+def test_a_twelve_month_renewal_is_the_same_day_a_year_later_on_every_day_of_the_century() -> None:
+    """Every day from 2000 to 2099, year ends and leap days included: the days a test reading today's date
+    can land on (a 29 February renews to 28 February; 31 December to the next year's)."""
+    from db.policies import add_months
+    from tests.policy_support import a_year_after
+
+    day = date(2000, 1, 1)
+    while day.year < 2100:
+        assert add_months(day, 12) == a_year_after(day), day
+        day += timedelta(days=1)
+    assert a_year_after(date(2028, 2, 29)) == date(2029, 2, 28)
+    assert a_year_after(date(2026, 12, 31)) == date(2027, 12, 31)

@@ -16,7 +16,7 @@ from domain.policy_types import PolicyView
 from domain.statuses import CallStatus, PolicyStatus
 from keeptime.settings import Settings
 from tests.peers import ProviderPeer, SmtpPeer
-from tests.policy_support import calls_of, local_days, make_insurer, make_policy, policy_row, summarise_calls
+from tests.policy_support import a_year_after, calls_of, local_days, make_insurer, make_policy, policy_row, summarise_calls
 from tests.support import running_worker
 from tests.voice_agent_peer import VoiceAgentPeer
 from workflows.starts import start_policy_workflow
@@ -56,7 +56,7 @@ async def test_renewal_continues_into_the_next_term_which_expires_after_unanswer
         final: PolicyView = await asyncio.wait_for(handle.result(), 120)
     assert final.phase == "expired" and final.term == 2
     row = await policy_row(sessions, policy.id)
-    renewed_end = end.replace(year=end.year + 1)
+    renewed_end = a_year_after(end)
     assert (row.status, row.term, row.end_date) == (PolicyStatus.EXPIRED, 2, renewed_end)
     calls = await calls_of(sessions, policy.id)
     first_term = (end - timedelta(days=30)).isoformat()
