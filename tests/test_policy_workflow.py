@@ -16,7 +16,15 @@ from domain.policy_types import PolicyView
 from domain.statuses import CallStatus, PolicyStatus
 from keeptime.settings import Settings
 from tests.peers import ProviderPeer, SmtpPeer
-from tests.policy_support import a_year_after, calls_of, local_days, make_insurer, make_policy, policy_row, summarise_calls
+from tests.policy_support import (
+    a_year_after,
+    calls_of,
+    local_days,
+    make_insurer,
+    make_policy,
+    policy_row,
+    summarise_calls,
+)
 from tests.support import running_worker
 from tests.voice_agent_peer import VoiceAgentPeer
 from workflows.starts import start_policy_workflow
