@@ -103,7 +103,7 @@ def _reschedule(appointment: Appointment, change: TransitionInput) -> None:
 async def _apply(
     session: AsyncSession, appointment: Appointment, change: TransitionInput, target: AppointmentStatus
 ) -> None:
-    now = datetime.now(UTC)
+    now = change.at or datetime.now(UTC)  # a step's instant is the workflow's, also on a late retry
     appointment.status = target
     appointment.status_changed_at = now
     if target == AppointmentStatus.CHECKED_IN:

@@ -3,17 +3,18 @@ as the workflow's state (the steps its notification log shows handled) and the r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.appointments import snapshot_of
+from db.appointments import sent_reminder_slots, snapshot_of
 from db.models import Appointment, Business, Customer, NotificationLog, Review
 from db.rollout import ids_page
 from domain.appointment_timeline import reminder_key
 from domain.appointment_types import AppointmentState
+from domain.preferences import Preferences
 
 REMINDER = "appointment.reminder"
 
@@ -22,6 +23,7 @@ REMINDER = "appointment.reminder"
 class SleepingAppointment:
     state: AppointmentState
     customer_zone: str | None  # None: the business's zone applies (``recipient_zone``)
+    preferences: Preferences = field(default_factory=Preferences)  # what the customer receives
 
     @property
     def recipient_zone(self) -> str:
@@ -39,15 +41,16 @@ async def sleeping_appointments(
     reviewed = set(
         (await session.scalars(select(Review.appointment_id).where(Review.appointment_id.in_(ids)))).all()
     )
-    zones = dict(
-        (
+    customers = {
+        customer_id: (zone, Preferences.from_stored(preferences))
+        for customer_id, zone, preferences in (
             await session.execute(
-                select(Customer.id, Customer.time_zone).where(
+                select(Customer.id, Customer.time_zone, Customer.preferences).where(
                     Customer.id.in_({row.customer_id for row in rows})
                 )
             )
         ).all()
-    )
+    }
     logs = (
         await session.scalars(
             select(NotificationLog).where(
@@ -63,13 +66,16 @@ async def sleeping_appointments(
     history: dict[int, list[NotificationLog]] = {}
     for log in logs:
         history.setdefault(log.entity_id, []).append(log)
+    slots = await sent_reminder_slots(session, ids)
     found = []
     for row in sorted(rows, key=lambda r: r.id):
         snapshot = snapshot_of(row, business, reviewed=row.id in reviewed)
+        snapshot.sent_slots = slots.get(row.id, [])
         state = AppointmentState(snapshot=snapshot, booked_announced=True)
         for log in history.get(row.id, []):
             _apply_log(state, log)
-        found.append(SleepingAppointment(state, zones.get(row.customer_id)))
+        zone, preferences = customers.get(row.customer_id, (None, Preferences()))
+        found.append(SleepingAppointment(state, zone, preferences))
     return found
 
 
@@ -78,7 +84,9 @@ def _apply_log(state: AppointmentState, log: NotificationLog) -> None:
     snapshot = state.snapshot
     at: datetime = log.sent_at or log.created_at
     if log.event.startswith(REMINDER):
-        if log.scheduled_for is None or not log.message_key.endswith(f":v{snapshot.version}"):
+        if log.scheduled_for is None:
+            return
+        if not log.message_key.endswith(f":v{snapshot.version}"):
             return  # planned for an earlier slot
         offset = round((snapshot.starts_at - log.scheduled_for).total_seconds())
         state.handled.append(reminder_key(offset, snapshot.version))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import BindParameter, Select, and_, bindparam, exists, false, func, select, text, update
@@ -12,10 +12,21 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Appointment, AppointmentFee, Business, Customer, IdempotentRequest, Review
+from db.models import (
+    Appointment,
+    AppointmentFee,
+    Business,
+    Customer,
+    IdempotentRequest,
+    NotificationLog,
+    Review,
+)
+from domain.appointment_timeline import label_offset
 from domain.appointment_types import ACTIVE_STATUSES, AppointmentSnapshot
 from domain.automation import AutomationSettings
-from domain.statuses import AppointmentStatus
+from domain.statuses import AppointmentStatus, NotificationStatus
+
+REMINDER_EVENT = "appointment.reminder"  # logged with the variant: appointment.reminder_24h
 
 BLOCKING = (AppointmentStatus.PENDING, AppointmentStatus.CONFIRMED, AppointmentStatus.CHECKED_IN)
 
@@ -46,10 +57,39 @@ async def has_reviewed(session: AsyncSession, appointment: Appointment) -> bool:
 
 
 async def appointment_snapshot(session: AsyncSession, appointment: Appointment) -> AppointmentSnapshot:
-    """What the workflow plans with: the row plus its business's zone and automation settings."""
+    """What the workflow plans with: the row plus its business's zone and automation settings, and the
+    reminder slots the log has as sent (after a reschedule: a workflow started from the row, or the
+    settings preview, then knows them too)."""
     business = await session.get(Business, appointment.business_id)
     assert business is not None
-    return snapshot_of(appointment, business, reviewed=await has_reviewed(session, appointment))
+    snapshot = snapshot_of(appointment, business, reviewed=await has_reviewed(session, appointment))
+    if appointment.version > 1:  # a first version has no earlier slot
+        slots = await sent_reminder_slots(session, [appointment.id])
+        snapshot.sent_slots = slots.get(appointment.id, [])
+    return snapshot
+
+
+async def sent_reminder_slots(session: AsyncSession, appointment_ids: list[int]) -> dict[int, list[str]]:
+    """Appointment id -> the slots (``<offset>@<starts_at>``) its sent or delivered reminders were for."""
+    rows = await session.execute(
+        select(NotificationLog.entity_id, NotificationLog.event, NotificationLog.scheduled_for).where(
+            NotificationLog.entity_type == "appointment",
+            NotificationLog.entity_id.in_(appointment_ids),
+            NotificationLog.event.startswith(f"{REMINDER_EVENT}_"),
+            NotificationLog.status.in_([NotificationStatus.SENT, NotificationStatus.DELIVERED]),
+            NotificationLog.scheduled_for.is_not(None),
+        )
+    )
+    slots: dict[int, list[str]] = {}
+    for entity_id, event, scheduled_for in rows.all():
+        offset = label_offset(event.removeprefix(f"{REMINDER_EVENT}_"))
+        if offset is None or scheduled_for is None:
+            continue  # never written by us: nothing to know
+        starts_at: datetime = scheduled_for + timedelta(seconds=offset)
+        slot = f"{offset}@{starts_at.isoformat()}"
+        if slot not in slots.setdefault(entity_id, []):
+            slots[entity_id].append(slot)
+    return slots
 
 
 def snapshot_of(appointment: Appointment, business: Business, *, reviewed: bool) -> AppointmentSnapshot:

@@ -11,11 +11,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from domain.appointment_timeline import Step, next_step
+from domain.appointment_timeline import (
+    MESSAGE_KINDS,
+    STATUS_AFTER,
+    Step,
+    message_request,
+    next_step,
+    skip_reason,
+)
 from domain.appointment_types import AppointmentState
+from domain.notification_events import event_spec
+from domain.preferences import Preferences
 
-MESSAGE_STEPS = ("reminder", "review_request", "review_reminder")
-STATUS_AFTER = {"expire": "cancelled", "no_show_check": "no_show", "auto_complete": "completed"}
 MAX_STEPS = 40
 
 DeliverAt = Callable[[Step, datetime], datetime | None]  # (step, now) -> delivery instant or None: skipped
@@ -30,35 +37,53 @@ class PlannedStep:
 
 
 def forecast(
-    state: AppointmentState, now: datetime, deliver_at: DeliverAt | None = None
+    state: AppointmentState,
+    now: datetime,
+    deliver_at: DeliverAt | None = None,
+    preferences: Preferences | None = None,
 ) -> list[PlannedStep]:
-    """Every step still to come, in order, with when it happens and what it does."""
+    """Every step still to come, in order, with when it happens and what it does: the workflow's loop, step
+    for step (``AppointmentWorkflow.run``, ``_wait_for``, ``_message_step``, ``_status_step``), with the same
+    rules (``next_step``, ``skip_reason``, ``deliver_at`` for quiet hours, the customer's preferences as the
+    send applies them). What the workflow then does is in its view's ``steps``, in the same shape."""
     state = state.model_copy(deep=True)
     clock = now
     planned: list[PlannedStep] = []
     while len(planned) < MAX_STEPS and (step := next_step(state, clock)) is not None:
         state.handled.append(step.key)
+        kind = "reminder" if step.kind == "skip_reminder" else step.kind
         at = max(step.at, clock)
-        if step.kind == "skip_reminder":
-            planned.append(PlannedStep(step.label, "reminder", at, f"skip: {step.reason}"))
-        elif step.kind in MESSAGE_STEPS:
-            delivery = deliver_at(step, clock) if deliver_at else at
-            if delivery is None:
-                planned.append(PlannedStep(step.label, step.kind, at, "skip: quiet_hours"))
-            else:
-                at = max(delivery, clock)  # a time already past goes out at once, as the workflow sends it
-                planned.append(PlannedStep(step.label, step.kind, at, "send"))
-            if step.kind == "review_request":
-                state.review_requested_at = at
-        else:
+        if step.kind not in MESSAGE_KINDS:
             status = STATUS_AFTER[step.kind]
-            planned.append(PlannedStep(step.label, step.kind, at, status))
+            planned.append(PlannedStep(step.label, kind, at, status))
             changes: dict[str, object] = {"status": status}
             if status == "completed":
                 changes["completed_at"] = at
             state.snapshot = state.snapshot.model_copy(update=changes)
+            clock = at
+            continue
+        outcome = "send"
+        if step.kind != "skip_reminder" and deliver_at is not None:
+            # planned as soon as the step is next, so a skip for quiet hours is taken then, not at its time
+            delivery = deliver_at(step, clock)
+            at = clock if delivery is None else max(delivery, clock)
+            outcome = "skip: quiet_hours" if delivery is None else outcome
+        if outcome == "send":
+            reason = skip_reason(state, step) or _preference_skip(state, step, preferences)
+            outcome = f"skip: {reason}" if reason else outcome
+        if step.kind == "review_request" and outcome != "skip: quiet_hours":
+            state.review_requested_at = at  # as the workflow's message step sets it (a quiet skip does not)
+        planned.append(PlannedStep(step.label, kind, at, outcome))
         clock = at
     return planned
+
+
+def _preference_skip(state: AppointmentState, step: Step, preferences: Preferences | None) -> str | None:
+    """The send's rule (``activities.notification_context``): a category the customer turned off."""
+    category = event_spec(message_request(state.snapshot, step).event).category
+    if preferences is None or preferences.allows(category):
+        return None
+    return f"preference: {category}"
 
 
 @dataclass(frozen=True)

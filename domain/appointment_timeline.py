@@ -27,6 +27,11 @@ StepKind = Literal[
 ]
 
 
+MESSAGE_KINDS: tuple[StepKind, ...] = ("reminder", "skip_reminder", "review_request", "review_reminder")
+REVIEW_KINDS: tuple[StepKind, ...] = ("review_request", "review_reminder")
+STATUS_AFTER = {"expire": "cancelled", "no_show_check": "no_show", "auto_complete": "completed"}
+
+
 @dataclass(frozen=True)
 class Step:
     key: str
@@ -167,3 +172,35 @@ def message_request(snapshot: AppointmentSnapshot, step: Step) -> NotificationRe
         entity_version=snapshot.version if is_reminder else None,
         deadline=snapshot.starts_at - cutoff if is_reminder else None,
     )
+
+
+def slot_of(snapshot: AppointmentSnapshot, step: Step) -> str:
+    """A reminder's slot, ``<offset>@<starts_at>``: one reminder per offset and start time, ever."""
+    return f"{step.offset_s}@{snapshot.starts_at.isoformat()}"
+
+
+def skip_reason(state: AppointmentState, step: Step) -> str | None:
+    """Why a message step is recorded as skipped instead of sent, as far as the workflow's state tells
+    (the workflow and the settings preview both ask here); None: it is sent. The send itself may still skip
+    it (the customer turned the category off: ``preference: <category>``)."""
+    if step.kind == "skip_reminder":
+        return step.reason or "skipped"
+    if step.kind in REVIEW_KINDS and state.snapshot.reviewed:
+        return "already_reviewed"
+    slot = slot_of(state.snapshot, step)
+    if step.kind == "reminder" and (slot in state.sent_slots or slot in state.snapshot.sent_slots):
+        return "already_sent_for_this_slot"  # rescheduled away and back
+    return None
+
+
+def replan(state: AppointmentState) -> None:
+    """After the workflow adopted new settings (the workflow, and the preview's "after"): quiet-hours plans
+    are made again, and a reminder the change adds before one already sent is skipped."""
+    state.planned.clear()
+    state.already_reminded.extend(redundant_reminders(state))
+
+
+def label_offset(label: str) -> int | None:
+    """``24h`` -> 86400 (the inverse of ``offset_label``); None for anything it never wrote."""
+    unit = {"h": 3600, "m": 60, "s": 1}.get(label[-1:])
+    return int(label[:-1]) * unit if unit and label[:-1].isdigit() else None

@@ -62,6 +62,10 @@ class AppointmentSnapshot(BaseModel):
     invalid_settings: list[str] = Field(
         default_factory=list, description="stored settings out of range: the defaults apply to these"
     )
+    sent_slots: list[str] = Field(
+        default_factory=list,
+        description="reminders the notification log has as sent, '<offset>@<starts_at>', any version",
+    )
 
 
 class TransitionInput(BaseModel):
@@ -75,6 +79,10 @@ class TransitionInput(BaseModel):
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     to_version: int | None = Field(default=None, description="reschedule: the version it creates")
+    at: datetime | None = Field(
+        default=None,
+        description="when it happened, on the workflow's clock (its steps); None: when it is written",
+    )
 
 
 class SkipNotificationInput(BaseModel):
@@ -114,6 +122,15 @@ class MessageRecord(BaseModel):
     at: datetime
 
 
+class TakenStep(BaseModel):
+    """A timeline step as the workflow took it: what the settings preview forecast, step for step."""
+
+    label: str = Field(description="e.g. '24h reminder', 'no-show check', 'review request'")
+    kind: str
+    at: datetime
+    outcome: str = Field(description="send, skip: <reason>, or the status it led to")
+
+
 class AppointmentState(BaseModel):
     """Everything the workflow knows; carried whole across continue-as-new."""
 
@@ -140,6 +157,7 @@ class AppointmentState(BaseModel):
         default_factory=list,
         description="reminder steps a settings change added before a reminder already sent: skipped",
     )
+    taken: list[TakenStep] = Field(default_factory=list, description="the steps taken, latest last")
 
 
 class AppointmentInput(BaseModel):
@@ -167,3 +185,6 @@ class AppointmentView(BaseModel):
     next_action: NextAction | None
     sleeping: bool = Field(default=False, description="waiting durably for next_action (nothing in flight)")
     messages: list[MessageRecord]
+    steps: list[TakenStep] = Field(
+        default_factory=list, description="the timeline's steps as taken (the latest 50): what, when, outcome"
+    )

@@ -17,7 +17,7 @@ from db.appointment_plans import SleepingAppointment, sleeping_appointments
 from db.engine import SessionFactory
 from db.models import Business
 from domain.appointment_forecast import DeliverAt, PlannedStep, StepChange, compare, forecast
-from domain.appointment_timeline import Step, message_request, redundant_reminders
+from domain.appointment_timeline import Step, message_request, replan
 from domain.appointment_types import AppointmentState
 from domain.automation import AutomationSettings
 from domain.notification_events import delivery_instant
@@ -77,18 +77,33 @@ async def preview_settings(
     )
 
 
+async def forecasts_after(
+    sessions: SessionFactory, business_id: int, new: AutomationSettings, new_zone: str, now: datetime
+) -> dict[int, list[PlannedStep]]:
+    """Appointment id -> every step still to come under the new settings, as the preview plans it: what
+    each workflow's view then lists in ``steps`` (tests/test_settings_rollout.py compares them)."""
+    async with sessions() as session:
+        business = await session.get(Business, business_id)
+        assert business is not None
+        rows = await sleeping_appointments(session, business, MAX_CHECKED)
+    return {
+        row.state.snapshot.appointment_id: _forecast(row, _with(row.state, new, new_zone), now)
+        for row in rows
+    }
+
+
 def _with(state: AppointmentState, new: AutomationSettings, zone: str) -> AppointmentState:
     """The state as the workflow has it after reading the new settings (``_read_settings``)."""
     snapshot = state.snapshot.model_copy(
         update={"automation": new, "time_zone": zone, "invalid_settings": []}
     )
-    after = state.model_copy(update={"snapshot": snapshot, "planned": {}})
-    after.already_reminded = [*state.already_reminded, *redundant_reminders(after)]
+    after = state.model_copy(update={"snapshot": snapshot}, deep=True)
+    replan(after)  # what the workflow does after the load (``_read_settings``)
     return after
 
 
 def _forecast(row: SleepingAppointment, state: AppointmentState, now: datetime) -> list[PlannedStep]:
-    return forecast(state, now, _quiet_hours(row, state))
+    return forecast(state, now, _quiet_hours(row, state), row.preferences)
 
 
 def _quiet_hours(row: SleepingAppointment, state: AppointmentState) -> DeliverAt:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.appointment_forecast import compare, forecast
-from domain.appointment_timeline import Step, next_step, redundant_reminders
+from domain.appointment_timeline import Step, next_step, replan
 from domain.appointment_types import AppointmentState
 from domain.automation import AutomationSettings
 from domain.timekeeping import adjust_for_quiet_hours
@@ -28,7 +28,7 @@ def _with(state: AppointmentState, **automation: object) -> AppointmentState:
     after = state.model_copy(
         update={"snapshot": state.snapshot.model_copy(update={"automation": settings})}, deep=True
     )
-    after.already_reminded.extend(redundant_reminders(after))
+    replan(after)  # the workflow's own step after reading new settings
     return after
 
 
@@ -102,11 +102,12 @@ offsets = st.lists(st.integers(min_value=3600, max_value=10 * 86400), min_size=1
     sent=st.booleans(),
     quiet_start=st.integers(min_value=0, max_value=23),
 )
-def test_the_forecast_is_what_next_step_does_and_nothing_sent_is_sent_again(
+def test_after_a_change_the_forecast_sends_nothing_sent_already_and_nothing_in_the_past(
     before: list[int], after: list[int], hours_before_start: int, sent: bool, quiet_start: int
 ) -> None:
-    """Property: walking next_step with the clock at each step's time (as the workflow does) gives the
-    forecast's steps; after a change, no reminder is sent at or before one already sent for the slot."""
+    """Property: after a change, no reminder is sent at or before one already sent for the slot, and no step
+    is in the past. (That the workflow then does what the forecast says is checked on the real workflow:
+    tests/test_settings_rollout.py.)"""
     now = START - timedelta(hours=hours_before_start)
     quiet = {"start": time(quiet_start, 0), "end": time((quiet_start + 3) % 24, 0)}
     state = _state(reminder_offsets_s=before, reminder_cutoff_s=600, quiet_hours=quiet)
@@ -125,18 +126,6 @@ def test_the_forecast_is_what_next_step_does_and_nothing_sent_is_sent_again(
         )
 
     planned = forecast(changed, now, deliver_at)
-    walked: list[tuple[str, datetime]] = []
-    clock, walk = now, changed.model_copy(deep=True)
-    while (step := next_step(walk, clock)) is not None and len(walked) < 40:
-        walk.handled.append(step.key)
-        at = max(step.at, clock)
-        if step.kind == "reminder":
-            at = deliver_at(step, clock) or at
-        walked.append((step.label, at))
-        if step.kind in ("no_show_check", "auto_complete", "expire"):
-            break
-        clock = at
-    assert [(p.label, p.at) for p in planned][: len(walked)] == walked
     reminded = changed.last_reminder_at.get("v1")
     if reminded is not None:
         assert all(p.at > reminded or p.outcome != "send" for p in planned if p.kind == "reminder"), (

@@ -53,7 +53,8 @@ async def test_happy_path_from_booking_to_review_reminder(
         ]
         checked_in = await handle.execute_update(AppointmentWorkflow.check_in, StepInput(by="front desk"))
         assert checked_in.status == "checked_in" and await db_status(sessions, appointment.id) == "checked_in"
-        await env.fast_forward(handle, timedelta(hours=2))
+        # completes when it ends (start + 1 h); the review request follows 2 h after that
+        await env.fast_forward(handle, timedelta(hours=4))
         await until_next(handle, "review_reminder", timeout_s=30)
         assert await db_status(sessions, appointment.id) == "completed"
         await env.fast_forward(handle, timedelta(days=8))

@@ -14,12 +14,14 @@ from temporalio.testing import WorkflowEnvironment
 
 from db.appointments import appointment_snapshot
 from db.engine import SessionFactory
-from db.models import Appointment, Business
+from db.models import Appointment, Business, NotificationLog
 from domain.appointment_types import AppointmentView
 from domain.automation import AutomationSettings
+from domain.notification_types import NotificationRequest
+from domain.statuses import Channel, NotificationStatus
 from keeptime.settings import Settings
 from services.settings import rollout_progress, update_business
-from services.settings_preview import AppointmentPreview, SettingsPreview, preview_settings
+from services.settings_preview import AppointmentPreview, SettingsPreview, forecasts_after, preview_settings
 from tests.appointment_support import NO_QUIET_HOURS, eventually, state, until_next
 from tests.factories import make_appointment, make_business, make_customer
 from tests.peers import ProviderPeer, SmtpPeer
@@ -165,3 +167,195 @@ async def test_a_settings_change_reaches_sleeping_appointments_as_previewed(
     assert [m.status for m in sent_24h] == ["sent"]  # once, before the change; never again
     assert views[soon.id].status == "completed"  # attended, not a no-show
     assert all(m.event != "appointment.no_show" for m in views[soon.id].messages)
+
+
+async def _sleeping(
+    sessions: SessionFactory,
+    client: Any,
+    business: Business,
+    starts_in: timedelta,
+    *,
+    status: str = "confirmed",
+    preferences: dict[str, bool] | None = None,
+    **row: Any,
+) -> WorkflowHandle[Any, Any]:
+    customer = await make_customer(sessions, business, channel_order=["email"], preferences=preferences or {})
+    starts_at = datetime.now(UTC).replace(microsecond=0) + starts_in
+    appointment = await make_appointment(
+        sessions,
+        business,
+        customer,
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(hours=1),
+        status=status,
+        **row,
+    )
+    async with sessions() as session:
+        found = await session.get(Appointment, appointment.id)
+        assert found is not None
+        return await ensure_workflow(client, await appointment_snapshot(session, found))
+
+
+async def test_every_step_kind_happens_as_the_preview_planned_it(
+    skipping_env: WorkflowEnvironment,
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+) -> None:
+    """Issue 32, defect 3: the preview's planner (the one the preview shows) against the real workflows,
+    step for step and for every kind: reminders sent, moved by quiet hours or skipped by the customer's
+    preferences, the no-show check, the auto-complete of a checked-in visit, review requests and
+    reminders; label, outcome and instant (to the minute) of every step to come."""
+    env = skipping_env
+    business = await make_business(sessions, automation=BEFORE.model_dump(mode="json"))
+    now = datetime.now(UTC).replace(microsecond=0)
+    async with running_worker(env.client, sessions, provider_settings):
+        with env.with_time_skipping_disabled():
+            handles = {
+                "confirmed": await _sleeping(sessions, env.client, business, timedelta(days=3)),
+                "no reminders": await _sleeping(
+                    sessions, env.client, business, timedelta(days=3), preferences={"reminders": False}
+                ),
+                "checked in": await _sleeping(
+                    sessions, env.client, business, -timedelta(minutes=10), status="checked_in"
+                ),
+                "completed": await _sleeping(
+                    sessions,
+                    env.client,
+                    business,
+                    -timedelta(hours=2),
+                    status="completed",
+                    completed_at=now - timedelta(minutes=30),
+                ),
+                "no review requests": await _sleeping(
+                    sessions,
+                    env.client,
+                    business,
+                    -timedelta(hours=2),
+                    status="completed",
+                    completed_at=now - timedelta(minutes=30),
+                    preferences={"review_requests": False},
+                ),
+            }
+        for name, kind in (
+            ("confirmed", "reminder"),
+            ("no reminders", "reminder"),
+            ("checked in", "auto_complete"),
+            ("completed", "review_request"),
+            ("no review requests", "review_request"),
+        ):
+            await until_next(handles[name], kind)
+        starts = (await state(handles["confirmed"])).starts_at
+        new = AutomationSettings.model_validate(
+            {
+                "reminder_offsets_s": [48 * 3600, 24 * 3600, 6 * 3600],
+                "no_show_grace_s": 30 * 60,
+                "auto_complete_delay_s": 80 * 60,
+                "review_request_delay_s": 3 * 3600,
+                "review_reminder_delay_s": 2 * 86400,
+                "quiet_hours": _quiet_around(starts - timedelta(hours=24)),
+            }
+        )
+        changed_at = datetime.now(UTC)
+        planned = await forecasts_after(sessions, business.id, new, business.time_zone, changed_at)
+        await _apply(sessions, env, business, new.model_dump(mode="json"))
+        for handle in handles.values():
+            await env.fast_forward(handle, timedelta(days=4))
+        for handle in handles.values():  # the last steps may still be running when the clock has moved
+
+            async def all_taken(handle: WorkflowHandle[Any, Any] = handle) -> bool:
+                view = await state(handle)
+                taken = [s for s in view.steps if s.at >= changed_at]
+                return len(taken) >= len(planned[view.appointment_id])
+
+            await eventually(all_taken, what=f"every step planned for {handle.id}")
+        views = {name: await state(handle) for name, handle in handles.items()}
+    kinds = set()
+    for name, view in views.items():
+        expected = planned[view.appointment_id]
+        taken = [s for s in view.steps if s.at >= changed_at]
+        assert [(s.label, s.outcome) for s in taken] == [(p.label, p.outcome) for p in expected], name
+        for step, plan in zip(taken, expected, strict=True):
+            assert abs(step.at - plan.at) < timedelta(minutes=1), (name, step, plan)
+        kinds |= {(s.kind, s.outcome.split(":")[0]) for s in taken}
+    assert kinds >= {  # the cases above cover every kind, sent and skipped
+        ("reminder", "send"),
+        ("reminder", "skip"),
+        ("no_show_check", "no_show"),
+        ("auto_complete", "completed"),
+        ("review_request", "send"),
+        ("review_request", "skip"),
+        ("review_reminder", "send"),
+        ("review_reminder", "skip"),
+    }, kinds
+    moved = next(p for p in planned[views["confirmed"].appointment_id] if p.label == "24h reminder")
+    assert moved.at != starts - timedelta(hours=24)  # out of the new quiet hours: the move is compared too
+
+
+async def test_a_slot_reminded_before_a_reschedule_and_back_is_skipped_by_preview_and_workflow(
+    skipping_env: WorkflowEnvironment,
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+) -> None:
+    """Issue 32, defect 3: the log has the 24 h reminder of this slot as sent under version 1; the row, moved
+    away and back, is at version 3. The preview says it is skipped, and a workflow started from the row
+    (the reconciler's case: it has no memory of version 1) skips it too, instead of sending it again."""
+    env = skipping_env
+    business = await make_business(sessions, automation=BEFORE.model_dump(mode="json"))
+    customer = await make_customer(sessions, business, channel_order=["email"])
+    starts_at = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=20)
+    appointment = await make_appointment(
+        sessions, business, customer, starts_at=starts_at, ends_at=starts_at + timedelta(hours=1), version=3
+    )
+    first = NotificationRequest(
+        business_id=business.id,
+        entity_type="appointment",
+        entity_id=appointment.id,
+        event="appointment.reminder",
+        variant="24h",
+        customer_id=customer.id,
+        scheduled_for=starts_at - timedelta(hours=24),
+        entity_version=1,
+    )
+    async with sessions() as session:
+        session.add(
+            NotificationLog(
+                idempotency_key=first.idempotency_key("email"),
+                message_key=first.message_key(),
+                business_id=business.id,
+                customer_id=customer.id,
+                entity_type="appointment",
+                entity_id=appointment.id,
+                event=first.event_name,
+                channel=Channel.EMAIL,
+                recipient=first.recipient,
+                scheduled_for=first.scheduled_for,
+                status=NotificationStatus.SENT,
+                sent_at=starts_at - timedelta(hours=24),
+            )
+        )
+        await session.commit()
+    now = datetime.now(UTC)
+    planned = (await forecasts_after(sessions, business.id, BEFORE, business.time_zone, now))[appointment.id]
+    assert [(p.label, p.outcome) for p in planned][:2] == [
+        ("24h reminder", "skip: already_sent_for_this_slot"),
+        ("2h reminder", "send"),
+    ]
+    async with running_worker(env.client, sessions, provider_settings):
+        async with sessions() as session:
+            row = await session.get(Appointment, appointment.id)
+            assert row is not None
+            handle = await ensure_workflow(env.client, await appointment_snapshot(session, row))
+        await until_next(handle, "reminder")
+        await env.fast_forward(handle, timedelta(days=1))
+
+        async def all_taken() -> bool:
+            return len((await state(handle)).steps) >= len(planned)
+
+        await eventually(all_taken, what="every step planned")
+        view = await state(handle)
+    assert [(s.label, s.outcome) for s in view.steps] == [(p.label, p.outcome) for p in planned]
+    assert [m.reason for m in view.messages if m.event == "appointment.reminder_24h"] == [
+        "already_sent_for_this_slot"
+    ]

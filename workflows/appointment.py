@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -29,7 +29,9 @@ with workflow.unsafe.imports_passed_through():
         Step,
         message_request,
         next_step,
-        redundant_reminders,
+        replan,
+        skip_reason,
+        slot_of,
     )
     from domain.appointment_types import (
         RESCHEDULABLE,
@@ -46,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         ReviewSubmittedInput,
         SkipNotificationInput,
         StepInput,
+        TakenStep,
         TransitionInput,
     )
     from domain.notification_types import DeliveryPlan, NotificationRequest, NotificationResult
@@ -187,6 +190,7 @@ class AppointmentWorkflow:
         if plan.skipped is not None:
             self._record(request, plan.skipped)
             self._s.handled.append(step.key)
+            self._take(step, workflow.now(), plan.skipped)
             return None
         assert plan.deliver_at is not None
         self._s.planned[step.key] = plan.deliver_at
@@ -201,35 +205,38 @@ class AppointmentWorkflow:
         if not self._still_next(step):
             return
         request = self._request_for(step)
-        if step.kind == "skip_reminder":
-            skip = SkipNotificationInput(request=request, reason=step.reason or "skipped")
-            result = await self._activity(
-                AppointmentActivities.record_skipped_notification, skip, "record skip"
-            )
-        elif step.kind in ("review_request", "review_reminder") and await self._reviewed():
-            result = await self._activity(
-                AppointmentActivities.record_skipped_notification,
-                SkipNotificationInput(request=request, reason="already_reviewed"),
-                "record skip",
-            )
-        elif step.kind == "reminder" and self._slot_of(step) in self._s.sent_slots:
-            # Rescheduled away and back: this slot's reminder went out already under an earlier version.
+        taken_at = workflow.now()
+        # The same rule as the settings preview's (domain.appointment_timeline.skip_reason). A review step
+        # asks the reviews service once more first: a review may have come in since the row was read.
+        reason = skip_reason(self._s, step)
+        if reason is None and step.kind in ("review_request", "review_reminder") and await self._reviewed():
+            reason = "already_reviewed"
+        if reason is not None:
             result = await self._activity(
                 AppointmentActivities.record_skipped_notification,
-                SkipNotificationInput(request=request, reason="already_sent_for_this_slot"),
+                SkipNotificationInput(request=request, reason=reason),
                 "record skip",
             )
         else:
             result = await send_now(request, self._s.planned.get(step.key))
             sent = step.kind == "reminder" and result.status in ("sent", "delivered")
             if sent and workflow.patched(REMEMBER_SENT_SLOTS):
-                self._s.sent_slots.append(self._slot_of(step))
+                self._s.sent_slots.append(slot_of(self._s.snapshot, step))
             if sent:
                 self._s.last_reminder_at[f"v{self._s.snapshot.version}"] = workflow.now()
         if step.kind == "review_request":
             self._s.review_requested_at = workflow.now()
         self._s.handled.append(step.key)
         self._record(request, result)
+        self._take(step, taken_at, result)
+
+    def _take(self, step: Step, at: datetime, outcome: NotificationResult | str) -> None:
+        """The step as taken, for the view's ``steps``: what the settings preview forecast for it."""
+        if isinstance(outcome, NotificationResult):
+            outcome = f"skip: {outcome.reason}" if outcome.status == "skipped" else "send"
+        kind = "reminder" if step.kind == "skip_reminder" else step.kind
+        self._s.taken.append(TakenStep(label=step.label, kind=kind, at=at, outcome=outcome))
+        del self._s.taken[:-MESSAGE_HISTORY]
 
     async def _record_invalid_settings(self) -> None:
         """Stored settings out of range (an old row, a hand edit): the defaults apply to those fields, and
@@ -278,22 +285,20 @@ class AppointmentWorkflow:
             if not (newer and workflow.patched(KEEP_NEWER_SETTINGS_ASKED)):
                 self._s.settings_wanted = 0
             self._adopt(snapshot)
-            self._s.planned.clear()
-            self._s.already_reminded.extend(redundant_reminders(self._s))
-
-    def _slot_of(self, step: Step) -> str:
-        return f"{step.offset_s}@{self._s.snapshot.starts_at.isoformat()}"
+            replan(self._s)
 
     async def _status_step(self, step: Step) -> None:
         self._s.handled.append(step.key)
+        taken_at = workflow.now()
         if step.kind == "expire":
-            await self._transition("cancel", reason="unconfirmed", by="system")
+            await self._transition("cancel", reason="unconfirmed", by="system", at=taken_at)
             self._queue("appointment.cancelled")
         elif step.kind == "no_show_check":
-            await self._transition("no_show", by="system")
+            await self._transition("no_show", by="system", at=taken_at)
             self._queue("appointment.no_show")
         elif step.kind == "auto_complete":
-            await self._transition("complete", by="system")
+            await self._transition("complete", by="system", at=taken_at)
+        self._take(step, taken_at, self._s.snapshot.status)
 
     async def _reviewed(self) -> bool:
         if not self._s.snapshot.reviewed:
@@ -403,6 +408,7 @@ class AppointmentWorkflow:
             next_action=upcoming,
             sleeping=self._sleeping,
             messages=list(self._s.messages),
+            steps=list(self._s.taken),
         )
 
     def _publish(self, upcoming: str | None = None) -> None:
