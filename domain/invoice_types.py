@@ -49,10 +49,24 @@ class InvoiceSnapshot(BaseModel):
     moments: list[InvoiceMoment]
 
 
+class InvoiceCarried(BaseModel):
+    """What the workflow knows beyond the row, handed over by continue-as-new."""
+
+    handled: list[str] = Field(default_factory=list, description="moments done, '<due_on>:<moment>'")
+    history: list[str] = Field(default_factory=list, description="the view's lines")
+    version_wanted: int = 0
+    settings_wanted: int = 0
+    settings_read: int = 0
+
+
 class InvoiceInput(BaseModel):
     invoice_id: int
     business_id: int
     snapshot: InvoiceSnapshot | None = None
+    carried: InvoiceCarried | None = Field(default=None, description="state across continue-as-new")
+    continue_as_new_after_events: int = Field(
+        default=2_000, ge=20, description="history length that triggers continue-as-new"
+    )
 
 
 class InvoiceChanged(BaseModel):

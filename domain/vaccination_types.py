@@ -46,10 +46,23 @@ class SupersedeInput(BaseModel):
     by_vaccination_id: int
 
 
+class VaccinationCarried(BaseModel):
+    """What the workflow knows beyond the row, handed over by continue-as-new."""
+
+    handled: list[str] = Field(default_factory=list, description="alerts done, e.g. 'alert:30'")
+    sent: list[str] = Field(default_factory=list, description="the view's lines")
+    revision_wanted: int = 0
+    last_alert_at: datetime | None = None
+
+
 class VaccinationInput(BaseModel):
     vaccination_id: int
     business_id: int
     snapshot: VaccinationSnapshot | None = None
+    carried: VaccinationCarried | None = Field(default=None, description="state across continue-as-new")
+    continue_as_new_after_events: int = Field(
+        default=2_000, ge=20, description="history length that triggers continue-as-new"
+    )
 
 
 class VaccinationView(BaseModel):

@@ -8,15 +8,18 @@ import asyncio
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from db import daily_plans
+from db import daily_plans, tenants
 from db import invoices as store
 from db.engine import SessionFactory
 from db.models import Invoice
-from domain.ids import daily_plan_workflow_id
+from domain.ids import daily_plan_workflow_id, invoice_workflow_id
 from domain.invoice_timeline import day_start, days_overdue, invoice_moments, overdue_at
-from domain.invoice_types import InvoiceMomentInput
+from domain.invoice_types import InvoiceInput, InvoiceMomentInput
+from domain.rollout_types import SettingsChanged
+from domain.task_queues import MAINTENANCE
 from keeptime.settings import Settings
 from services import invoices
 from services.daily_plans import create_daily_plan
@@ -25,6 +28,7 @@ from tests.appointment_support import eventually
 from tests.invoice_support import InvoiceHandle, company, invoice, notifications, view
 from tests.support import running_worker
 from workflows.daily_plan import DailyPlanWorkflow
+from workflows.invoice import InvoiceWorkflow
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -256,3 +260,79 @@ async def test_a_settings_change_reaches_sleeping_invoices_and_daily_plans(
         assert progress is not None
         told = {kind.kind: kind.signalled for kind in progress.kinds}
         assert told["invoice"] == 1 and told["daily_plan"] == 1
+
+
+async def test_an_invoice_that_hears_many_changes_continues_as_new_and_escalates_once(
+    skipping_env: WorkflowEnvironment, sessions: SessionFactory, settings: Settings
+) -> None:
+    """Open for months and told of every settings change: past its history limit the workflow continues as
+    new with what it knows, and every moment is still taken exactly once."""
+    env = skipping_env
+    business_id, users = await company(sessions)
+    due = _today() + timedelta(days=3)
+    async with sessions() as session:
+        created = await store.create(
+            session,
+            business_id,
+            {"number": "R-CAN", "amount_cents": 125_000, "currency": "EUR", "due_on": due},
+        )
+    row = created.invoice
+    async with running_worker(env.client, sessions, settings):
+        with env.with_time_skipping_disabled():
+            handle = await env.client.start_workflow(
+                InvoiceWorkflow.run,
+                InvoiceInput(
+                    invoice_id=row.id,
+                    business_id=business_id,
+                    snapshot=created.snapshot,
+                    continue_as_new_after_events=20,
+                ),
+                id=invoice_workflow_id(row.id),
+                task_queue=MAINTENANCE,
+            )
+            await env.fast_forward(handle, timedelta(days=12))  # overdue, and 7 days overdue
+            await eventually(lambda: _history_has(handle, "7 days overdue: 2 notified"), what="7 days")
+            for revision in range(1, 11):
+                async with sessions() as session:
+                    await tenants.bump_settings_revision(session, business_id)
+                    await session.commit()
+                await handle.signal(InvoiceWorkflow.settings_changed, SettingsChanged(revision=revision))
+                await asyncio.sleep(0.2)
+
+            async def continued() -> bool:
+                """The new run has begun: it answers a query (before that: "not scheduled yet")."""
+                if (await handle.describe()).run_id == handle.result_run_id:
+                    return False
+                try:
+                    await handle.query(InvoiceWorkflow.state)
+                except RPCError:
+                    return False
+                return True
+
+            await eventually(continued, what="a continue-as-new")
+            await env.fast_forward(handle, timedelta(days=30))
+
+            async def escalated_30d() -> bool:
+                try:
+                    return await _history_has(handle, "30 days overdue: 2 notified")
+                except RPCError:  # "Workflow task is not scheduled yet": the new run has not begun
+                    return False
+
+            await eventually(escalated_30d, what="30 days")
+        paid = await invoices.pay(sessions, env.client, business_id, row.id)
+        assert paid is not None
+        final = await asyncio.wait_for(handle.result(), 30)
+    assert final.status == "paid"
+    assert final.history == [
+        "overdue: 2 notified",
+        "7 days overdue: 2 notified",
+        "14 days overdue: 2 notified",
+        "30 days overdue: 2 notified",
+    ]
+    told = await notifications(sessions, row.id)
+    assert sorted(event for who, event, _ in told if who == users["ana"]) == [
+        "invoice.overdue",
+        "invoice.overdue_14d",
+        "invoice.overdue_30d",
+        "invoice.overdue_7d",
+    ]

@@ -8,13 +8,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from db import pets, tenants
 from db.engine import SessionFactory
 from db.models import NotificationLog, Pet, Vaccination
 from domain.expiry import expiry_moments
 from domain.ids import vaccination_workflow_id
-from domain.vaccination_types import VaccinationView
+from domain.rollout_types import SettingsChanged
+from domain.task_queues import MAINTENANCE
+from domain.vaccination_types import VaccinationInput, VaccinationView
 from keeptime.settings import Settings
 from services.settings import update_business
 from services.vaccinations import register_vaccination
@@ -214,3 +218,72 @@ async def test_an_owner_without_sms_consent_gets_nothing_but_the_status_still_mo
     assert {status for _, status, _ in await _log(sessions, record.id)} == {"skipped"}
     assert {reason for _, _, reason in await _log(sessions, record.id)} == {"no_channel"}
     assert sms.accepted["sms"] == [] and smtp.messages == []  # SMS-only alerts never fall back to e-mail
+
+
+async def test_a_record_that_hears_many_settings_changes_continues_as_new_and_alerts_once(
+    skipping_env: WorkflowEnvironment,
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+) -> None:
+    """A record sleeps for years and hears every settings change: past its history limit the workflow
+    continues as new with what it knows (alerts done, the view's lines), so the 30-day alert sent before
+    goes out once, and the rest follow."""
+    env = skipping_env
+    business_id, pet_id = await _pet(sessions)
+    async with sessions() as session:
+        record, _ = await pets.add_vaccination(
+            session,
+            business_id,
+            {"pet_id": pet_id, "vaccine": "Rabies", "expires_at": datetime.now(UTC) + timedelta(days=40)},
+        )
+        snapshot = await pets.vaccination_snapshot(session, record)
+    async with running_worker(env.client, sessions, provider_settings):
+        handle = await env.client.start_workflow(
+            VaccinationWorkflow.run,
+            VaccinationInput(
+                vaccination_id=record.id,
+                business_id=business_id,
+                snapshot=snapshot,
+                continue_as_new_after_events=20,
+            ),
+            id=vaccination_workflow_id(record.id),
+            task_queue=MAINTENANCE,
+        )
+        first_run = handle.result_run_id
+        with env.with_time_skipping_disabled():
+
+            async def alerted_30d() -> bool:
+                view = await handle.query(VaccinationWorkflow.state)
+                return view.next_action == "14-day alert"
+
+            await env.fast_forward(handle, timedelta(days=11))
+            await eventually(alerted_30d, what="the 30-day alert")
+            for revision in range(1, 11):
+                async with sessions() as session:
+                    await tenants.bump_settings_revision(session, business_id)
+                    await session.commit()
+                await handle.signal(VaccinationWorkflow.settings_changed, SettingsChanged(revision=revision))
+                await asyncio.sleep(0.2)
+
+            async def continued() -> bool:
+                """The new run has begun: it answers a query (before that: "not scheduled yet")."""
+                if (await handle.describe()).run_id == first_run:
+                    return False
+                try:
+                    await handle.query(VaccinationWorkflow.state)
+                except RPCError:
+                    return False
+                return True
+
+            await eventually(continued, what="a continue-as-new")
+            await env.fast_forward(handle, timedelta(days=30))  # the new run's clock, to past the expiry
+        final = await _result(env, record.id)
+    assert final.status == "expired"
+    assert [line for line in final.sent if "30d" in line] == ["vaccination.expiring_30d: sent"]
+    assert await _log(sessions, record.id) == [
+        ("vaccination.expiring_30d", "sent", None),
+        ("vaccination.expiring_14d", "sent", None),
+        ("vaccination.expiring_7d", "sent", None),
+        ("vaccination.expired", "sent", None),
+    ]

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.invoices import InvoiceActivities
     from domain import search_attributes as attrs
     from domain.invoice_types import (
+        InvoiceCarried,
         InvoiceChanged,
         InvoiceInput,
         InvoiceMoment,
@@ -33,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.db_calls import call_db
 
 OPEN = (InvoiceStatus.SENT, InvoiceStatus.OVERDUE)
+CONTINUE_AS_NEW = "invoice-continues-as-new"  # before it, the history only grew
 
 
 @workflow.defn
@@ -41,11 +43,12 @@ class InvoiceWorkflow:
     def __init__(self, start: InvoiceInput) -> None:
         self._ref = InvoiceRef(invoice_id=start.invoice_id, business_id=start.business_id)
         self._snapshot: InvoiceSnapshot | None = start.snapshot
-        self._handled: set[str] = set()
-        self._history: list[str] = []
-        self._version_wanted = 0
-        self._settings_wanted = 0  # the newest settings revision signalled
-        self._settings_read = 0  # the one the moments were last planned with (0: at the start)
+        carried = start.carried or InvoiceCarried()
+        self._handled: set[str] = set(carried.handled)
+        self._history: list[str] = list(carried.history)
+        self._version_wanted = carried.version_wanted
+        self._settings_wanted = carried.settings_wanted  # the newest settings revision signalled
+        self._settings_read = carried.settings_read  # the one the moments were planned with (0: start)
         self._gone = False
         self._shown: tuple[str, object] | None = None  # the search attributes last upserted
 
@@ -54,6 +57,13 @@ class InvoiceWorkflow:
         if self._snapshot is None and not await self._reload("load invoice"):
             return self.state()
         while not self._gone and self._snapshot is not None and self._snapshot.status in OPEN:
+            if self._history_is_long(start) and workflow.patched(CONTINUE_AS_NEW):
+                # Open for months, hearing every change of the row and of the settings: the history stays
+                # short. Signal handlers are synchronous, so nothing is half-handled; one that arrives
+                # meanwhile fails this task, which then runs again with it (and carries it).
+                workflow.continue_as_new(
+                    start.model_copy(update={"snapshot": self._snapshot, "carried": self._carry()})
+                )
             if self._stale():
                 if not await self._reload("read the changed invoice"):
                     break
@@ -73,6 +83,21 @@ class InvoiceWorkflow:
             await self._act(moment)
         workflow.upsert_search_attributes([attrs.STATUS.value_set(self._status())])
         return self.state()
+
+    def _history_is_long(self, start: InvoiceInput) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or (
+            info.get_current_history_length() > start.continue_as_new_after_events
+        )
+
+    def _carry(self) -> InvoiceCarried:
+        return InvoiceCarried(
+            handled=sorted(self._handled),
+            history=self._history[-50:],
+            version_wanted=self._version_wanted,
+            settings_wanted=self._settings_wanted,
+            settings_read=self._settings_read,
+        )
 
     def _show(self, status: str, moment: InvoiceMoment | None) -> None:
         """Status and next moment for the Web UI's lists, upserted only on a change (each is an event)."""

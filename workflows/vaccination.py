@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         ExpiryAlert,
         SetVaccinationStatusInput,
         SupersedeInput,
+        VaccinationCarried,
         VaccinationInput,
         VaccinationRef,
         VaccinationSnapshot,
@@ -35,17 +36,21 @@ with workflow.unsafe.imports_passed_through():
     from workflows.delivery import send_now
 
 
+CONTINUE_AS_NEW = "vaccination-continues-as-new"  # before it, the history only grew
+
+
 @workflow.defn
 class VaccinationWorkflow:
     @workflow.init
     def __init__(self, start: VaccinationInput) -> None:
         self._ref = VaccinationRef(vaccination_id=start.vaccination_id, business_id=start.business_id)
         self._snapshot: VaccinationSnapshot | None = start.snapshot
-        self._handled: set[str] = set()
-        self._sent: list[str] = []
+        carried = start.carried or VaccinationCarried()
+        self._handled: set[str] = set(carried.handled)
+        self._sent: list[str] = list(carried.sent)
         self._superseded_by: int | None = None
-        self._revision_wanted = 0
-        self._last_alert_at: datetime | None = None
+        self._revision_wanted = carried.revision_wanted
+        self._last_alert_at: datetime | None = carried.last_alert_at
 
     @workflow.run
     async def run(self, start: VaccinationInput) -> VaccinationView:
@@ -54,6 +59,13 @@ class VaccinationWorkflow:
                 VaccinationActivities.load_vaccination, self._ref, "load vaccination", queue=MAINTENANCE
             )
         while self._superseded_by is None and self._snapshot.status in ("valid", "expiring_soon"):
+            if self._history_is_long(start) and workflow.patched(CONTINUE_AS_NEW):
+                # A record can sleep for years and hear every settings change: the history stays short.
+                # Signal handlers are synchronous, so nothing is half-handled; a signal that arrives
+                # meanwhile fails this task, which then runs again with it (and carries it).
+                workflow.continue_as_new(
+                    start.model_copy(update={"snapshot": self._snapshot, "carried": self._carry()})
+                )
             if self._settings_stale():
                 await self._read_settings()
             alert = self._next_alert()
@@ -79,6 +91,20 @@ class VaccinationWorkflow:
                 await self._expire()
         workflow.upsert_search_attributes([attrs.STATUS.value_set(self._status())])
         return self.state()
+
+    def _history_is_long(self, start: VaccinationInput) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or (
+            info.get_current_history_length() > start.continue_as_new_after_events
+        )
+
+    def _carry(self) -> VaccinationCarried:
+        return VaccinationCarried(
+            handled=sorted(self._handled),
+            sent=self._sent[-50:],
+            revision_wanted=self._revision_wanted,
+            last_alert_at=self._last_alert_at,
+        )
 
     def _settings_stale(self) -> bool:
         assert self._snapshot is not None
