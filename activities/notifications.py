@@ -51,7 +51,7 @@ from activities.providers import (
 )
 from activities.rate_limit import ProviderRateLimiter
 from activities.templates import TemplateRenderError, render_message
-from db.engine import SessionFactory, is_database_unavailable, statement_session_factory
+from db.engine import SessionFactory, is_database_unavailable, pool_size, statement_session_factory
 from db.models import Broadcast, BroadcastRecipient, Business, Customer, NotificationLog
 from domain.automation import AutomationSettings
 from domain.job_types import JobBatchInput, JobBatchResult
@@ -106,6 +106,13 @@ class NotificationActivities:
         self._providers = providers
         self._checkpoint = checkpoint or (lambda step: None)
         self._concurrency = concurrency
+        # Every delivery holds two connections of the one pool at once (the log's, then the entity's share
+        # lock). With as many deliveries in flight as the pool has connections, each holds its first and
+        # waits for its second: nothing moves until SQLAlchemy's pool timeout (30 s), and every other
+        # activity of the process waits too (seen: the health check, 504 in the fuzz run). So at most
+        # (pool - DB_RESERVE) / 2 deliveries run at once in a process, and DB_RESERVE connections stay for
+        # everything else.
+        self._deliveries = asyncio.Semaphore(delivery_slots(sessions))
         self._limiter = ProviderRateLimiter(
             sessions,
             {
@@ -171,6 +178,10 @@ class NotificationActivities:
 
     async def deliver(self, request: NotificationRequest, *, final_attempt: bool) -> NotificationResult:
         """Deliver one message exactly once (see the module docstring); the core of every send."""
+        async with self._deliveries:
+            return await self._deliver(request, final_attempt=final_attempt)
+
+    async def _deliver(self, request: NotificationRequest, *, final_attempt: bool) -> NotificationResult:
         spec = event_spec(request.event)
         message_key = request.message_key()
         async with self._log_sessions() as log_session:
@@ -453,6 +464,14 @@ def _broadcast_request(batch: BroadcastBatchInput, customer_id: int) -> Notifica
         event="broadcast.message",
         customer_id=customer_id,
     )
+
+
+DB_RESERVE = 5  # connections a worker process keeps for everything but deliveries
+
+
+def delivery_slots(sessions: SessionFactory) -> int:
+    """How many deliveries may run at once on this pool: each holds two connections."""
+    return max(1, (pool_size(sessions) - DB_RESERVE) // 2)
 
 
 def _is_final_attempt() -> bool:

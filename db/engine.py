@@ -65,6 +65,19 @@ def statement_session_factory(sessions: SessionFactory) -> SessionFactory:
     return async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
 
 
+def pool_size(sessions: SessionFactory) -> int:
+    """The connections the factory's pool may hold at once (its size plus overflow)."""
+    engine = sessions.kw.get("bind")
+    if not isinstance(engine, AsyncEngine):
+        raise TypeError("pool_size needs a session factory bound to one AsyncEngine")
+    pool = engine.sync_engine.pool
+    size = getattr(pool, "size", None)
+    overflow = getattr(pool, "_max_overflow", 0)
+    if not callable(size) or int(overflow) < 0:  # NullPool, or overflow without a limit
+        return 1_000
+    return int(size()) + int(overflow)
+
+
 def is_database_unavailable(exc: BaseException) -> bool:
     """PostgreSQL cannot be reached right now (refused, dropped, restarting, or the pool timed out): worth a
     retry, unlike an error in the data itself that no retry will fix."""

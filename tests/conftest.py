@@ -80,8 +80,8 @@ async def database_url(postgres_server_url: str) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    # As the worker sizes it: every concurrent send holds two connections (its entity's share lock and the
-    # log writes), and a broadcast batch runs 16 sends at once; a smaller pool deadlocks them until timeout.
+    # Every concurrent send holds two connections (its entity's share lock and the log writes); the worker
+    # lets (pool - 5) / 2 of them run at once (activities.notifications.delivery_slots): 17 here.
     engine = create_engine(database_url, pool_size=40)
     yield engine
     await engine.dispose()

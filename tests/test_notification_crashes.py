@@ -528,3 +528,33 @@ async def test_the_last_attempt_does_not_resend_on_a_channel_the_previous_attemp
 
     assert (last.status, last.channel) == ("sent", "email")  # the next channel carries it
     assert provider.accepted["push"] == [] and len(smtp.messages) == 1
+
+
+async def test_more_deliveries_than_the_pool_carries_all_finish(
+    database_url: str,
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    http: aiohttp.ClientSession,
+    peers: tuple[SmtpPeer, ProviderPeer],
+) -> None:
+    """Each delivery holds two connections at once. Twelve at once on a pool of four: ungated, the first four
+    hold one each and wait for a second that never comes (until the pool times out); gated, all go out."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from db.engine import create_session_factory
+
+    smtp, _ = peers
+    small = create_async_engine(database_url, pool_size=4, max_overflow=0, pool_timeout=5)
+    try:
+        narrow = create_session_factory(small)
+        activities = NotificationActivities(
+            narrow, provider_settings, build_providers(provider_settings, http)
+        )
+        requests = [await _request(sessions, "email") for _ in range(12)]
+        results = await asyncio.wait_for(
+            asyncio.gather(*(activities.deliver(r, final_attempt=False) for r in requests)), 60
+        )
+    finally:
+        await small.dispose()
+    assert [r.status for r in results] == ["sent"] * 12
+    assert len(smtp.messages) == 12
