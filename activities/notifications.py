@@ -178,8 +178,16 @@ class NotificationActivities:
 
     async def deliver(self, request: NotificationRequest, *, final_attempt: bool) -> NotificationResult:
         """Deliver one message exactly once (see the module docstring); the core of every send."""
-        async with self._deliveries:
+        while True:  # waiting for a slot is progress too: the activity keeps heartbeating meanwhile
+            try:
+                await asyncio.wait_for(self._deliveries.acquire(), _GATE_HEARTBEAT_S)
+                break
+            except TimeoutError:
+                _heartbeat("waiting for a delivery slot")
+        try:
             return await self._deliver(request, final_attempt=final_attempt)
+        finally:
+            self._deliveries.release()
 
     async def _deliver(self, request: NotificationRequest, *, final_attempt: bool) -> NotificationResult:
         spec = event_spec(request.event)
@@ -467,6 +475,7 @@ def _broadcast_request(batch: BroadcastBatchInput, customer_id: int) -> Notifica
 
 
 DB_RESERVE = 5  # connections a worker process keeps for everything but deliveries
+_GATE_HEARTBEAT_S = 5.0
 
 
 def delivery_slots(sessions: SessionFactory) -> int:
