@@ -332,7 +332,28 @@ def query_parameters(model: type[BaseModel], schemas: dict[str, Any]) -> list[di
     ]
 
 
+NO_NUL = "^[^\\u0000]*$"  # as a JSON string: the regex ^[^\u0000]*$ (ECMA-262, as OpenAPI 3.1 patterns are)
+
+
+def without_nul(schema: Any) -> Any:
+    """``schema`` with every free string declared NUL-free: PostgreSQL text cannot hold U+0000, so every
+    body refuses it (``api.errors``, 422 naming the field). Strings with a pattern, a format, an enum or a
+    const already exclude it; free keys (``additionalProperties``) are declared NUL-free too."""
+    if isinstance(schema, dict):
+        found = {key: without_nul(value) for key, value in schema.items()}
+        free = not ({"pattern", "format", "enum", "const"} & found.keys())
+        if found.get("type") == "string" and free:
+            found["pattern"] = NO_NUL
+        if found.get("type") == "object" and found.get("additionalProperties", False) is not False:
+            found.setdefault("propertyNames", {"pattern": NO_NUL})  # keys too
+        return found
+    if isinstance(schema, list):
+        return [without_nul(item) for item in schema]
+    return schema
+
+
 def build_document(paths: dict[str, dict[str, Any]], schemas: dict[str, Any]) -> dict[str, Any]:
+    schemas = without_nul(schemas)
     return {
         "openapi": "3.1.0",
         "info": {
