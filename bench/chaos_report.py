@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bench.common import percentile
+from tests.peers import Chaos
 
 CHANNELS = ("sms", "push", "email")
 
@@ -74,6 +75,24 @@ def summarize(
     return summary
 
 
+def wide_chaos() -> Chaos:
+    """The fault mix both sides of the comparison run (issue 32, defect 8): 503 5%, 429 3%, dropped before
+    accepting 2%; after accepting, the answer lost 3%, a gateway's 500/502/504 2%, the answer 12 s late
+    (past the 10 s provider timeout) 2%; Twilio's receipt 20 s late 5%, never 3%."""
+    return Chaos(
+        fail_before=0.05,
+        throttle=0.03,
+        lose_response=0.03,
+        drop_before=0.02,
+        gateway_after=0.02,
+        slow_after=0.02,
+        slow_s=12.0,
+        receipt_late=0.05,
+        receipt_late_s=20.0,
+        receipt_lost=0.03,
+    )
+
+
 def near_fault(at: datetime, faults: list[datetime]) -> bool:
     """Due from 1 s before a fault to 45 s after it (a killed worker's activities time out after 30 s):
     touched by the fault even with a single attempt."""
@@ -112,7 +131,10 @@ def print_summaries(summaries: list[Summary]) -> None:
         ("sent after a cancel", [str(s.after_cancel) for s in summaries]),
         ("sent for an old slot after a reschedule", [str(s.old_slot) for s in summaries]),
         ("lateness p50/p95/p99/max (s), all", [_late(s.lateness) for s in summaries]),
-        ("lateness p50/p95/p99/max (s), no fault hit", [_late(s.clean_lateness) for s in summaries]),
+        (
+            "lateness p50/p95/p99/max (s), not due near a process fault",
+            [_late(s.clean_lateness) for s in summaries],
+        ),
         (
             "rows read by polling scans per reminder sent",
             [

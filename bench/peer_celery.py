@@ -30,12 +30,20 @@ import redis
 
 from bench import celery_reminders
 from bench.chaos import run_keeptime
-from bench.chaos_report import CHANNELS, Expectations, Summary, near_fault, print_summaries, summarize
+from bench.chaos_report import (
+    CHANNELS,
+    Expectations,
+    Summary,
+    near_fault,
+    print_summaries,
+    summarize,
+    wide_chaos,
+)
 from bench.common import run_bench
 from bench.stack_processes import ChildProcess, restart_postgres
 from db.embedded import EmbeddedPostgres, ensure_database
 from keeptime.settings import to_asyncpg_url
-from tests.peers import FCM_PROJECT, FCM_TOKEN, TWILIO_SID, TWILIO_TOKEN, Chaos, ProviderPeer, SmtpPeer
+from tests.peers import FCM_PROJECT, FCM_TOKEN, TWILIO_SID, TWILIO_TOKEN, ProviderPeer, SmtpPeer
 from tests.support import database_url_named
 
 LEAD_S = 60
@@ -157,7 +165,7 @@ async def run_celery(appointments: int, spread: float) -> Summary:
     smtp, peer = SmtpPeer(lose_rate=0.03), ProviderPeer()
     smtp.start()
     await peer.start()
-    peer.chaos = Chaos(fail_before=0.05, throttle=0.03, lose_response=0.03)
+    peer.chaos = wide_chaos()
     env = {
         "CHAOS_DATABASE_URL": plain_url,
         "CHAOS_PEER_URL": peer.base_url,

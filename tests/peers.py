@@ -16,6 +16,7 @@ import email
 import itertools
 import json
 import random
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
@@ -105,11 +106,25 @@ class Failure:
 
 @dataclass
 class Chaos:
-    """Random failures for benchmarks: before accepting (500, 429) and after accepting (response lost)."""
+    """Random failures for benchmarks, each a share of requests (issue 32, defect 8).
+
+    Before accepting (nothing was made): ``fail_before`` 503, ``throttle`` 429 with Retry-After: 1,
+    ``drop_before`` the connection drops before the request is read. After accepting (the message exists):
+    ``lose_response`` the connection drops instead of the answer, ``gateway_after`` a 500/502/504 from the
+    front of the provider, ``slow_after`` the answer comes ``slow_s`` later (past our provider timeout).
+    Twilio's status callbacks: ``receipt_late`` come ``receipt_late_s`` later (Twilio's first callback is
+    at ``sent``, which lags under sender queueing), ``receipt_lost`` never come."""
 
     fail_before: float = 0.0
     throttle: float = 0.0
     lose_response: float = 0.0
+    drop_before: float = 0.0
+    gateway_after: float = 0.0
+    slow_after: float = 0.0
+    slow_s: float = 12.0
+    receipt_late: float = 0.0
+    receipt_late_s: float = 20.0
+    receipt_lost: float = 0.0
     random: random.Random = field(default_factory=lambda: random.Random(7))
 
 
@@ -131,7 +146,8 @@ class ProviderPeer:
     callback_status: str = "sent"
     failing_lookups: int = 0
     lookups: int = 0
-    _telnyx_keys: dict[str, tuple[bytes, dict[str, Any]]] = field(default_factory=dict)
+    telnyx_key_ttl_s: float = 24 * 3600  # how long Telnyx answers a repeated Idempotency-Key from its record
+    _telnyx_keys: dict[str, tuple[bytes, dict[str, Any], float]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     runner: web.AppRunner | None = None
@@ -154,6 +170,7 @@ class ProviderPeer:
             self.requests[channel] = 0
             self.lose[channel] = 0
         self._telnyx_keys.clear()
+        self.telnyx_key_ttl_s = 24 * 3600
         self.chaos = None
         self.replayed = 0
         self.callbacks = None
@@ -178,11 +195,20 @@ class ProviderPeer:
         if self.runner is not None:
             await self.runner.cleanup()
 
-    def _answer(self, channel: str, request: web.Request, response: web.Response) -> web.Response:
-        """The answer, unless this message's answer is to be lost (taken, then the connection drops)."""
+    async def _answer(self, channel: str, request: web.Request, response: web.Response) -> web.Response:
+        """The answer, unless this message's answer is to be lost (taken, then the connection drops), comes
+        late, or is a gateway's error (``Chaos``)."""
         lost = self.lose[channel] > 0
-        if self.chaos is not None and self.chaos.random.random() < self.chaos.lose_response:
-            lost = True
+        if self.chaos is not None:
+            roll = self.chaos.random.random()
+            lost = lost or roll < self.chaos.lose_response
+            roll -= self.chaos.lose_response
+            if not lost and 0 <= roll < self.chaos.gateway_after:
+                status = self.chaos.random.choice((500, 502, 504))
+                return web.Response(status=status, text="chaos: the gateway lost the provider's answer")
+            roll -= self.chaos.gateway_after
+            if not lost and 0 <= roll < self.chaos.slow_after:
+                await asyncio.sleep(self.chaos.slow_s)  # the sender gave up; the message was made anyway
         if not lost:
             return response
         self.lose[channel] = max(0, self.lose[channel] - 1)
@@ -190,7 +216,7 @@ class ProviderPeer:
             request.transport.abort()  # the answer is written to nowhere: the client sees the connection drop
         return response
 
-    def _injected(self, channel: str) -> web.Response | None:
+    def _injected(self, channel: str, request: web.Request) -> web.Response | None:
         self.requests[channel] += 1
         if self.chaos is not None:
             roll = self.chaos.random.random()
@@ -198,6 +224,10 @@ class ProviderPeer:
                 return web.Response(status=503, text="chaos")
             if roll < self.chaos.fail_before + self.chaos.throttle:
                 return web.Response(status=429, text="chaos", headers={"Retry-After": "1"})
+            if roll < self.chaos.fail_before + self.chaos.throttle + self.chaos.drop_before:
+                if request.transport is not None:
+                    request.transport.abort()  # dropped before it was read: nothing was made
+                return web.Response(status=503, text="chaos")
         if not self.failures[channel]:
             return None
         failure = self.failures[channel].pop(0)
@@ -210,7 +240,7 @@ class ProviderPeer:
         expected = "Basic " + base64.b64encode(f"{TWILIO_SID}:{TWILIO_TOKEN}".encode()).decode()
         if request.match_info["sid"] != TWILIO_SID or request.headers.get("Authorization") != expected:
             return web.json_response({"message": "Authenticate"}, status=401)
-        if (injected := self._injected("sms")) is not None:
+        if (injected := self._injected("sms", request)) is not None:
             return injected
         form = dict(await request.post())
         if form.get("To") == INVALID_NUMBER:
@@ -222,7 +252,9 @@ class ProviderPeer:
         self._deliver("sms", entry)
         if self.callbacks and isinstance(form.get("StatusCallback"), str):
             self._spawn(self._status_callback(str(form["StatusCallback"]), entry))
-        return self._answer("sms", request, web.json_response({"sid": sid, "status": "queued"}, status=201))
+        return await self._answer(
+            "sms", request, web.json_response({"sid": sid, "status": "queued"}, status=201)
+        )
 
     async def _twilio_list(self, request: web.Request) -> web.Response:
         """Twilio's Messages list (GET Messages.json): every message the account made, newest first,
@@ -257,22 +289,25 @@ class ProviderPeer:
             return web.json_response(
                 {"errors": [{"code": "10009", "title": "Authentication failed"}]}, status=401
             )
-        if (injected := self._injected("sms")) is not None:
+        if (injected := self._injected("sms", request)) is not None:
             return injected
         raw = await request.read()
         key = request.headers.get("Idempotency-Key", "")
-        if key and key in self._telnyx_keys:  # Telnyx: the first successful response, for 24 h
-            body, answer = self._telnyx_keys[key]
+        known = self._telnyx_keys.get(key) if key else None
+        if known is not None and time.monotonic() - known[2] > self.telnyx_key_ttl_s:
+            known = None  # Telnyx keeps a key's first response for 24 h; after that it is a new request
+        if known is not None:
+            body, answer, _ = known
             if body != raw:
                 return web.json_response({"errors": [{"title": "Idempotency key reused"}]}, status=422)
             self.replayed += 1
-            return self._answer("sms", request, web.json_response(answer))
+            return await self._answer("sms", request, web.json_response(answer))
         message = json.loads(raw)
         answer = {"data": {"id": f"40385f64-{next(self._ids):012d}", "to": [{"status": "queued"}]}}
         self._deliver("sms", {"json": message, "id": answer["data"]["id"], "key": key, "provider": "telnyx"})
         if key:
-            self._telnyx_keys[key] = (raw, answer)
-        return self._answer("sms", request, web.json_response(answer))
+            self._telnyx_keys[key] = (raw, answer, time.monotonic())
+        return await self._answer("sms", request, web.json_response(answer))
 
     async def _fcm(self, request: web.Request) -> web.Response:
         if (
@@ -280,14 +315,14 @@ class ProviderPeer:
             or request.match_info["project"] != FCM_PROJECT
         ):
             return web.json_response({"error": {"status": "UNAUTHENTICATED"}}, status=401)
-        if (injected := self._injected("push")) is not None:
+        if (injected := self._injected("push", request)) is not None:
             return injected
         body = await request.json()
         if body["message"].get("token") == "invalid-token":
             return web.json_response({"error": {"status": "INVALID_ARGUMENT"}}, status=400)
         name = f"projects/{FCM_PROJECT}/messages/{next(self._ids)}"  # no request key exists in FCM v1
         self._deliver("push", {"json": body, "name": name})
-        return self._answer("push", request, web.json_response({"name": name}))
+        return await self._answer("push", request, web.json_response({"name": name}))
 
     def message_keys(self, channel: str) -> list[str]:
         """What names each raw delivery on ``channel``: our key (FCM data; Telnyx's hashed form), or for
@@ -317,8 +352,16 @@ class ProviderPeer:
         ``undelivered`` for a message that never arrived) to the message's StatusCallback URL, signed."""
         from api.webhooks import twilio_signature  # Twilio's documented algorithm
 
-        await asyncio.sleep(0.05)
+        delay, lost = 0.05, False
+        if self.chaos is not None:
+            roll = self.chaos.random.random()
+            lost = roll < self.chaos.receipt_lost  # the status moves on; the callback never comes
+            if not lost and roll < self.chaos.receipt_lost + self.chaos.receipt_late:
+                delay = self.chaos.receipt_late_s  # the sender's queue: the message is `sent` late
+        await asyncio.sleep(delay)
         entry["status"] = self.callback_status
+        if lost:
+            return
         form = {"MessageSid": entry["sid"], "MessageStatus": self.callback_status, "AccountSid": TWILIO_SID}
         if self.callback_status in ("failed", "undelivered"):
             form["ErrorCode"] = "30003"  # Twilio: Unreachable destination handset

@@ -558,3 +558,25 @@ async def test_more_deliveries_than_the_pool_carries_all_finish(
         await small.dispose()
     assert [r.status for r in results] == ["sent"] * 12
     assert len(smtp.messages) == 12
+
+
+async def test_the_telnyx_peer_forgets_a_key_after_its_window_as_telnyx_does(
+    peers: tuple[SmtpPeer, ProviderPeer], http: aiohttp.ClientSession
+) -> None:
+    """Telnyx answers a repeated Idempotency-Key from its record for 24 h; after that the same request is a
+    new message. The peer does the same (its window shortened here), so a resend our ``Guarantees`` allow
+    only inside the window is tested against what happens outside it."""
+    from tests.peers import TELNYX_KEY
+
+    _, peer = peers
+    url = f"{peer.base_url}/v2/messages"
+    headers = {"Authorization": f"Bearer {TELNYX_KEY}", "Idempotency-Key": "k-1"}
+    body = {"from": "+15550000000", "to": "+4915100000000", "text": "hi"}
+    for _ in range(2):
+        async with http.post(url, json=body, headers=headers) as answer:
+            assert answer.status == 200
+    assert len(peer.accepted["sms"]) == 1 and peer.replayed == 1
+    peer.telnyx_key_ttl_s = 0.0
+    async with http.post(url, json=body, headers=headers) as answer:
+        assert answer.status == 200
+    assert len(peer.accepted["sms"]) == 2
