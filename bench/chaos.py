@@ -40,7 +40,7 @@ from bench.environment import BenchEnvironment, bench_environment
 from bench.stack_processes import TemporalServer, WorkerProcess, restart_postgres
 from db.appointments import appointment_snapshot
 from db.embedded import EmbeddedPostgres
-from db.engine import SessionFactory
+from db.engine import SessionFactory, is_database_unavailable
 from db.models import Appointment, Business, Customer, NotificationLog
 from domain.appointment_timeline import offset_label
 from domain.appointment_types import CancelInput, RescheduleInput
@@ -284,9 +284,16 @@ def message_key(plan: Plan, business_id: int, starts_at: datetime, version: int)
 
 
 async def _report(sessions: SessionFactory, run: Run, smtp: SmtpPeer, peer: ProviderPeer) -> Summary:
-    async with sessions() as session:
-        rows = {a.id: a for a in (await session.execute(select(Appointment))).scalars()}
-        logs = list((await session.execute(select(NotificationLog))).scalars())
+    for attempt in range(3):  # the pool may still hold a connection from before the PostgreSQL restart
+        try:
+            async with sessions() as session:
+                rows = {a.id: a for a in (await session.execute(select(Appointment))).scalars()}
+                logs = list((await session.execute(select(NotificationLog))).scalars())
+            break
+        except Exception as exc:  # the first use after a restart fails once, then the pool is fresh
+            if attempt == 2 or not is_database_unavailable(exc):
+                raise
+            await asyncio.sleep(1)
     business_id = next(iter(rows.values())).business_id
     expected = Expectations(due={}, channel={}, forbidden_after={})
     for plan in run.plans:
