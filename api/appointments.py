@@ -11,7 +11,14 @@ from pydantic import BaseModel
 
 from api.auth import require_business
 from api.businesses import path_id
-from api.errors import ApiError, field_error, inconsistent_error, missing_reference, parse_json_body
+from api.errors import (
+    ApiError,
+    conflict_error,
+    field_error,
+    inconsistent_error,
+    missing_reference,
+    parse_json_body,
+)
 from api.idempotency import idempotency_key
 from api.keys import SESSIONS, TEMPORAL
 from api.openapi import Handler, RouteTable
@@ -67,7 +74,7 @@ def booking_error(exc: store.BookingConflict) -> ApiError:
     if isinstance(exc, store.UnknownCustomer):
         return missing_reference(exc.field, str(exc))
     if isinstance(exc, store.SlotTaken):
-        return ApiError(409, "conflict", str(exc), fields=[{"field": exc.field, "message": str(exc)}])
+        return conflict_error(exc)
     return field_error(exc.field, str(exc))
 
 

@@ -227,4 +227,4 @@ def _check_tree(value: Any, path: str, depth: int) -> None:
 
 def conflict_error(exc: FieldConflict) -> ApiError:
     """A 409 naming the field whose value conflicts with what is stored."""
-    return ApiError(409, "conflict", str(exc), fields=[{"field": exc.field, "message": str(exc)}])
+    return ApiError(409, "conflict", str(exc), fields=_naming(exc.field, str(exc)))

@@ -41,11 +41,18 @@ def error_response(description: str) -> dict[str, Any]:
     return json_response(description, {"$ref": "#/components/schemas/Error"})
 
 
+def json_schema(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, Any]:
+    """``model``'s JSON Schema, its marks made $refs to components and the models it uses registered."""
+    schema: dict[str, Any] = refer_to_components(
+        model.model_json_schema(ref_template="#/components/schemas/{model}")
+    )
+    schemas.update(schema.pop("$defs", {}))
+    return schema
+
+
 def model_ref(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, Any]:
     """Register ``model`` (and the models it uses) under components/schemas and return a $ref to it."""
-    schema = refer_to_components(model.model_json_schema(ref_template="#/components/schemas/{model}"))
-    schemas.update(schema.pop("$defs", {}))
-    schemas[model.__name__] = schema
+    schemas[model.__name__] = json_schema(model, schemas)
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
@@ -88,8 +95,7 @@ def merge_patch_ref(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str
     with ``model`` (``api.errors.validate_merge_patch`` refuses unknown keys at every level first)."""
     name = f"{model.__name__}Patch"
     if name not in schemas:
-        schema = refer_to_components(model.model_json_schema(ref_template="#/components/schemas/{model}"))
-        schemas.update(schema.pop("$defs", {}))
+        schema = json_schema(model, schemas)
         schemas[name] = {}  # registered before recursing: a model that nests itself stays finite
         properties: dict[str, Any] = {}
         for key, prop in schema.get("properties", {}).items():
@@ -281,22 +287,18 @@ def operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
         spec["parameters"] = parameters
     if route.security:
         spec["security"] = route.security
-    if route.body is not None:
-        # Required where the handler needs one: a partial update, or a model with required fields (an
-        # absent body is ``{}``, which would be refused, so the document must not offer leaving it out).
-        needed = route.method in ("PUT", "PATCH") or any(
-            f.is_required() for f in route.body.model_fields.values()
-        )
-        spec["requestBody"] = {
-            "required": needed,
-            "content": {"application/json": {"schema": model_ref(route.body, schemas)}},
-        }
-        responses.update({code: value for code, value in BODY_RESPONSES.items() if code not in responses})
-    if route.patch is not None:
-        spec["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": merge_patch_ref(route.patch, schemas)}},
-        }
+    if route.body is not None or route.patch is not None:
+        # Required where the handler needs one: a merge patch, a partial update, or a model with required
+        # fields (an absent body is ``{}``, which would be refused, so the document must not offer that).
+        if route.patch is not None:
+            needed, schema = True, merge_patch_ref(route.patch, schemas)
+        else:
+            assert route.body is not None
+            needed = route.method in ("PUT", "PATCH") or any(
+                f.is_required() for f in route.body.model_fields.values()
+            )
+            schema = model_ref(route.body, schemas)
+        spec["requestBody"] = {"required": needed, "content": {"application/json": {"schema": schema}}}
         responses.update({code: value for code, value in BODY_RESPONSES.items() if code not in responses})
     if route.form is not None:
         spec["requestBody"] = {
@@ -316,10 +318,7 @@ def operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
 
 def query_parameters(model: type[BaseModel], schemas: dict[str, Any]) -> list[dict[str, Any]]:
     """The query model's fields as OpenAPI parameters (by their alias: ``from``, ``to``)."""
-    schema = refer_to_components(
-        model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
-    )
-    schemas.update(schema.pop("$defs", {}))
+    schema = json_schema(model, schemas)
     return [
         {
             "name": name,

@@ -9,14 +9,12 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.appointments import sent_reminder_slots, snapshot_of
+from db.appointments import REMINDER_EVENT, sent_reminder_slots, snapshot_of
 from db.models import Appointment, Business, Customer, NotificationLog, Review
 from db.rollout import ids_page
 from domain.appointment_timeline import reminder_key
 from domain.appointment_types import AppointmentState
 from domain.preferences import Preferences
-
-REMINDER = "appointment.reminder"
 
 
 @dataclass(frozen=True)
@@ -57,7 +55,7 @@ async def sleeping_appointments(
                 NotificationLog.entity_type == "appointment",
                 NotificationLog.entity_id.in_(ids),
                 or_(
-                    NotificationLog.event.startswith(REMINDER),  # logged with the variant: "..._24h"
+                    NotificationLog.event.startswith(REMINDER_EVENT),  # logged with the variant: "..._24h"
                     NotificationLog.event.in_(["appointment.review_request", "appointment.review_reminder"]),
                 ),
             )
@@ -83,10 +81,8 @@ def _apply_log(state: AppointmentState, log: NotificationLog) -> None:
     """A logged message (sent, skipped or failed) is a handled step: the workflow never takes it again."""
     snapshot = state.snapshot
     at: datetime = log.sent_at or log.created_at
-    if log.event.startswith(REMINDER):
-        if log.scheduled_for is None:
-            return
-        if not log.message_key.endswith(f":v{snapshot.version}"):
+    if log.event.startswith(REMINDER_EVENT):
+        if log.scheduled_for is None or not log.message_key.endswith(f":v{snapshot.version}"):
             return  # planned for an earlier slot
         offset = round((snapshot.starts_at - log.scheduled_for).total_seconds())
         state.handled.append(reminder_key(offset, snapshot.version))

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.conflicts import FieldConflict
 from db.models import (
     Appointment,
     AppointmentFee,
@@ -21,7 +22,7 @@ from db.models import (
     NotificationLog,
     Review,
 )
-from domain.appointment_timeline import label_offset
+from domain.appointment_timeline import label_offset, slot_key
 from domain.appointment_types import ACTIVE_STATUSES, AppointmentSnapshot
 from domain.automation import AutomationSettings
 from domain.statuses import AppointmentStatus, NotificationStatus
@@ -31,12 +32,8 @@ REMINDER_EVENT = "appointment.reminder"  # logged with the variant: appointment.
 BLOCKING = (AppointmentStatus.PENDING, AppointmentStatus.CONFIRMED, AppointmentStatus.CHECKED_IN)
 
 
-class BookingConflict(Exception):
+class BookingConflict(FieldConflict):
     """The booking cannot be made as asked; ``field`` names the input at fault."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 class UnknownCustomer(BookingConflict):
@@ -44,7 +41,7 @@ class UnknownCustomer(BookingConflict):
 
 
 class SlotTaken(BookingConflict):
-    """The resource is booked then (the business prevents overlaps)."""
+    """The resource is booked then (the business prevents overlaps): a conflict with what is stored."""
 
 
 async def has_reviewed(session: AsyncSession, appointment: Appointment) -> bool:
@@ -85,8 +82,7 @@ async def sent_reminder_slots(session: AsyncSession, appointment_ids: list[int])
         offset = label_offset(event.removeprefix(f"{REMINDER_EVENT}_"))
         if offset is None or scheduled_for is None:
             continue  # never written by us: nothing to know
-        starts_at: datetime = scheduled_for + timedelta(seconds=offset)
-        slot = f"{offset}@{starts_at.isoformat()}"
+        slot = slot_key(offset, scheduled_for + timedelta(seconds=offset))
         if slot not in slots.setdefault(entity_id, []):
             slots[entity_id].append(slot)
     return slots

@@ -175,8 +175,13 @@ def message_request(snapshot: AppointmentSnapshot, step: Step) -> NotificationRe
 
 
 def slot_of(snapshot: AppointmentSnapshot, step: Step) -> str:
+    """A reminder step's slot (``slot_key``)."""
+    return slot_key(step.offset_s, snapshot.starts_at)
+
+
+def slot_key(offset_s: int | None, starts_at: datetime) -> str:
     """A reminder's slot, ``<offset>@<starts_at>``: one reminder per offset and start time, ever."""
-    return f"{step.offset_s}@{snapshot.starts_at.isoformat()}"
+    return f"{offset_s}@{starts_at.isoformat()}"
 
 
 def skip_reason(state: AppointmentState, step: Step) -> str | None:

@@ -8,6 +8,7 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 import aiohttp
 from sqlalchemy.engine import make_url
@@ -72,3 +73,15 @@ async def terminate_running(client: Client) -> None:
                 )
     except RPCError:
         pass  # the Java test server has no visibility queries; its tests do not leave workflows running
+
+
+async def began_new_run(handle: Any, first_run_id: str | None, query: Any) -> bool:
+    """The workflow continued as new and its new run has begun: it answers ``query`` (before its first
+    workflow task the server answers "Workflow task is not scheduled yet")."""
+    if (await handle.describe()).run_id == first_run_id:
+        return False
+    try:
+        await handle.query(query)
+    except RPCError:
+        return False
+    return True

@@ -26,11 +26,18 @@ from services.daily_plans import create_daily_plan
 from services.settings import rollout_progress, update_business
 from tests.appointment_support import eventually
 from tests.invoice_support import InvoiceHandle, company, invoice, notifications, view
-from tests.support import running_worker
+from tests.support import began_new_run, running_worker
 from workflows.daily_plan import DailyPlanWorkflow
 from workflows.invoice import InvoiceWorkflow
 
 BERLIN = ZoneInfo("Europe/Berlin")
+# The default ladder taken in full, both admin and accountant told each time
+ESCALATED_ON_THE_LADDER = [
+    "overdue: 2 notified",
+    "7 days overdue: 2 notified",
+    "14 days overdue: 2 notified",
+    "30 days overdue: 2 notified",
+]
 
 
 def _today(zone: ZoneInfo = BERLIN) -> date:
@@ -89,12 +96,7 @@ async def test_an_unpaid_invoice_goes_overdue_escalates_on_the_ladder_and_ends_w
         assert paid is not None
         final = await asyncio.wait_for(handle.result(), 30)
     assert final.status == "paid"
-    assert final.history == [
-        "overdue: 2 notified",
-        "7 days overdue: 2 notified",
-        "14 days overdue: 2 notified",
-        "30 days overdue: 2 notified",
-    ]
+    assert final.history == ESCALATED_ON_THE_LADDER
     told = await notifications(sessions, row.id)
     for user in ("ana", "carl"):
         assert [event for who, event, _ in told if who == users[user]] == [
@@ -299,17 +301,10 @@ async def test_an_invoice_that_hears_many_changes_continues_as_new_and_escalates
                 await handle.signal(InvoiceWorkflow.settings_changed, SettingsChanged(revision=revision))
                 await asyncio.sleep(0.2)
 
-            async def continued() -> bool:
-                """The new run has begun: it answers a query (before that: "not scheduled yet")."""
-                if (await handle.describe()).run_id == handle.result_run_id:
-                    return False
-                try:
-                    await handle.query(InvoiceWorkflow.state)
-                except RPCError:
-                    return False
-                return True
-
-            await eventually(continued, what="a continue-as-new")
+            await eventually(
+                lambda: began_new_run(handle, handle.result_run_id, InvoiceWorkflow.state),
+                what="a continue-as-new",
+            )
             await env.fast_forward(handle, timedelta(days=30))
 
             async def escalated_30d() -> bool:
@@ -323,12 +318,7 @@ async def test_an_invoice_that_hears_many_changes_continues_as_new_and_escalates
         assert paid is not None
         final = await asyncio.wait_for(handle.result(), 30)
     assert final.status == "paid"
-    assert final.history == [
-        "overdue: 2 notified",
-        "7 days overdue: 2 notified",
-        "14 days overdue: 2 notified",
-        "30 days overdue: 2 notified",
-    ]
+    assert final.history == ESCALATED_ON_THE_LADDER
     told = await notifications(sessions, row.id)
     assert sorted(event for who, event, _ in told if who == users["ana"]) == [
         "invoice.overdue",

@@ -33,9 +33,16 @@ BEFORE = AutomationSettings(quiet_hours=NO_QUIET_HOURS)  # reminders 24 h and 2 
 
 
 async def _book(
-    sessions: SessionFactory, client: Any, business: Business, starts_in: timedelta, status: str = "confirmed"
+    sessions: SessionFactory,
+    client: Any,
+    business: Business,
+    starts_in: timedelta,
+    *,
+    status: str = "confirmed",
+    preferences: dict[str, bool] | None = None,
+    **row: Any,
 ) -> WorkflowHandle[Any, Any]:
-    customer = await make_customer(sessions, business, channel_order=["email"])
+    customer = await make_customer(sessions, business, channel_order=["email"], preferences=preferences or {})
     starts_at = datetime.now(UTC).replace(microsecond=0) + starts_in
     appointment = await make_appointment(
         sessions,
@@ -44,11 +51,12 @@ async def _book(
         starts_at=starts_at,
         ends_at=starts_at + timedelta(hours=1),
         status=status,
+        **row,
     )
     async with sessions() as session:
-        row = await session.get(Appointment, appointment.id)
-        assert row is not None
-        return await ensure_workflow(client, await appointment_snapshot(session, row))
+        found = await session.get(Appointment, appointment.id)
+        assert found is not None
+        return await ensure_workflow(client, await appointment_snapshot(session, found))
 
 
 def _quiet_around(instant: datetime) -> dict[str, str]:
@@ -169,33 +177,6 @@ async def test_a_settings_change_reaches_sleeping_appointments_as_previewed(
     assert all(m.event != "appointment.no_show" for m in views[soon.id].messages)
 
 
-async def _sleeping(
-    sessions: SessionFactory,
-    client: Any,
-    business: Business,
-    starts_in: timedelta,
-    *,
-    status: str = "confirmed",
-    preferences: dict[str, bool] | None = None,
-    **row: Any,
-) -> WorkflowHandle[Any, Any]:
-    customer = await make_customer(sessions, business, channel_order=["email"], preferences=preferences or {})
-    starts_at = datetime.now(UTC).replace(microsecond=0) + starts_in
-    appointment = await make_appointment(
-        sessions,
-        business,
-        customer,
-        starts_at=starts_at,
-        ends_at=starts_at + timedelta(hours=1),
-        status=status,
-        **row,
-    )
-    async with sessions() as session:
-        found = await session.get(Appointment, appointment.id)
-        assert found is not None
-        return await ensure_workflow(client, await appointment_snapshot(session, found))
-
-
 async def test_every_step_kind_happens_as_the_preview_planned_it(
     skipping_env: WorkflowEnvironment,
     sessions: SessionFactory,
@@ -212,14 +193,14 @@ async def test_every_step_kind_happens_as_the_preview_planned_it(
     async with running_worker(env.client, sessions, provider_settings):
         with env.with_time_skipping_disabled():
             handles = {
-                "confirmed": await _sleeping(sessions, env.client, business, timedelta(days=3)),
-                "no reminders": await _sleeping(
+                "confirmed": await _book(sessions, env.client, business, timedelta(days=3)),
+                "no reminders": await _book(
                     sessions, env.client, business, timedelta(days=3), preferences={"reminders": False}
                 ),
-                "checked in": await _sleeping(
+                "checked in": await _book(
                     sessions, env.client, business, -timedelta(minutes=10), status="checked_in"
                 ),
-                "completed": await _sleeping(
+                "completed": await _book(
                     sessions,
                     env.client,
                     business,
@@ -227,7 +208,7 @@ async def test_every_step_kind_happens_as_the_preview_planned_it(
                     status="completed",
                     completed_at=now - timedelta(minutes=30),
                 ),
-                "no review requests": await _sleeping(
+                "no review requests": await _book(
                     sessions,
                     env.client,
                     business,

@@ -8,7 +8,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from db import pets, tenants
@@ -25,7 +24,7 @@ from services.vaccinations import register_vaccination
 from tests.appointment_support import eventually
 from tests.factories import make_business, make_customer
 from tests.peers import ProviderPeer, SmtpPeer
-from tests.support import running_worker
+from tests.support import began_new_run, running_worker
 from workflows.vaccination import VaccinationWorkflow
 
 
@@ -266,17 +265,9 @@ async def test_a_record_that_hears_many_settings_changes_continues_as_new_and_al
                 await handle.signal(VaccinationWorkflow.settings_changed, SettingsChanged(revision=revision))
                 await asyncio.sleep(0.2)
 
-            async def continued() -> bool:
-                """The new run has begun: it answers a query (before that: "not scheduled yet")."""
-                if (await handle.describe()).run_id == first_run:
-                    return False
-                try:
-                    await handle.query(VaccinationWorkflow.state)
-                except RPCError:
-                    return False
-                return True
-
-            await eventually(continued, what="a continue-as-new")
+            await eventually(
+                lambda: began_new_run(handle, first_run, VaccinationWorkflow.state), what="a continue-as-new"
+            )
             await env.fast_forward(handle, timedelta(days=30))  # the new run's clock, to past the expiry
         final = await _result(env, record.id)
     assert final.status == "expired"

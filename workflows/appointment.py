@@ -56,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.task_queues import APPOINTMENTS, REVIEWS
     from workflows.db_calls import call_db
     from workflows.delivery import aim_from, plan_delivery, send_now
+    from workflows.history import history_is_long
 
 Arg = TypeVar("Arg")
 Result = TypeVar("Result")
@@ -107,7 +108,7 @@ class AppointmentWorkflow:
             if not self._s.booked_announced:
                 self._announce_booking()
             while True:
-                if self._history_is_long(start):
+                if history_is_long(start.continue_as_new_after_events):
                     self._continuing = True  # lets a waiting cancel_with_answer answer "accepted"
                     await workflow.wait_condition(workflow.all_handlers_finished)
                     workflow.continue_as_new(start.model_copy(update={"carried": self._s, "snapshot": None}))
@@ -152,12 +153,6 @@ class AppointmentWorkflow:
         if self._state is None:  # only while the very first activity loads the row
             raise ApplicationError("the appointment is still being loaded; try again", type=CONFLICT)
         return self._state
-
-    def _history_is_long(self, start: AppointmentInput) -> bool:
-        info = workflow.info()
-        return info.is_continue_as_new_suggested() or info.get_current_history_length() > (
-            start.continue_as_new_after_events
-        )
 
     async def _wait_for(self, step: Step) -> bool:
         """Sleep until the step is due (after quiet-hours planning for messages). True: go round again

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.statuses import InvoiceStatus
     from domain.task_queues import MAINTENANCE
     from workflows.db_calls import call_db
+    from workflows.history import history_is_long
 
 OPEN = (InvoiceStatus.SENT, InvoiceStatus.OVERDUE)
 CONTINUE_AS_NEW = "invoice-continues-as-new"  # before it, the history only grew
@@ -57,7 +58,7 @@ class InvoiceWorkflow:
         if self._snapshot is None and not await self._reload("load invoice"):
             return self.state()
         while not self._gone and self._snapshot is not None and self._snapshot.status in OPEN:
-            if self._history_is_long(start) and workflow.patched(CONTINUE_AS_NEW):
+            if history_is_long(start.continue_as_new_after_events) and workflow.patched(CONTINUE_AS_NEW):
                 # Open for months, hearing every change of the row and of the settings: the history stays
                 # short. Signal handlers are synchronous, so nothing is half-handled; one that arrives
                 # meanwhile fails this task, which then runs again with it (and carries it).
@@ -83,12 +84,6 @@ class InvoiceWorkflow:
             await self._act(moment)
         workflow.upsert_search_attributes([attrs.STATUS.value_set(self._status())])
         return self.state()
-
-    def _history_is_long(self, start: InvoiceInput) -> bool:
-        info = workflow.info()
-        return info.is_continue_as_new_suggested() or (
-            info.get_current_history_length() > start.continue_as_new_after_events
-        )
 
     def _carry(self) -> InvoiceCarried:
         return InvoiceCarried(

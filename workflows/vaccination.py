@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.db_calls import call_db
     from workflows.delivery import send_now
+    from workflows.history import history_is_long
 
 
 CONTINUE_AS_NEW = "vaccination-continues-as-new"  # before it, the history only grew
@@ -59,7 +60,7 @@ class VaccinationWorkflow:
                 VaccinationActivities.load_vaccination, self._ref, "load vaccination", queue=MAINTENANCE
             )
         while self._superseded_by is None and self._snapshot.status in ("valid", "expiring_soon"):
-            if self._history_is_long(start) and workflow.patched(CONTINUE_AS_NEW):
+            if history_is_long(start.continue_as_new_after_events) and workflow.patched(CONTINUE_AS_NEW):
                 # A record can sleep for years and hear every settings change: the history stays short.
                 # Signal handlers are synchronous, so nothing is half-handled; a signal that arrives
                 # meanwhile fails this task, which then runs again with it (and carries it).
@@ -91,12 +92,6 @@ class VaccinationWorkflow:
                 await self._expire()
         workflow.upsert_search_attributes([attrs.STATUS.value_set(self._status())])
         return self.state()
-
-    def _history_is_long(self, start: VaccinationInput) -> bool:
-        info = workflow.info()
-        return info.is_continue_as_new_suggested() or (
-            info.get_current_history_length() > start.continue_as_new_after_events
-        )
 
     def _carry(self) -> VaccinationCarried:
         return VaccinationCarried(
