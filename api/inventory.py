@@ -28,7 +28,7 @@ class InventoryListQuery(Query):
 @routes.post(
     "/v1/inventory",
     "Add an inventory item (one that starts below its threshold is told at once)",
-    ok={"201": "item"},
+    ok={"201": "item", "200": "the same item, added before by this body (as it is now)"},
     errors={"409": "another item has this name"},
     body=InventoryItemCreate,
     result=InventoryItemOut,
@@ -38,10 +38,10 @@ async def add_item(request: web.Request) -> web.Response:
     body = await parse_json_body(request, InventoryItemCreate)
     async with request.app[SESSIONS]() as session:
         try:
-            item = await inventory.add_item(session, business_id, body.model_dump(), datetime.now(UTC))
+            added = await inventory.add_item(session, business_id, body.model_dump(), datetime.now(UTC))
         except inventory.InventoryConflict as exc:
             raise conflict_error(exc) from exc
-    return web.json_response(inventory_item_json(item), status=201)
+    return web.json_response(inventory_item_json(added.item), status=201 if added.created else 200)
 
 
 @routes.get(

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db import staff
 from db.conflicts import FieldConflict
 from db.models import InventoryItem, InventoryMovement
+from db.repeats import body_digest, same_request
 from domain.statuses import StaffRole
 
 TOLD_OF_SHORTAGES = (StaffRole.ADMIN, StaffRole.PM)
@@ -24,24 +25,41 @@ class InventoryConflict(FieldConflict):
     """Raised by this module's changes (``field`` names the input at fault)."""
 
 
+@dataclass(frozen=True)
+class AddedItem:
+    item: InventoryItem
+    created: bool
+
+
 async def add_item(
     session: AsyncSession, business_id: int, values: dict[str, Any], now: datetime
-) -> InventoryItem:
-    """A new item (its name is UNIQUE per company); an item that starts short is told at once. Commits."""
+) -> AddedItem:
+    """A new item (its name is UNIQUE per company); an item that starts short is told at once. A repeat of
+    the body that added it answers with the item as it is now; another body under its name is a conflict.
+    Commits."""
     async with session.begin():
         inserted = await session.execute(
             insert(InventoryItem)
-            .values(business_id=business_id, **values)
+            .values(business_id=business_id, created_from=body_digest(values), **values)
             .on_conflict_do_nothing(index_elements=["business_id", "name"])
             .returning(InventoryItem.id)
         )
         item_id = inserted.scalar()
         if item_id is None:
-            raise InventoryConflict("name", "another item has this name")
-        item = await session.get(InventoryItem, item_id, with_for_update=True)
-        assert item is not None
-        await check_shortage(session, item, now)
-    return item
+            item = (
+                await session.execute(
+                    select(InventoryItem).where(
+                        InventoryItem.business_id == business_id, InventoryItem.name == values["name"]
+                    )
+                )
+            ).scalar_one()
+            if not same_request(item.created_from, values, unchanged=False):
+                raise InventoryConflict("name", "another item has this name")
+            return AddedItem(item, False)
+        added = await session.get(InventoryItem, item_id, with_for_update=True)
+        assert added is not None
+        await check_shortage(session, added, now)
+    return AddedItem(added, True)
 
 
 async def item_of(

@@ -569,6 +569,9 @@ class StaffUser(Base):
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(320))
     roles: Mapped[list[str]] = mapped_column(ARRAY(String(16)))
+    created_from: Mapped[str | None] = mapped_column(
+        String(64), comment="SHA-256 of the create body (db.repeats): a repeat of it answers with this row"
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -600,6 +603,9 @@ class Invoice(Base):
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     written_off_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     write_off_reason: Mapped[str | None] = mapped_column(String(500))
+    created_from: Mapped[str | None] = mapped_column(
+        String(64), comment="SHA-256 of the create body (db.repeats): a repeat of it answers with this row"
+    )
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
@@ -754,6 +760,9 @@ class InventoryItem(Base):
     quantity: Mapped[int] = mapped_column(BigInteger)
     threshold: Mapped[int] = mapped_column(BigInteger)
     shortage_alerted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_from: Mapped[str | None] = mapped_column(
+        String(64), comment="SHA-256 of the create body (db.repeats): a repeat of it answers with this row"
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -792,6 +801,9 @@ class TouchUp(Base):
     status: Mapped[TouchUpStatus] = mapped_column(
         _str_enum(TouchUpStatus, "touch_up_status"), default=TouchUpStatus.OPEN
     )
+    created_from: Mapped[str | None] = mapped_column(
+        String(64), comment="SHA-256 of the create body (db.repeats): a repeat of it answers with this row"
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -828,6 +840,9 @@ class TimeEntry(Base):
     reference: Mapped[str] = mapped_column(String(64))
     work_date: Mapped[date] = mapped_column(Date)
     minutes: Mapped[int] = mapped_column(Integer)
+    created_from: Mapped[str | None] = mapped_column(
+        String(64), comment="SHA-256 of the create body (db.repeats): a repeat of it answers with this row"
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.conflicts import FieldConflict
 from db.idempotency import create_once, request_hash
 from db.models import Business, Employee, PayrollPeriod, PayrollRecalculation, StaffUser, TimeEntry
+from db.repeats import body_digest, same_request
 from domain.payroll import pay_cents
 from domain.statuses import PayrollStatus, StaffRole
 
@@ -74,7 +75,12 @@ async def log_time(session: AsyncSession, employee: Employee, values: dict[str, 
     async with session.begin():
         inserted = await session.execute(
             insert(TimeEntry)
-            .values(business_id=employee.business_id, employee_id=employee.id, **values)
+            .values(
+                business_id=employee.business_id,
+                employee_id=employee.id,
+                created_from=body_digest(values),
+                **values,
+            )
             .on_conflict_do_nothing(index_elements=["employee_id", "reference"])
             .returning(TimeEntry.id)
         )
@@ -86,7 +92,8 @@ async def log_time(session: AsyncSession, employee: Employee, values: dict[str, 
                 )
             )
         ).scalar_one()
-        if new_id is None and (entry.work_date, entry.minutes) != (values["work_date"], values["minutes"]):
+        unchanged = (entry.work_date, entry.minutes) == (values["work_date"], values["minutes"])
+        if new_id is None and not same_request(entry.created_from, values, unchanged=unchanged):
             raise PayrollConflict("reference", "another time entry has this reference")
     return Logged(entry, new_id is not None)
 

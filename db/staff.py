@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.conflicts import FieldConflict
 from db.models import InAppNotification, ProjectMember, StaffUser
+from db.repeats import body_digest, same_request
 from domain.statuses import StaffRole
 
 
@@ -30,7 +31,7 @@ async def add_user(session: AsyncSession, business_id: int, values: dict[str, An
     async with session.begin():
         inserted = await session.execute(
             insert(StaffUser)
-            .values(business_id=business_id, **values)
+            .values(business_id=business_id, created_from=body_digest(values), **values)
             .on_conflict_do_nothing(index_elements=["business_id", "email"])
             .returning(StaffUser.id)
         )
@@ -42,7 +43,8 @@ async def add_user(session: AsyncSession, business_id: int, values: dict[str, An
                 )
             )
         ).scalar_one()
-        if new_id is None and (user.name, sorted(user.roles)) != (values["name"], sorted(values["roles"])):
+        unchanged = (user.name, sorted(user.roles)) == (values["name"], sorted(values["roles"]))
+        if new_id is None and not same_request(user.created_from, values, unchanged=unchanged):
             raise StaffConflict("email", "another user has this e-mail")
         return AddedUser(user, new_id is not None)
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db import staff
 from db.conflicts import FieldConflict
 from db.models import Project, TouchUp
+from db.repeats import body_digest, same_request
 from domain.statuses import ProjectStatus, StaffRole, TouchUpPriority, TouchUpStatus
 
 ALERT_AT = 3  # open touch-ups of these priorities that make a project worth telling
@@ -48,7 +49,9 @@ async def create(
             return None
         inserted = await session.execute(
             insert(TouchUp)
-            .values(business_id=business_id, project_id=project_id, **values)
+            .values(
+                business_id=business_id, project_id=project_id, created_from=body_digest(values), **values
+            )
             .on_conflict_do_nothing(index_elements=["project_id", "reference"])
             .returning(TouchUp.id)
         )
@@ -60,7 +63,9 @@ async def create(
                 )
             )
         ).scalar_one()
-        if new_id is None and (touch_up.title, touch_up.priority) != (values["title"], values["priority"]):
+        if new_id is None and not same_request(
+            touch_up.created_from, values, unchanged=touch_up.title == values["title"]
+        ):
             raise TouchUpConflict("reference", "another touch-up has this reference")
         await check_project(session, project, now)
     return Saved(touch_up, new_id is not None)

@@ -41,6 +41,11 @@ async def test_inventory_movements_and_their_shortage_alert(api: Client) -> None
         assert answer.status == status, (body, await answer.text())
         assert (await answer.json())["fields"][0]["field"] == field
     assert (await api.post("/v1/inventory", json={**body, "name": "X"}, headers=auth)).status == 422
+    again = await api.post(
+        "/v1/inventory", json={"name": "Cement", "unit": "bags", "quantity": 10, "threshold": 5}, headers=auth
+    )
+    again_body = await again.json()
+    assert (again.status, again_body["id"], again_body["quantity"]) == (200, item["id"], 3)
     duplicate = await api.post(
         "/v1/inventory", json={"name": "Cement", "unit": "bags", "quantity": 1, "threshold": 0}, headers=auth
     )

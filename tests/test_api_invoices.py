@@ -107,6 +107,29 @@ async def test_a_late_invoice_goes_overdue_tells_admins_and_accounting_and_payme
     assert written_off.status == 409 and (await written_off.json())["fields"][0]["field"] == "status"
 
 
+async def test_a_repeated_create_is_the_same_request_after_the_invoice_moved_on(api: Client) -> None:
+    """The repeat is compared with the body that created the invoice, not with the row as the workflow or a
+    payment has left it (the CI flake of 2026-12-07: the workflow had marked it overdue in between)."""
+    auth, _ = await construction_company(api)
+    body = _invoice("INV-9", _local_today() + timedelta(days=30))
+    first = await (await api.post("/v1/invoices", json=body, headers=auth)).json()
+    moved = await api.post(
+        f"/v1/invoices/{first['id']}/due-date",
+        json={"due_on": (_local_today() + timedelta(days=60)).isoformat()},
+        headers=auth,
+    )
+    assert moved.status == 200, await moved.text()
+    assert (await api.post(f"/v1/invoices/{first['id']}/payment", headers=auth)).status == 200
+    repeat = await api.post("/v1/invoices", json=body, headers=auth)
+    assert (repeat.status, (await repeat.json())["id"], (await repeat.json())["status"]) == (
+        200,
+        first["id"],
+        "paid",
+    )
+    other = await api.post("/v1/invoices", json={**body, "amount_cents": 1}, headers=auth)
+    assert other.status == 409 and (await other.json())["fields"][0]["field"] == "number"
+
+
 async def test_the_overdue_list_is_in_collection_order(api: Client) -> None:
     auth, _ = await construction_company(api)
     today = _local_today()

@@ -29,6 +29,8 @@ async def test_touch_ups_and_their_alert(api: Client) -> None:
     assert [t["reference"] for t in listed] == ["a", "b", "c", "d"]
     done = await api.patch(f"/v1/touch-ups/{listed[0]['id']}", json={"status": "done"}, headers=auth)
     assert (await done.json())["status"] == "done"
+    again = await api.post(url, json={"reference": "a", "title": "fix a", "priority": "high"}, headers=auth)
+    assert (again.status, (await again.json())["status"]) == (200, "done")  # the row moved on: same request
 
     bad = await api.post(url, json={"reference": "e", "title": "x", "priority": "critical"}, headers=auth)
     assert bad.status == 422 and (await bad.json())["fields"][0]["field"] == "priority"

@@ -44,9 +44,11 @@ async def test_a_shortage_is_told_once_per_crossing_and_re_armed_when_restocked(
 ) -> None:
     business_id, users = await company(sessions)
     async with sessions() as session:
-        item = await inventory.add_item(
-            session, business_id, {"name": "Cement", "unit": "bags", "quantity": 10, "threshold": 5}, NOW
-        )
+        item = (
+            await inventory.add_item(
+                session, business_id, {"name": "Cement", "unit": "bags", "quantity": 10, "threshold": 5}, NOW
+            )
+        ).item
     assert await _move(sessions, business_id, item.id, "use-1", -3, 1) == 7
     assert await _told(sessions, item.id) == []  # 7 >= 5: not short
     assert await _move(sessions, business_id, item.id, "use-2", -3, 2) == 4  # crosses below 5
@@ -70,10 +72,18 @@ async def test_a_shortage_is_told_once_per_crossing_and_re_armed_when_restocked(
 async def test_an_item_that_starts_short_is_told_at_once(sessions: SessionFactory) -> None:
     business_id, _ = await company(sessions)
     async with sessions() as session:
-        item = await inventory.add_item(
+        item = (
+            await inventory.add_item(
+                session, business_id, {"name": "Rebar", "unit": "m", "quantity": 0, "threshold": 100}, NOW
+            )
+        ).item
+    assert len(await _told(sessions, item.id)) == 2
+    async with sessions() as session:
+        again = await inventory.add_item(
             session, business_id, {"name": "Rebar", "unit": "m", "quantity": 0, "threshold": 100}, NOW
         )
-    assert len(await _told(sessions, item.id)) == 2
+    assert (again.item.id, again.created) == (item.id, False)
+    assert len(await _told(sessions, item.id)) == 2  # a repeat tells nobody again
     async with sessions() as session:
         with pytest.raises(inventory.InventoryConflict):
             await inventory.add_item(
