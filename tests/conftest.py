@@ -11,7 +11,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -113,13 +113,15 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture(scope="session")
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """The real dev server (in memory), with Keeptime's search attributes registered."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=_binary("temporal"),
-        dev_server_startup_timeout=SERVER_STARTUP,
-        data_converter=pydantic_data_converter,
-        search_attributes=ALL_SEARCH_ATTRIBUTES,
-        port=free_port(),
-        ui=False,
+    env = await _started(
+        lambda: WorkflowEnvironment.start_local(
+            dev_server_existing_path=_binary("temporal"),
+            dev_server_startup_timeout=SERVER_STARTUP,
+            data_converter=pydantic_data_converter,
+            search_attributes=ALL_SEARCH_ATTRIBUTES,
+            port=free_port(),
+            ui=False,
+        )
     )
     yield env
     await env.shutdown()
@@ -133,6 +135,20 @@ def settings(database_url: str, dev_env: WorkflowEnvironment) -> Settings:
         temporal_address=dev_env.client.service_client.config.target_host,
         api_port=free_port(),
     )
+
+
+async def _started(start: Callable[[], Awaitable[WorkflowEnvironment]]) -> WorkflowEnvironment:
+    """Start a server, once more on a new port if it did not come up. ``free_port`` closes the port it
+    found before the server binds it, so another process (another xdist worker's server, a second test
+    run on the machine) can take it in between: the server then never listens and the start times out
+    (or a start starved of CPU passes its timeout): a run on 2026-12-07, beside a second test run on the
+    same 2 cores, lost one worker's session so, and its 18 tests errored. A session-scoped fixture that
+    fails fails every test of its worker, so one retry is worth its seconds."""
+    try:
+        return await start()
+    except RuntimeError as first:
+        print(f"the server did not start ({first}); once more on another port", file=sys.stderr)
+        return await start()
 
 
 def _binary(name: str) -> str:
@@ -220,13 +236,15 @@ async def notifier(
 @pytest.fixture(scope="session")
 async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """Time-skipping v2: the real dev server with a virtual clock per workflow (Updates work here)."""
-    env = await WorkflowEnvironment.start_time_skipping_v2(
-        dev_server_existing_path=_binary("temporal"),
-        dev_server_startup_timeout=SERVER_STARTUP,
-        dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],
-        data_converter=pydantic_data_converter,
-        search_attributes=ALL_SEARCH_ATTRIBUTES,
-        port=free_port(),
+    env = await _started(
+        lambda: WorkflowEnvironment.start_time_skipping_v2(
+            dev_server_existing_path=_binary("temporal"),
+            dev_server_startup_timeout=SERVER_STARTUP,
+            dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],
+            data_converter=pydantic_data_converter,
+            search_attributes=ALL_SEARCH_ATTRIBUTES,
+            port=free_port(),
+        )
     )
     _closed_counts_as_terminated_first(env)
     yield env
