@@ -6,6 +6,7 @@ before the check (and the message is skipped) or after the message went out: nev
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,12 +17,14 @@ from sqlalchemy import JSON, Select, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.translations import translations_for
+from db import staff_notices
 from db.admin_digest import DigestRows, DigestSection, digest_rows
 from db.models import (
     Appointment,
     Broadcast,
     Business,
     Customer,
+    InAppNotification,
     Pet,
     Policy,
     StaffUser,
@@ -37,8 +40,11 @@ from domain.notification_events import EventSpec
 from domain.notification_types import NotificationRequest
 from domain.preferences import Preferences
 from domain.project_digest import digest_week
+from domain.staff_notify import DIGEST_EVENT, StaffNotifyPrefs
 from domain.unsubscribe import grant_for, link
 from keeptime.settings import Settings
+
+DIGEST_LISTED = 50  # notifications listed in a staff digest (its count is always complete)
 
 
 @dataclass
@@ -61,6 +67,7 @@ class EntityContext:
     business: Business
     customer: Customer | None  # None: the request names none, or it is not there
     overrides: dict[str, dict[str, str]]  # channel -> part -> text
+    staff_user: StaffUser | None = None  # the user a staff notification is for
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,19 @@ def customer_contact(customer: Customer) -> tuple[Contact, list[str]]:
     addresses = {channel: address for channel, address in available.items() if address}
     order = [c for c in customer.channel_order if c in addresses]
     return Contact(name=customer.name, locale=customer.locale, addresses=addresses), order
+
+
+def staff_contact(user: StaffUser, spec: EventSpec, business: Business) -> tuple[Contact, list[str]]:
+    """A company user's addresses and the channels to try: the event's own (a digest is an e-mail), or the
+    user's immediate channels in their order (domain.staff_notify), each only with an address."""
+    addresses = {
+        channel: address for channel, address in (("email", user.email), ("sms", user.phone)) if address
+    }
+    prefs = StaffNotifyPrefs.from_stored(user.notify)
+    order = list(spec.channels) if spec.channels is not None else prefs.channels_with(dict(addresses))
+    return Contact(name=user.name, locale=business.locale, addresses=addresses), [
+        channel for channel in order if channel in addresses
+    ]
 
 
 def recipient_zone(customer: Customer | None, business: Business) -> ZoneInfo:
@@ -141,9 +161,10 @@ async def load_message_context(
     zone = recipient_zone(customer, business)
     automation = AutomationSettings.from_stored(business.automation).settings
     now = datetime.now(UTC)
-    if spec.audience == "staff" and isinstance(entity, StaffUser):
-        contact = Contact(name=entity.name, locale=business.locale, addresses={"email": entity.email})
-        channels, customer_name = ["email"], entity.name
+    staff_user = loaded.context.staff_user or (entity if isinstance(entity, StaffUser) else None)
+    if spec.audience == "staff" and staff_user is not None:
+        contact, channels = staff_contact(staff_user, spec, business)
+        customer_name = staff_user.name
     elif spec.audience == "admin":
         contact = Contact(
             name=business.name, locale=business.locale, addresses={"email": business.admin_email or ""}
@@ -185,6 +206,7 @@ async def load_message_context(
             "review": f"{base}/b/{business.id}/{ref}/review",
             "book": f"{base}/b/{business.id}/book",
             "admin": f"{base}/v1/{ref}",
+            "base": base,
             "unsubscribe": _unsubscribe_link(settings, spec, business, customer, contact, now),
         },
         "variant": request.variant or "",
@@ -207,6 +229,9 @@ def _localized(extra: dict[str, Any], locale: str, zone: ZoneInfo) -> dict[str, 
     words = translations_for(locale)
     if "digest" in extra:
         extra["digest"] = _digest_text(extra["digest"], usable_locale(locale), zone)
+    if "notices" in extra:
+        for item in extra["notices"]["items"]:
+            item["at"] = _day_and_time(item["at"].astimezone(zone), usable_locale(locale))
     if "projects_digest" in extra:
         digest = extra["projects_digest"]
         for day in ("first_day", "last_day"):
@@ -277,7 +302,11 @@ async def _load_entity(session: AsyncSession, request: NotificationRequest) -> L
         return await _load_policy(session, request)
     if request.entity_type == "business":
         return await _load_digest(session, request)
+    if request.entity_type == "staff_notification":
+        return await _load_staff_notice(session, request)
     if request.entity_type == "staff_user":
+        if request.event == DIGEST_EVENT:
+            return await _load_staff_digest(session, request)
         return await _load_project_digest(session, request)
     if request.entity_type == "broadcast":
         found = (await session.execute(_share_locked(Broadcast, request))).first()
@@ -373,6 +402,52 @@ async def _load_project_digest(session: AsyncSession, request: NotificationReque
             "projects": [line.model_dump(mode="json") for line in lines],
         }
     }
+    return LoadedEntity(user, status, None, request.scheduled_for, extra, _context_of(found))
+
+
+async def _load_staff_notice(session: AsyncSession, request: NotificationRequest) -> LoadedEntity | None:
+    """One staff notification going out at once: "live" unless it was read in the app or archived first,
+    or the user's preferences no longer send it at once (``preference: digest``, ``preference: in_app``)."""
+    query = (
+        select(InAppNotification)
+        .join(StaffUser, StaffUser.id == InAppNotification.user_id)
+        .add_columns(StaffUser)
+        .where(
+            InAppNotification.id == request.entity_id, InAppNotification.business_id == request.business_id
+        )
+    )
+    found = (
+        await session.execute(
+            _with_context(query, InAppNotification, request).with_for_update(read=True, of=InAppNotification)
+        )
+    ).first()
+    if found is None:
+        return None
+    notice: InAppNotification = found[0]
+    user: StaffUser = found.StaffUser
+    decision = StaffNotifyPrefs.from_stored(user.notify).decide(notice.event)
+    if notice.archived_at is not None:
+        status = "archived"
+    elif notice.read_at is not None:
+        status = "read_in_app"
+    else:
+        status = "live" if decision == "immediate" else f"preference: {decision}"
+    extra = {"notice": {"title": notice.title, "event": notice.event, "link": notice.link or ""}}
+    context = dataclasses.replace(_context_of(found), staff_user=user)
+    return LoadedEntity(notice, status, None, notice.created_at, extra, context)
+
+
+async def _load_staff_digest(session: AsyncSession, request: NotificationRequest) -> LoadedEntity | None:
+    """A user's digest: the notifications decided into it that are still unread as it goes out; none left
+    (all read in the app, or archived) is "empty_digest" and sends nothing."""
+    found = (await session.execute(_share_locked(StaffUser, request))).first()
+    if found is None or request.scheduled_for is None:
+        return None
+    user: StaffUser = found[0]
+    rows, count = await staff_notices.digest_rows(session, user.id, request.scheduled_for, DIGEST_LISTED)
+    items = [{"title": row.title, "link": row.link or "", "at": row.created_at} for row in rows]
+    extra = {"notices": {"count": count, "more": count - len(rows), "items": items}}
+    status = "has_notices" if count else "empty_digest"
     return LoadedEntity(user, status, None, request.scheduled_for, extra, _context_of(found))
 
 

@@ -149,6 +149,7 @@ def sample_context(event: str) -> dict[str, Any]:
             "book": "https://example.test/b",
             "admin": "https://example.test/a",
             "unsubscribe": "https://example.test/u",
+            "base": "https://example.test",
         },
         "variant": "24h",
     }
@@ -173,6 +174,19 @@ def sample_context(event: str) -> dict[str, Any]:
             "bookings": {"count": 2, "more": 1, "items": [booking]},
             "cancellations": {"count": 0, "more": 0, "items": []},
             "no_shows": {"count": 1, "more": 0, "items": [{**booking, "id": 124}]},
+        }
+    if event == "staff.notification":
+        context["notice"] = {
+            "title": "Invoice INV-7 is overdue",
+            "event": "invoice.overdue",
+            "link": "/v1/invoices/7",
+        }
+    if event == "staff.digest":
+        notice = {"title": "Invoice INV-7 is overdue", "link": "/v1/invoices/7", "at": "Fri, Mar 14, 09:00"}
+        context["notices"] = {
+            "count": 3,
+            "more": 1,
+            "items": [notice, {**notice, "title": "Cement: 3 bags left"}],
         }
     if event.startswith("staff."):
         project = {

@@ -210,11 +210,21 @@ class SchedulerConfigSaved(CallSchedulerConfig):
     )
 
 
+class StaffPreferencesOut(Resource):
+    delivery: str = Field(description="immediate, digest or in_app")
+    channels: list[str]
+    digest_time: str = Field(description="company-local, e.g. 08:00")
+    muted: list[str]
+    phone: str | None
+
+
 class StaffUserOut(Resource):
     id: int
     name: str
     email: str
     roles: list[str]
+    phone: str | None
+    notifications: StaffPreferencesOut
 
 
 class InvoiceOut(Resource):

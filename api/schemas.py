@@ -28,9 +28,18 @@ from domain.limits import (
     Inconsistent,
     Instant,
     LocaleName,
+    LocalTime,
 )
 from domain.locales import CatalogLocaleName
 from domain.preferences import Preferences
+from domain.staff_notify import (
+    DEFAULT_DIGEST_TIME,
+    FAMILIES,
+    StaffChannel,
+    StaffDelivery,
+    StaffFamily,
+    email_only,
+)
 from domain.statuses import StaffRole, TouchUpPriority, TouchUpStatus
 
 # The document lists the zone names once, as the TimeZone component; api.openapi puts a $ref to it where
@@ -322,6 +331,7 @@ class StaffUserCreate(Strict):
 
     name: str = Field(min_length=1, max_length=200)
     email: Email
+    phone: Phone | None = Field(default=None, description="for staff notifications by SMS")
     roles: list[StaffRole] = Field(min_length=1, max_length=3, json_schema_extra={"uniqueItems": True})
 
     @field_validator("roles")
@@ -455,3 +465,43 @@ class Approval(Strict):
 
 class Recalculation(Strict):
     reason: str = Field(min_length=1, max_length=500, description="kept in the period's audit")
+
+
+class StaffPreferencesPut(Strict):
+    """How the user hears of their notifications beyond the app (``domain.staff_notify``); the whole set,
+    so a repeat changes nothing. ``sms`` among ``channels`` needs ``phone``."""
+
+    delivery: StaffDelivery = Field(
+        description="immediate: e-mail or SMS at once; digest: one e-mail a day; in_app: only in the app"
+    )
+    channels: list[StaffChannel] = Field(
+        default_factory=email_only,
+        min_length=1,
+        max_length=2,
+        description="tried in this order for immediate ones (the next when one fails)",
+        json_schema_extra={"uniqueItems": True},
+    )
+    digest_time: LocalTime = Field(default=DEFAULT_DIGEST_TIME, description="company-local, e.g. 08:00")
+    muted: list[StaffFamily] = Field(
+        default_factory=list,
+        max_length=len(FAMILIES),
+        description="families that stay in the app whatever the delivery",
+        json_schema_extra={"uniqueItems": True},
+    )
+    phone: Phone | None = Field(
+        default=None,
+        description="E.164; null removes it; needed when channels has sms (else 422 inconsistent)",
+    )
+
+    @field_validator("channels", "muted")
+    @classmethod
+    def _distinct(cls, values: list[str]) -> list[str]:
+        if len(set(values)) != len(values):
+            raise ValueError("items must be distinct")
+        return values
+
+    @model_validator(mode="after")
+    def _sms_has_a_phone(self) -> StaffPreferencesPut:
+        if "sms" in self.channels and self.phone is None:
+            raise Inconsistent("phone", "sms among channels needs a phone")
+        return self

@@ -22,6 +22,7 @@ from api.resources import (
     PolicyOut,
     ProjectOut,
     Rating,
+    StaffPreferencesOut,
     StaffUserOut,
     TimeEntryOut,
     TouchUpOut,
@@ -62,6 +63,7 @@ from domain.ids import (
     vaccination_workflow_id,
 )
 from domain.preferences import Preferences
+from domain.staff_notify import StaffNotifyPrefs
 
 
 def _iso(value: date | datetime | None) -> str | None:
@@ -243,9 +245,31 @@ def vaccination_json(record: Vaccination) -> dict[str, Any]:
     ).model_dump(mode="json")
 
 
+def staff_preferences_json(user: StaffUser) -> dict[str, Any]:
+    prefs = StaffNotifyPrefs.from_stored(user.notify)
+    return StaffPreferencesOut.model_validate(
+        {
+            "delivery": prefs.delivery,
+            "channels": list(prefs.channels),
+            "digest_time": prefs.digest_time.isoformat(
+                "minutes" if not (prefs.digest_time.second or prefs.digest_time.microsecond) else "auto"
+            ),
+            "muted": list(prefs.muted),
+            "phone": user.phone,
+        }
+    ).model_dump(mode="json")
+
+
 def staff_user_json(user: StaffUser) -> dict[str, Any]:
     return StaffUserOut.model_validate(
-        {"id": user.id, "name": user.name, "email": user.email, "roles": list(user.roles)}
+        {
+            "id": user.id,
+            "name": user.name,
+            "email": user.email,
+            "roles": list(user.roles),
+            "phone": user.phone,
+            "notifications": staff_preferences_json(user),
+        }
     ).model_dump(mode="json")
 
 

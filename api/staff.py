@@ -1,4 +1,5 @@
-"""A company's users (staff with roles) and their in-app notifications: list, mark read."""
+"""A company's users (staff with roles), their in-app notifications (list, mark read) and how they hear of
+them beyond the app (preferences: at once by e-mail or SMS, a daily digest, or in the app only)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from api.errors import ApiError, parse_json_body
 from api.keys import SESSIONS
 from api.openapi import RouteTable
 from api.queries import Query, parse_query
-from api.resources import StaffUserOut
-from api.schemas import MarkRead, StaffUserCreate
-from api.serializers import in_app_notification_json, staff_user_json
-from db import staff
+from api.resources import StaffPreferencesOut, StaffUserOut
+from api.schemas import MarkRead, StaffPreferencesPut, StaffUserCreate
+from api.serializers import in_app_notification_json, staff_preferences_json, staff_user_json
+from db import staff, staff_notices
 from domain.limits import DbId
+from domain.staff_notify import StaffNotifyPrefs
 
 routes = RouteTable("staff")
 
@@ -94,3 +96,38 @@ async def mark_read(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         marked = await staff.mark_read(session, user_id, body.ids, datetime.now(UTC))
     return web.json_response({"marked": marked})
+
+
+@routes.get(
+    "/v1/staff/{user_id}/notifications/preferences",
+    "How the user hears of notifications beyond the app",
+    ok={"200": "preferences"},
+    result=StaffPreferencesOut,
+)
+async def preferences(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    async with request.app[SESSIONS]() as session:
+        user = await staff.user_of(session, business_id, path_id(request, "user_id"))
+    if user is None:
+        raise ApiError(404, "not_found", "no such user")
+    return web.json_response(staff_preferences_json(user))
+
+
+@routes.put(
+    "/v1/staff/{user_id}/notifications/preferences",
+    "Set how the user hears of notifications beyond the app (the whole set; a repeat changes nothing). "
+    "Notifications decided before keep their decision; the next ones follow these",
+    ok={"200": "preferences"},
+    body=StaffPreferencesPut,
+    result=StaffPreferencesOut,
+)
+async def set_preferences(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    user_id = path_id(request, "user_id")
+    body = await parse_json_body(request, StaffPreferencesPut)
+    prefs = StaffNotifyPrefs.model_validate(body.model_dump(exclude={"phone"}))
+    async with request.app[SESSIONS]() as session:
+        user = await staff_notices.set_preferences(session, business_id, user_id, prefs, body.phone)
+    if user is None:
+        raise ApiError(404, "not_found", "no such user")
+    return web.json_response(staff_preferences_json(user))

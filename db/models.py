@@ -569,6 +569,10 @@ class StaffUser(Base):
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(320))
     roles: Mapped[list[str]] = mapped_column(ARRAY(String(16)))
+    phone: Mapped[str | None] = mapped_column(String(20), comment="E.164: staff notifications by SMS")
+    notify: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, server_default="{}", comment="delivery preferences (domain.staff_notify.StaffNotifyPrefs)"
+    )
     created_from: Mapped[str | None] = mapped_column(
         String(64), comment="SHA-256 of the create body (db.repeats): a repeat of it answers with this row"
     )
@@ -623,6 +627,15 @@ class InAppNotification(Base):
     __table_args__ = (
         UniqueConstraint("message_key", name="uq_in_app_notifications_message_key"),
         Index("ix_in_app_notifications_user_created", "user_id", "created_at"),
+        # what the staff-notices job reads: rows not decided yet, and decided ones still to be delivered
+        Index("ix_in_app_notifications_undecided", "id", postgresql_where=text("delivery IS NULL")),
+        Index(
+            "ix_in_app_notifications_unrelayed",
+            "delivery",
+            "id",
+            postgresql_where=text("relayed_at IS NULL AND delivery IN ('immediate', 'digest')"),
+        ),
+        Index("ix_in_app_notifications_user_digest", "user_id", "digest_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
@@ -637,6 +650,15 @@ class InAppNotification(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivery: Mapped[str | None] = mapped_column(
+        String(16), comment="decided by the staff-notices job: immediate, digest, in_app or muted"
+    )
+    digest_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), comment="delivery digest: the digest instant it goes into"
+    )
+    relayed_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), comment="when nothing was left to do (its message or digest is logged)"
+    )
 
 
 class Project(Base):

@@ -46,3 +46,9 @@ def settings_rollout_workflow_id(business_id: int, revision: int) -> str:
 
 def admin_digest_workflow_id(business_id: int) -> str:
     return f"admin-digest-{business_id}"
+
+
+def staff_message_workflow_id(message_key: str) -> str:
+    """The NotificationWorkflow of one staff message (a notification or a digest): its message key, so the
+    job's next run finds the one already started instead of starting a second."""
+    return f"staff-message-{message_key}"

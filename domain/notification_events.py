@@ -57,7 +57,16 @@ EVENTS: dict[str, EventSpec] = {
     "policy.expired": _spec("policy", {"expired"}, quiet=True),
     # Construction: a staff user's weekly digest of their projects (admins: all active projects); the
     # "status" is whether they have any.
-    "staff.project_digest": _spec("staff_user", {"has_projects"}, quiet=False, audience="staff"),
+    "staff.project_digest": replace(
+        _spec("staff_user", {"has_projects"}, quiet=False, audience="staff"), channels=("email",)
+    ),
+    # A staff notification (an overdue invoice, a shortage, ...) beyond the app, at once on the user's
+    # channels (domain.staff_notify); "live" until it is read in the app or archived.
+    "staff.notification": _spec("staff_notification", {"live"}, quiet=False, audience="staff"),
+    # The day's notifications of a user in digest mode, one e-mail; "has_notices" while one is unread.
+    "staff.digest": replace(
+        _spec("staff_user", {"has_notices"}, quiet=False, audience="staff"), channels=("email",)
+    ),
 }
 
 CHANNELS: tuple[str, ...] = ("email", "sms", "push")

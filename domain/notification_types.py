@@ -8,7 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-EntityType = Literal["appointment", "broadcast", "business", "policy", "vaccination", "staff_user"]
+EntityType = Literal[
+    "appointment", "broadcast", "business", "policy", "vaccination", "staff_user", "staff_notification"
+]
 DeliveryStatus = Literal["sent", "delivered", "skipped", "failed"]
 BroadcastState = Literal["running", "cancelling", "completed", "cancelled"]
 
@@ -40,6 +42,8 @@ class NotificationRequest(BaseModel):
     def recipient(self) -> str:
         if self.entity_type == "staff_user":
             return f"staff:{self.entity_id}"  # a company user's own message (the weekly project digest)
+        if self.entity_type == "staff_notification":
+            return "staff"  # the notification's row names its user
         return f"customer:{self.customer_id}" if self.customer_id is not None else "admin"
 
     def message_key(self) -> str:

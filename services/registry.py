@@ -22,6 +22,7 @@ from activities.project_digest import ProjectDigestActivities
 from activities.providers import build_providers
 from activities.reconciler import ReconcilerActivities
 from activities.rollout import RolloutActivities
+from activities.staff_notices import StaffNoticeActivities
 from activities.vaccinations import VaccinationActivities
 from activities.voice_agent import VoiceAgentClient
 from activities.weather import WeatherActivities
@@ -40,6 +41,7 @@ from workflows.jobs import (
     PlatformStatsWorkflow,
     ProjectDigestWorkflow,
     ReconcilerWorkflow,
+    StaffNoticesWorkflow,
     WeatherWorkflow,
     WeeklyPayrollWorkflow,
 )
@@ -62,6 +64,7 @@ WORKFLOWS: Sequence[type] = (
     WeeklyPayrollWorkflow,
     WeatherWorkflow,
     ProjectDigestWorkflow,
+    StaffNoticesWorkflow,
     NotificationWorkflow,
     BroadcastWorkflow,
     SettingsRolloutWorkflow,
@@ -93,6 +96,7 @@ def build_activities(
     batch_jobs = BatchJobActivities(sessions)
     payrolls = PayrollActivities(sessions)
     project_digests = ProjectDigestActivities(sessions)
+    staff_notices = StaffNoticeActivities(sessions)
     weather = WeatherActivities(
         sessions, WeatherApi(http, settings.weather_api_url, settings.weather_timeout_s)
     )
@@ -110,6 +114,7 @@ def build_activities(
         payrolls.create_due_payrolls,
         weather.refresh_due_weather,
         project_digests.due_project_digests,
+        staff_notices.due_staff_notices,
         batch_jobs.compute_platform_stats,
         notifications.retry_failed_batch,
         reconciler.reconcile_workflows,

@@ -40,6 +40,7 @@ from domain.job_types import (
     WeeklyPayrollInput,
 )
 from domain.project_digest import ProjectDigestRunInput
+from domain.staff_notify import StaffNoticesRunInput
 from domain.task_queues import MAINTENANCE
 from domain.weather import WeatherRunInput
 from keeptime.settings import JobOverride
@@ -50,6 +51,7 @@ from workflows.jobs import (
     PlatformStatsWorkflow,
     ProjectDigestWorkflow,
     ReconcilerWorkflow,
+    StaffNoticesWorkflow,
     WeatherWorkflow,
     WeeklyPayrollWorkflow,
 )
@@ -207,6 +209,15 @@ JOBS: Sequence[Job] = (
         ProjectDigestRunInput(),
         cron="*/15 * * * *",
         period=timedelta(minutes=15),
+    ),
+    Job(
+        "staff-notices",
+        "Staff notifications by e-mail or SMS at once, or in each user's daily digest, by their preferences "
+        "(every minute)",
+        StaffNoticesWorkflow.run,
+        StaffNoticesRunInput(),
+        cron="* * * * *",
+        period=timedelta(minutes=1),
     ),
     Job(
         "project-archive",

@@ -133,6 +133,7 @@ CONSTRUCTION_JOBS = {
     "weekly-payroll": ("*/15 * * * *", "UTC", "WeeklyPayrollWorkflow"),
     "weather": ("*/15 * * * *", "UTC", "WeatherWorkflow"),
     "project-digest": ("*/15 * * * *", "UTC", "ProjectDigestWorkflow"),
+    "staff-notices": ("* * * * *", "UTC", "StaffNoticesWorkflow"),
     "project-archive": ("15 4 * * *", "UTC", "BatchJobWorkflow"),
 }
 

@@ -9,7 +9,8 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.batch_jobs import BatchJobActivities
@@ -18,7 +19,9 @@ with workflow.unsafe.imports_passed_through():
     from activities.payroll import PayrollActivities
     from activities.project_digest import ProjectDigestActivities
     from activities.reconciler import ReconcilerActivities
+    from activities.staff_notices import StaffNoticeActivities
     from activities.weather import WeatherActivities
+    from domain.ids import staff_message_workflow_id
     from domain.job_types import (
         BatchJobInput,
         CleanupInput,
@@ -29,10 +32,13 @@ with workflow.unsafe.imports_passed_through():
         ReconcileInput,
         WeeklyPayrollInput,
     )
+    from domain.notification_types import NotificationRequest, SendNotificationInput
     from domain.project_digest import ProjectDigestRunInput
-    from domain.task_queues import MAINTENANCE
+    from domain.staff_notify import StaffNoticesRunInput
+    from domain.task_queues import MAINTENANCE, NOTIFICATIONS
     from domain.weather import WeatherRunInput
     from workflows.delivery import send_now
+    from workflows.notification import NotificationWorkflow
 
 Arg = TypeVar("Arg")
 Result = TypeVar("Result")
@@ -268,3 +274,46 @@ class ProjectDigestWorkflow:
         return metrics.plus(len(due), counts.get("sent", 0), 0.0, failed, details).model_copy(
             update={"counts": counts}
         )
+
+
+@workflow.defn
+class StaffNoticesWorkflow:
+    """Relays staff notifications beyond the app (db.staff_notices): decides the new ones by their users'
+    preferences, then starts one NotificationWorkflow per message still to go (a notification at once, or a
+    user's digest whose instant has come), each the same claimed delivery as a customer's message. Each
+    message's workflow id is its key, so a run never starts a second while one runs, and the message's
+    workflow outlives this run (abandoned, not cancelled): slow providers and retries never make the job
+    late. Every minute, up to ``batch_size`` a run."""
+
+    @workflow.run
+    async def run(self, request: StaffNoticesRunInput) -> JobMetrics:
+        metrics = JobMetrics(job="staff-notices")
+        try:
+            due = await _batch(
+                StaffNoticeActivities.due_staff_notices,
+                request.model_copy(update={"at": request.at or workflow.now()}),
+                "staff notifications to deliver",
+                start_to_close=timedelta(minutes=1),
+            )
+        except ActivityError as error:
+            return metrics.failed("list staff notifications", error)
+        outcomes = await asyncio.gather(*(_start_message(r) for r in due))
+        started = sum(outcomes)
+        details = [f"started: {started}", f"already running: {len(due) - started}"]
+        return metrics.plus(len(due), started, 0.0, 0, details)
+
+
+async def _start_message(request: NotificationRequest) -> bool:
+    """Start the message's own workflow; False: it runs already (an earlier run started it)."""
+    try:
+        await workflow.start_child_workflow(
+            NotificationWorkflow.run,
+            SendNotificationInput(request=request),
+            id=staff_message_workflow_id(request.message_key()),
+            task_queue=NOTIFICATIONS,
+            parent_close_policy=ParentClosePolicy.ABANDON,
+            static_summary=f"{request.event_name} for {request.entity_type} {request.entity_id}",
+        )
+    except WorkflowAlreadyStartedError:
+        return False
+    return True
