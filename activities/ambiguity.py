@@ -7,7 +7,9 @@ worker was killed mid-request, the answer was lost, the provider timed out). Bef
 0. the last attempt may still be running: Temporal starts a retry when a heartbeat timeout passes, also when
    the worker is only busy, not dead. An attempt's provider call ends within ``provider_timeout_s``, so until
    that (and a second) has passed since ``in_flight_since`` a retry waits for it (a final attempt and the
-   retry sweep wait in place: ``still_running_for``) rather than guess;
+   retry sweep wait in place: ``still_running_for``) rather than guess. With a key-replaying provider it
+   waits ``keyed_resend_after_s`` (45 s): the provider may still be processing the first request after our
+   client gave up, and its record of the key exists only once that request's response does;
 1. the provider honours an idempotency key (``Guarantees.idempotency_header``) and still remembers it
    (``idempotency_window_s``: Telnyx, 24 h): resend with the same key and the same stored bytes;
 2. the provider's status for it is known, from a receipt (the status callback URL names our message) or
@@ -32,7 +34,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.notification_store import mark_failed, mark_sent, reread, result_of, set_resolution
-from activities.providers import Delivery, Found, NoLookup, Provider, TransientProviderError
+from activities.providers import Delivery, Found, Guarantees, NoLookup, Provider, TransientProviderError
 from db.models import NotificationLog
 from db.notification_queries import record_provider_id
 from domain.notification_types import NotificationResult
@@ -52,11 +54,17 @@ class Resolution:
     wait_s: float | None = None
 
 
-def still_running_for(row: NotificationLog, settings: Settings) -> float:
-    """Seconds for which the attempt that set ``in_flight_since`` may still be talking to the provider."""
+def still_running_for(row: NotificationLog, settings: Settings, guarantees: Guarantees) -> float:
+    """Seconds for which the attempt that set ``in_flight_since`` may still be talking to the provider, or
+    (a provider with an idempotency key) the provider may still be processing it without a record of its
+    key: a resend then would be a second request with the key while the first runs, which Telnyx does not
+    document (``Settings.keyed_resend_after_s``)."""
     assert row.in_flight_since is not None
     running_for = (datetime.now(UTC) - row.in_flight_since).total_seconds()
-    return settings.provider_timeout_s + STILL_RUNNING_MARGIN_S - running_for
+    limit = settings.provider_timeout_s + STILL_RUNNING_MARGIN_S
+    if guarantees.idempotency_header is not None:
+        limit = max(limit, settings.keyed_resend_after_s)
+    return limit - running_for
 
 
 async def resolve(
@@ -71,7 +79,7 @@ async def resolve(
 ) -> Resolution:
     guarantees = provider.guarantees
     assert row.in_flight_since is not None
-    may_still_run = still_running_for(row, settings)
+    may_still_run = still_running_for(row, settings, guarantees)
     if may_still_run > 0:
         return Resolution(wait_s=may_still_run)  # a final attempt outlasts it before calling this
     waited = (datetime.now(UTC) - row.in_flight_since).total_seconds()

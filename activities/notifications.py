@@ -44,6 +44,7 @@ from activities.notification_store import (
 from activities.providers import (
     AmbiguousProviderError,
     Delivery,
+    Guarantees,
     PermanentProviderError,
     Provider,
     RenderedMessage,
@@ -235,7 +236,7 @@ class NotificationActivities:
         if row.in_flight_since is not None and final_attempt:
             # The last try (and the retry sweep) has no later attempt to hand a wait to: outlast the one
             # that may still be talking to the provider here, then decide by what it left.
-            row = await self._outlast_previous_attempt(log_session, row)
+            row = await self._outlast_previous_attempt(log_session, row, provider.guarantees)
             if row.status in (NotificationStatus.SENT, NotificationStatus.DELIVERED):
                 return result_of(row)
             if row.status == NotificationStatus.FAILED and row.in_flight_since is None:
@@ -323,11 +324,11 @@ class NotificationActivities:
         return result_of(sent)
 
     async def _outlast_previous_attempt(
-        self, log_session: AsyncSession, row: NotificationLog
+        self, log_session: AsyncSession, row: NotificationLog, guarantees: Guarantees
     ) -> NotificationLog:
         """Wait (heartbeating) until the attempt that set ``in_flight_since`` can no longer be talking to
         the provider, then the row as it left it (sent, or still in flight: ambiguous)."""
-        while (left := ambiguity.still_running_for(row, self._settings)) > 0:
+        while (left := ambiguity.still_running_for(row, self._settings, guarantees)) > 0:
             _heartbeat()
             await asyncio.sleep(min(left, 1.0))
             row = await reread(log_session, row.id)

@@ -323,6 +323,9 @@ async def _report(sessions: SessionFactory, run: Run, smtp: SmtpPeer, peer: Prov
     summary.ambiguous = Counter((log.resolution or "").split(" -> ", 1)[-1] for log in logs if log.resolution)
     start = run.first_due or datetime.now(UTC)
     summary.faults = [f"{what} at +{(moment - start).total_seconds():.0f} s" for moment, what in run.faults]
+    # Telnyx does not document a second request with a key while the first is still being answered; the
+    # peer makes a second message then (its raw duplicates count it too): Keeptime should never send one.
+    summary.faults.append(f"SMS requests with a key still being answered: {peer.concurrent_same_key}")
     return summary
 
 

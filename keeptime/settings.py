@@ -155,6 +155,13 @@ class Settings(BaseSettings):
     # One provider call's limit. A send activity's attempt (2 min, ending itself 5 s early) may first outlast
     # a previous attempt (this + 1 s) and then make its own call (this): so at most 50 s.
     provider_timeout_s: float = Field(default=10.0, gt=0, le=50)
+    # A provider that replays a key's response (Telnyx) has a record only once its first request's response
+    # exists ("Only successful responses are replayed"); it documents nothing on a second request with the
+    # key while the first is still being processed, and our client gives up on the first after
+    # provider_timeout_s while the provider may go on with it. A resend with the key therefore waits this
+    # long after the attempt began (at least the timeout and a second). With the call itself it fits the
+    # attempt's 115 s: 60 + 50.
+    keyed_resend_after_s: float = Field(default=45.0, ge=0, le=60)
     # Construction weather: an Open-Meteo-compatible /v1/forecast (https://open-meteo.com/en/docs); the
     # public service needs no key for non-commercial use; a commercial plan or a self-hosted instance
     # (open-meteo/open-meteo's Docker image) is another base URL.

@@ -219,6 +219,7 @@ def provider_settings(
         fcm_access_token=FCM_TOKEN,
         public_base_url="https://keeptime.example",
         provider_timeout_s=5,
+        keyed_resend_after_s=0,  # a resend with Telnyx's key waits the timeout and a second, as the others
         voice_agent_url=voice_agent.url,
         voice_agent_token=VOICE_AGENT_TOKEN,
     )

@@ -147,7 +147,13 @@ class ProviderPeer:
     failing_lookups: int = 0
     lookups: int = 0
     telnyx_key_ttl_s: float = 24 * 3600  # how long Telnyx answers a repeated Idempotency-Key from its record
+    # Requests that came with a key while an earlier request with it was still being answered: Telnyx keeps a
+    # record only of a successful response, so such a request finds none and makes a second message (its
+    # documentation says nothing more of it; this is the reading that costs us most).
+    concurrent_same_key: int = 0
+    slow: dict[str, list[float]] = field(default_factory=lambda: {"sms": [], "push": []})
     _telnyx_keys: dict[str, tuple[bytes, dict[str, Any], float]] = field(default_factory=dict)
+    _telnyx_answering: set[str] = field(default_factory=set)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     runner: web.AppRunner | None = None
@@ -158,6 +164,10 @@ class ProviderPeer:
 
     def fail_next(self, channel: str, status: int, *, times: int = 1, retry_after: str | None = None) -> None:
         self.failures[channel].extend(Failure(status, retry_after) for _ in range(times))
+
+    def slow_next(self, channel: str, seconds: float) -> None:
+        """Take the next message, then answer only after ``seconds`` (past the sender's timeout)."""
+        self.slow[channel].append(seconds)
 
     def lose_next(self, channel: str, *, times: int = 1) -> None:
         """Take the next message(s), then drop the connection before answering: the sender cannot know."""
@@ -170,6 +180,10 @@ class ProviderPeer:
             self.requests[channel] = 0
             self.lose[channel] = 0
         self._telnyx_keys.clear()
+        self._telnyx_answering.clear()
+        self.concurrent_same_key = 0
+        for channel in self.slow:
+            self.slow[channel].clear()
         self.telnyx_key_ttl_s = 24 * 3600
         self.chaos = None
         self.replayed = 0
@@ -199,6 +213,8 @@ class ProviderPeer:
         """The answer, unless this message's answer is to be lost (taken, then the connection drops), comes
         late, or is a gateway's error (``Chaos``)."""
         lost = self.lose[channel] > 0
+        if not lost and self.slow[channel]:
+            await asyncio.sleep(self.slow[channel].pop(0))
         if self.chaos is not None:
             roll = self.chaos.random.random()
             lost = lost or roll < self.chaos.lose_response
@@ -292,7 +308,11 @@ class ProviderPeer:
         if (injected := self._injected("sms", request)) is not None:
             return injected
         raw = await request.read()
-        key = request.headers.get("Idempotency-Key", "")
+        sent_key = request.headers.get("Idempotency-Key", "")
+        key = sent_key
+        if key in self._telnyx_answering:
+            self.concurrent_same_key += 1  # no record yet: a new message (see ``concurrent_same_key``)
+            key = ""
         known = self._telnyx_keys.get(key) if key else None
         if known is not None and time.monotonic() - known[2] > self.telnyx_key_ttl_s:
             known = None  # Telnyx keeps a key's first response for 24 h; after that it is a new request
@@ -304,10 +324,19 @@ class ProviderPeer:
             return await self._answer("sms", request, web.json_response(answer))
         message = json.loads(raw)
         answer = {"data": {"id": f"40385f64-{next(self._ids):012d}", "to": [{"status": "queued"}]}}
-        self._deliver("sms", {"json": message, "id": answer["data"]["id"], "key": key, "provider": "telnyx"})
-        if key:
+        self._deliver(
+            "sms", {"json": message, "id": answer["data"]["id"], "key": sent_key, "provider": "telnyx"}
+        )
+        if not key:
+            return await self._answer("sms", request, web.json_response(answer))
+        # "Only successful responses are replayed" (developers.telnyx.com/docs/development/api-fundamentals/
+        # idempotency): the record exists once the response does, late or lost on its way or not.
+        self._telnyx_answering.add(key)
+        try:
+            return await self._answer("sms", request, web.json_response(answer))
+        finally:
+            self._telnyx_answering.discard(key)
             self._telnyx_keys[key] = (raw, answer, time.monotonic())
-        return await self._answer("sms", request, web.json_response(answer))
 
     async def _fcm(self, request: web.Request) -> web.Response:
         if (

@@ -580,3 +580,63 @@ async def test_the_telnyx_peer_forgets_a_key_after_its_window_as_telnyx_does(
     async with http.post(url, json=body, headers=headers) as answer:
         assert answer.status == 200
     assert len(peer.accepted["sms"]) == 2
+
+
+async def test_a_resend_with_telnyxs_key_waits_until_telnyx_can_have_recorded_the_first(
+    sessions: SessionFactory,
+    provider_settings: Settings,
+    peers: tuple[SmtpPeer, ProviderPeer],
+    http: aiohttp.ClientSession,
+) -> None:
+    """Telnyx answers the first request 3 s late, after our 1 s timeout. Its record of the key exists only
+    once that answer does ("Only successful responses are replayed"); what it does with the key meanwhile is
+    not documented, and the peer takes the costly reading (a second message). A resend at the timeout and a
+    second, as for providers without a key, came while the first was still being answered; it waits
+    ``keyed_resend_after_s`` instead, and is answered from the record."""
+    smtp, provider = peers
+    settings = provider_settings.model_copy(
+        update={"sms_provider": "telnyx", "provider_timeout_s": 1.0, "keyed_resend_after_s": 4.0}
+    )
+    activities = NotificationActivities(sessions, settings, build_providers(settings, http))
+    request = await _request(sessions, "sms")
+    provider.slow_next("sms", 3.0)
+    with pytest.raises(TransientDeliveryError):
+        await activities.deliver(request, final_attempt=False)  # timed out: the outcome is unknown
+    await asyncio.sleep(2.1)  # past the timeout and a second: the first is still being answered
+    with pytest.raises(TransientDeliveryError, match="waiting") as waiting:
+        await activities.deliver(request, final_attempt=False)
+    assert waiting.value.retry_after_s is not None and 0 < waiting.value.retry_after_s <= 2.0
+    assert provider.concurrent_same_key == 0 and len(provider.accepted["sms"]) == 1
+    await asyncio.sleep(waiting.value.retry_after_s)
+
+    retried = await activities.deliver(request, final_attempt=False)
+
+    assert (retried.status, retried.channel) == ("sent", "sms") and smtp.messages == []
+    assert len(provider.accepted["sms"]) == 1 and provider.replayed == 1 and provider.concurrent_same_key == 0
+    [row] = await _rows(sessions)
+    assert row.resolution == "ambiguous -> resent with the same Idempotency-Key"
+
+
+async def test_the_telnyx_peer_makes_a_second_message_for_a_key_still_being_answered(
+    peers: tuple[SmtpPeer, ProviderPeer], http: aiohttp.ClientSession
+) -> None:
+    """The peer's reading of what Telnyx leaves undocumented: no record before the first response exists."""
+    from tests.peers import TELNYX_KEY
+
+    _, peer = peers
+    url = f"{peer.base_url}/v2/messages"
+    headers = {"Authorization": f"Bearer {TELNYX_KEY}", "Idempotency-Key": "k-2"}
+    body = {"from": "+15550000000", "to": "+4915100000000", "text": "hi"}
+    peer.slow_next("sms", 1.0)
+
+    async def post() -> int:
+        async with http.post(url, json=body, headers=headers) as answer:
+            return answer.status
+
+    first = asyncio.create_task(post())
+    await asyncio.sleep(0.3)
+    assert await post() == 200  # while the first is still being answered
+    assert await first == 200
+    assert len(peer.accepted["sms"]) == 2 and peer.concurrent_same_key == 1 and peer.replayed == 0
+    assert await post() == 200  # after: answered from the record
+    assert len(peer.accepted["sms"]) == 2 and peer.replayed == 1
