@@ -1,10 +1,11 @@
 """Property-based fuzzing of the whole API from its own OpenAPI document (schemathesis), against the real API
 on 127.0.0.1 with the real worker, dev server and PostgreSQL behind it.
 
-Every operation is exercised twice, once with a business's key and once with the admin key, by the
-``examples``, ``coverage`` and ``fuzzing`` phases. The run fails on any 5xx (``not_a_server_error``), any
-status code or content type the document does not declare, and any response body that does not match its
-declared schema. The CLI runs in a subprocess so the event loop keeps serving the API and the worker."""
+Every operation is exercised twice, once with a business's key (here) and once with the admin key
+(``tests/test_api_fuzz_admin.py``), by the ``examples``, ``coverage`` and ``fuzzing`` phases. The run
+fails on any 5xx (``not_a_server_error``), any status code or content type the document does not declare,
+and any response body that does not match its declared schema. The CLI runs in a subprocess so the event
+loop keeps serving the API and the worker."""
 
 from __future__ import annotations
 
@@ -95,10 +96,10 @@ async def _schemathesis(
     return process.returncode, output.decode(errors="replace")
 
 
-@pytest.mark.e2e
-async def test_fuzzing_every_operation_finds_no_server_error_and_no_contract_breach(
-    api: Client, tmp_path: Path
-) -> None:
+async def fuzz_as(api: Client, tmp_path: Path, who: str) -> None:
+    """Fuzz every operation with a business's key (``who="business"``) or the admin key, after making the
+    rows whose ids the path parameters name. The two runs are two test files, so pytest-xdist runs them
+    side by side (one file's tests stay on one worker): together they were the suite's critical path."""
     auth, customer_id = await tenant(api)
     known = {"customer_id": customer_id, "appointment_id": (await book(api, auth, customer_id))["id"]}
     policy = await api.post(
@@ -122,17 +123,24 @@ async def test_fuzzing_every_operation_finds_no_server_error_and_no_contract_bre
     )
     known["vaccination_id"] = (await vaccination.json())["id"]
     base_url = str(api.make_url("")).rstrip("/")
-    for who, headers in (("business", auth), ("admin", ADMIN)):
-        code, output = await _schemathesis(base_url, headers, tmp_path / who, known)
-        lines = output.splitlines()
-        # the first of schemathesis's ERRORS (with the exception and the case) or FAILURES sections
-        start = next(
-            (i for i, line in enumerate(lines) if "ERRORS" in line or "FAILURES" in line),
-            max(0, len(lines) - 60),
-        )
-        summary = "\n".join(lines[start : start + 400])
-        assert code == 0, f"schemathesis as {who} found problems:\n{summary}"
-        print(f"--- schemathesis as {who}\n{summary}")
+    headers = auth if who == "business" else ADMIN
+    code, output = await _schemathesis(base_url, headers, tmp_path / who, known)
+    lines = output.splitlines()
+    # the first of schemathesis's ERRORS (with the exception and the case) or FAILURES sections
+    start = next(
+        (i for i, line in enumerate(lines) if "ERRORS" in line or "FAILURES" in line),
+        max(0, len(lines) - 60),
+    )
+    summary = "\n".join(lines[start : start + 400])
+    assert code == 0, f"schemathesis as {who} found problems:\n{summary}"
+    print(f"--- schemathesis as {who}\n{summary}")
+
+
+@pytest.mark.e2e
+async def test_fuzzing_every_operation_as_a_business_finds_no_server_error_and_no_contract_breach(
+    api: Client, tmp_path: Path
+) -> None:
+    await fuzz_as(api, tmp_path, "business")
 
 
 def test_the_openapi_document_is_valid_openapi_3_1() -> None:
