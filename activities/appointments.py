@@ -9,7 +9,14 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.notification_store import record_skip
-from db.appointments import appointment_of, appointment_snapshot, charge_no_show, has_reviewed
+from db.appointments import (
+    appointment_of,
+    appointment_snapshot,
+    charge_no_show,
+    has_reviewed,
+    record_change,
+    record_status,
+)
 from db.engine import SessionFactory
 from db.models import Appointment, Business
 from domain.appointment_types import (
@@ -46,7 +53,8 @@ class AppointmentActivities:
             # Stamped once the row lock is held: every send that raced this change finished before it.
             appointment.updated_at = datetime.now(UTC)
             if change.action == "reschedule":
-                _reschedule(appointment, change)
+                if _reschedule(appointment, change):
+                    record_change(session, appointment, "appointment.rescheduled", appointment.updated_at)
                 return await appointment_snapshot(session, appointment)
             target = AppointmentStatus(TRANSITIONS[change.action].target)
             if appointment.status == target:
@@ -59,6 +67,7 @@ class AppointmentActivities:
                 )
             else:
                 await _apply(session, appointment, change, target)
+                record_status(session, appointment, appointment.status_changed_at or appointment.updated_at)
             return await appointment_snapshot(session, appointment)
 
     @activity.defn
@@ -86,10 +95,11 @@ async def _locked(session: AsyncSession, appointment_id: int, business_id: int, 
     return appointment
 
 
-def _reschedule(appointment: Appointment, change: TransitionInput) -> None:
+def _reschedule(appointment: Appointment, change: TransitionInput) -> bool:
+    """Move it to the change's slot; False: an earlier attempt did."""
     assert change.starts_at and change.ends_at and change.to_version
     if appointment.version >= change.to_version:
-        return  # applied by an earlier attempt
+        return False  # applied by an earlier attempt
     if appointment.status.value not in RESCHEDULABLE or appointment.version != change.to_version - 1:
         raise ApplicationError(
             f"cannot reschedule: it is {appointment.status.value}, version {appointment.version}",
@@ -98,6 +108,7 @@ def _reschedule(appointment: Appointment, change: TransitionInput) -> None:
         )
     appointment.starts_at, appointment.ends_at = change.starts_at, change.ends_at
     appointment.version = change.to_version
+    return True
 
 
 async def _apply(

@@ -338,3 +338,18 @@ class PayrollPeriodOut(Resource):
     computed_at: Instant
     approved_at: Instant | None
     approved_by: int | None = None
+
+
+class EventOut(Resource):
+    id: str = Field(description="evt_<number>: deduplicate by it")
+    type: str
+    occurred_at: str
+    entity: str = Field(description="e.g. appointment:42")
+    data: dict[str, Any]
+    catalogue_version: str
+
+
+class EventPage(Resource):
+    items: list[EventOut]
+    next_cursor: str | None = Field(description="pass it as after= for the next page; null: none yet")
+    has_more: bool = Field(description="another page is there now")

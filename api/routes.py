@@ -12,6 +12,7 @@ from api import (
     businesses,
     calls,
     daily_plans,
+    events,
     health,
     health_checks,
     inventory,
@@ -55,6 +56,7 @@ MODULES = (
     inventory,
     touch_ups,
     payroll,
+    events,
 )
 # Static paths first: aiohttp resolves in registration order, so /v1/calls/cleanup must come before
 # /v1/calls/{call_id} and /v1/vaccinations/upcoming before /v1/vaccinations/{vaccination_id}.

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import events
 from db.conflicts import FieldConflict
 from db.models import (
     Appointment,
@@ -25,6 +26,7 @@ from db.models import (
 from domain.appointment_timeline import label_offset, slot_key
 from domain.appointment_types import ACTIVE_STATUSES, AppointmentSnapshot
 from domain.automation import AutomationSettings
+from domain.events import APPOINTMENT_STATUS_EVENTS, AppointmentPayload, FeePayload
 from domain.statuses import AppointmentStatus, NotificationStatus
 
 REMINDER_EVENT = "appointment.reminder"  # logged with the variant: appointment.reminder_24h
@@ -281,7 +283,41 @@ async def _insert(session: AsyncSession, facts: BookingFacts, values: dict[str, 
     appointment = Appointment(business_id=business.id, status=status, **{**values, **instants})
     session.add(appointment)
     await session.flush()
+    record_change(session, appointment, "appointment.booked", datetime.now(UTC))
     return appointment
+
+
+def appointment_payload(appointment: Appointment) -> AppointmentPayload:
+    return AppointmentPayload(
+        appointment_id=appointment.id,
+        customer_id=appointment.customer_id,
+        status=appointment.status.value,
+        starts_at=appointment.starts_at,
+        ends_at=appointment.ends_at,
+        version=appointment.version,
+        service=appointment.service,
+        resource=appointment.resource,
+        cancelled_by=appointment.cancelled_by if appointment.status == AppointmentStatus.CANCELLED else None,
+    )
+
+
+def record_change(session: AsyncSession, appointment: Appointment, event_type: str, at: datetime) -> None:
+    """The event of a change of ``appointment``, in the change's transaction (the outbox)."""
+    events.record(
+        session,
+        appointment.business_id,
+        event_type,
+        ("appointment", appointment.id),
+        at,
+        appointment_payload(appointment),
+    )
+
+
+def record_status(session: AsyncSession, appointment: Appointment, at: datetime) -> None:
+    """The event of the status ``appointment`` has just been given (none for a status without one)."""
+    event_type = APPOINTMENT_STATUS_EVENTS.get(appointment.status.value)
+    if event_type is not None:
+        record_change(session, appointment, event_type, at)
 
 
 async def _lock(session: AsyncSession, name: str) -> None:
@@ -340,9 +376,10 @@ async def appointment_of(
 async def charge_no_show(
     session: AsyncSession, appointment: Appointment, fee_cents: int, penalty: int
 ) -> None:
-    """The no-show fee row (once per appointment, for the payment system) and the reputation penalty."""
+    """The no-show fee row (once per appointment, for the payment system) with its ``fee.applied`` event,
+    and the reputation penalty."""
     if fee_cents > 0:
-        await session.execute(
+        inserted = await session.execute(
             insert(AppointmentFee)
             .values(
                 appointment_id=appointment.id,
@@ -351,7 +388,28 @@ async def charge_no_show(
                 amount_cents=fee_cents,
             )
             .on_conflict_do_nothing(index_elements=[AppointmentFee.appointment_id])
+            .returning(
+                AppointmentFee.id, AppointmentFee.kind, AppointmentFee.status, AppointmentFee.created_at
+            )
         )
+        fee = inserted.first()
+        if fee is not None:
+            payload = FeePayload(
+                fee_id=fee.id,
+                appointment_id=appointment.id,
+                customer_id=appointment.customer_id,
+                kind=fee.kind,
+                amount_cents=fee_cents,
+                status=fee.status,
+            )
+            events.record(
+                session,
+                appointment.business_id,
+                "fee.applied",
+                ("appointment", appointment.id),
+                fee.created_at,
+                payload,
+            )
     if penalty:
         await session.execute(
             update(Customer)

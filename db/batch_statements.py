@@ -61,6 +61,18 @@ CALL_RECORD_CLEANUP = text(
     + _RESULT
 )
 
+# The event feed's retention (db.events): events older than the cutoff are deleted, oldest first.
+EVENT_RETENTION = text(
+    """
+    WITH batch AS (
+        SELECT id FROM events WHERE id > :after AND created_at < :cutoff ORDER BY id LIMIT :limit
+    ), changed AS (
+        DELETE FROM events e USING batch b WHERE e.id = b.id RETURNING e.id
+    )
+    """
+    + _RESULT
+)
+
 # Customers without a no-show since the cutoff regain points, at most once a week (the marker), never
 # above the cap.
 REPUTATION_RECOVERY = text(
@@ -267,6 +279,7 @@ STATEMENTS: dict[str, TextClause] = {
     "appointment-archive": APPOINTMENT_ARCHIVE,
     "chat-room-archive": CHAT_ROOM_ARCHIVE,
     "call-record-cleanup": CALL_RECORD_CLEANUP,
+    "event-retention": EVENT_RETENTION,
     "reputation-recovery": REPUTATION_RECOVERY,
     "business-stats": BUSINESS_STATS,
 }

@@ -4,7 +4,7 @@ the overdue list in collection order, and the one transaction a workflow moment 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,11 +12,12 @@ from sqlalchemy import Select, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db import staff
+from db import events, staff
 from db.conflicts import FieldConflict
 from db.models import Business, Invoice
 from db.repeats import body_digest, same_request
 from domain.automation import AutomationSettings
+from domain.events import INVOICE_STATUS_EVENTS, InvoicePayload
 from domain.invoice_timeline import days_overdue, invoice_moments, overdue_at
 from domain.invoice_types import InvoiceMomentInput, InvoiceMomentResult, InvoiceSnapshot
 from domain.statuses import InvoiceStatus, StaffRole
@@ -52,6 +53,8 @@ async def create(session: AsyncSession, business_id: int, values: dict[str, Any]
             invoice.created_from, values, unchanged=_same(invoice, values)
         ):
             raise InvoiceConflict("number", "another invoice has this number")
+        if new_id is not None:
+            _record_status(session, invoice, datetime.now(UTC))  # a draft has none: it is issued when sent
         return Created(invoice, new_id is not None, await snapshot_of(session, invoice))
 
 
@@ -104,6 +107,7 @@ async def pay(session: AsyncSession, business_id: int, invoice_id: int, paid_at:
             raise InvoiceConflict("status", "the invoice was written off")
         invoice.status, invoice.paid_at = InvoiceStatus.PAID, paid_at
         invoice.version += 1
+        _record_status(session, invoice, paid_at)
     return invoice
 
 
@@ -123,6 +127,7 @@ async def write_off(
             reason,
         )
         invoice.version += 1
+        _record_status(session, invoice, at)
     return invoice
 
 
@@ -153,7 +158,25 @@ async def mark_sent(session: AsyncSession, business_id: int, invoice_id: int) ->
         if invoice is not None and invoice.status == InvoiceStatus.DRAFT:
             invoice.status = InvoiceStatus.SENT
             invoice.version += 1
+            _record_status(session, invoice, datetime.now(UTC))
     return invoice
+
+
+def _record_status(session: AsyncSession, invoice: Invoice, at: datetime) -> None:
+    """The event of the status ``invoice`` has just been given, in its transaction (the outbox)."""
+    event_type = INVOICE_STATUS_EVENTS.get(invoice.status.value)
+    if event_type is None:
+        return
+    payload = InvoicePayload(
+        invoice_id=invoice.id,
+        number=invoice.number,
+        status=invoice.status.value,
+        amount_cents=invoice.amount_cents,
+        currency=invoice.currency,
+        due_on=invoice.due_on,
+        version=invoice.version,
+    )
+    events.record(session, invoice.business_id, event_type, ("invoice", invoice.id), at, payload)
 
 
 async def open_invoices(session: AsyncSession) -> list[Invoice]:
@@ -191,6 +214,7 @@ async def act_on_moment(session: AsyncSession, moment: InvoiceMomentInput) -> In
         if reason is None:
             if moment.kind == "overdue":
                 invoice.status, invoice.overdue_since = InvoiceStatus.OVERDUE, moment.at
+                _record_status(session, invoice, moment.at)
             notified = await _tell_staff(session, invoice, moment)
         return InvoiceMomentResult(
             acted=reason is None,

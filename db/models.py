@@ -907,3 +907,31 @@ class PayrollRecalculation(Base):
     total_before_cents: Mapped[int] = mapped_column(BigInteger)
     total_after_cents: Mapped[int] = mapped_column(BigInteger)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class EventRecord(Base):
+    """One event of the catalogue (``domain.events``), written in the transaction of the change it reports.
+
+    ``txid`` is that transaction's id (``pg_current_xact_id()``): the feed reads only events whose
+    transaction is older than every one still running (``pg_snapshot_xmin``), in ``(txid, id)`` order, so
+    an event that commits late can never fall behind a cursor that has passed it (db.events)."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_business_position", "business_id", "txid", "id"),
+        Index("ix_events_created", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(64))
+    entity_type: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[int] = mapped_column(BigInteger)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    txid: Mapped[int] = mapped_column(
+        BigInteger,
+        server_default=text("(pg_current_xact_id()::text)::bigint"),
+        comment="the writing transaction's id: the feed's commit-safe order",
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -36,6 +36,7 @@ DEV_SECRETS = {
     "admin_api_key": "dev-admin-key",
     "push_receipt_secret": "dev-push-receipt-secret",
     "unsubscribe_secret": "dev-unsubscribe-secret",
+    "cursor_secret": "dev-cursor-secret",
 }
 PUBLISHED_SECRETS = frozenset(
     {*DEV_SECRETS.values(), "dev-webhook-secret", "change-me", "changeme", "secret", "password", "example"}
@@ -145,6 +146,8 @@ class Settings(BaseSettings):
     # to a value of its own (see _refuse_published_secrets).
     push_receipt_secret: SecretStr = SecretStr(DEV_SECRETS["push_receipt_secret"])
     unsubscribe_secret: SecretStr = SecretStr(DEV_SECRETS["unsubscribe_secret"])
+    # The event feed's cursors are signed with it: a cursor altered by hand is refused (422), not followed.
+    cursor_secret: SecretStr = SecretStr(DEV_SECRETS["cursor_secret"])
     # How long the unsubscribe link of an e-mail works (domain.unsubscribe); a person with an older e-mail
     # uses a newer one's link.
     unsubscribe_link_days: int = Field(default=60, ge=1, le=366)

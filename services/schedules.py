@@ -155,6 +155,14 @@ JOBS: Sequence[Job] = (
         period=timedelta(days=1),
     ),
     Job(
+        "event-retention",
+        "Delete events of the feed (GET /v1/events) older than 30 days (daily 03:45 UTC)",
+        BatchJobWorkflow.run,
+        BatchJobInput(job="event-retention", older_than_days=30),
+        cron="45 3 * * *",
+        period=timedelta(days=1),
+    ),
+    Job(
         "chat-room-archive",
         "Archive chat rooms without activity for 6 months (monthly, the 1st, 04:00 UTC)",
         BatchJobWorkflow.run,

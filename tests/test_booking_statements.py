@@ -34,11 +34,12 @@ def booking(customer_id: int) -> dict[str, object]:
     return {"customer_id": customer_id, "starts_at": starts_at, "ends_at": starts_at + timedelta(hours=1)}
 
 
-async def test_a_keyed_booking_is_one_transaction_of_three_statements(
+async def test_a_keyed_booking_is_one_transaction_of_four_statements(
     sessions: SessionFactory, counted: tuple[SessionFactory, Counter[str]]
 ) -> None:
     """The key's earlier use is read by the statement that reads the business and checks the customer;
-    then the insert and the key's claim. A repeat answers from that first statement's find."""
+    then the insert, its ``appointment.booked`` event (the outbox, issue 33) and the key's claim. A repeat
+    answers from that first statement's find."""
     business = await make_business(sessions)
     customer = await make_customer(sessions, business)
     counted_sessions, work = counted
@@ -57,12 +58,12 @@ async def test_a_keyed_booking_is_one_transaction_of_three_statements(
 
     assert made.created and not again.created
     assert again.appointment.id == made.appointment.id
-    assert (first["statement"], first["transaction"], first["checkout"]) == (3, 1, 1)
+    assert (first["statement"], first["transaction"], first["checkout"]) == (4, 1, 1)
     # the repeat: the same first statement, the earlier appointment, its snapshot's review check
     assert (work["statement"], work["transaction"]) == (3, 1)
 
 
-async def test_a_booking_without_a_key_is_two_statements(
+async def test_a_booking_without_a_key_is_three_statements(
     sessions: SessionFactory, counted: tuple[SessionFactory, Counter[str]]
 ) -> None:
     business = await make_business(sessions)
@@ -74,7 +75,7 @@ async def test_a_booking_without_a_key_is_two_statements(
         made = await store.book(session, business.id, values, idempotency_key=None, body_hash="")
 
     assert made.created
-    assert (work["statement"], work["transaction"]) == (2, 1)
+    assert (work["statement"], work["transaction"]) == (3, 1)  # the facts, the insert, its event
 
 
 async def test_an_unknown_customer_is_refused_after_one_statement(

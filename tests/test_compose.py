@@ -22,6 +22,7 @@ REQUIRED = {
     "KEEPTIME_ADMIN_API_KEY": "a" * 32,
     "KEEPTIME_PUSH_RECEIPT_SECRET": "p" * 32,
     "KEEPTIME_UNSUBSCRIBE_SECRET": "u" * 32,
+    "KEEPTIME_CURSOR_SECRET": "c" * 32,
     "KEEPTIME_PUBLIC_BASE_URL": "https://keeptime.example.com",
 }
 # Settings a deployment must be able to set: every provider's, the rates and the ambiguity window.
@@ -98,6 +99,7 @@ def test_every_provider_setting_reaches_the_api_and_the_workers() -> None:
         "PROVIDER_TIMEOUT_S",
         "PUSH_RECEIPT_SECRET",
         "UNSUBSCRIBE_SECRET",
+        "CURSOR_SECRET",
         "PUBLIC_BASE_URL",
         "JOB_OVERRIDES",
     }

@@ -62,10 +62,10 @@ def test_the_example_secret_and_configmap_are_refused_until_every_placeholder_is
     values = {key.lower(): value for key, value in {**configmap["data"], **secret["stringData"]}.items()}
     with pytest.raises(ValidationError) as refused:
         Settings.model_validate(values)
-    for name in ("ADMIN_API_KEY", "PUSH_RECEIPT_SECRET", "UNSUBSCRIBE_SECRET"):
+    names = ("ADMIN_API_KEY", "PUSH_RECEIPT_SECRET", "UNSUBSCRIBE_SECRET", "CURSOR_SECRET")
+    for name in names:
         assert f"{name} is a published development or example value" in str(refused.value)
-    replaced = {name.lower(): secrets.token_hex(32) for name in ("ADMIN_API_KEY", "PUSH_RECEIPT_SECRET")}
-    replaced["unsubscribe_secret"] = secrets.token_hex(32)
+    replaced = {name.lower(): secrets.token_hex(32) for name in names}
     assert not Settings.model_validate(values | replaced).development_mode  # it starts, as a deployment
 
 

@@ -18,6 +18,7 @@ from db.models import Base
 from tests.support import database_url_named
 
 EXPECTED_TABLES = {
+    "events",
     "project_members",
     "weather_snapshots",
     "weather_runs",

@@ -1,0 +1,77 @@
+"""The event outbox: ``record`` inside the transaction of a change, ``page`` for the feed.
+
+Why the feed's order is ``(txid, id)`` and not ``id``: ids are handed out when a row is inserted, but
+transactions commit in another order. A reader at id 10 while the transaction holding id 9 is still open
+would move its cursor past 9, and never see it. Each row records its transaction's id instead
+(``pg_current_xact_id()``), and a page holds only rows of transactions older than the oldest one still
+running (``pg_snapshot_xmin(pg_current_snapshot())``, PostgreSQL 13+). Every such transaction has ended, so
+no row can later appear before the page's last position. A long transaction delays the feed; it never
+makes the feed lose a row.
+
+Per entity, the events come in the order of their changes: each change takes the entity's row lock as its
+transaction's first write (``SELECT ... FOR UPDATE`` gives the transaction its id when it takes the lock,
+or an insert does), so a later change of the same entity has a larger transaction id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, text, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import EventRecord
+from domain.events import Payload, payload_of
+
+_OLDEST_RUNNING = text("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a reader is in a business's feed: the last event's transaction id and row id."""
+
+    txid: int
+    id: int
+
+
+def record(
+    session: AsyncSession,
+    business_id: int,
+    event_type: str,
+    entity: tuple[str, int],
+    occurred_at: datetime,
+    payload: Payload,
+) -> None:
+    """Add the event to the caller's transaction (it commits or rolls back with the change)."""
+    entity_type, entity_id = entity
+    session.add(
+        EventRecord(
+            business_id=business_id,
+            type=event_type,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            occurred_at=occurred_at,
+            payload=payload_of(event_type, payload),
+        )
+    )
+
+
+async def page(
+    session: AsyncSession,
+    business_id: int,
+    after: Position | None,
+    types: list[str] | None,
+    limit: int,
+) -> list[EventRecord]:
+    """Up to ``limit`` of the business's committed events after ``after``, in feed order (``types``: only
+    these)."""
+    query = select(EventRecord).where(
+        EventRecord.business_id == business_id, EventRecord.txid < _OLDEST_RUNNING
+    )
+    if after is not None:
+        query = query.where(tuple_(EventRecord.txid, EventRecord.id) > tuple_(after.txid, after.id))
+    if types:
+        query = query.where(EventRecord.type.in_(types))
+    rows = await session.scalars(query.order_by(EventRecord.txid, EventRecord.id).limit(limit))
+    return list(rows)

@@ -1,0 +1,130 @@
+"""The event catalogue: what Keeptime tells a business's own systems happened (pure).
+
+Closed and versioned: every event has one of ``EVENT_TYPES`` and that type's payload model, and the
+catalogue's ``CATALOGUE_VERSION`` changes when a payload does (fields are only ever added). Payloads carry
+ids, statuses, instants and amounts; never a customer's name, phone or e-mail (the business has them, and
+Keeptime's histories and events keep the no-personal-data promise).
+
+Each event is written in the transaction of the change it reports (``db.events.record``: an outbox), so
+there is no event without its change and no change without its event.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CATALOGUE_VERSION = "2026-12-07"
+
+EventType = Literal[
+    "appointment.booked",
+    "appointment.confirmed",
+    "appointment.checked_in",
+    "appointment.rescheduled",
+    "appointment.cancelled",
+    "appointment.completed",
+    "appointment.no_show",
+    "fee.applied",
+    "invoice.issued",
+    "invoice.overdue",
+    "invoice.paid",
+    "invoice.written_off",
+]
+EntityKind = Literal["appointment", "invoice"]
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AppointmentPayload(Payload):
+    """An appointment as it is after the change."""
+
+    appointment_id: int
+    customer_id: int
+    status: str
+    starts_at: datetime
+    ends_at: datetime
+    version: int = Field(description="grows with every reschedule")
+    service: str | None
+    resource: str | None
+    cancelled_by: str | None = Field(default=None, description="appointment.cancelled: customer or business")
+
+
+class FeePayload(Payload):
+    """A no-show fee written for the payment system to collect."""
+
+    fee_id: int
+    appointment_id: int
+    customer_id: int
+    kind: str
+    amount_cents: int
+    status: str
+
+
+class InvoicePayload(Payload):
+    """An invoice as it is after the change."""
+
+    invoice_id: int
+    number: str
+    status: str
+    amount_cents: int
+    currency: str
+    due_on: date
+    version: int
+
+
+PAYLOADS: dict[str, type[Payload]] = {
+    "appointment.booked": AppointmentPayload,
+    "appointment.confirmed": AppointmentPayload,
+    "appointment.checked_in": AppointmentPayload,
+    "appointment.rescheduled": AppointmentPayload,
+    "appointment.cancelled": AppointmentPayload,
+    "appointment.completed": AppointmentPayload,
+    "appointment.no_show": AppointmentPayload,
+    "fee.applied": FeePayload,
+    "invoice.issued": InvoicePayload,
+    "invoice.overdue": InvoicePayload,
+    "invoice.paid": InvoicePayload,
+    "invoice.written_off": InvoicePayload,
+}
+EVENT_TYPES: tuple[str, ...] = tuple(PAYLOADS)
+# The appointment status an event of each transition reports (domain.statuses values).
+APPOINTMENT_STATUS_EVENTS: dict[str, str] = {
+    "confirmed": "appointment.confirmed",
+    "checked_in": "appointment.checked_in",
+    "cancelled": "appointment.cancelled",
+    "completed": "appointment.completed",
+    "no_show": "appointment.no_show",
+}
+INVOICE_STATUS_EVENTS: dict[str, str] = {
+    "sent": "invoice.issued",
+    "overdue": "invoice.overdue",
+    "paid": "invoice.paid",
+    "written_off": "invoice.written_off",
+}
+
+
+class Event(BaseModel):
+    """One event as the feed and the webhooks carry it."""
+
+    id: str = Field(description="evt_<number>: the receiver deduplicates by it")
+    type: str
+    occurred_at: datetime
+    entity: str = Field(description="e.g. appointment:42")
+    data: dict[str, object]
+    catalogue_version: str = CATALOGUE_VERSION
+
+
+def event_id(row_id: int) -> str:
+    return f"evt_{row_id}"
+
+
+def payload_of(event_type: str, payload: Payload) -> dict[str, object]:
+    """The payload as stored, checked against the catalogue (a mismatch is a bug here, not bad input)."""
+    model = PAYLOADS[event_type]
+    if not isinstance(payload, model):
+        raise TypeError(f"{event_type} carries {model.__name__}, not {type(payload).__name__}")
+    return payload.model_dump(mode="json")
