@@ -9,6 +9,7 @@ from sqlalchemy import func, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.events import record_notification
 from db.models import Customer, NotificationLog
 from domain.notification_types import NotificationRequest, NotificationResult
 from domain.statuses import OUTCOME_UNKNOWN, Channel, NotificationStatus
@@ -169,6 +170,7 @@ async def mark_sent(
             .returning(NotificationLog)
         )
     ).scalar_one()
+    record_notification(session, row, "notification.sent")
     await session.commit()
     return row
 
@@ -188,7 +190,16 @@ async def mark_failed(
         values["in_flight_since"] = None
     if resolution:
         values["resolution"] = resolution[:160]
-    await session.execute(update(NotificationLog).where(NotificationLog.id == row_id).values(**values))
+    row = (
+        await session.execute(
+            update(NotificationLog)
+            .where(NotificationLog.id == row_id)
+            .values(**values)
+            .returning(NotificationLog)
+        )
+    ).scalar_one_or_none()
+    if row is not None:
+        record_notification(session, row, "notification.failed")
     await session.commit()
 
 
@@ -213,7 +224,7 @@ async def record_skip(
     """Record that the message will not go out (``failed``: a step that could not be done; ``detail``: what
     an operator should know), once (a replayed record returns the first one)."""
     key = f"{request.message_key()}:-"
-    await session.execute(
+    inserted = await session.execute(
         insert(NotificationLog)
         .values(
             idempotency_key=key,
@@ -224,7 +235,11 @@ async def record_skip(
             **_row_values(request, request.business_id),
         )
         .on_conflict_do_nothing(index_elements=[NotificationLog.idempotency_key])
+        .returning(NotificationLog)
     )
+    made = inserted.scalar_one_or_none()
+    if made is not None:  # the first record of it (a replayed one makes no second event)
+        record_notification(session, made, "notification.failed" if failed else "notification.suppressed")
     await session.commit()
     row = (
         await session.execute(select(NotificationLog).where(NotificationLog.idempotency_key == key))
@@ -246,11 +261,14 @@ async def reopen_failed(session: AsyncSession, row_id: int) -> bool:
 
 async def fail_if_still_queued(session: AsyncSession, row_id: int, error: str, reason: str) -> None:
     """After a retry that did not reach this row's channel (settled elsewhere, stale, too late)."""
-    await session.execute(
+    failed = await session.execute(
         update(NotificationLog)
         .where(NotificationLog.id == row_id, NotificationLog.status == NotificationStatus.QUEUED)
         .values(status=NotificationStatus.FAILED, error=error[:2000], reason=reason)
+        .returning(NotificationLog)
     )
+    for row in failed.scalars():
+        record_notification(session, row, "notification.failed")
     await session.commit()
 
 

@@ -16,13 +16,13 @@ or an insert does), so a later change of the same entity has a larger transactio
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import EventRecord
-from domain.events import Payload, payload_of
+from db.models import EventRecord, NotificationLog
+from domain.events import NotificationPayload, Payload, payload_of
 
 _OLDEST_RUNNING = text("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
 
@@ -75,3 +75,20 @@ async def page(
         query = query.where(EventRecord.type.in_(types))
     rows = await session.scalars(query.order_by(EventRecord.txid, EventRecord.id).limit(limit))
     return list(rows)
+
+
+def record_notification(session: AsyncSession, row: NotificationLog, event_type: str) -> None:
+    """The event of a message's logged outcome (sent, delivered, failed, suppressed), in its transaction."""
+    payload = NotificationPayload(
+        log_id=row.id,
+        message_key=row.message_key,
+        about=f"{row.entity_type}:{row.entity_id}",
+        event=row.event,
+        customer_id=row.customer_id,
+        channel=row.channel.value if row.channel is not None else None,
+        provider=row.provider,
+        status=row.status.value,
+        reason=row.reason,
+        scheduled_for=row.scheduled_for,
+    )
+    record(session, row.business_id, event_type, ("notification", row.id), datetime.now(UTC), payload)

@@ -8,6 +8,7 @@ from sqlalchemy import and_, case, delete, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import events
 from db.models import Broadcast, BroadcastRecipient, Customer, NotificationLog, TemplateOverride
 from domain.statuses import FINAL_RECEIPTS, NO_FALLBACK, NotificationStatus
 
@@ -79,23 +80,36 @@ async def apply_receipt(
         if delivered
         else {"status": NotificationStatus.FAILED, "error": error or "undelivered", "reason": "undelivered"}
     )
-    result = await session.execute(
-        update(NotificationLog)
-        .where(
-            NotificationLog.provider == provider,
-            NotificationLog.provider_message_id == provider_message_id,
-            or_(
-                NotificationLog.status.in_([NotificationStatus.SENT, NotificationStatus.DELIVERED]),
-                and_(
-                    NotificationLog.status == NotificationStatus.FAILED,
-                    NotificationLog.reason.in_(sorted(NO_FALLBACK)),
-                ),
+    matching = (
+        NotificationLog.provider == provider,
+        NotificationLog.provider_message_id == provider_message_id,
+        or_(
+            NotificationLog.status.in_([NotificationStatus.SENT, NotificationStatus.DELIVERED]),
+            and_(
+                NotificationLog.status == NotificationStatus.FAILED,
+                NotificationLog.reason.in_(sorted(NO_FALLBACK)),
             ),
-        )
-        .values(**values)
+        ),
     )
+    # Locked first, so each receipt that changes a row's status is one event (a repeated receipt none).
+    before = {
+        row_id: status
+        for row_id, status in (
+            await session.execute(
+                select(NotificationLog.id, NotificationLog.status).where(*matching).with_for_update()
+            )
+        ).all()
+    }
+    changed = await session.execute(
+        update(NotificationLog).where(*matching).values(**values).returning(NotificationLog)
+    )
+    for row in changed.scalars():
+        if before.get(row.id) != row.status:
+            events.record_notification(
+                session, row, "notification.delivered" if delivered else "notification.failed"
+            )
     await session.commit()
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(before)
 
 
 async def put_override(

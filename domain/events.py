@@ -31,8 +31,11 @@ EventType = Literal[
     "invoice.overdue",
     "invoice.paid",
     "invoice.written_off",
+    "notification.sent",
+    "notification.delivered",
+    "notification.failed",
+    "notification.suppressed",
 ]
-EntityKind = Literal["appointment", "invoice"]
 
 
 class Payload(BaseModel):
@@ -76,6 +79,21 @@ class InvoicePayload(Payload):
     version: int
 
 
+class NotificationPayload(Payload):
+    """One message on one channel (``channel`` None: decided before any channel was tried), as logged."""
+
+    log_id: int
+    message_key: str = Field(description="entity, event, recipient id, instant: the message's name")
+    about: str = Field(description="what the message is about, e.g. appointment:42")
+    event: str = Field(description="the message, e.g. appointment.reminder_24h")
+    customer_id: int | None
+    channel: str | None
+    provider: str | None
+    status: str
+    reason: str | None = Field(description="why it was suppressed or failed, e.g. quiet_hours, cancelled")
+    scheduled_for: datetime | None
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     "appointment.booked": AppointmentPayload,
     "appointment.confirmed": AppointmentPayload,
@@ -89,6 +107,10 @@ PAYLOADS: dict[str, type[Payload]] = {
     "invoice.overdue": InvoicePayload,
     "invoice.paid": InvoicePayload,
     "invoice.written_off": InvoicePayload,
+    "notification.sent": NotificationPayload,
+    "notification.delivered": NotificationPayload,
+    "notification.failed": NotificationPayload,
+    "notification.suppressed": NotificationPayload,
 }
 EVENT_TYPES: tuple[str, ...] = tuple(PAYLOADS)
 # The appointment status an event of each transition reports (domain.statuses values).

@@ -11,6 +11,9 @@ from typing import Any
 from tests.test_api_appointments import Client, book, tenant
 
 
+CHANGES = "appointment.booked,appointment.cancelled,invoice.issued,invoice.paid"
+
+
 async def _events(api: Client, auth: dict[str, str], query: str = "") -> dict[str, Any]:
     answer = await api.get(f"/v1/events{query}", headers=auth)
     assert answer.status == 200, await answer.text()
@@ -37,7 +40,8 @@ async def test_changes_appear_once_in_commit_order_and_the_cursor_pages_them(api
     assert (await api.post(f"/v1/invoices/{invoice_id}/payment", headers=auth)).status == 200
     assert (await api.post(f"/v1/invoices/{invoice_id}/payment", headers=auth)).status == 200  # a repeat
 
-    feed = await _events(api, auth)
+    # the messages' own events (notification.*) come as their workflows send: left out here
+    feed = await _events(api, auth, f"?type={CHANGES}")
     assert [(e["type"], e["entity"]) for e in feed["items"]] == [
         ("appointment.booked", f"appointment:{booked['id']}"),
         ("appointment.cancelled", f"appointment:{booked['id']}"),
@@ -52,11 +56,11 @@ async def test_changes_appear_once_in_commit_order_and_the_cursor_pages_them(api
     assert "Mia" not in text and "+4915133334444" not in text  # ids, never names or phones
     assert feed["has_more"] is False and feed["next_cursor"]
 
-    one = await _events(api, auth, "?limit=1")
+    one = await _events(api, auth, f"?limit=1&type={CHANGES}")
     assert [e["type"] for e in one["items"]] == ["appointment.booked"] and one["has_more"] is True
-    rest = await _events(api, auth, f"?limit=10&after={one['next_cursor']}")
+    rest = await _events(api, auth, f"?limit=10&type={CHANGES}&after={one['next_cursor']}")
     assert [e["id"] for e in rest["items"]] == [e["id"] for e in feed["items"][1:]]
-    at_end = await _events(api, auth, f"?after={feed['next_cursor']}")
+    at_end = await _events(api, auth, f"?type={CHANGES}&after={feed['next_cursor']}")
     assert at_end == {"items": [], "next_cursor": feed["next_cursor"], "has_more": False}
     invoices_only = await _events(api, auth, "?type=invoice.issued,invoice.paid")
     assert [e["type"] for e in invoices_only["items"]] == ["invoice.issued", "invoice.paid"]

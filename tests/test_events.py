@@ -10,11 +10,13 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from activities.notifications import NotificationActivities
 from db import events
 from db.engine import SessionFactory
 from db.models import EventRecord
 from domain.events import InvoicePayload
 from tests.factories import make_business
+from tests.peers import ProviderPeer, SmtpPeer
 
 NOW = datetime(2031, 3, 14, 9, 0, tzinfo=UTC)
 
@@ -141,3 +143,55 @@ async def test_a_no_show_fee_is_one_event_however_often_it_is_charged(sessions: 
     assert [(r.type, r.entity_id, r.payload["amount_cents"], r.payload["status"]) for r in rows] == [
         ("fee.applied", appointment.id, 2500, "pending")
     ]
+
+
+async def test_each_message_outcome_is_one_event_in_the_logs_transaction(
+    sessions: SessionFactory, notifier: NotificationActivities, peers: tuple[SmtpPeer, ProviderPeer]
+) -> None:
+    """A reminder sent (and sent again: the key dedupes, no second event), a message for a cancelled
+    appointment suppressed, one whose every channel fails failed, on each channel it failed on."""
+    from sqlalchemy import update
+
+    from db.models import Appointment, Customer
+    from domain.notification_types import NotificationRequest
+    from domain.statuses import AppointmentStatus
+    from tests.factories import make_appointment, make_customer
+
+    _, provider = peers
+    business = await make_business(sessions)
+    customer = await make_customer(sessions, business, channel_order=["email"])
+    sent_for = await make_appointment(sessions, business, customer)
+    cancelled = await make_appointment(sessions, business, customer, status=AppointmentStatus.CANCELLED)
+
+    def reminder(appointment: Appointment) -> NotificationRequest:
+        return NotificationRequest(
+            business_id=business.id,
+            entity_type="appointment",
+            entity_id=appointment.id,
+            event="appointment.reminder",
+            variant="2h",
+            customer_id=customer.id,
+            scheduled_for=appointment.starts_at,
+            entity_version=1,
+        )
+
+    for _ in range(2):
+        assert (await notifier.deliver(reminder(sent_for), final_attempt=False)).status == "sent"
+    assert (await notifier.deliver(reminder(cancelled), final_attempt=False)).status == "skipped"
+    sms_only = await make_customer(sessions, business, phone="+4915100000009", channel_order=["sms"])
+    async with sessions() as session, session.begin():
+        await session.execute(update(Customer).where(Customer.id == sms_only.id).values(sms_opted_in=True))
+    failing = await make_appointment(sessions, business, sms_only)
+    provider.fail_next("sms", 400)  # rejected for good
+    request = reminder(failing).model_copy(update={"customer_id": sms_only.id})
+    assert (await notifier.deliver(request, final_attempt=True)).status == "failed"
+
+    async with sessions() as session:
+        rows = await events.page(session, business.id, None, None, 50)
+    outcomes = [(r.type, r.payload["about"], r.payload["channel"], r.payload["reason"]) for r in rows]
+    assert outcomes == [
+        ("notification.sent", f"appointment:{sent_for.id}", "email", None),
+        ("notification.suppressed", f"appointment:{cancelled.id}", None, "cancelled"),
+        ("notification.failed", f"appointment:{failing.id}", "sms", "provider_rejected"),
+    ]
+    assert all("Mia" not in str(r.payload) and "+49151" not in str(r.payload) for r in rows)
