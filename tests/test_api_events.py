@@ -10,7 +10,6 @@ from typing import Any
 
 from tests.test_api_appointments import Client, book, tenant
 
-
 CHANGES = "appointment.booked,appointment.cancelled,invoice.issued,invoice.paid"
 
 
