@@ -353,3 +353,16 @@ class EventPage(Resource):
     items: list[EventOut]
     next_cursor: str | None = Field(description="pass it as after= for the next page; null: none yet")
     has_more: bool = Field(description="another page is there now")
+
+
+class FeeOut(Resource):
+    id: int
+    appointment_id: int
+    customer_id: int
+    kind: str = Field(description="no_show")
+    amount_cents: int
+    status: str = Field(description="pending, paid or waived")
+    payment_reference: str | None
+    created_at: str
+    paid_at: str | None
+    waived_at: str | None

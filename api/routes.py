@@ -13,6 +13,7 @@ from api import (
     calls,
     daily_plans,
     events,
+    fees,
     health,
     health_checks,
     inventory,
@@ -57,6 +58,7 @@ MODULES = (
     touch_ups,
     payroll,
     events,
+    fees,
 )
 # Static paths first: aiohttp resolves in registration order, so /v1/calls/cleanup must come before
 # /v1/calls/{call_id} and /v1/vaccinations/upcoming before /v1/vaccinations/{vaccination_id}.

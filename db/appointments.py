@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import events
 from db.conflicts import FieldConflict
+from db.fees import fee_payload
 from db.models import (
     Appointment,
     AppointmentFee,
@@ -26,7 +27,7 @@ from db.models import (
 from domain.appointment_timeline import label_offset, slot_key
 from domain.appointment_types import ACTIVE_STATUSES, AppointmentSnapshot
 from domain.automation import AutomationSettings
-from domain.events import APPOINTMENT_STATUS_EVENTS, AppointmentPayload, FeePayload
+from domain.events import APPOINTMENT_STATUS_EVENTS, AppointmentPayload
 from domain.statuses import AppointmentStatus, NotificationStatus
 
 REMINDER_EVENT = "appointment.reminder"  # logged with the variant: appointment.reminder_24h
@@ -388,27 +389,17 @@ async def charge_no_show(
                 amount_cents=fee_cents,
             )
             .on_conflict_do_nothing(index_elements=[AppointmentFee.appointment_id])
-            .returning(
-                AppointmentFee.id, AppointmentFee.kind, AppointmentFee.status, AppointmentFee.created_at
-            )
+            .returning(AppointmentFee)
         )
-        fee = inserted.first()
-        if fee is not None:
-            payload = FeePayload(
-                fee_id=fee.id,
-                appointment_id=appointment.id,
-                customer_id=appointment.customer_id,
-                kind=fee.kind,
-                amount_cents=fee_cents,
-                status=fee.status,
-            )
+        fee = inserted.scalar_one_or_none()
+        if fee is not None:  # the first time (a retried activity charges nothing again)
             events.record(
                 session,
                 appointment.business_id,
                 "fee.applied",
                 ("appointment", appointment.id),
                 fee.created_at,
-                payload,
+                fee_payload(fee),
             )
     if penalty:
         await session.execute(

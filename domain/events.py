@@ -27,6 +27,8 @@ EventType = Literal[
     "appointment.completed",
     "appointment.no_show",
     "fee.applied",
+    "fee.paid",
+    "fee.waived",
     "invoice.issued",
     "invoice.overdue",
     "invoice.paid",
@@ -65,6 +67,7 @@ class FeePayload(Payload):
     kind: str
     amount_cents: int
     status: str
+    payment_reference: str | None = Field(default=None, description="fee.paid: the payment system's id")
 
 
 class InvoicePayload(Payload):
@@ -103,6 +106,8 @@ PAYLOADS: dict[str, type[Payload]] = {
     "appointment.completed": AppointmentPayload,
     "appointment.no_show": AppointmentPayload,
     "fee.applied": FeePayload,
+    "fee.paid": FeePayload,
+    "fee.waived": FeePayload,
     "invoice.issued": InvoicePayload,
     "invoice.overdue": InvoicePayload,
     "invoice.paid": InvoicePayload,
