@@ -218,6 +218,7 @@ class PolicyActivities:
             else:
                 call.status, call.error = CallStatus.FAILED, request.error or request.outcome
             policy.call_attempts += 1
+            db.record_call(session, call)
             return None
 
     @activity.defn
@@ -242,6 +243,7 @@ class PolicyActivities:
             policy.term += 1
             policy.call_attempts, policy.declined_at, policy.calls_stopped = 0, None, False
             policy.call_not_before, policy.call_now_requested, policy.next_call_at = None, False, None
+            db.record_policy(session, policy, "policy.renewed")
             return RenewResult(policy_id=policy.id, term=policy.term, end_date=policy.end_date, renewed=True)
 
     @activity.defn
@@ -256,6 +258,7 @@ class PolicyActivities:
                 policy.status, policy.next_call_at = PolicyStatus.EXPIRED, None
                 for call in await db.scheduled_manual_calls(session, policy.id):
                     call.status, call.error = CallStatus.SKIPPED, "policy expired"
+                db.record_policy(session, policy, "policy.expired")
             return policy.status == PolicyStatus.EXPIRED
 
 

@@ -27,7 +27,7 @@ from db.models import (
 from domain.appointment_timeline import label_offset, slot_key
 from domain.appointment_types import ACTIVE_STATUSES, AppointmentSnapshot
 from domain.automation import AutomationSettings
-from domain.events import APPOINTMENT_STATUS_EVENTS, AppointmentPayload
+from domain.events import APPOINTMENT_STATUS_EVENTS, AppointmentPayload, ReviewPayload
 from domain.statuses import AppointmentStatus, NotificationStatus
 
 REMINDER_EVENT = "appointment.reminder"  # logged with the variant: appointment.reminder_24h
@@ -444,15 +444,14 @@ async def add_review(
 
     Returns the business and whether the review is new: the same review again is a repeat, answered with the
     figures as they are; a different one raises AlreadyReviewed."""
-    session.add(
-        Review(
-            business_id=appointment.business_id,
-            customer_id=appointment.customer_id,
-            appointment_id=appointment.id,
-            rating=rating,
-            text=text_,
-        )
+    review = Review(
+        business_id=appointment.business_id,
+        customer_id=appointment.customer_id,
+        appointment_id=appointment.id,
+        rating=rating,
+        text=text_,
     )
+    session.add(review)
     try:
         await session.flush()
     except IntegrityError as exc:  # UNIQUE(appointment_id): one review per appointment, even under a race
@@ -480,6 +479,21 @@ async def add_review(
     business.rating_count = total
     business.rating_average = round(sum(stars * n for stars, n in counts.items()) / total, 2)
     business.rating_distribution = {str(stars): counts.get(stars, 0) for stars in range(1, 6)}
+    payload = ReviewPayload(
+        review_id=review.id,
+        appointment_id=appointment.id,
+        customer_id=appointment.customer_id,
+        rating=rating,
+        has_text=bool(text_),
+    )
+    events.record(
+        session,
+        appointment.business_id,
+        "review.received",
+        ("appointment", appointment.id),
+        datetime.now(UTC),
+        payload,
+    )
     await session.commit()
     return business, True
 

@@ -11,9 +11,11 @@ from sqlalchemy import ColumnElement, delete, func, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import events
 from db.models import Business, Call, CallSchedulerConfigRow, Policy
 from db.tenants import bump_settings_revision, settings_revision
 from domain.call_config import CallSchedulerConfig
+from domain.events import CALL_STATUS_EVENTS, CallPayload, PolicyPayload
 from domain.policy_plan import skip_gap_days
 from domain.statuses import CallStatus, PolicyStatus
 
@@ -118,12 +120,42 @@ async def policies_ahead(session: AsyncSession, policy: Policy, now: datetime, d
 async def close_dialing_call(
     session: AsyncSession, call_id: int, status: CallStatus, error: str | None, *, ended: bool = True
 ) -> None:
-    """Move a call out of ``dialing`` unless its summary already moved it on."""
-    await session.execute(
+    """Move a call out of ``dialing`` unless its summary already moved it on (then no event either)."""
+    moved = await session.execute(
         update(Call)
         .where(Call.id == call_id, Call.status == CallStatus.DIALING)
         .values(status=status, error=error, ended_at=datetime.now(UTC) if ended else None)
+        .returning(Call)
     )
+    for call in moved.scalars():
+        record_call(session, call)
+
+
+def record_call(session: AsyncSession, call: Call) -> None:
+    """The event of the status ``call`` has just been given, in its transaction (the outbox)."""
+    event_type = CALL_STATUS_EVENTS.get(call.status.value)
+    if event_type is None:
+        return
+    payload = CallPayload(
+        call_id=call.id,
+        policy_id=call.policy_id,
+        kind=call.kind,
+        status=call.status.value,
+        renewal_agreed=call.renewal_agreed,
+        scheduled_for=call.scheduled_for,
+    )
+    events.record(session, call.business_id, event_type, ("call", call.id), datetime.now(UTC), payload)
+
+
+def record_policy(session: AsyncSession, policy: Policy, event_type: str) -> None:
+    payload = PolicyPayload(
+        policy_id=policy.id,
+        customer_id=policy.customer_id,
+        status=policy.status.value,
+        term=policy.term,
+        end_date=policy.end_date,
+    )
+    events.record(session, policy.business_id, event_type, ("policy", policy.id), datetime.now(UTC), payload)
 
 
 async def _count_calls(session: AsyncSession, *conditions: ColumnElement[bool]) -> int:
@@ -262,6 +294,7 @@ async def store_call_summary(
             raise CallSummaryConflict(f"call {call_id} is {call.status.value}")
         call.status, call.renewal_agreed, call.summary = CallStatus.COMPLETED, renewal_agreed, summary
         call.ended_at, call.error = datetime.now(UTC), None
+        record_call(session, call)
         return call
 
 

@@ -33,6 +33,15 @@ EventType = Literal[
     "invoice.overdue",
     "invoice.paid",
     "invoice.written_off",
+    "review.received",
+    "call.answered",
+    "call.completed",
+    "call.declined",
+    "call.no_answer",
+    "call.failed",
+    "call.cancelled",
+    "policy.renewed",
+    "policy.expired",
     "notification.sent",
     "notification.delivered",
     "notification.failed",
@@ -82,6 +91,36 @@ class InvoicePayload(Payload):
     version: int
 
 
+class ReviewPayload(Payload):
+    """A customer's review of an appointment (the text stays in Keeptime: it may name people)."""
+
+    review_id: int
+    appointment_id: int
+    customer_id: int
+    rating: int
+    has_text: bool
+
+
+class CallPayload(Payload):
+    """A renewal call's outcome: the customer picked up, agreed or not (``renewal_agreed``), declined,
+    did not answer; or the call failed or was cancelled (``reason``)."""
+
+    call_id: int
+    policy_id: int
+    kind: str = Field(description="automatic or manual")
+    status: str
+    renewal_agreed: bool | None
+    scheduled_for: datetime | None
+
+
+class PolicyPayload(Payload):
+    policy_id: int
+    customer_id: int
+    status: str
+    term: int
+    end_date: date
+
+
 class NotificationPayload(Payload):
     """One message on one channel (``channel`` None: decided before any channel was tried), as logged."""
 
@@ -112,6 +151,15 @@ PAYLOADS: dict[str, type[Payload]] = {
     "invoice.overdue": InvoicePayload,
     "invoice.paid": InvoicePayload,
     "invoice.written_off": InvoicePayload,
+    "review.received": ReviewPayload,
+    "call.answered": CallPayload,
+    "call.completed": CallPayload,
+    "call.declined": CallPayload,
+    "call.no_answer": CallPayload,
+    "call.failed": CallPayload,
+    "call.cancelled": CallPayload,
+    "policy.renewed": PolicyPayload,
+    "policy.expired": PolicyPayload,
     "notification.sent": NotificationPayload,
     "notification.delivered": NotificationPayload,
     "notification.failed": NotificationPayload,
@@ -125,6 +173,10 @@ APPOINTMENT_STATUS_EVENTS: dict[str, str] = {
     "cancelled": "appointment.cancelled",
     "completed": "appointment.completed",
     "no_show": "appointment.no_show",
+}
+CALL_STATUS_EVENTS: dict[str, str] = {
+    status: f"call.{status}"
+    for status in ("answered", "completed", "declined", "no_answer", "failed", "cancelled")
 }
 INVOICE_STATUS_EVENTS: dict[str, str] = {
     "sent": "invoice.issued",

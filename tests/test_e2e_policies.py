@@ -92,6 +92,16 @@ async def test_calls_renewal_decline_failure_trigger_and_cli(
     # a year after the first end, not "this year + 1" (wrong when the end falls in the next year)
     assert renewed["end_date"] == a_year_after(_today() + timedelta(days=10)).isoformat()
     assert [(c["status"], c["renewal_agreed"]) for c in renewed["calls"]] == [("completed", True)]
+    call_id = renewed["calls"][0]["id"]
+    feed = await (
+        await api.get("/v1/events?type=call.answered,call.completed,policy.renewed", headers=auth)
+    ).json()
+    ours = [(e["type"], e["entity"]) for e in feed["items"] if e["data"].get("policy_id") == renewing["id"]]
+    assert ours == [  # the outbox: each step of the call and the renewal, once, in order
+        ("call.answered", f"call:{call_id}"),
+        ("call.completed", f"call:{call_id}"),
+        ("policy.renewed", f"policy:{renewing['id']}"),
+    ]
 
     declining = await policy("E2E-DECLINE", 12)
     voice_agent.scripts[declining["id"]] = ["declined"]
