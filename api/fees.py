@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from aiohttp import web
@@ -85,16 +86,11 @@ async def list_(request: web.Request) -> web.Response:
     result=FeeOut,
 )
 async def paid(request: web.Request) -> web.Response:
-    business_id = await require_business(request)
-    fee_id = path_id(request, "fee_id")
     body = await parse_json_body(request, FeePaid)
-    try:
-        fee = await fees.mark_paid(request.app[SESSIONS], business_id, fee_id, body.reference)
-    except fees.FeeConflict as exc:
-        raise conflict_error(exc) from exc
-    if fee is None:
-        raise ApiError(404, "not_found", "no such fee")
-    return web.json_response(_json(fee))
+    sessions = request.app[SESSIONS]
+    return await _steered(
+        request, lambda business, fee: fees.mark_paid(sessions, business, fee, body.reference)
+    )
 
 
 @routes.post(
@@ -106,11 +102,20 @@ async def paid(request: web.Request) -> web.Response:
     result=FeeOut,
 )
 async def waive(request: web.Request) -> web.Response:
+    body = await parse_json_body(request, FeeWaive)
+    sessions = request.app[SESSIONS]
+    return await _steered(request, lambda business, fee: fees.waive(sessions, business, fee, body.reason))
+
+
+Steer = Callable[[int, int], Awaitable["fees.Fee | None"]]
+
+
+async def _steered(request: web.Request, steer: Steer) -> web.Response:
+    """One fee's change: 404 when the business has no such fee, 409 naming the field at fault."""
     business_id = await require_business(request)
     fee_id = path_id(request, "fee_id")
-    body = await parse_json_body(request, FeeWaive)
     try:
-        fee = await fees.waive(request.app[SESSIONS], business_id, fee_id, body.reason)
+        fee = await steer(business_id, fee_id)
     except fees.FeeConflict as exc:
         raise conflict_error(exc) from exc
     if fee is None:

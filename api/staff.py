@@ -17,9 +17,10 @@ from api.queries import Query, parse_query
 from api.resources import StaffPreferencesOut, StaffUserOut
 from api.schemas import MarkRead, StaffPreferencesPut, StaffUserCreate
 from api.serializers import in_app_notification_json, staff_preferences_json, staff_user_json
-from db import staff, staff_notices
+from db import staff
 from domain.limits import DbId
 from domain.staff_notify import StaffNotifyPrefs
+from services import staff_notices
 
 routes = RouteTable("staff")
 
@@ -126,8 +127,7 @@ async def set_preferences(request: web.Request) -> web.Response:
     user_id = path_id(request, "user_id")
     body = await parse_json_body(request, StaffPreferencesPut)
     prefs = StaffNotifyPrefs.model_validate(body.model_dump(exclude={"phone"}))
-    async with request.app[SESSIONS]() as session:
-        user = await staff_notices.set_preferences(session, business_id, user_id, prefs, body.phone)
+    user = await staff_notices.set_preferences(request.app[SESSIONS], business_id, user_id, prefs, body.phone)
     if user is None:
         raise ApiError(404, "not_found", "no such user")
     return web.json_response(staff_preferences_json(user))
