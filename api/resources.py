@@ -366,3 +366,42 @@ class FeeOut(Resource):
     created_at: str
     paid_at: str | None
     waived_at: str | None
+
+
+class WebhookEndpointOut(Resource):
+    id: int
+    url: str
+    description: str | None
+    event_types: list[str] | None = Field(description="only these types; null: every type")
+    enabled: bool
+    disabled_reason: str | None = Field(description="why Keeptime disabled it (enable it again after a fix)")
+    failing_since: str | None = Field(description="the first failed attempt since the last success")
+    secret: str | None = Field(
+        description="whsec_...: only in the answers of create and rotate-secret (verify signatures with it)"
+    )
+    previous_secret_expires_at: str | None = Field(description="until then the old secret signs too")
+    created_at: str
+    updated_at: str
+
+
+class WebhookAttemptOut(Resource):
+    id: int
+    event_id: str
+    attempt: int
+    at: str
+    status_code: int | None
+    latency_ms: int
+    ok: bool
+    error: str | None
+
+
+class WebhookDeliveryOut(Resource):
+    id: int
+    event_id: str
+    entity: str
+    state: str = Field(description="pending, delivered or failed (given up after 3 days)")
+    attempts: int
+    next_attempt_at: str | None
+    delivered_at: str | None
+    last_status: int | None
+    last_error: str | None

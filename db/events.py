@@ -22,7 +22,7 @@ from sqlalchemy import select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import EventRecord, NotificationLog
-from domain.events import NotificationPayload, Payload, payload_of
+from domain.events import Event, NotificationPayload, Payload, event_id, payload_of
 
 _OLDEST_RUNNING = text("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
 
@@ -42,19 +42,19 @@ def record(
     entity: tuple[str, int],
     occurred_at: datetime,
     payload: Payload,
-) -> None:
+) -> EventRecord:
     """Add the event to the caller's transaction (it commits or rolls back with the change)."""
     entity_type, entity_id = entity
-    session.add(
-        EventRecord(
-            business_id=business_id,
-            type=event_type,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            occurred_at=occurred_at,
-            payload=payload_of(event_type, payload),
-        )
+    row = EventRecord(
+        business_id=business_id,
+        type=event_type,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        occurred_at=occurred_at,
+        payload=payload_of(event_type, payload),
     )
+    session.add(row)
+    return row
 
 
 async def page(
@@ -92,3 +92,14 @@ def record_notification(session: AsyncSession, row: NotificationLog, event_type:
         scheduled_for=row.scheduled_for,
     )
     record(session, row.business_id, event_type, ("notification", row.id), datetime.now(UTC), payload)
+
+
+def as_event(row: EventRecord) -> Event:
+    """The event as the feed serves it and a webhook carries it."""
+    return Event(
+        id=event_id(row.id),
+        type=row.type,
+        occurred_at=row.occurred_at,
+        entity=f"{row.entity_type}:{row.entity_id}",
+        data=row.payload,
+    )

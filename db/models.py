@@ -944,3 +944,104 @@ class EventRecord(Base):
         comment="the writing transaction's id: the feed's commit-safe order",
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class WebhookEndpoint(Base):
+    """A URL of the business's that receives its events, signed (domain.webhooks, db.webhooks).
+
+    ``cursor_txid``/``cursor_id`` is how far the relay has read the business's events for it (the feed's
+    position, db.events); it starts at the creating transaction, so an endpoint receives what happens from
+    its creation on (older events: replay). ``previous_secret`` signs beside ``secret`` until
+    ``previous_secret_expires_at`` (a rotation's 24 h)."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (
+        UniqueConstraint("business_id", "url", name="uq_webhook_endpoints_business_url"),
+        Index("ix_webhook_endpoints_enabled", "id", postgresql_where=text("enabled")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2048))
+    description: Mapped[str | None] = mapped_column(String(500))
+    event_types: Mapped[list[str] | None] = mapped_column(
+        ARRAY(String(64)), comment="only these types (NULL: every type)"
+    )
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    secret: Mapped[str] = mapped_column(String(100))
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rotation_key: Mapped[str | None] = mapped_column(
+        String(255), comment="the Idempotency-Key of the last rotation: its repeat rotates nothing"
+    )
+    cursor_txid: Mapped[int] = mapped_column(
+        BigInteger, server_default=text("(pg_current_xact_id()::text)::bigint")
+    )
+    cursor_id: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    failing_since: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), comment="the first failed attempt since the last success"
+    )
+    disabled_reason: Mapped[str | None] = mapped_column(String(500))
+    created_from: Mapped[str | None] = mapped_column(String(64), comment="db.repeats: the creating body")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint: pending until a 2xx answer (delivered) or 3 days of failures (failed).
+
+    Per entity, an endpoint gets its events in order: a delivery waits while an earlier pending delivery of
+    the same entity to the same endpoint is not done (db.webhooks.due)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_deliveries_endpoint_event"),
+        Index(
+            "ix_webhook_deliveries_pending",
+            "endpoint_id",
+            "txid",
+            "event_id",
+            postgresql_where=text("state = 'pending'"),
+        ),
+        Index(
+            "ix_webhook_deliveries_pending_entity",
+            "endpoint_id",
+            "entity_type",
+            "entity_id",
+            postgresql_where=text("state = 'pending'"),
+        ),
+        CheckConstraint("state IN ('pending', 'delivered', 'failed')", name="known_state"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    entity_type: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[int] = mapped_column(BigInteger)
+    txid: Mapped[int] = mapped_column(BigInteger, comment="the event's: the order per entity")
+    state: Mapped[str] = mapped_column(String(16), server_default=text("'pending'"))
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    first_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class WebhookAttempt(Base):
+    """One HTTP attempt of a delivery, for the endpoint's delivery log."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index("ix_webhook_attempts_endpoint", "endpoint_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(BigInteger)
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(500))
+    ok: Mapped[bool] = mapped_column(Boolean)

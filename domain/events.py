@@ -46,6 +46,7 @@ EventType = Literal[
     "notification.delivered",
     "notification.failed",
     "notification.suppressed",
+    "webhook_endpoint.disabled",
 ]
 
 
@@ -136,6 +137,16 @@ class NotificationPayload(Payload):
     scheduled_for: datetime | None
 
 
+class WebhookEndpointPayload(Payload):
+    """A webhook endpoint Keeptime stopped delivering to (its deliveries failed for ``failing_since`` on)."""
+
+    endpoint_id: int
+    url: str
+    status: str
+    failing_since: datetime | None
+    reason: str
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     "appointment.booked": AppointmentPayload,
     "appointment.confirmed": AppointmentPayload,
@@ -164,6 +175,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     "notification.delivered": NotificationPayload,
     "notification.failed": NotificationPayload,
     "notification.suppressed": NotificationPayload,
+    "webhook_endpoint.disabled": WebhookEndpointPayload,
 }
 EVENT_TYPES: tuple[str, ...] = tuple(PAYLOADS)
 # The appointment status an event of each transition reports (domain.statuses values).

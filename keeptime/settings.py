@@ -148,6 +148,9 @@ class Settings(BaseSettings):
     unsubscribe_secret: SecretStr = SecretStr(DEV_SECRETS["unsubscribe_secret"])
     # The event feed's cursors are signed with it: a cursor altered by hand is refused (422), not followed.
     cursor_secret: SecretStr = SecretStr(DEV_SECRETS["cursor_secret"])
+    # Webhook endpoints on http:// and on loopback or private addresses (development, the tests). Unset: on in
+    # the development mode only; a deployment delivers to public https:// URLs alone (docs/webhooks.md).
+    webhooks_allow_private: bool | None = None
     # How long the unsubscribe link of an e-mail works (domain.unsubscribe); a person with an older e-mail
     # uses a newer one's link.
     unsubscribe_link_days: int = Field(default=60, ge=1, le=366)
@@ -217,6 +220,13 @@ class Settings(BaseSettings):
             self.temporal_address.rsplit(":", 1)[0] if ":" in self.temporal_address else self.temporal_address
         )
         return self.embedded_temporal and (host in LOOPBACK_HOSTS or host.startswith("127."))
+
+    @property
+    def webhooks_private_targets(self) -> bool:
+        """Whether webhook endpoints may be http:// or on loopback/private addresses."""
+        if self.webhooks_allow_private is not None:
+            return self.webhooks_allow_private
+        return self.development_mode
 
     @model_validator(mode="after")
     def _refuse_published_secrets(self) -> Settings:

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 from db import events as store
 from db.engine import SessionFactory
-from db.models import EventRecord
-from domain.events import Event, event_id
+from domain.events import Event
 from keeptime.settings import Settings
 
 _PURPOSE = b"keeptime-events-cursor:v1:"
@@ -59,16 +58,6 @@ def decode_cursor(settings: Settings, business_id: int, cursor: str) -> store.Po
     return position
 
 
-def event_of(row: EventRecord) -> Event:
-    return Event(
-        id=event_id(row.id),
-        type=row.type,
-        occurred_at=row.occurred_at,
-        entity=f"{row.entity_type}:{row.entity_id}",
-        data=row.payload,
-    )
-
-
 async def feed(
     sessions: SessionFactory,
     settings: Settings,
@@ -89,4 +78,4 @@ async def feed(
         next_cursor: str | None = encode_cursor(settings, business_id, store.Position(last.txid, last.id))
     else:
         next_cursor = after
-    return FeedPage([event_of(row) for row in rows], next_cursor, has_more)
+    return FeedPage([store.as_event(row) for row in rows], next_cursor, has_more)

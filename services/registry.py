@@ -27,6 +27,7 @@ from activities.vaccinations import VaccinationActivities
 from activities.voice_agent import VoiceAgentClient
 from activities.weather import WeatherActivities
 from activities.weather_api import WeatherApi
+from activities.webhooks import WebhookActivities
 from db.engine import SessionFactory
 from keeptime.settings import Settings
 from workflows.admin_digest import AdminDigestWorkflow
@@ -49,6 +50,7 @@ from workflows.notification import NotificationWorkflow
 from workflows.policy import PolicyWorkflow
 from workflows.settings_rollout import SettingsRolloutWorkflow
 from workflows.vaccination import VaccinationWorkflow
+from workflows.webhooks import WebhookRelayWorkflow
 
 WORKFLOWS: Sequence[type] = (
     AppointmentWorkflow,
@@ -69,6 +71,7 @@ WORKFLOWS: Sequence[type] = (
     BroadcastWorkflow,
     SettingsRolloutWorkflow,
     AdminDigestWorkflow,
+    WebhookRelayWorkflow,
 )
 
 
@@ -97,6 +100,7 @@ def build_activities(
     payrolls = PayrollActivities(sessions)
     project_digests = ProjectDigestActivities(sessions)
     staff_notices = StaffNoticeActivities(sessions)
+    webhooks = WebhookActivities(sessions, settings)
     weather = WeatherActivities(
         sessions, WeatherApi(http, settings.weather_api_url, settings.weather_timeout_s)
     )
@@ -115,6 +119,7 @@ def build_activities(
         weather.refresh_due_weather,
         project_digests.due_project_digests,
         staff_notices.due_staff_notices,
+        webhooks.relay_webhooks,
         batch_jobs.compute_platform_stats,
         notifications.retry_failed_batch,
         reconciler.reconcile_workflows,

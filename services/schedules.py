@@ -43,6 +43,7 @@ from domain.project_digest import ProjectDigestRunInput
 from domain.staff_notify import StaffNoticesRunInput
 from domain.task_queues import MAINTENANCE
 from domain.weather import WeatherRunInput
+from domain.webhooks import RelayWebhooksInput
 from keeptime.settings import JobOverride
 from workflows.health_check import DatabaseHealthCheckWorkflow
 from workflows.jobs import (
@@ -55,6 +56,7 @@ from workflows.jobs import (
     WeatherWorkflow,
     WeeklyPayrollWorkflow,
 )
+from workflows.webhooks import WebhookRelayWorkflow
 
 PREFIX = "keeptime-job-"
 
@@ -70,6 +72,8 @@ class Job:
     time_zone: str = "UTC"
     jitter: timedelta = timedelta(0)
     task_queue: str = MAINTENANCE
+    # SKIP: a run due while one runs is dropped. BUFFER_ONE (the relay): it starts when that one ends.
+    overlap: ScheduleOverlapPolicy = ScheduleOverlapPolicy.SKIP
 
     @property
     def schedule_id(self) -> str:
@@ -90,7 +94,7 @@ class Job:
             spec=ScheduleSpec(
                 cron_expressions=[self.cron], time_zone_name=self.time_zone, jitter=self.jitter
             ),
-            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=self.period),
+            policy=SchedulePolicy(overlap=self.overlap, catchup_window=self.period),
             state=ScheduleState(paused=paused, note=note or self.description),
         )
 
@@ -226,6 +230,17 @@ JOBS: Sequence[Job] = (
         StaffNoticesRunInput(),
         cron="* * * * *",
         period=timedelta(minutes=1),
+    ),
+    Job(
+        "webhook-relay",
+        "Deliver the businesses' events to their webhook endpoints (each run relays for a minute; the next "
+        "starts as it ends)",
+        WebhookRelayWorkflow.run,
+        RelayWebhooksInput(),
+        cron="* * * * *",
+        # a run's timeout: its minute, the drain of its last attempts and the retry of a lost attempt
+        period=timedelta(minutes=4),
+        overlap=ScheduleOverlapPolicy.BUFFER_ONE,
     ),
     Job(
         "project-archive",

@@ -379,7 +379,7 @@ class ProviderPeer:
     async def _status_callback(self, url: str, entry: dict[str, Any]) -> None:
         """What Twilio does: POST the new status (``callback_status``: ``sent``, or ``failed`` /
         ``undelivered`` for a message that never arrived) to the message's StatusCallback URL, signed."""
-        from api.webhooks import twilio_signature  # Twilio's documented algorithm
+        from api.provider_callbacks import twilio_signature  # Twilio's documented algorithm
 
         delay, lost = 0.05, False
         if self.chaos is not None:

@@ -137,6 +137,8 @@ async def fuzz_as(api: Client, tmp_path: Path, who: str, paths: tuple[str, str] 
         headers=auth,
     )
     known["vaccination_id"] = (await vaccination.json())["id"]
+    endpoint = await api.post("/v1/webhook-endpoints", json={"url": "http://127.0.0.1:9/hook"}, headers=auth)
+    known["endpoint_id"] = (await endpoint.json())["id"]
     base_url = str(api.make_url("")).rstrip("/")
     headers = auth if who == "business" else ADMIN
     code, output = await _schemathesis(base_url, headers, tmp_path / who, known, paths)

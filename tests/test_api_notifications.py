@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from api.webhooks import twilio_signature
+from api.provider_callbacks import twilio_signature
 from keeptime.settings import Settings
 from tests.peers import TWILIO_TOKEN, ProviderPeer, SmtpPeer
 

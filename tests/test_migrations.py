@@ -18,6 +18,9 @@ from db.models import Base
 from tests.support import database_url_named
 
 EXPECTED_TABLES = {
+    "webhook_endpoints",
+    "webhook_deliveries",
+    "webhook_attempts",
     "events",
     "project_members",
     "weather_snapshots",
