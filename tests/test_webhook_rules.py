@@ -125,3 +125,13 @@ async def test_the_relays_resolver_drops_every_address_that_is_not_public() -> N
     finally:
         await strict.close()
         await lax.close()
+
+
+def test_the_docs_list_every_event_type_of_the_catalogue() -> None:
+    from pathlib import Path
+
+    from domain.events import EVENT_TYPES
+
+    docs = (Path(__file__).parent.parent / "docs" / "events.md").read_text()
+    missing = [t for t in EVENT_TYPES if f"`{t}`" not in docs]
+    assert missing == []
