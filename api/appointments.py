@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from api.auth import require_business
 from api.businesses import path_id
@@ -24,21 +24,26 @@ from api.keys import SESSIONS, TEMPORAL
 from api.openapi import Handler, RouteTable
 from api.queries import AppointmentListQuery, parse_query
 from api.resources import AppointmentDetail, AppointmentList, AppointmentOut, ReviewOut
-from api.schemas import AppointmentCreate, CancelBody, Reschedule, ReviewBody
+from api.schemas import AppointmentCreate, AppointmentUpsert, CancelBody, Reschedule, ReviewBody
 from api.serializers import appointment_json, notification_json, rating_json
 from db import appointments as store
 from db import notification_queries
 from db.models import Appointment
 from domain.appointment_types import TRANSITIONS, AppointmentView, CancelInput, RescheduleInput, StepInput
+from domain.limits import ExternalId
 from domain.statuses import AppointmentStatus
 from services.appointments import (
     CancelAccepted,
+    PastStart,
     SteeringRejected,
+    UpsertConflict,
     book_appointment,
+    by_external_id,
     cancel_and_wait,
     current_state,
     steer,
     submit_review,
+    upsert_by_external_id,
 )
 from workflows.appointment import AppointmentWorkflow
 
@@ -68,12 +73,68 @@ async def create(request: web.Request) -> web.Response:
     return web.json_response(appointment_json(appointment), status=201 if created else 200)
 
 
+_BY_EXTERNAL_ID = "/v1/appointments/by-external-id/{external_id}"
+
+
+def _external_id(request: web.Request) -> str:
+    """The path's external id (a percent-decoded segment), 404 when it cannot be one."""
+    raw = request.match_info["external_id"]
+    try:
+        return str(TypeAdapter(ExternalId).validate_python(raw))
+    except ValidationError as exc:
+        raise ApiError(404, "not_found", "no such appointment (not an external id)") from exc
+
+
+@routes.put(
+    _BY_EXTERNAL_ID,
+    "Make the appointment your id names be this (idempotent): books it the first time, changes nothing "
+    "for the same body, reschedules it for another slot",
+    ok={"201": "booked", "200": "as it is now: unchanged, rescheduled or its metadata updated"},
+    errors={
+        "404": "no such customer (customer_id)",
+        "409": "another customer, service or resource than it has; a slot of an appointment that is over; "
+        "the resource is booked then",
+    },
+    body=AppointmentUpsert,
+    result=AppointmentOut,
+)
+async def upsert(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    external_id = _external_id(request)
+    body = await parse_json_body(request, AppointmentUpsert)
+    try:
+        appointment, outcome = await upsert_by_external_id(
+            request.app[SESSIONS], request.app[TEMPORAL], business_id, external_id, body.model_dump()
+        )
+    except store.BookingConflict as exc:
+        raise booking_error(exc) from exc
+    except UpsertConflict as exc:
+        raise conflict_error(exc) from exc
+    except SteeringRejected as exc:
+        raise ApiError(exc.status, "conflict" if exc.status == 409 else "validation_error", str(exc)) from exc
+    except PastStart as exc:
+        raise inconsistent_error("starts_at", str(exc)) from exc
+    answer = appointment_json(appointment)
+    return web.json_response({**answer, "outcome": outcome}, status=201 if outcome == "created" else 200)
+
+
+@routes.get(
+    _BY_EXTERNAL_ID, "The appointment your id names", ok={"200": "appointment"}, result=AppointmentOut
+)
+async def get_by_external_id(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    appointment = await by_external_id(request.app[SESSIONS], business_id, _external_id(request))
+    if appointment is None:
+        raise ApiError(404, "not_found", "no such appointment")
+    return web.json_response(appointment_json(appointment))
+
+
 def booking_error(exc: store.BookingConflict) -> ApiError:
     """An unknown customer is a 404 naming ``customer_id``, a taken slot a 409; an Idempotency-Key reused
     with another body a 422 (draft-ietf-httpapi-idempotency-key-header, sec. 2.7)."""
     if isinstance(exc, store.UnknownCustomer):
         return missing_reference(exc.field, str(exc))
-    if isinstance(exc, store.SlotTaken):
+    if isinstance(exc, store.SlotTaken | store.ExternalIdTaken):
         return conflict_error(exc)
     return field_error(exc.field, str(exc))
 
@@ -128,6 +189,7 @@ async def list_(request: web.Request) -> web.Response:
             starts_before=query.starts_before,
             customer_id=query.customer_id,
             limit=query.limit,
+            external_id=query.external_id,
         )
     return web.json_response({"items": [appointment_json(row) for row in rows]})
 

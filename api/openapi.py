@@ -11,7 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from domain.automation import time_zone_names
-from domain.limits import COMPONENT_MARK, MAX_DB_ID, locale_names
+from domain.limits import COMPONENT_MARK, EXTERNAL_ID_PATTERN, MAX_DB_ID, locale_names
 from domain.locales import catalog_locale_names
 from domain.notification_events import CHANNELS, EVENTS, TEMPLATE_PARTS
 
@@ -127,6 +127,7 @@ ID_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": MAX_DB_
 NAME_SCHEMA: dict[str, Any] = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]{0,63}$"}
 # A signed link's token (domain.unsubscribe): two base64url parts; a template's event, channel and part.
 PATH_SCHEMAS: dict[str, dict[str, Any]] = {
+    "external_id": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": EXTERNAL_ID_PATTERN},
     "token": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,200}\\.[A-Za-z0-9_-]{1,100}$"},
     "event": {"type": "string", "enum": sorted(EVENTS)},
     "channel": {"type": "string", "enum": list(CHANNELS)},
@@ -274,7 +275,7 @@ def operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
             "name": name,
             "in": "path",
             "required": True,
-            "schema": ID_SCHEMA if name.endswith("_id") else PATH_SCHEMAS.get(name, NAME_SCHEMA),
+            "schema": PATH_SCHEMAS.get(name) or (ID_SCHEMA if name.endswith("_id") else NAME_SCHEMA),
         }
         for name in PATH_PARAMETER.findall(route.path)
     ]

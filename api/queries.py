@@ -9,7 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api.errors import validation_error
-from domain.limits import DbId, Instant
+from domain.limits import DbId, ExternalId, Instant
 from domain.statuses import AppointmentStatus, CallStatus, NotificationStatus, PolicyStatus
 
 
@@ -22,6 +22,7 @@ class AppointmentListQuery(Query):
     customer_id: DbId | None = None
     starts_from: Instant | None = Field(default=None, alias="from", description="starts at or after")
     starts_before: Instant | None = Field(default=None, alias="to", description="starts before")
+    external_id: ExternalId | None = Field(default=None, description="the one with your id")
     limit: int = Field(default=100, ge=1, le=500, description="at most this many items")
 
 

@@ -125,6 +125,8 @@ class AppointmentOut(Resource):
     checked_in_at: Instant | None
     completed_at: Instant | None
     workflow_id: str
+    external_id: str | None = Field(description="your own id of it")
+    metadata: dict[str, str] | None = Field(description="your key-value pairs, as given")
 
 
 class AppointmentList(Resource):

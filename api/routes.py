@@ -34,7 +34,7 @@ from api import (
     webhooks,
 )
 from api.keys import OPENAPI
-from api.openapi import PATH_PARAMETER, Route, build_document, operation
+from api.openapi import PATH_PARAMETER, PATH_SCHEMAS, Route, build_document, operation
 
 MODULES = (
     health,
@@ -73,7 +73,9 @@ def router_path(path: str) -> str:
     """The path as aiohttp matches it: an ``{..._id}`` matches digits only, so ``/v1/calls/cleanup`` is not
     also ``/v1/calls/{call_id}`` and a 405's ``Allow`` names only the methods the document declares
     (RFC 9110 sec. 10.2.1: "the target resource's currently supported methods")."""
-    return PATH_PARAMETER.sub(lambda m: f"{{{m[1]}:[0-9]+}}" if m[1].endswith("_id") else m[0], path)
+    return PATH_PARAMETER.sub(
+        lambda m: f"{{{m[1]}:[0-9]+}}" if m[1].endswith("_id") and m[1] not in PATH_SCHEMAS else m[0], path
+    )
 
 
 def setup_routes(app: web.Application) -> None:

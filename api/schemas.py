@@ -24,11 +24,13 @@ from domain.limits import (
     MAX_STOCK,
     Day,
     DbId,
+    ExternalId,
     FieldValueError,
     Inconsistent,
     Instant,
     LocaleName,
     LocalTime,
+    Metadata,
 )
 from domain.locales import CatalogLocaleName
 from domain.preferences import Preferences
@@ -248,6 +250,17 @@ class AppointmentCreate(TimeRange):
     customer_id: DbId
     service: str | None = Field(default=None, max_length=200)
     resource: str | None = Field(default=None, max_length=120)
+    external_id: ExternalId | None = Field(default=None, description="your own id (409 if another has it)")
+    metadata: Metadata | None = None
+
+
+class AppointmentUpsert(TimeRange):
+    """``PUT /v1/appointments/by-external-id/{external_id}``: the appointment as your system has it."""
+
+    customer_id: DbId
+    service: str | None = Field(default=None, max_length=200)
+    resource: str | None = Field(default=None, max_length=120)
+    metadata: Metadata | None = None
 
 
 class Reschedule(TimeRange):

@@ -171,6 +171,8 @@ def appointment_json(appointment: Appointment) -> dict[str, Any]:
             "checked_in_at": _iso(appointment.checked_in_at),
             "completed_at": _iso(appointment.completed_at),
             "workflow_id": appointment_workflow_id(appointment.id),
+            "external_id": appointment.external_id,
+            "metadata": appointment.meta,
         }
     ).model_dump(mode="json")
 

@@ -47,6 +47,16 @@ class SlotTaken(BookingConflict):
     """The resource is booked then (the business prevents overlaps): a conflict with what is stored."""
 
 
+class ExternalIdTaken(BookingConflict):
+    """Another appointment of the business has this ``external_id``."""
+
+    def __init__(self) -> None:
+        super().__init__("external_id", "another appointment of yours has this external_id")
+
+
+EXTERNAL_ID_UNIQUE = "uq_appointments_business_external_id"
+
+
 async def has_reviewed(session: AsyncSession, appointment: Appointment) -> bool:
     query = select(
         exists().where(
@@ -281,9 +291,16 @@ async def _insert(session: AsyncSession, facts: BookingFacts, values: dict[str, 
     )
     # The instants as PostgreSQL returns them (UTC), so the answer does not depend on re-reading the row.
     instants = {name: values[name].astimezone(UTC) for name in ("starts_at", "ends_at")}
-    appointment = Appointment(business_id=business.id, status=status, **{**values, **instants})
+    columns = {**values, **instants, "meta": values.get("metadata")}
+    columns.pop("metadata", None)
+    appointment = Appointment(business_id=business.id, status=status, **columns)
     session.add(appointment)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if EXTERNAL_ID_UNIQUE in str(exc.orig):
+            raise ExternalIdTaken() from exc
+        raise
     record_change(session, appointment, "appointment.booked", datetime.now(UTC))
     return appointment
 
@@ -298,6 +315,7 @@ def appointment_payload(appointment: Appointment) -> AppointmentPayload:
         version=appointment.version,
         service=appointment.service,
         resource=appointment.resource,
+        external_id=appointment.external_id,
         cancelled_by=appointment.cancelled_by if appointment.status == AppointmentStatus.CANCELLED else None,
     )
 
@@ -418,8 +436,11 @@ async def list_appointments(
     starts_before: datetime | None,
     customer_id: int | None,
     limit: int,
+    external_id: str | None = None,
 ) -> list[Appointment]:
     query = select(Appointment).where(Appointment.business_id == business_id)
+    if external_id is not None:
+        query = query.where(Appointment.external_id == external_id)
     if status is not None:
         query = query.where(Appointment.status == AppointmentStatus(status))
     if starts_from is not None:
@@ -508,3 +529,19 @@ async def active_appointments(session: AsyncSession, starting_since: datetime) -
         )
     )
     return list(rows.scalars())
+
+
+async def by_external_id(session: AsyncSession, business_id: int, external_id: str) -> Appointment | None:
+    return await session.scalar(
+        select(Appointment).where(
+            Appointment.business_id == business_id, Appointment.external_id == external_id
+        )
+    )
+
+
+async def set_metadata(session: AsyncSession, appointment_id: int, metadata: dict[str, str] | None) -> None:
+    """Replace the appointment's metadata (it is the business's: no event, no workflow change)."""
+    async with session.begin():
+        await session.execute(
+            update(Appointment).where(Appointment.id == appointment_id).values(meta=metadata)
+        )

@@ -113,9 +113,30 @@ class Business(Base):
     )
 
 
-class Customer(Base):
+class ExternalRef:
+    """The business's own id of the row (``external_id``, unique per business and table) and its bounded
+    ``metadata`` (domain.limits.Metadata), both kept as given and returned, never interpreted."""
+
+    external_id: Mapped[str | None] = mapped_column(String(255), comment="the business's own id")
+    meta: Mapped[dict[str, str] | None] = mapped_column("metadata", JSONB)
+
+
+def _external_id_unique(table: str) -> Index:
+    return Index(
+        f"uq_{table}_business_external_id",
+        "business_id",
+        "external_id",
+        unique=True,
+        postgresql_where=text("external_id IS NOT NULL"),
+    )
+
+
+class Customer(ExternalRef, Base):
     __tablename__ = "customers"
-    __table_args__ = (Index("ix_customers_business_created", "business_id", "created_at"),)
+    __table_args__ = (
+        _external_id_unique("customers"),
+        Index("ix_customers_business_created", "business_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
@@ -141,9 +162,10 @@ class Customer(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-class Appointment(Base):
+class Appointment(ExternalRef, Base):
     __tablename__ = "appointments"
     __table_args__ = (
+        _external_id_unique("appointments"),
         CheckConstraint("ends_at > starts_at", name="ends_after_starts"),
         CheckConstraint("version >= 1", name="version_positive"),
         Index("ix_appointments_business_starts", "business_id", "starts_at"),
@@ -423,7 +445,7 @@ class Vaccination(Base):
     )
 
 
-class Policy(Base):
+class Policy(ExternalRef, Base):
     """An insurance policy; ``end_date`` drives its workflow (``policy-<id>``) and its renewal calls.
 
     ``term`` counts renewals; ``call_attempts`` and ``declined_at`` belong to the current term.
@@ -432,6 +454,7 @@ class Policy(Base):
 
     __tablename__ = "policies"
     __table_args__ = (
+        _external_id_unique("policies"),
         UniqueConstraint("business_id", "policy_number", name="uq_policies_business_number"),
         CheckConstraint("duration_months BETWEEN 1 AND 120", name="duration_months_range"),
         Index("ix_policies_business_next_call", "business_id", "next_call_at"),
@@ -588,7 +611,7 @@ class StaffUser(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-class Invoice(Base):
+class Invoice(ExternalRef, Base):
     """An invoice; ``due_on`` (a company-local date) drives its workflow (``invoice-<id>``).
 
     ``version`` grows with every change the API makes (payment, write-off, new due date): the workflow is
@@ -596,6 +619,7 @@ class Invoice(Base):
 
     __tablename__ = "invoices"
     __table_args__ = (
+        _external_id_unique("invoices"),
         UniqueConstraint("business_id", "number", name="uq_invoices_business_number"),
         CheckConstraint("amount_cents > 0", name="amount_positive"),
         CheckConstraint("version >= 1", name="version_positive"),
@@ -670,11 +694,12 @@ class InAppNotification(Base):
     )
 
 
-class Project(Base):
+class Project(ExternalRef, Base):
     """A construction project of a company (its daily plans, and later its weather and digests)."""
 
     __tablename__ = "projects"
     __table_args__ = (
+        _external_id_unique("projects"),
         Index("ix_projects_business_status", "business_id", "status"),
         CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude_range"),
         CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude_range"),

@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-CATALOGUE_VERSION = "2026-12-07"
+CATALOGUE_VERSION = "2026-12-07.2"  # .2: appointments carry external_id
 
 EventType = Literal[
     "appointment.booked",
@@ -66,6 +66,7 @@ class AppointmentPayload(Payload):
     service: str | None
     resource: str | None
     cancelled_by: str | None = Field(default=None, description="appointment.cancelled: customer or business")
+    external_id: str | None = Field(default=None, description="your own id of the appointment (2026-12-07.2)")
 
 
 class FeePayload(Payload):

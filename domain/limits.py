@@ -187,3 +187,30 @@ LocaleName = Annotated[
     AfterValidator(known_locale),
     WithJsonSchema({"type": "string", COMPONENT_MARK: "Locale"}),
 ]
+
+# The business's own id of a row: printable, no control characters or spaces at either end (it appears in
+# URLs: PUT /v1/appointments/by-external-id/{external_id}, so no "/" either).
+EXTERNAL_ID_PATTERN = r"^[^\x00-\x20\x7f/][^\x00-\x1f\x7f/]{0,253}[^\x00-\x20\x7f/]$|^[^\x00-\x20\x7f/]$"
+ExternalId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=255,
+        pattern=EXTERNAL_ID_PATTERN,
+        description="your own id of it: unique among yours of this kind (1-255 characters, no '/')",
+    ),
+]
+# Bounded as Stripe bounds its metadata (https://docs.stripe.com/api/metadata: "up to 50 keys, with key
+# names up to 40 characters long and values up to 500 characters long"): strings only, and no NUL (JSONB
+# cannot hold one).
+METADATA_SCHEMA = {
+    "type": "object",
+    "maxProperties": 50,
+    "propertyNames": {"minLength": 1, "maxLength": 40, "pattern": "^[^\\x00]+$"},
+    "additionalProperties": {"type": "string", "maxLength": 500, "pattern": "^[^\\x00]*$"},
+    "description": "your own key-value pairs, kept and returned as given (at most 50 keys of up to 40 "
+    "characters, values strings of up to 500)",
+}
+MetadataKey = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[^\x00]+$")]
+MetadataValue = Annotated[str, Field(max_length=500, pattern=r"^[^\x00]*$")]
+Metadata = Annotated[dict[MetadataKey, MetadataValue], Field(max_length=50), WithJsonSchema(METADATA_SCHEMA)]

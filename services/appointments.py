@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio.client import (
@@ -22,12 +22,15 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from db import appointments as store
+from db.conflicts import FieldConflict
 from db.engine import SessionFactory
 from db.models import Appointment, Business
 from domain.appointment_types import (
+    RESCHEDULABLE,
     TRANSITIONS,
     AppointmentView,
     CancelInput,
+    RescheduleInput,
     ReviewSubmittedInput,
 )
 from domain.ids import appointment_workflow_id
@@ -151,3 +154,68 @@ async def cancel_and_wait(
     if view.status in TRANSITIONS["cancel"].allowed_from:  # not written yet: carried into the next run
         raise CancelAccepted
     return view
+
+
+class UpsertConflict(FieldConflict):
+    """The appointment your id names cannot become what the body says (``field``: what differs)."""
+
+
+class PastStart(ValueError):
+    """A booking, or a move, to a slot that has begun (the same slot again is not a move)."""
+
+
+def _future(values: dict[str, Any]) -> None:
+    if values["starts_at"] <= datetime.now(UTC):
+        raise PastStart("starts_at is in the past")
+
+
+async def by_external_id(sessions: SessionFactory, business_id: int, external_id: str) -> Appointment | None:
+    async with sessions() as session:
+        return await store.by_external_id(session, business_id, external_id)
+
+
+async def upsert_by_external_id(
+    sessions: SessionFactory, client: Client, business_id: int, external_id: str, values: dict[str, Any]
+) -> tuple[Appointment, str]:
+    """Make the appointment your ``external_id`` names be as ``values`` say: ``created`` (booked: its
+    workflow starts and its confirmation goes out once), ``unchanged`` (the same body again: nothing
+    written, nothing sent), ``rescheduled`` (another slot: the workflow's reschedule, every timer moves) or
+    ``updated`` (other metadata). Another customer, service or resource, or a slot of an appointment that is
+    over, is an ``UpsertConflict``; the rest raises as booking and rescheduling do."""
+    existing = await by_external_id(sessions, business_id, external_id)
+    if existing is None:
+        _future(values)
+        try:
+            appointment, _ = await book_appointment(
+                sessions, client, business_id, {**values, "external_id": external_id}, idempotency_key=None
+            )
+            return appointment, "created"
+        except store.ExternalIdTaken:  # another upsert with this id committed first: continue with its row
+            existing = await by_external_id(sessions, business_id, external_id)
+            assert existing is not None
+    for name in ("customer_id", "service", "resource"):
+        if getattr(existing, name) != values.get(name):
+            raise UpsertConflict(name, f"the appointment {external_id!r} has another {name}: book a new one")
+    async with sessions() as session:
+        snapshot = await store.appointment_snapshot(session, existing)
+    await ensure_workflow(client, snapshot)  # a booking whose start was lost gets its workflow now
+    outcome = "unchanged"
+    if (existing.starts_at, existing.ends_at) != (values["starts_at"], values["ends_at"]):
+        if existing.status.value not in RESCHEDULABLE:
+            raise UpsertConflict("starts_at", f"the appointment is {existing.status.value}: it cannot move")
+        _future(values)
+        async with sessions() as session:
+            await store.refuse_overlap_on_reschedule(
+                session, existing, values["starts_at"], values["ends_at"]
+            )
+        change = RescheduleInput(starts_at=values["starts_at"], ends_at=values["ends_at"])
+        await steer(client, existing.id, AppointmentWorkflow.reschedule, change)
+        outcome = "rescheduled"
+    if existing.meta != values.get("metadata"):
+        async with sessions() as session:
+            await store.set_metadata(session, existing.id, values.get("metadata"))
+        outcome = "updated" if outcome == "unchanged" else outcome
+    async with sessions() as session:
+        current = await store.appointment_of(session, business_id, existing.id)
+    assert current is not None
+    return current, outcome

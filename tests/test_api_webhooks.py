@@ -46,10 +46,11 @@ async def test_a_booking_reaches_the_receiver_booked_then_sent_signed(
         )
         try:
             booked = await book(api, auth, customer_id)
-            types = lambda: [r.event["type"] for r in receiver.on("desk")]  # noqa: E731
-            await eventually(
-                lambda: _true("notification.sent" in types()), timeout_s=60, what="the confirmation's event"
-            )
+
+            async def confirmation_told() -> bool:
+                return "notification.sent" in [r.event["type"] for r in receiver.on("desk")]
+
+            await eventually(confirmation_told, timeout_s=60, what="the confirmation's event")
         finally:
             await relay.terminate("test over")
         verifier = standardwebhooks.Webhook(endpoint["secret"])
@@ -67,10 +68,6 @@ async def test_a_booking_reaches_the_receiver_booked_then_sent_signed(
         assert all(a["ok"] and a["status_code"] == 204 for a in log["items"])
         feed = await _json(await api.get("/v1/events", headers=auth), 200)
         assert [e["id"] for e in feed["items"]][: len(events)] == [e["id"] for e in events]
-
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 async def test_endpoint_routes_answer_each_edge_with_the_field_and_repeat_once(api: Client) -> None:

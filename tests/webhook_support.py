@@ -21,7 +21,7 @@ from db.engine import SessionFactory
 from domain.events import AppointmentPayload
 from domain.webhooks import RelayWebhooksInput, RelayWebhooksResult
 from keeptime.settings import Settings
-from tests.peers import free_port
+from tests.support import free_port
 
 
 @dataclass(frozen=True)
