@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel
 
 from api.auth import require_business
-from api.businesses import path_id
+from api.businesses import path_external_id, path_id
 from api.errors import (
     ApiError,
     conflict_error,
@@ -30,7 +30,6 @@ from db import appointments as store
 from db import notification_queries
 from db.models import Appointment
 from domain.appointment_types import TRANSITIONS, AppointmentView, CancelInput, RescheduleInput, StepInput
-from domain.limits import ExternalId
 from domain.statuses import AppointmentStatus
 from services.appointments import (
     CancelAccepted,
@@ -76,15 +75,6 @@ async def create(request: web.Request) -> web.Response:
 _BY_EXTERNAL_ID = "/v1/appointments/by-external-id/{external_id}"
 
 
-def _external_id(request: web.Request) -> str:
-    """The path's external id (a percent-decoded segment), 404 when it cannot be one."""
-    raw = request.match_info["external_id"]
-    try:
-        return str(TypeAdapter(ExternalId).validate_python(raw))
-    except ValidationError as exc:
-        raise ApiError(404, "not_found", "no such appointment (not an external id)") from exc
-
-
 @routes.put(
     _BY_EXTERNAL_ID,
     "Make the appointment your id names be this (idempotent): books it the first time, changes nothing "
@@ -100,7 +90,7 @@ def _external_id(request: web.Request) -> str:
 )
 async def upsert(request: web.Request) -> web.Response:
     business_id = await require_business(request)
-    external_id = _external_id(request)
+    external_id = path_external_id(request, "appointment")
     body = await parse_json_body(request, AppointmentUpsert)
     try:
         appointment, outcome = await upsert_by_external_id(
@@ -123,7 +113,9 @@ async def upsert(request: web.Request) -> web.Response:
 )
 async def get_by_external_id(request: web.Request) -> web.Response:
     business_id = await require_business(request)
-    appointment = await by_external_id(request.app[SESSIONS], business_id, _external_id(request))
+    appointment = await by_external_id(
+        request.app[SESSIONS], business_id, path_external_id(request, "appointment")
+    )
     if appointment is None:
         raise ApiError(404, "not_found", "no such appointment")
     return web.json_response(appointment_json(appointment))

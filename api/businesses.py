@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from aiohttp import web
+from pydantic import TypeAdapter, ValidationError
 
 from api.auth import require_admin, require_business
 from api.errors import (
     ApiError,
+    conflict_error,
     parse_json_body,
     parse_json_object,
     validate,
@@ -17,14 +19,14 @@ from api.errors import (
 from api.keys import SESSIONS, TEMPORAL
 from api.openapi import RouteTable
 from api.resources import BusinessCreated, BusinessOut, BusinessUpdated, CustomerOut
-from api.schemas import BusinessCreate, CustomerCreate, CustomerUpdate
+from api.schemas import BusinessCreate, CustomerCreate, CustomerUpdate, CustomerUpsert
 from api.serializers import business_json, customer_json, effective_automation
-from db import tenants
 from db.models import Business
 from db.tenants import create_business, customer_of
-from domain.limits import MAX_DB_ID
+from domain.limits import MAX_DB_ID, ExternalId
 from domain.preferences import Preferences
 from domain.rollout_types import RolloutProgress
+from services import customers
 from services.settings import business_created, rollout_progress, update_business
 from services.settings_preview import SettingsPreview, preview_settings
 
@@ -152,9 +154,57 @@ async def create_customer(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     body = await parse_json_body(request, CustomerCreate)
     values = {k: v for k, v in body.model_dump(mode="json").items() if v is not None}
-    async with request.app[SESSIONS]() as session:
-        customer = await tenants.create_customer(session, business_id, values)
+    try:
+        customer = await customers.create(request.app[SESSIONS], business_id, values)
+    except customers.ExternalIdTaken as exc:
+        raise conflict_error(exc) from exc
     return web.json_response(customer_json(customer), status=201)
+
+
+_CUSTOMER_BY_EXTERNAL_ID = "/v1/customers/by-external-id/{external_id}"
+
+
+def path_external_id(request: web.Request, what: str) -> str:
+    """The path's external id (percent-decoded), or 404: what cannot be an external id names nothing."""
+    try:
+        return str(TypeAdapter(ExternalId).validate_python(request.match_info["external_id"]))
+    except ValidationError as exc:
+        raise ApiError(404, "not_found", f"no such {what} (not an external id)") from exc
+
+
+@routes.put(
+    _CUSTOMER_BY_EXTERNAL_ID,
+    "Make the customer your id names have these fields (idempotent: the same body again writes nothing)",
+    ok={"201": "created", "200": "as it is now: updated or unchanged"},
+    tag="customers",
+    body=CustomerUpsert,
+    result=CustomerOut,
+)
+async def upsert_customer(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    external_id = path_external_id(request, "customer")
+    body = await parse_json_body(request, CustomerUpsert)
+    values = body.model_dump(mode="json", exclude_unset=True)
+    customer, outcome = await customers.upsert(request.app[SESSIONS], business_id, external_id, values)
+    answer = {**customer_json(customer), "outcome": outcome}
+    return web.json_response(answer, status=201 if outcome == "created" else 200)
+
+
+@routes.get(
+    _CUSTOMER_BY_EXTERNAL_ID,
+    "The customer your id names",
+    ok={"200": "customer"},
+    tag="customers",
+    result=CustomerOut,
+)
+async def get_customer_by_external_id(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    customer = await customers.by_external_id(
+        request.app[SESSIONS], business_id, path_external_id(request, "customer")
+    )
+    if customer is None:
+        raise ApiError(404, "not_found", "no such customer")
+    return web.json_response(customer_json(customer))
 
 
 @routes.get(
@@ -190,5 +240,12 @@ async def update_customer(request: web.Request) -> web.Response:
             # it) as the document says, rather than dropped by the merge
             patch["preferences"] = {**stored, **patch["preferences"]}
         body = validate(CustomerUpdate, patch)
-        await tenants.update_customer(session, customer, body.model_dump(mode="json", exclude_unset=True))
-    return web.json_response(customer_json(customer))
+    try:
+        changed = await customers.update(
+            request.app[SESSIONS], business_id, customer.id, body.model_dump(mode="json", exclude_unset=True)
+        )
+    except customers.ExternalIdTaken as exc:
+        raise conflict_error(exc) from exc
+    if changed is None:
+        raise ApiError(404, "not_found", "no such customer")
+    return web.json_response(customer_json(changed))

@@ -70,6 +70,8 @@ class CustomerOut(Resource):
     push_opted_in: bool
     preferences: Preferences
     reputation_score: int
+    external_id: str | None = Field(description="your own id of the customer")
+    metadata: dict[str, str] | None = Field(description="your key-value pairs, as given")
 
 
 class NotificationOut(Resource):

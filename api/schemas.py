@@ -145,6 +145,7 @@ class CustomerFields(Strict):
         description="categories of message the customer receives (transactional ones always go out); "
         "PATCH merges: categories left out keep their value",
     )
+    metadata: Metadata | None = None
 
     @field_validator("channel_order")
     @classmethod
@@ -159,12 +160,20 @@ class CustomerFields(Strict):
 
 class CustomerCreate(CustomerFields):
     name: str = Field(min_length=1, max_length=200)
+    external_id: ExternalId | None = Field(default=None, description="your own id (409 if another has it)")
+
+
+class CustomerUpsert(CustomerFields):
+    """``PUT /v1/customers/by-external-id/{external_id}``: the fields sent are set, the others kept."""
+
+    name: str = Field(min_length=1, max_length=200)
 
 
 class CustomerUpdate(CustomerFields, Patch):
-    NULLABLE = frozenset({"email", "phone", "push_token", "time_zone"})
+    NULLABLE = frozenset({"email", "phone", "push_token", "time_zone", "metadata", "external_id"})
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
+    external_id: ExternalId | None = Field(default=None, description="your own id (409 if another has it)")
 
 
 class SingleNotification(Strict):

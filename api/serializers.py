@@ -108,6 +108,8 @@ def customer_json(customer: Customer) -> dict[str, Any]:
             "push_opted_in": customer.push_opted_in,
             "preferences": Preferences.from_stored(customer.preferences).model_dump(),
             "reputation_score": customer.reputation_score,
+            "external_id": customer.external_id,
+            "metadata": customer.meta,
         }
     ).model_dump(mode="json")
 

@@ -112,3 +112,51 @@ async def test_metadata_beyond_its_bounds_is_refused_naming_the_field(api: Clien
     exact = {f"key{i:02d}".ljust(40, "x"): "v" * 500 for i in range(50)}  # every bound, at the bound
     accepted = await _put(api, auth, "crm-9", {**base, "metadata": exact})
     assert accepted.status == 201 and (await accepted.json())["metadata"] == exact
+
+
+async def test_customers_are_found_and_upserted_by_their_external_id(api: Client) -> None:
+    auth, _ = await tenant(api)
+    other, _ = await tenant(api)
+    body = {"name": "Ida Roth", "email": "ida@example.com", "metadata": {"pms": "VetSoft"}}
+    first = await api.put("/v1/customers/by-external-id/pms-17", json=body, headers=auth)
+    assert first.status == 201, await first.text()
+    made = await first.json()
+    assert (made["external_id"], made["metadata"], made["outcome"]) == (
+        "pms-17",
+        {"pms": "VetSoft"},
+        "created",
+    )
+    again = await (await api.put("/v1/customers/by-external-id/pms-17", json=body, headers=auth)).json()
+    assert (again["id"], again["outcome"]) == (made["id"], "unchanged")
+    moved = await (
+        await api.put(
+            "/v1/customers/by-external-id/pms-17", json={**body, "phone": "+4915100001111"}, headers=auth
+        )
+    ).json()
+    assert (moved["id"], moved["outcome"], moved["phone"], moved["email"]) == (
+        made["id"],
+        "updated",
+        "+4915100001111",
+        "ida@example.com",
+    )
+    found = await api.get("/v1/customers/by-external-id/pms-17", headers=auth)
+    assert found.status == 200 and (await found.json())["id"] == made["id"]
+    assert (await api.get("/v1/customers/by-external-id/pms-17", headers=other)).status == 404
+
+    taken = await api.post("/v1/customers", json={"name": "Max", "external_id": "pms-17"}, headers=auth)
+    assert taken.status == 409 and (await taken.json())["fields"][0]["field"] == "external_id"
+    second = await (
+        await api.post("/v1/customers", json={"name": "Max", "external_id": "pms-18"}, headers=auth)
+    ).json()
+    clash = await api.patch(f"/v1/customers/{second['id']}", json={"external_id": "pms-17"}, headers=auth)
+    assert clash.status == 409 and (await clash.json())["fields"][0]["field"] == "external_id"
+    cleared = await api.patch(f"/v1/customers/{second['id']}", json={"metadata": None}, headers=auth)
+    assert cleared.status == 200 and (await cleared.json())["metadata"] is None
+    # the other business has an id space of its own
+    assert (
+        await api.post("/v1/customers", json={"name": "Max", "external_id": "pms-17"}, headers=other)
+    ).status == 201
+    refused = await api.put(
+        "/v1/customers/by-external-id/pms-19", json={"name": "X", "metadata": {"k": 1}}, headers=auth
+    )
+    assert refused.status == 422 and (await refused.json())["fields"][0]["field"].startswith("metadata")
