@@ -23,7 +23,7 @@ from api.idempotency import idempotency_key
 from api.keys import SESSIONS, TEMPORAL
 from api.openapi import Handler, RouteTable
 from api.queries import AppointmentListQuery, parse_query
-from api.resources import AppointmentDetail, AppointmentList, AppointmentOut, ReviewOut
+from api.resources import AppointmentDetail, AppointmentList, AppointmentOut, AppointmentUpserted, ReviewOut
 from api.schemas import AppointmentCreate, AppointmentUpsert, CancelBody, Reschedule, ReviewBody
 from api.serializers import appointment_json, notification_json, rating_json
 from db import appointments as store
@@ -86,7 +86,7 @@ _BY_EXTERNAL_ID = "/v1/appointments/by-external-id/{external_id}"
         "the resource is booked then",
     },
     body=AppointmentUpsert,
-    result=AppointmentOut,
+    result=AppointmentUpserted,
 )
 async def upsert(request: web.Request) -> web.Response:
     business_id = await require_business(request)

@@ -18,7 +18,7 @@ from api.errors import (
 )
 from api.keys import SESSIONS, TEMPORAL
 from api.openapi import RouteTable
-from api.resources import BusinessCreated, BusinessOut, BusinessUpdated, CustomerOut
+from api.resources import BusinessCreated, BusinessOut, BusinessUpdated, CustomerOut, CustomerUpserted
 from api.schemas import BusinessCreate, CustomerCreate, CustomerUpdate, CustomerUpsert
 from api.serializers import business_json, customer_json, effective_automation
 from db.models import Business
@@ -178,7 +178,7 @@ def path_external_id(request: web.Request, what: str) -> str:
     ok={"201": "created", "200": "as it is now: updated or unchanged"},
     tag="customers",
     body=CustomerUpsert,
-    result=CustomerOut,
+    result=CustomerUpserted,
 )
 async def upsert_customer(request: web.Request) -> web.Response:
     business_id = await require_business(request)

@@ -4,7 +4,7 @@ handlers send (the fuzz test checks each response against it)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -409,3 +409,11 @@ class WebhookDeliveryOut(Resource):
     delivered_at: str | None
     last_status: int | None
     last_error: str | None
+
+
+class AppointmentUpserted(AppointmentOut):
+    outcome: Literal["created", "unchanged", "rescheduled", "updated"]
+
+
+class CustomerUpserted(CustomerOut):
+    outcome: Literal["created", "unchanged", "updated"]

@@ -6,7 +6,8 @@ headers ``webhook-id`` (the event's id: the same on every retry, so a receiver d
 ``webhook-timestamp`` (the attempt's Unix seconds) and ``webhook-signature``, a space-separated list of
 ``v1,<base64 HMAC-SHA256 of "id.timestamp.body">``, one per secret in use (two during a rotation). A secret
 is ``whsec_`` + base64 of its key bytes; receivers refuse timestamps more than 5 minutes off. The tests check
-our signatures with the specification's own Python package (``standardwebhooks``).
+our signatures with the specification's own Python package (``standardwebhooks``) and with the verifier of
+our client (``keeptime_client.verify``, clients/python), which receivers use.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import base64
 import hashlib
 import hmac
 import ipaddress
-from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -83,31 +84,6 @@ def signed_headers(secrets: Sequence[str], msg_id: str, timestamp: int, body: by
         "webhook-signature": " ".join(signature(s, msg_id, timestamp, body) for s in secrets),
         "content-type": "application/json",
     }
-
-
-class BadSignature(ValueError):
-    """The request was not signed by Keeptime with this secret, or it is too old or too new."""
-
-
-def verify(secret: str, headers: Mapping[str, str], body: bytes, now: datetime) -> str:
-    """The receiver's side: check a delivery's headers (any case) and return its ``webhook-id``. Raises
-    ``BadSignature``. Deduplicate by the returned id: a retry carries the same one."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    msg_id, stamp, signatures = (
-        lowered.get(h, "") for h in ("webhook-id", "webhook-timestamp", "webhook-signature")
-    )
-    if not (msg_id and stamp and signatures):
-        raise BadSignature("missing webhook-id, webhook-timestamp or webhook-signature")
-    try:
-        timestamp = int(stamp)
-    except ValueError as exc:
-        raise BadSignature("webhook-timestamp is not a number") from exc
-    if abs(now.timestamp() - timestamp) > TOLERANCE.total_seconds():
-        raise BadSignature("webhook-timestamp is more than 5 minutes off")
-    expected = signature(secret, msg_id, timestamp, body)
-    if not any(hmac.compare_digest(expected, given) for given in signatures.split(" ")):
-        raise BadSignature("no signature matches")
-    return msg_id
 
 
 # --- when to try again ----------------------------------------------------------------------------------

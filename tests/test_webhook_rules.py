@@ -4,8 +4,10 @@ them, the retry schedule, and where Keeptime refuses to deliver."""
 from __future__ import annotations
 
 import base64
+import json
 from datetime import UTC, datetime, timedelta
 
+import keeptime_client
 import pytest
 import standardwebhooks
 from hypothesis import given
@@ -19,39 +21,46 @@ from domain import webhooks as rules
     key=st.binary(min_size=24, max_size=64),
     other=st.binary(min_size=24, max_size=64),
     msg_id=st.from_regex(r"evt_[1-9][0-9]{0,17}", fullmatch=True),
-    body=st.binary(max_size=2000),
+    text=st.text(max_size=500),
     skew=st.integers(-299, 299),
 )
-def test_every_signature_is_one_the_standard_webhooks_package_accepts(
-    key: bytes, other: bytes, msg_id: str, body: bytes, skew: int
+def test_every_signature_is_one_the_standard_webhooks_package_and_our_client_accept(
+    key: bytes, other: bytes, msg_id: str, text: str, skew: int
 ) -> None:
     now = datetime.now(UTC)
     stamp = int(now.timestamp()) + skew
+    body = json.dumps({"id": msg_id, "data": {"note": text}}).encode()
     secrets = [rules.format_secret(key), rules.format_secret(other)]
     headers = rules.signed_headers(secrets, msg_id, stamp, body)
     for secret in secrets:  # during a rotation either secret verifies
-        standardwebhooks.Webhook(secret).verify(body, headers, json_parse=False)
-        assert rules.verify(secret, headers, body, now) == msg_id
-    if key != other:
-        wrong = rules.format_secret(bytes(b ^ 1 for b in key))
-        if wrong not in secrets:
-            with pytest.raises(rules.BadSignature):
-                rules.verify(wrong, headers, body, now)
-    with pytest.raises(rules.BadSignature):
-        rules.verify(secrets[0], headers, body + b"!", now)
+        standardwebhooks.Webhook(secret).verify(body, headers)
+        assert keeptime_client.verify(secret, headers, body, now=now.timestamp())["id"] == msg_id
+    wrong = rules.format_secret(bytes(b ^ 1 for b in key))
+    if wrong not in secrets:
+        with pytest.raises(keeptime_client.WebhookVerificationError):
+            keeptime_client.verify(wrong, headers, body, now=now.timestamp())
+    with pytest.raises(keeptime_client.WebhookVerificationError):
+        keeptime_client.verify(secrets[0], headers, body + b" ", now=now.timestamp())
+    with pytest.raises(standardwebhooks.WebhookVerificationError):
+        standardwebhooks.Webhook(secrets[0]).verify(body + b" ", headers)
 
 
 def test_a_secret_is_whsec_and_base64_of_its_key_and_old_timestamps_are_refused() -> None:
     secret = rules.format_secret(b"k" * 24)
     assert secret == "whsec_" + base64.b64encode(b"k" * 24).decode() and rules.secret_key(secret) == b"k" * 24
     now = datetime.now(UTC)
-    headers = rules.signed_headers([secret], "evt_1", int((now - timedelta(minutes=6)).timestamp()), b"{}")
-    with pytest.raises(rules.BadSignature, match="5 minutes"):
-        rules.verify(secret, headers, b"{}", now)
+    body = b'{"id": "evt_1"}'
+    headers = rules.signed_headers([secret], "evt_1", int((now - timedelta(minutes=6)).timestamp()), body)
+    with pytest.raises(keeptime_client.WebhookVerificationError, match="5 minutes"):
+        keeptime_client.verify(secret, headers, body)
     with pytest.raises(standardwebhooks.WebhookVerificationError):
-        standardwebhooks.Webhook(secret).verify(b"{}", headers)
-    with pytest.raises(rules.BadSignature, match="missing"):
-        rules.verify(secret, {}, b"{}", now)
+        standardwebhooks.Webhook(secret).verify(body, headers)
+    with pytest.raises(keeptime_client.WebhookVerificationError, match="missing"):
+        keeptime_client.verify(secret, {}, body)
+    # a body signed for another id is refused even with a good signature
+    other = rules.signed_headers([secret], "evt_2", int(now.timestamp()), body)
+    with pytest.raises(keeptime_client.WebhookVerificationError, match="names"):
+        keeptime_client.verify(secret, other, body)
 
 
 def test_the_retry_schedule_backs_off_to_six_hours_and_ends_three_days_after_the_first_attempt() -> None:
