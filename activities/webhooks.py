@@ -4,7 +4,8 @@ A run (``relay_webhooks``) lasts ``run_for_s`` (the ``webhook-relay`` Schedule s
 and holds a PostgreSQL advisory lock all along, so two runs never relay at once: a retry after a lost
 heartbeat waits for the lock until the attempt before it has really stopped (a killed worker's connection
 closes, which releases it). Every ``poll_s`` the run starts a pass for each enabled endpoint that has none
-going; a pass fans the endpoint's new events in (db.webhooks.fan_in) and sends its due deliveries, up to
+going, and at once when an event commits (PostgreSQL's NOTIFY on ``keeptime_events``); a pass fans the
+endpoint's new events in (db.webhooks.fan_in) and sends its due deliveries, up to
 ``PER_ENDPOINT`` at once and at most one per entity. Passes run side by side, so a slow, dead or hostile
 endpoint holds only its own pass, each attempt being bounded (connect 3 s, whole attempt 10 s, at most 4 KiB
 of the answer read, no redirect followed).
@@ -23,11 +24,13 @@ import logging
 import random
 import socket
 import time
+from contextlib import suppress
 from datetime import UTC, datetime
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 from temporalio import activity
 
 from db import webhooks as store
@@ -50,6 +53,7 @@ from keeptime.settings import Settings
 
 log = logging.getLogger("keeptime.webhooks")
 
+CHANNEL = "keeptime_events"
 LOCK_KEY = 0x6B74_7768  # "ktwh": pg_advisory_lock's key of the one relay
 PER_ENDPOINT = 8  # deliveries of one endpoint in flight at once (distinct entities)
 CONNECTIONS = 64  # of the whole relay
@@ -111,13 +115,17 @@ class WebhookActivities:
                     return result
                 await asyncio.sleep(1.0)
             try:
+                woken = await _listen(lock)
                 async with relay_http(self._allow_private) as http:
                     relay = Relay(self._sessions, http, self._allow_private, result)
                     try:
                         while loop.time() < deadline:
                             activity.heartbeat(result.model_dump())
+                            woken.clear()
                             relay.tick()
-                            await asyncio.sleep(run.poll_s)
+                            # the next commit of an event wakes the loop at once; else the next poll does
+                            with suppress(TimeoutError):
+                                await asyncio.wait_for(woken.wait(), run.poll_s)
                         await relay.drain()
                     finally:
                         # cancelled (the worker stops, a heartbeat was lost): no pass outlives the lock
@@ -130,6 +138,20 @@ class WebhookActivities:
                     await lock.invalidate()
                     raise
         return result
+
+
+async def _listen(lock: AsyncConnection) -> asyncio.Event:
+    """An event set by each ``keeptime_events`` notification (migration 0027: one per committed insert of
+    events), on the lock's own connection. Where LISTEN is not available (a pooler in transaction mode),
+    the relay just polls."""
+    woken = asyncio.Event()
+    try:
+        raw = (await lock.get_raw_connection()).driver_connection
+        assert raw is not None
+        await raw.add_listener(CHANNEL, lambda *_: woken.set())
+    except Exception:
+        log.warning("LISTEN %s failed: the relay polls only", CHANNEL, exc_info=True)
+    return woken
 
 
 class Relay:

@@ -251,6 +251,23 @@ async def settle(
     attempt (the last one 3 days after the first); or failed after that last one. A failure 3 days after
     the endpoint's last success disables it (``webhook_endpoint.disabled``; its admins are told)."""
     async with session.begin():
+        # Locks in the order a removal of the endpoint takes them (its row, then its deliveries by the
+        # cascade): the other order deadlocked with DELETE /v1/webhook-endpoints/{id} (bench.webhooks).
+        endpoint_id = await session.scalar(
+            select(WebhookDelivery.endpoint_id).where(WebhookDelivery.id == delivery_id)
+        )
+        if (
+            endpoint_id is None
+            or (
+                await session.scalar(
+                    select(WebhookEndpoint.id)
+                    .where(WebhookEndpoint.id == endpoint_id)
+                    .with_for_update(key_share=True)  # FOR NO KEY UPDATE
+                )
+            )
+            is None
+        ):
+            return Settled("failed", False)  # removed with its endpoint
         delivery = await session.scalar(
             select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update()
         )

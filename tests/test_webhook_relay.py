@@ -239,3 +239,17 @@ async def test_a_rotation_signs_with_both_secrets_for_24_hours(
         standardwebhooks.Webhook(rotated.secret).verify(later.body, later.headers)
         with pytest.raises(standardwebhooks.WebhookVerificationError):
             standardwebhooks.Webhook(old).verify(later.body, later.headers)
+
+
+async def test_removing_an_endpoint_while_the_relay_delivers_to_it_never_fails(
+    sessions: SessionFactory, settings: Settings
+) -> None:
+    """The removal's locks (the endpoint, then its deliveries) and an attempt's outcome once deadlocked."""
+    business = await make_business(sessions)
+    async with receiving() as receiver, relaying(sessions, settings, poll_s=0.01):
+        for round_ in range(8):
+            endpoint = await _endpoint(sessions, settings, business.id, receiver.url(f"r{round_}"))
+            for n in range(12):
+                await record_change(sessions, business.id, 100 * round_ + n, "booked")
+            await eventually(partial(_count, receiver, f"r{round_}", 1 + round_ % 4), what="some deliveries")
+            assert await webhooks.remove(sessions, business.id, endpoint.id)  # mid-delivery, no deadlock
