@@ -106,10 +106,12 @@ async def test_a_failed_delivery_is_retried_and_holds_back_only_its_own_entity(
         other = await record_change(sessions, business.id, 2, "booked")
         async with relaying(sessions, settings):
             await eventually(lambda: _count(receiver, "app", 4), what="the retry and the rest")
-        # entity 1: its first event failed, was retried, and only then came its second; entity 2 did not wait
-        assert receiver.ids("app") == [f"evt_{i}" for i in (first, other, first, second)]
+        # entity 1: its first event failed, was retried, and only then came its second; entity 2 its own
+        got = receiver.ids("app")
+        assert [i for i in got if i != f"evt_{other}"] == [f"evt_{i}" for i in (first, first, second)]
+        assert got.count(f"evt_{other}") == 1
         statuses = [status for status, _, _ in await _attempts(sessions, endpoint.id)]
-        assert statuses == [500, 204, 204, 204]
+        assert sorted(s or 0 for s in statuses) == [204, 204, 204, 500]
         async with sessions() as session:
             failing = await session.scalar(
                 select(WebhookEndpoint.failing_since).where(WebhookEndpoint.id == endpoint.id)
@@ -142,8 +144,6 @@ async def test_a_slow_dead_or_hostile_endpoint_never_delays_another(
             their = await record_change(sessions, neighbour.id, 9, "booked")
             await eventually(lambda: _count(receiver, "good", 2), timeout_s=5, what="the good endpoint")
             await eventually(lambda: _count(receiver, "theirs", 1), timeout_s=5, what="another business's")
-            # both arrived while the hanging endpoint's first attempt still waited for its answer
-            assert await _attempts(sessions, bad["hang"].id) == []
             assert receiver.ids("good") == [f"evt_{i}" for i in mine] and receiver.ids("theirs") == [
                 f"evt_{their}"
             ]
@@ -164,6 +164,11 @@ async def test_a_slow_dead_or_hostile_endpoint_never_delays_another(
         assert outcomes["close"][:2] == (None, False) and "Disconnected" in (outcomes["close"][2] or "")
         assert outcomes["dead"][:2] == (None, False) and outcomes["dead"][2]
         assert await _attempts(sessions, theirs.id) == [(204, True, None)]
+        # the good endpoint was answered long before the hanging one's first attempt gave up (5 s)
+        async with sessions() as session:
+            good_at = max(a.at for a in await store.attempts(session, good.id, None, 10))
+            hang_at = min(a.at for a in await store.attempts(session, bad["hang"].id, None, 10))
+        assert good_at < hang_at - timedelta(seconds=3)
         assert len(await _attempts(sessions, good.id)) == 2
 
 
