@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import Field, field_validator
@@ -106,6 +106,16 @@ def _endpoint_json(row: webhooks.Endpoint, *, with_secret: bool) -> dict[str, An
     ).model_dump(mode="json")
 
 
+Row = TypeVar("Row", webhooks.Endpoint, webhooks.Attempt, webhooks.Delivery)
+
+
+def _page(rows: list[Row], limit: int) -> tuple[list[Row], int | None]:
+    """A page of rows read with one more than ``limit``: the page, and the id to continue after (None:
+    the last page)."""
+    page = rows[:limit]
+    return page, page[-1].id if len(rows) > limit else None
+
+
 def _target_error(exc: BadTarget) -> ApiError:
     """A URL Keeptime does not deliver to (scheme, credentials, where its host resolves): 422 inconsistent,
     a rule the document's schema cannot state."""
@@ -146,12 +156,9 @@ async def list_(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     query = parse_query(request, PageQuery)
     rows = await webhooks.list_endpoints(request.app[SESSIONS], business_id, query.after, query.limit + 1)
-    page = rows[: query.limit]
+    page, next_after = _page(rows, query.limit)
     return web.json_response(
-        {
-            "items": [_endpoint_json(row, with_secret=False) for row in page],
-            "next_after": page[-1].id if len(rows) > query.limit else None,
-        }
+        {"items": [_endpoint_json(row, with_secret=False) for row in page], "next_after": next_after}
     )
 
 
@@ -269,7 +276,7 @@ async def attempts(request: web.Request) -> web.Response:
     )
     if rows is None:
         raise ApiError(404, "not_found", "no such endpoint")
-    page = rows[: query.limit]
+    page, next_after = _page(rows, query.limit)
     items = [
         WebhookAttemptOut.model_validate(
             {
@@ -285,7 +292,7 @@ async def attempts(request: web.Request) -> web.Response:
         ).model_dump(mode="json")
         for row in page
     ]
-    return web.json_response({"items": items, "next_after": page[-1].id if len(rows) > query.limit else None})
+    return web.json_response({"items": items, "next_after": next_after})
 
 
 @routes.get(
@@ -307,7 +314,7 @@ async def deliveries(request: web.Request) -> web.Response:
     )
     if rows is None:
         raise ApiError(404, "not_found", "no such endpoint")
-    page = rows[: query.limit]
+    page, next_after = _page(rows, query.limit)
     items = [
         WebhookDeliveryOut.model_validate(
             {
@@ -324,4 +331,4 @@ async def deliveries(request: web.Request) -> web.Response:
         ).model_dump(mode="json")
         for row in page
     ]
-    return web.json_response({"items": items, "next_after": page[-1].id if len(rows) > query.limit else None})
+    return web.json_response({"items": items, "next_after": next_after})
