@@ -163,8 +163,11 @@ class CustomerCreate(CustomerFields):
     external_id: ExternalId | None = Field(default=None, description="your own id (409 if another has it)")
 
 
-class CustomerUpsert(CustomerFields):
-    """``PUT /v1/customers/by-external-id/{external_id}``: the fields sent are set, the others kept."""
+class CustomerUpsert(CustomerFields, Patch):
+    """``PUT /v1/customers/by-external-id/{external_id}``: the fields sent are set, the others kept, so
+    null is a value only where the column may be empty (a null opt-in would be stored as nothing)."""
+
+    NULLABLE = frozenset({"email", "phone", "push_token", "time_zone", "metadata"})
 
     name: str = Field(min_length=1, max_length=200)
 

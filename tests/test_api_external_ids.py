@@ -160,3 +160,15 @@ async def test_customers_are_found_and_upserted_by_their_external_id(api: Client
         "/v1/customers/by-external-id/pms-19", json={"name": "X", "metadata": {"k": 1}}, headers=auth
     )
     assert refused.status == 422 and (await refused.json())["fields"][0]["field"].startswith("metadata")
+    # an upsert sets what it is sent, so null is refused where a customer cannot be without a value
+    # (the fuzzer's case: channel_order and the opt-ins null reached NOT NULL columns as a 500)
+    for field in ("channel_order", "email_opted_in", "preferences", "locale"):
+        nulled = await api.put(
+            "/v1/customers/by-external-id/pms-17", json={"name": "Ida Roth", field: None}, headers=auth
+        )
+        assert nulled.status == 422, (field, await nulled.text())
+        assert (await nulled.json())["fields"][0]["field"] == field
+    emptied = await api.put(
+        "/v1/customers/by-external-id/pms-17", json={"name": "Ida Roth", "phone": None}, headers=auth
+    )
+    assert emptied.status == 200 and (await emptied.json())["phone"] is None
