@@ -88,10 +88,11 @@ async def test_the_example_receiver_gets_a_booking_and_its_confirmation_once_eac
                 await relay.terminate("test over")
             after = (await receiver.seen())["processed"]
             assert [e["id"] for e in after].count(booked_event["id"]) == 1  # acted on once
+        # The booked event's two attempts (the delivery, the replay), both taken. Only its: a terminated
+        # relay's activity runs on until its next heartbeat tells it, and may try a later event (the
+        # admin's notification.sent) against the receiver stopped above, a failed attempt that is correct.
         attempts = await kt.webhook_attempts(endpoint["id"])
-        assert [a["event_id"] for a in attempts].count(booked_event["id"]) == 2 and all(
-            a["ok"] for a in attempts
-        )
+        assert [a["ok"] for a in attempts if a["event_id"] == booked_event["id"]] == [True, True], attempts
 
 
 @contextlib.asynccontextmanager
