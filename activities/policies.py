@@ -113,6 +113,7 @@ class PolicyActivities:
                 detail = f"called within {config.skip_if_called_within_days} days; next call from {allowed}"
                 if manual is not None:
                     manual.status, manual.error = CallStatus.SKIPPED, detail
+                    db.record_call(session, manual)
                 return ClaimDecision(outcome="skipped", detail=detail)
             placed_today = await db.calls_placed_on(session, policy.business_id, today)
             in_flight = await db.calls_in_flight(session, policy.business_id)
@@ -120,6 +121,7 @@ class PolicyActivities:
             ahead = await db.policies_ahead(session, policy, request.now, day_start)
             if ahead >= config.max_calls_per_day - placed_today:
                 retry_at = policy_plan.next_day_call_time(request.now, config, zone)
+                db.record_capped(session, policy, manual, retry_at, placed_today, config.max_calls_per_day)
                 if manual is not None:
                     manual.scheduled_for = retry_at
                 else:
@@ -225,7 +227,9 @@ class PolicyActivities:
     async def apply_policy_action(self, request: PolicyActionInput) -> None:
         async with self._sessions() as session, session.begin():
             policy = await _locked_policy(session, request.policy_id, request.business_id)
-            db.apply_action(policy, request.action, await db.scheduled_manual_calls(session, policy.id))
+            db.apply_action(
+                session, policy, request.action, await db.scheduled_manual_calls(session, policy.id)
+            )
 
     @activity.defn
     async def renew_policy(self, request: TermInput) -> RenewResult:
@@ -258,6 +262,7 @@ class PolicyActivities:
                 policy.status, policy.next_call_at = PolicyStatus.EXPIRED, None
                 for call in await db.scheduled_manual_calls(session, policy.id):
                     call.status, call.error = CallStatus.SKIPPED, "policy expired"
+                    db.record_call(session, call)
                 db.record_policy(session, policy, "policy.expired")
             return policy.status == PolicyStatus.EXPIRED
 

@@ -19,6 +19,7 @@ from api.errors import (
     missing_reference,
     parse_json_body,
 )
+from api.fees import fee_json
 from api.idempotency import idempotency_key
 from api.keys import SESSIONS, TEMPORAL
 from api.openapi import Handler, RouteTable
@@ -31,6 +32,7 @@ from db import notification_queries
 from db.models import Appointment
 from domain.appointment_types import TRANSITIONS, AppointmentView, CancelInput, RescheduleInput, StepInput
 from domain.statuses import AppointmentStatus
+from services import fees
 from services.appointments import (
     CancelAccepted,
     PastStart,
@@ -158,6 +160,10 @@ async def get(request: web.Request) -> web.Response:
             **appointment_json(appointment),
             "workflow": view.model_dump(mode="json", exclude={"messages"}) if view else None,
             "notifications": [notification_json(row) for row in timeline],
+            "fees": [
+                fee_json(fee)
+                for fee in await fees.of_appointment(request.app[SESSIONS], business_id, appointment.id)
+            ],
         }
     )
 

@@ -39,7 +39,7 @@ class FeeWaive(Strict):
     reason: str | None = Field(default=None, min_length=1, max_length=500, pattern=r"^[^\x00]+$")
 
 
-def _json(fee: fees.Fee) -> dict[str, Any]:
+def fee_json(fee: fees.Fee) -> dict[str, Any]:
     return FeeOut.model_validate(
         {
             "id": fee.id,
@@ -74,7 +74,7 @@ async def list_(request: web.Request) -> web.Response:
         limit=query.limit,
     )
     next_after = rows[-1].id if len(rows) == query.limit else None
-    return web.json_response({"items": [_json(fee) for fee in rows], "next_after": next_after})
+    return web.json_response({"items": [fee_json(fee) for fee in rows], "next_after": next_after})
 
 
 @routes.post(
@@ -120,4 +120,4 @@ async def _steered(request: web.Request, steer: Steer) -> web.Response:
         raise conflict_error(exc) from exc
     if fee is None:
         raise ApiError(404, "not_found", "no such fee")
-    return web.json_response(_json(fee))
+    return web.json_response(fee_json(fee))

@@ -114,6 +114,19 @@ class BroadcastOut(Resource):
     progress: dict[str, Any] | None = Field(default=None, description="live counts while running")
 
 
+class FeeOut(Resource):
+    id: int
+    appointment_id: int
+    customer_id: int
+    kind: str = Field(description="no_show")
+    amount_cents: int
+    status: str = Field(description="pending, paid or waived")
+    payment_reference: str | None
+    created_at: str
+    paid_at: str | None
+    waived_at: str | None
+
+
 class AppointmentOut(Resource):
     id: int
     customer_id: int
@@ -138,6 +151,7 @@ class AppointmentList(Resource):
 class AppointmentDetail(AppointmentOut):
     workflow: dict[str, Any] | None = Field(description="the workflow's state query: next action and when")
     notifications: list[NotificationOut]
+    fees: list[FeeOut] = Field(description="its no-show fee, if one was applied (as GET /v1/fees lists it)")
 
 
 class ReviewOut(Resource):
@@ -357,19 +371,6 @@ class EventPage(Resource):
     items: list[EventOut]
     next_cursor: str | None = Field(description="pass it as after= for the next page; null: none yet")
     has_more: bool = Field(description="another page is there now")
-
-
-class FeeOut(Resource):
-    id: int
-    appointment_id: int
-    customer_id: int
-    kind: str = Field(description="no_show")
-    amount_cents: int
-    status: str = Field(description="pending, paid or waived")
-    payment_reference: str | None
-    created_at: str
-    paid_at: str | None
-    waived_at: str | None
 
 
 class WebhookEndpointOut(Resource):

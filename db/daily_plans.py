@@ -4,7 +4,7 @@ transaction (alert admins and PMs if the plan is still a draft)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,12 +12,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db import staff
+from db import events, staff
 from db.idempotency import create_once, request_hash
 from db.models import Business, DailyPlan, Project, ProjectMember, StaffUser, WeatherSnapshot
 from db.weather import daily_weather
 from domain.automation import AutomationSettings
 from domain.daily_plan_types import DailyPlanSnapshot, DeadlineInput, DeadlineResult
+from domain.events import DailyPlanPayload
 from domain.statuses import DailyPlanStatus, ProjectStatus, StaffRole
 from domain.timekeeping import local_wall_time
 
@@ -185,6 +186,7 @@ async def submit(session: AsyncSession, business_id: int, plan_id: int, at: date
         plan = await plan_of(session, business_id, plan_id, lock=True)
         if plan is not None and plan.status == DailyPlanStatus.DRAFT:
             plan.status, plan.submitted_at = DailyPlanStatus.SUBMITTED, at
+            _record(session, plan, "daily_plan.submitted", at, DailyPlanPayload(**_ids(plan)))
     return plan
 
 
@@ -198,7 +200,26 @@ async def act_on_deadline(session: AsyncSession, deadline: DeadlineInput) -> Dea
         alerted = 0
         if plan.status == DailyPlanStatus.DRAFT:
             alerted = await _alert(session, plan, deadline.deadline)
+            if plan.missed_at is None:  # a retried deadline told nobody again, and records nothing again
+                plan.missed_at = datetime.now(UTC)
+                missed = DailyPlanPayload(**_ids(plan), deadline=deadline.deadline, alerted=alerted)
+                _record(session, plan, "daily_plan.missed", plan.missed_at, missed)
         return DeadlineResult(alerted=alerted, snapshot=await snapshot_of(session, plan))
+
+
+def _ids(plan: DailyPlan) -> dict[str, Any]:
+    return {
+        "daily_plan_id": plan.id,
+        "project_id": plan.project_id,
+        "plan_date": plan.plan_date,
+        "status": plan.status.value,
+    }
+
+
+def _record(
+    session: AsyncSession, plan: DailyPlan, event_type: str, at: datetime, payload: DailyPlanPayload
+) -> None:
+    events.record(session, plan.business_id, event_type, ("daily_plan", plan.id), at, payload)
 
 
 async def _alert(session: AsyncSession, plan: DailyPlan, deadline: datetime) -> int:

@@ -22,7 +22,10 @@ from sqlalchemy import select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import EventRecord, NotificationLog
-from domain.events import Event, NotificationPayload, Payload, event_id, payload_of
+from domain.events import Event, NotificationPayload, Payload, ReviewRequestPayload, event_id, payload_of
+
+# The message whose going out is also ``review.requested`` (domain.notification_events).
+REVIEW_REQUEST_EVENT = "appointment.review_request"
 
 _OLDEST_RUNNING = text("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
 
@@ -91,7 +94,17 @@ def record_notification(session: AsyncSession, row: NotificationLog, event_type:
         reason=row.reason,
         scheduled_for=row.scheduled_for,
     )
-    record(session, row.business_id, event_type, ("notification", row.id), datetime.now(UTC), payload)
+    now = datetime.now(UTC)
+    record(session, row.business_id, event_type, ("notification", row.id), now, payload)
+    if event_type == "notification.sent" and row.event == REVIEW_REQUEST_EVENT:
+        request = ReviewRequestPayload(
+            appointment_id=row.entity_id,
+            customer_id=row.customer_id,
+            log_id=row.id,
+            channel=payload.channel,
+            requested_at=now,
+        )
+        record(session, row.business_id, "review.requested", ("appointment", row.entity_id), now, request)
 
 
 def as_event(row: EventRecord) -> Event:

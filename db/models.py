@@ -738,6 +738,9 @@ class DailyPlan(Base):
         _str_enum(DailyPlanStatus, "daily_plan_status"), default=DailyPlanStatus.DRAFT
     )
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    missed_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), comment="the deadline passed with the plan a draft (daily_plan.missed)"
+    )
     weather: Mapped[dict[str, Any] | None] = mapped_column(
         JSONB, comment="the day's forecast, copied from weather_snapshots by the weather job"
     )

@@ -15,7 +15,7 @@ from db import events
 from db.models import Business, Call, CallSchedulerConfigRow, Policy
 from db.tenants import bump_settings_revision, settings_revision
 from domain.call_config import CallSchedulerConfig
-from domain.events import CALL_STATUS_EVENTS, CallPayload, PolicyPayload
+from domain.events import CALL_STATUS_EVENTS, CallCappedPayload, CallPayload, PolicyPayload
 from domain.policy_plan import skip_gap_days
 from domain.statuses import CallStatus, PolicyStatus
 
@@ -147,6 +147,31 @@ def record_call(session: AsyncSession, call: Call) -> None:
     events.record(session, call.business_id, event_type, ("call", call.id), datetime.now(UTC), payload)
 
 
+def record_capped(
+    session: AsyncSession,
+    policy: Policy,
+    call: Call | None,
+    retry_at: datetime,
+    placed_today: int,
+    max_calls_per_day: int,
+) -> None:
+    """``call.capped``, once per move: a retried claim finding the call moved there records none."""
+    moved_to = call.scheduled_for if call is not None else policy.call_not_before
+    if moved_to == retry_at:
+        return
+    payload = CallCappedPayload(
+        policy_id=policy.id,
+        call_id=call.id if call is not None else None,
+        kind=call.kind if call is not None else "automatic",
+        retry_at=retry_at,
+        placed_today=placed_today,
+        max_calls_per_day=max_calls_per_day,
+    )
+    events.record(
+        session, policy.business_id, "call.capped", ("policy", policy.id), datetime.now(UTC), payload
+    )
+
+
 def record_policy(session: AsyncSession, policy: Policy, event_type: str) -> None:
     payload = PolicyPayload(
         policy_id=policy.id,
@@ -256,14 +281,16 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def apply_action(policy: Policy, action: str, scheduled: list[Call]) -> None:
-    """An operator's action on a locked policy (idempotent): cancel, stop_calls or call_now."""
+def apply_action(session: AsyncSession, policy: Policy, action: str, scheduled: list[Call]) -> None:
+    """An operator's action on a locked policy (idempotent): cancel, stop_calls or call_now (its events
+    added to the session's transaction)."""
     if policy.status != PolicyStatus.ACTIVE:
         return
     if action == "cancel":
         policy.status, policy.next_call_at = PolicyStatus.CANCELLED, None
         for call in scheduled:
             call.status, call.error = CallStatus.CANCELLED, "policy cancelled"
+            record_call(session, call)
     elif action == "stop_calls":
         policy.calls_stopped = True
     elif action == "call_now":
@@ -341,6 +368,8 @@ async def schedule_manual_call(
             local_day=day,
         )
         session.add(call)
+        await session.flush()  # its id, for the event
+        record_call(session, call)
     return call
 
 
@@ -352,6 +381,7 @@ async def cancel_scheduled_call(session: AsyncSession, business_id: int, call_id
             return None
         if call.status == CallStatus.SCHEDULED:
             call.status, call.error = CallStatus.CANCELLED, "cancelled by an operator"
+            record_call(session, call)
         return call
 
 
@@ -392,5 +422,5 @@ async def act_on_policy(
         policy = await locked_policy(session, business_id, policy_id)
         if policy is None:
             return None
-        apply_action(policy, action, await scheduled_manual_calls(session, policy.id))
+        apply_action(session, policy, action, await scheduled_manual_calls(session, policy.id))
     return policy

@@ -16,7 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-CATALOGUE_VERSION = "2026-12-07.2"  # .2: appointments carry external_id
+CATALOGUE_VERSION = "2026-12-08.1"  # 2026-12-07.2: appointments carry external_id; 12-08.1: review.requested,
+# call.scheduled / skipped / capped, daily_plan.submitted / missed
 
 EventType = Literal[
     "appointment.booked",
@@ -33,7 +34,11 @@ EventType = Literal[
     "invoice.overdue",
     "invoice.paid",
     "invoice.written_off",
+    "review.requested",
     "review.received",
+    "call.scheduled",
+    "call.skipped",
+    "call.capped",
     "call.answered",
     "call.completed",
     "call.declined",
@@ -42,6 +47,8 @@ EventType = Literal[
     "call.cancelled",
     "policy.renewed",
     "policy.expired",
+    "daily_plan.submitted",
+    "daily_plan.missed",
     "notification.sent",
     "notification.delivered",
     "notification.failed",
@@ -103,6 +110,16 @@ class ReviewPayload(Payload):
     has_text: bool
 
 
+class ReviewRequestPayload(Payload):
+    """The review request went out to the customer (the message's ``notification.sent`` beside it)."""
+
+    appointment_id: int
+    customer_id: int | None
+    log_id: int = Field(description="the message's log row (its notification events name it too)")
+    channel: str | None
+    requested_at: datetime
+
+
 class CallPayload(Payload):
     """A renewal call's outcome: the customer picked up, agreed or not (``renewal_agreed``), declined,
     did not answer; or the call failed or was cancelled (``reason``)."""
@@ -113,6 +130,28 @@ class CallPayload(Payload):
     status: str
     renewal_agreed: bool | None
     scheduled_for: datetime | None
+
+
+class CallCappedPayload(Payload):
+    """The daily call cap moved a policy's call to the next day (an automatic call has no ``call_id`` yet)."""
+
+    policy_id: int
+    call_id: int | None
+    kind: str = Field(description="automatic or manual")
+    retry_at: datetime = Field(description="when the call is tried again")
+    placed_today: int
+    max_calls_per_day: int
+
+
+class DailyPlanPayload(Payload):
+    """A project's daily plan: submitted, or its deadline passed while a draft (the admins were told)."""
+
+    daily_plan_id: int
+    project_id: int
+    plan_date: date
+    status: str
+    deadline: datetime | None = Field(default=None, description="daily_plan.missed: the deadline that passed")
+    alerted: int | None = Field(default=None, description="daily_plan.missed: staff members alerted")
 
 
 class PolicyPayload(Payload):
@@ -163,7 +202,11 @@ PAYLOADS: dict[str, type[Payload]] = {
     "invoice.overdue": InvoicePayload,
     "invoice.paid": InvoicePayload,
     "invoice.written_off": InvoicePayload,
+    "review.requested": ReviewRequestPayload,
     "review.received": ReviewPayload,
+    "call.scheduled": CallPayload,
+    "call.skipped": CallPayload,
+    "call.capped": CallCappedPayload,
     "call.answered": CallPayload,
     "call.completed": CallPayload,
     "call.declined": CallPayload,
@@ -172,6 +215,8 @@ PAYLOADS: dict[str, type[Payload]] = {
     "call.cancelled": CallPayload,
     "policy.renewed": PolicyPayload,
     "policy.expired": PolicyPayload,
+    "daily_plan.submitted": DailyPlanPayload,
+    "daily_plan.missed": DailyPlanPayload,
     "notification.sent": NotificationPayload,
     "notification.delivered": NotificationPayload,
     "notification.failed": NotificationPayload,
@@ -189,7 +234,16 @@ APPOINTMENT_STATUS_EVENTS: dict[str, str] = {
 }
 CALL_STATUS_EVENTS: dict[str, str] = {
     status: f"call.{status}"
-    for status in ("answered", "completed", "declined", "no_answer", "failed", "cancelled")
+    for status in (
+        "scheduled",
+        "skipped",
+        "answered",
+        "completed",
+        "declined",
+        "no_answer",
+        "failed",
+        "cancelled",
+    )
 }
 INVOICE_STATUS_EVENTS: dict[str, str] = {
     "sent": "invoice.issued",

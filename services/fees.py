@@ -27,6 +27,15 @@ async def list_fees(
         )
 
 
+async def of_appointment(
+    sessions: SessionFactory, business_id: int, appointment_id: int
+) -> list[AppointmentFee]:
+    """The appointment's fees (one no-show fee at most: it is written once per appointment)."""
+    return await list_fees(
+        sessions, business_id, status=None, appointment_id=appointment_id, after_id=None, limit=10
+    )
+
+
 async def mark_paid(
     sessions: SessionFactory, business_id: int, fee_id: int, reference: str | None
 ) -> AppointmentFee | None:

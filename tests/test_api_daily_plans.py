@@ -44,6 +44,20 @@ async def test_a_plan_past_its_deadline_alerts_and_a_submitted_one_does_not(api:
 
     await _until(ended, "the submitted plan's workflow to end")
 
+    async def plan_events() -> list[tuple[str, str, int | None]]:
+        query = "/v1/events?type=daily_plan.missed,daily_plan.submitted"
+        feed = await (await api.get(query, headers=auth)).json()
+        return [(e["type"], e["entity"], e["data"]["alerted"]) for e in feed["items"]]
+
+    async def both() -> bool:  # the feed's horizon may be held back a moment on a shared server
+        return len(await plan_events()) >= 2
+
+    await _until(both, "the plans' events")
+    assert sorted(await plan_events()) == [  # once each
+        ("daily_plan.missed", f"daily_plan:{late_id}", 2),
+        ("daily_plan.submitted", f"daily_plan:{tomorrow['id']}", None),
+    ]
+
 
 async def test_bad_plans_name_the_field_and_other_tenants_see_nothing(api: Client) -> None:
     auth, _ = await construction_company(api)

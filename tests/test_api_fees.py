@@ -57,6 +57,11 @@ async def test_fees_are_paid_or_waived_once_each_with_their_events(
     ):
         refused = await api.post(url, json=body, headers=auth)
         assert refused.status == 409 and (await refused.json())["fields"][0]["field"] == field, url
+    # the appointment shows its fee as the list does
+    shown = await (await api.get(f"/v1/appointments/{first_appointment}", headers=auth)).json()
+    assert [(f["id"], f["status"], f["payment_reference"]) for f in shown["fees"]] == [
+        (first, "paid", "ch_1")
+    ]
     waived = await api.post(f"/v1/fees/{second}/waive", json={"reason": "first time"}, headers=auth)
     assert waived.status == 200 and (await waived.json())["status"] == "waived"
     assert (await api.post(f"/v1/fees/{second}/waive", headers=auth)).status == 200

@@ -224,3 +224,40 @@ async def test_each_message_outcome_is_one_event_in_the_logs_transaction(
         ("notification.failed", f"appointment:{failing.id}", "sms", "provider_rejected"),
     ]
     assert all("Mia" not in str(r.payload) and "+49151" not in str(r.payload) for r in rows)
+
+
+async def test_a_review_request_sent_is_also_review_requested_once(
+    sessions: SessionFactory, notifier: NotificationActivities, peers: tuple[SmtpPeer, ProviderPeer]
+) -> None:
+    """The message's ``notification.sent`` and, in the same transaction, ``review.requested`` on the
+    appointment (ordered with its ``appointment.completed``); a resend with the key makes neither again."""
+    from domain.notification_types import NotificationRequest
+    from domain.statuses import AppointmentStatus
+    from tests.factories import make_appointment, make_customer
+
+    business = await make_business(sessions)
+    customer = await make_customer(sessions, business, channel_order=["email"])
+    done = await make_appointment(
+        sessions, business, customer, status=AppointmentStatus.COMPLETED, starts_at=NOW
+    )
+    request = NotificationRequest(
+        business_id=business.id,
+        entity_type="appointment",
+        entity_id=done.id,
+        event="appointment.review_request",
+        customer_id=customer.id,
+        entity_version=1,
+    )
+    for _ in range(2):
+        assert (await notifier.deliver(request, final_attempt=False)).status == "sent"
+    rows = await _page_until(sessions, business.id, None, 2)
+    assert [(r.type, r.entity_type, r.entity_id) for r in rows] == [
+        ("notification.sent", "notification", rows[0].entity_id),
+        ("review.requested", "appointment", done.id),
+    ]
+    requested = rows[1].payload
+    assert (requested["log_id"], requested["customer_id"], requested["channel"]) == (
+        rows[0].entity_id,
+        customer.id,
+        "email",
+    )

@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from db import policies
 from db.engine import SessionFactory
-from db.models import Call, Policy
+from db.models import Call, EventRecord, Policy
 from domain.call_config import CallSchedulerConfig
 from domain.ids import policy_workflow_id
 from domain.statuses import CallStatus
@@ -130,6 +130,27 @@ async def test_hundreds_of_policies_due_the_same_day_respect_both_caps_soonest_e
     assert sorted(days[today + timedelta(days=1)]) == sorted(by_priority[PER_DAY : 2 * PER_DAY])
     assert len(voice_agent.calls) == 2 * PER_DAY
     assert 2 <= first_day_max <= AT_ONCE and voice_agent.max_in_flight <= AT_ONCE
+    # call.capped once per move to a later day: none for the first day's, one for the second day's, two
+    # for the rest (a policy woken again before its new day and capped to the same day again records none)
+    moves = await _capped(sessions, business.id)
+    assert [moves.get(p, []) for p in by_priority] == (
+        [[]] * PER_DAY + [[tomorrow]] * PER_DAY + [[tomorrow, day_after]] * (POLICIES - 2 * PER_DAY)
+    )
+
+
+async def _capped(sessions: SessionFactory, business_id: int) -> dict[int, list[datetime]]:
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(EventRecord)
+            .where(EventRecord.business_id == business_id, EventRecord.type == "call.capped")
+            .order_by(EventRecord.id)
+        )
+        moves: dict[int, list[datetime]] = {}
+        for row in rows:
+            assert row.entity_type == "policy" and row.payload["call_id"] is None
+            retry_at = datetime.fromisoformat(row.payload["retry_at"])
+            moves.setdefault(row.payload["policy_id"], []).append(retry_at)
+    return moves
 
 
 async def _planned_all(sessions: SessionFactory, business_id: int) -> bool:

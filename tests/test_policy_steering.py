@@ -8,12 +8,13 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from db import policies
 from db.engine import SessionFactory
-from db.models import Call
+from db.models import Call, EventRecord
 from domain.call_config import CallSchedulerConfig
 from domain.policy_plan import first_call_at
 from domain.policy_types import PolicyView
@@ -178,6 +179,19 @@ async def test_manual_calls_respect_the_skip_window_and_the_automatic_call_comes
     assert timedelta(0) <= calls[0].started_at - noon(1) < timedelta(minutes=1)
     assert calls[2].local_day == today + timedelta(days=10)  # end - 30 days, more than a week after
     assert len(voice_agent.calls) == 2
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(EventRecord)
+            .where(EventRecord.entity_type == "call", EventRecord.entity_id.in_([c.id for c in calls]))
+            .order_by(EventRecord.id)
+        )
+        told = [(row.entity_id, row.type) for row in rows]
+    assert told == [  # the operator's call is scheduled, then placed; the racing one is skipped
+        (calls[0].id, "call.scheduled"),
+        (calls[0].id, "call.no_answer"),
+        (calls[1].id, "call.skipped"),
+        (calls[2].id, "call.no_answer"),
+    ]
 
 
 async def test_the_cancel_signal_ends_a_sleeping_policy_without_calls(
