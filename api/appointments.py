@@ -14,6 +14,7 @@ from api.businesses import path_external_id, path_id
 from api.errors import (
     ApiError,
     conflict_error,
+    cursor_error,
     field_error,
     inconsistent_error,
     missing_reference,
@@ -31,6 +32,7 @@ from db import appointments as store
 from db import notification_queries
 from db.models import Appointment
 from domain.appointment_types import TRANSITIONS, AppointmentView, CancelInput, RescheduleInput, StepInput
+from domain.pages import BadCursor
 from domain.statuses import AppointmentStatus
 from services import fees
 from services.appointments import (
@@ -170,7 +172,8 @@ async def get(request: web.Request) -> web.Response:
 
 @routes.get(
     "/v1/appointments",
-    "Appointments by start time: ?status=&from=&to=&customer_id=&limit=",
+    "Appointments by start time (?status=&from=&to=&customer_id=&external_id=&limit=), or by their last "
+    "change (?updated_after=); page on with ?after=<next_cursor>",
     ok={"200": "items"},
     result=AppointmentList,
     query=AppointmentListQuery,
@@ -178,18 +181,23 @@ async def get(request: web.Request) -> web.Response:
 async def list_(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     query = parse_query(request, AppointmentListQuery)
-    async with request.app[SESSIONS]() as session:
-        rows = await store.list_appointments(
-            session,
-            business_id,
-            status=query.status.value if query.status else None,
-            starts_from=query.starts_from,
-            starts_before=query.starts_before,
-            customer_id=query.customer_id,
-            limit=query.limit,
-            external_id=query.external_id,
-        )
-    return web.json_response({"items": [appointment_json(row) for row in rows]})
+    try:
+        async with request.app[SESSIONS]() as session:
+            rows, next_cursor = await store.list_appointments(
+                session,
+                business_id,
+                status=query.status.value if query.status else None,
+                starts_from=query.starts_from,
+                starts_before=query.starts_before,
+                customer_id=query.customer_id,
+                limit=query.limit,
+                external_id=query.external_id,
+                updated_after=query.updated_after,
+                after=query.after,
+            )
+    except BadCursor as exc:
+        raise cursor_error(exc) from exc
+    return web.json_response({"items": [appointment_json(row) for row in rows], "next_cursor": next_cursor})
 
 
 async def _steer(request: web.Request, appointment: Appointment, update: Any, arg: BaseModel) -> web.Response:

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from api.auth import require_business
 from api.businesses import path_id
-from api.errors import ApiError, inconsistent_error, missing_reference, parse_json_body
+from api.errors import ApiError, cursor_error, inconsistent_error, missing_reference, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
 from api.openapi import RouteTable
 from api.queries import CallListQuery, parse_query
@@ -16,6 +16,7 @@ from api.resources import CallList, CallOut
 from api.schemas import CallCleanupBody, CallSummaryBody, ManualCallCreate
 from api.serializers import call_json
 from db import policies, policy_queries
+from domain.pages import BadCursor
 from domain.statuses import CallStatus
 from services.policies import cancel_manual_call, record_call_summary, schedule_manual_call
 
@@ -49,7 +50,7 @@ async def schedule_call(request: web.Request) -> web.Response:
 
 @routes.get(
     "/v1/calls",
-    "Calls, newest first (?status=, ?policy_id=, ?from=, ?to=, ?limit=)",
+    "Calls, newest first (?status=&policy_id=&from=&to=&limit=); page on with ?after=<next_cursor>",
     ok={"200": "items"},
     result=CallList,
     query=CallListQuery,
@@ -63,9 +64,14 @@ async def list_calls(request: web.Request) -> web.Response:
         since=query.since,
         until=query.until,
     )
-    async with request.app[SESSIONS]() as session:
-        rows = await policy_queries.list_calls(session, business_id, where, query.limit)
-    return web.json_response({"items": [call_json(c) for c in rows]})
+    try:
+        async with request.app[SESSIONS]() as session:
+            rows, next_cursor = await policy_queries.list_calls(
+                session, business_id, where, query.limit, query.after
+            )
+    except BadCursor as exc:
+        raise cursor_error(exc) from exc
+    return web.json_response({"items": [call_json(c) for c in rows], "next_cursor": next_cursor})
 
 
 @routes.delete(

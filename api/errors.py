@@ -57,6 +57,11 @@ def inconsistent_error(field: str, message: str) -> ApiError:
     return ApiError(422, "inconsistent", message, fields=_naming(field, message))
 
 
+def cursor_error(exc: Exception) -> ApiError:
+    """A cursor that is not one this list answered (edited, of another order or list): 422 on ``after``."""
+    return inconsistent_error("after", str(exc))
+
+
 def missing_reference(field: str, message: str) -> ApiError:
     """A 404 naming the body field whose id names nothing of this business. JSON:API 1.1, "Creating
     Resources": "A server MUST return 404 Not Found when processing a request that references a related

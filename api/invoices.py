@@ -8,32 +8,36 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 from pydantic import Field
-from sqlalchemy import select
 
 from api.auth import require_business
-from api.businesses import path_id
-from api.errors import ApiError, conflict_error, parse_json_body
+from api.businesses import path_external_id, path_id
+from api.errors import ApiError, conflict_error, cursor_error, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
 from api.openapi import RouteTable
-from api.queries import Query, parse_query
+from api.queries import Cursor, Query, UpdatedAfter, parse_query
 from api.resources import InvoiceOut
 from api.schemas import InvoiceCreate, InvoiceDueDate, InvoiceWriteOff
 from api.serializers import invoice_json
 from db import invoices as store
 from db.models import Business, Invoice
 from domain.ids import invoice_workflow_id
+from domain.limits import ExternalId, Instant
+from domain.pages import BadCursor
 from domain.statuses import InvoiceStatus
 from keeptime.temporal_client import query_or_none
-from services import invoices
+from services import external_ids, invoices
 from workflows.invoice import InvoiceWorkflow
 
 routes = RouteTable("invoices")
 
 
 class InvoiceListQuery(Query):
+    after: str | None = Cursor
+    updated_after: Instant | None = UpdatedAfter
     status: InvoiceStatus | None = Field(
         default=None, description="overdue: in collection order (longest overdue, then largest, first)"
     )
+    external_id: ExternalId | None = Field(default=None, description="the one with your id")
     limit: int = Field(default=100, ge=1, le=500, description="at most this many items")
 
 
@@ -52,7 +56,7 @@ def _json(invoice: Invoice, zone: str) -> dict[str, object]:
     "/v1/invoices",
     "Register an invoice and start its workflow (a repeat of the same body under its number answers 200)",
     ok={"201": "registered", "200": "the same invoice, registered before"},
-    errors={"409": "another invoice has this number"},
+    errors={"409": "another invoice has this number, or another of yours this external_id"},
     body=InvoiceCreate,
     result=InvoiceOut,
 )
@@ -64,7 +68,7 @@ async def create(request: web.Request) -> web.Response:
         invoice, created = await invoices.create_invoice(
             request.app[SESSIONS], request.app[TEMPORAL], business_id, values
         )
-    except store.InvoiceConflict as exc:
+    except (store.InvoiceConflict, external_ids.ExternalIdTaken) as exc:
         raise conflict_error(exc) from exc
     return web.json_response(
         _json(invoice, await _zone(request, business_id)), status=201 if created else 200
@@ -72,26 +76,47 @@ async def create(request: web.Request) -> web.Response:
 
 
 @routes.get(
+    "/v1/invoices/by-external-id/{external_id}",
+    "The invoice your id names",
+    ok={"200": "invoice"},
+    result=InvoiceOut,
+)
+async def get_by_external_id(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    found = await external_ids.invoice(
+        request.app[SESSIONS], business_id, path_external_id(request, "invoice")
+    )
+    if found is None:
+        raise ApiError(404, "not_found", "no such invoice")
+    return web.json_response(_json(found, await _zone(request, business_id)))
+
+
+@routes.get(
     "/v1/invoices",
-    "Invoices; ?status=overdue lists them in collection order with days_overdue",
+    "Invoices by due date; ?status=overdue lists them in collection order with days_overdue; "
+    "?updated_after= by their last change; page on with ?after=<next_cursor>",
     ok={"200": "items"},
     query=InvoiceListQuery,
 )
 async def list_(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     query = parse_query(request, InvoiceListQuery)
-    if query.status == InvoiceStatus.OVERDUE:
-        statement = store.overdue_query(business_id)
-    else:
-        statement = (
-            select(Invoice).where(Invoice.business_id == business_id).order_by(Invoice.due_on, Invoice.id)
+    try:
+        rows, next_cursor = await invoices.list_invoices(
+            request.app[SESSIONS],
+            business_id,
+            status=query.status,
+            external_id=query.external_id,
+            updated_after=query.updated_after,
+            after=query.after,
+            limit=query.limit,
         )
-        if query.status is not None:
-            statement = statement.where(Invoice.status == query.status)
-    async with request.app[SESSIONS]() as session:
-        rows = list((await session.execute(statement.limit(query.limit))).scalars())
+    except BadCursor as exc:
+        raise cursor_error(exc) from exc
     zone = await _zone(request, business_id)
-    return web.json_response({"items": [_json(invoice, zone) for invoice in rows]})
+    return web.json_response(
+        {"items": [_json(invoice, zone) for invoice in rows], "next_cursor": next_cursor}
+    )
 
 
 @routes.get(

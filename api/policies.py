@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from api.auth import require_business
-from api.businesses import path_id
-from api.errors import ApiError, missing_reference, parse_json_body
+from api.businesses import path_external_id, path_id
+from api.errors import ApiError, conflict_error, cursor_error, missing_reference, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
 from api.openapi import RouteTable
 from api.queries import PolicyListQuery, parse_query
@@ -19,8 +19,10 @@ from db import policies, policy_queries
 from db.models import Policy
 from db.tenants import customer_of
 from domain.ids import policy_workflow_id
+from domain.pages import BadCursor
 from domain.statuses import PolicyStatus
 from keeptime.temporal_client import query_or_none
+from services import external_ids
 from services.policies import cancel_policy, register_policy, stop_policy_calls, update_policy
 from workflows.policy import PolicyWorkflow
 
@@ -31,7 +33,7 @@ routes = RouteTable("policies")
     "/v1/policies",
     "Create a policy; its workflow (policy-<id>) plans the renewal calls and the expiry",
     ok={"201": "policy"},
-    errors={"404": "no such customer (customer_id)", "409": "policy_number taken"},
+    errors={"404": "no such customer (customer_id)", "409": "policy_number or external_id taken"},
     body=PolicyCreate,
     result=PolicyOut,
 )
@@ -47,12 +49,29 @@ async def create_policy(request: web.Request) -> web.Response:
         )
     except policies.PolicyNumberTaken as exc:  # the UNIQUE constraint decides, races included
         raise ApiError(409, "conflict", "a policy with this policy_number exists") from exc
+    except external_ids.ExternalIdTaken as exc:
+        raise conflict_error(exc) from exc
     return web.json_response(policy_json(policy), status=201)
 
 
 @routes.get(
+    "/v1/policies/by-external-id/{external_id}",
+    "The policy your id names",
+    ok={"200": "policy"},
+    result=PolicyOut,
+)
+async def get_policy_by_external_id(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    found = await external_ids.policy(request.app[SESSIONS], business_id, path_external_id(request, "policy"))
+    if found is None:
+        raise ApiError(404, "not_found", "no such policy")
+    return web.json_response(policy_json(found))
+
+
+@routes.get(
     "/v1/policies",
-    "Policies, soonest end date first (?status=, ?limit=)",
+    "Policies, soonest end date first (?status=&customer_id=&external_id=&limit=), or by their last change "
+    "(?updated_after=); page on with ?after=<next_cursor>",
     ok={"200": "items"},
     result=PolicyList,
     query=PolicyListQuery,
@@ -60,15 +79,21 @@ async def create_policy(request: web.Request) -> web.Response:
 async def list_policies(request: web.Request) -> web.Response:
     business_id = await require_business(request)
     query = parse_query(request, PolicyListQuery)
-    async with request.app[SESSIONS]() as session:
-        rows = await policy_queries.list_policies(
-            session,
-            business_id,
-            PolicyStatus(query.status) if query.status else None,
-            query.limit,
-            customer_id=query.customer_id,
-        )
-    return web.json_response({"items": [policy_json(p) for p in rows]})
+    try:
+        async with request.app[SESSIONS]() as session:
+            rows, next_cursor = await policy_queries.list_policies(
+                session,
+                business_id,
+                PolicyStatus(query.status) if query.status else None,
+                query.limit,
+                customer_id=query.customer_id,
+                external_id=query.external_id,
+                updated_after=query.updated_after,
+                after=query.after,
+            )
+    except BadCursor as exc:
+        raise cursor_error(exc) from exc
+    return web.json_response({"items": [policy_json(p) for p in rows], "next_cursor": next_cursor})
 
 
 @routes.get(
@@ -98,7 +123,7 @@ async def get_policy(request: web.Request) -> web.Response:
     "/v1/policies/{policy_id}",
     "Change an active policy; a new end_date moves its calls and expiry",
     ok={"200": "policy"},
-    errors={"409": "not active"},
+    errors={"409": "not active, or another policy of yours has this external_id"},
     body=PolicyUpdate,
     result=PolicyOut,
 )
@@ -116,6 +141,8 @@ async def patch_policy(request: web.Request) -> web.Response:
         )
     except policies.PolicyNotActive as exc:
         raise ApiError(409, "conflict", str(exc)) from exc
+    except external_ids.ExternalIdTaken as exc:
+        raise conflict_error(exc) from exc
     return _found(policy)
 
 

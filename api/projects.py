@@ -9,7 +9,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import require_business
-from api.businesses import path_id
+from api.businesses import path_external_id, path_id
 from api.errors import ApiError, conflict_error, parse_json_body
 from api.idempotency import idempotency_key
 from api.keys import SESSIONS
@@ -20,6 +20,7 @@ from api.serializers import project_json, staff_user_json, weather_json
 from db import daily_plans as store
 from db import weather as weather_store
 from db.conflicts import FieldConflict
+from services import external_ids
 
 routes = RouteTable("projects")
 
@@ -33,6 +34,7 @@ async def _members(session: AsyncSession, project_id: int) -> web.Response:
     "/v1/projects",
     "Add a project; send Idempotency-Key to make retries safe",
     ok={"201": "project", "200": "the project this Idempotency-Key made"},
+    errors={"409": "another project of yours has this external_id"},
     body=ProjectCreate,
     result=ProjectOut,
 )
@@ -129,3 +131,19 @@ async def list_projects(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         rows = await store.projects(session, business_id)
     return web.json_response({"items": [project_json(project) for project in rows]})
+
+
+@routes.get(
+    "/v1/projects/by-external-id/{external_id}",
+    "The project your id names",
+    ok={"200": "project"},
+    result=ProjectOut,
+)
+async def get_project_by_external_id(request: web.Request) -> web.Response:
+    business_id = await require_business(request)
+    found = await external_ids.project(
+        request.app[SESSIONS], business_id, path_external_id(request, "project")
+    )
+    if found is None:
+        raise ApiError(404, "not_found", "no such project")
+    return web.json_response(project_json(found))

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api.errors import validation_error
 from domain.limits import DbId, ExternalId, Instant
+from domain.pages import MAX_CURSOR_CHARS
 from domain.statuses import AppointmentStatus, CallStatus, NotificationStatus, PolicyStatus
 
 
@@ -17,7 +18,23 @@ class Query(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
+Cursor = Field(
+    default=None,
+    min_length=1,
+    max_length=MAX_CURSOR_CHARS,
+    description="the next_cursor of the page before (the same filters again); opaque",
+)
+UpdatedAfter = Field(
+    default=None,
+    description="only those changed after this instant, in the order of their last change (a change "
+    "committing late may carry an earlier time: poll with a minute of overlap, or read /v1/events, which "
+    "skips nothing)",
+)
+
+
 class AppointmentListQuery(Query):
+    after: str | None = Cursor
+    updated_after: Instant | None = UpdatedAfter
     status: AppointmentStatus | None = None
     customer_id: DbId | None = None
     starts_from: Instant | None = Field(default=None, alias="from", description="starts at or after")
@@ -27,12 +44,16 @@ class AppointmentListQuery(Query):
 
 
 class PolicyListQuery(Query):
+    after: str | None = Cursor
+    updated_after: Instant | None = UpdatedAfter
     status: PolicyStatus | None = None
     customer_id: DbId | None = None
+    external_id: ExternalId | None = Field(default=None, description="the one with your id")
     limit: int = Field(default=100, ge=1, le=500, description="at most this many items")
 
 
 class CallListQuery(Query):
+    after: str | None = Cursor
     status: CallStatus | None = None
     policy_id: DbId | None = None
     since: Instant | None = Field(default=None, alias="from")

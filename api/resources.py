@@ -144,8 +144,12 @@ class AppointmentOut(Resource):
     metadata: dict[str, str] | None = Field(description="your key-value pairs, as given")
 
 
+NEXT_CURSOR = "pass it as after for the next page; null: this is the last page"
+
+
 class AppointmentList(Resource):
     items: list[AppointmentOut]
+    next_cursor: str | None = Field(description=NEXT_CURSOR)
 
 
 class AppointmentDetail(AppointmentOut):
@@ -172,11 +176,14 @@ class PolicyOut(Resource):
     declined: bool
     calls_stopped: bool
     next_call_at: Instant | None
+    external_id: str | None = Field(description="your own id of it")
+    metadata: dict[str, str] | None = Field(description="your key-value pairs, as given")
     workflow_id: str
 
 
 class PolicyList(Resource):
     items: list[PolicyOut]
+    next_cursor: str | None = Field(description=NEXT_CURSOR)
 
 
 class CallOut(Resource):
@@ -196,6 +203,7 @@ class CallOut(Resource):
 
 class CallList(Resource):
     items: list[CallOut]
+    next_cursor: str | None = Field(description=NEXT_CURSOR)
 
 
 class PolicyDetail(PolicyOut):
@@ -260,6 +268,8 @@ class InvoiceOut(Resource):
     write_off_reason: str | None
     version: int
     workflow_id: str
+    external_id: str | None = Field(description="your own id of it")
+    metadata: dict[str, str] | None = Field(description="your key-value pairs, as given")
 
 
 class InAppNotificationOut(Resource):
@@ -279,6 +289,8 @@ class ProjectOut(Resource):
     ends_on: Day | None
     latitude: float | None
     longitude: float | None
+    external_id: str | None = Field(description="your own id of it")
+    metadata: dict[str, str] | None = Field(description="your key-value pairs, as given")
 
 
 class WeatherOut(Resource):

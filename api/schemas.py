@@ -314,14 +314,18 @@ class PolicyCreate(Strict):
     product: str | None = Field(default=None, max_length=120)
     duration_months: int = Field(ge=1, le=120, description="a renewal extends the end date by this much")
     end_date: Day = Field(description="last day of cover; the policy expires at the next local midnight")
+    external_id: ExternalId | None = Field(default=None, description="your own id (409 if another has it)")
+    metadata: Metadata | None = None
 
 
 class PolicyUpdate(Patch):
     """Changing ``end_date`` moves the policy's call timeline and expiry (its workflow re-plans)."""
 
-    NULLABLE: ClassVar[frozenset[str]] = frozenset({"product"})
+    NULLABLE: ClassVar[frozenset[str]] = frozenset({"product", "external_id", "metadata"})
 
     product: str | None = Field(default=None, max_length=120)
+    external_id: ExternalId | None = Field(default=None, description="your own id (409 if another has it)")
+    metadata: Metadata | None = None
     duration_months: int | None = Field(default=None, ge=1, le=120)
     end_date: Day | None = None
 
@@ -378,6 +382,8 @@ class InvoiceCreate(Strict):
     status: Literal["draft", "sent"] = Field(
         default="sent", description="a draft sleeps on nothing until sent"
     )
+    external_id: ExternalId | None = Field(default=None, description="your own id (409 if another has it)")
+    metadata: Metadata | None = None
 
 
 class InvoiceDueDate(Strict):
@@ -402,6 +408,8 @@ class ProjectCreate(Strict):
     ends_on: Day | None = Field(default=None, description="planned end (company-local); null: open-ended")
     latitude: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False, description="WGS84")
     longitude: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False, description="WGS84")
+    external_id: ExternalId | None = Field(default=None, description="your own id (409 if another has it)")
+    metadata: Metadata | None = None
 
     @classmethod
     def declare(cls, schema: dict[str, Any]) -> None:

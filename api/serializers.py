@@ -205,6 +205,8 @@ def policy_json(policy: Policy) -> dict[str, Any]:
             "calls_stopped": policy.calls_stopped,
             "next_call_at": _iso(policy.next_call_at),
             "workflow_id": policy_workflow_id(policy.id),
+            "external_id": policy.external_id,
+            "metadata": policy.meta,
         }
     ).model_dump(mode="json")
 
@@ -294,6 +296,8 @@ def invoice_json(invoice: Invoice, *, days_overdue: int) -> dict[str, Any]:
             "write_off_reason": invoice.write_off_reason,
             "version": invoice.version,
             "workflow_id": invoice_workflow_id(invoice.id),
+            "external_id": invoice.external_id,
+            "metadata": invoice.meta,
         }
     ).model_dump(mode="json")
 
@@ -321,6 +325,8 @@ def project_json(project: Project) -> dict[str, Any]:
             "ends_on": _iso(project.ends_on),
             "latitude": project.latitude,
             "longitude": project.longitude,
+            "external_id": project.external_id,
+            "metadata": project.meta,
         }
     ).model_dump(mode="json")
 

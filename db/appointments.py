@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db import events
+from db import events, pages
 from db.conflicts import FieldConflict
 from db.fees import fee_payload
 from db.models import (
@@ -427,6 +427,22 @@ async def charge_no_show(
         )
 
 
+BY_START: pages.Order[Appointment] = pages.Order(
+    "starts_at",
+    (
+        pages.Key(Appointment.starts_at, lambda a: a.starts_at, datetime),
+        pages.Key(Appointment.id, lambda a: a.id),
+    ),
+)
+BY_CHANGE: pages.Order[Appointment] = pages.Order(
+    "updated_at",
+    (
+        pages.Key(Appointment.updated_at, lambda a: a.updated_at, datetime),
+        pages.Key(Appointment.id, lambda a: a.id),
+    ),
+)
+
+
 async def list_appointments(
     session: AsyncSession,
     business_id: int,
@@ -437,8 +453,16 @@ async def list_appointments(
     customer_id: int | None,
     limit: int,
     external_id: str | None = None,
-) -> list[Appointment]:
+    updated_after: datetime | None = None,
+    after: str | None = None,
+) -> tuple[list[Appointment], str | None]:
+    """A page in start order, or in the order of their last change with ``updated_after``; and the cursor
+    of the next page (None: the last). ``after``: a cursor this list answered (else ``BadCursor``)."""
+    order = BY_START if updated_after is None else BY_CHANGE
+    position = order.position(after) if after is not None else None
     query = select(Appointment).where(Appointment.business_id == business_id)
+    if updated_after is not None:
+        query = query.where(Appointment.updated_at > updated_after)
     if external_id is not None:
         query = query.where(Appointment.external_id == external_id)
     if status is not None:
@@ -449,9 +473,8 @@ async def list_appointments(
         query = query.where(Appointment.starts_at < starts_before)
     if customer_id is not None:
         query = query.where(Appointment.customer_id == customer_id)
-    return list(
-        (await session.execute(query.order_by(Appointment.starts_at, Appointment.id).limit(limit))).scalars()
-    )
+    rows = list((await session.execute(pages.ordered(query, order, position, limit))).scalars())
+    return pages.page(rows, order, limit)
 
 
 class AlreadyReviewed(Exception):

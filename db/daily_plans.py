@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db import events, staff
+from db import events, external_ids, staff
 from db.idempotency import create_once, request_hash
 from db.models import Business, DailyPlan, Project, ProjectMember, StaffUser, WeatherSnapshot
 from db.weather import daily_weather
@@ -31,19 +32,25 @@ async def add_project(
     """A new project, or the one this Idempotency-Key made (False). Commits."""
 
     async def create() -> Project:
-        project = Project(business_id=business_id, status=ProjectStatus.ACTIVE, **values)
+        project = Project(
+            business_id=business_id, status=ProjectStatus.ACTIVE, **external_ids.columns(values)
+        )
         session.add(project)
         return project
 
-    return await create_once(
-        session,
-        business_id,
-        key,
-        request_hash("POST /v1/projects", values),
-        create,
-        lambda project_id: session.get(Project, project_id),
-        lambda project: project.id,
-    )
+    try:
+        return await create_once(
+            session,
+            business_id,
+            key,
+            request_hash("POST /v1/projects", external_ids.hashed(values)),
+            create,
+            lambda project_id: session.get(Project, project_id),
+            lambda project: project.id,
+        )
+    except IntegrityError as exc:
+        external_ids.raise_if_taken(exc, Project, "project")
+        raise
 
 
 async def add_member(

@@ -8,11 +8,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db import events, staff
+from db import events, external_ids, pages, staff
 from db.conflicts import FieldConflict
 from db.models import Business, Invoice
 from db.repeats import body_digest, same_request
@@ -39,23 +40,36 @@ class Created:
 
 async def create(session: AsyncSession, business_id: int, values: dict[str, Any]) -> Created:
     """Insert the invoice, or return the one with this number if its fields are the same (a retried
-    request); another invoice under the same number is a conflict. Commits."""
-    async with session.begin():
-        inserted = await session.execute(
-            insert(Invoice)
-            .values(business_id=business_id, created_from=body_digest(values), **values)
-            .on_conflict_do_nothing(index_elements=["business_id", "number"])
-            .returning(Invoice.id)
+    request); another invoice under the same number is a conflict, and so is another's ``external_id``
+    (``external_ids.ExternalIdTaken``). Commits."""
+    try:
+        async with session.begin():
+            return await _create(session, business_id, values)
+    except IntegrityError as exc:
+        external_ids.raise_if_taken(exc, Invoice, "invoice")
+        raise
+
+
+async def _create(session: AsyncSession, business_id: int, values: dict[str, Any]) -> Created:
+    inserted = await session.execute(
+        insert(Invoice)
+        .values(
+            business_id=business_id,
+            created_from=body_digest(external_ids.hashed(values)),
+            **external_ids.columns(values),
         )
-        new_id = inserted.scalar()
-        invoice = await _one(session, business_id, number=values["number"])
-        if new_id is None and not same_request(
-            invoice.created_from, values, unchanged=_same(invoice, values)
-        ):
-            raise InvoiceConflict("number", "another invoice has this number")
-        if new_id is not None:
-            _record_status(session, invoice, datetime.now(UTC))  # a draft has none: it is issued when sent
-        return Created(invoice, new_id is not None, await snapshot_of(session, invoice))
+        .on_conflict_do_nothing(index_elements=["business_id", "number"])
+        .returning(Invoice.id)
+    )
+    new_id = inserted.scalar()
+    invoice = await _one(session, business_id, number=values["number"])
+    if new_id is None and not same_request(
+        invoice.created_from, external_ids.hashed(values), unchanged=_same(invoice, values)
+    ):
+        raise InvoiceConflict("number", "another invoice has this number")
+    if new_id is not None:
+        _record_status(session, invoice, datetime.now(UTC))  # a draft has none: it is issued when sent
+    return Created(invoice, new_id is not None, await snapshot_of(session, invoice))
 
 
 def _same(invoice: Invoice, values: dict[str, Any]) -> bool:
@@ -175,6 +189,7 @@ def _record_status(session: AsyncSession, invoice: Invoice, at: datetime) -> Non
         currency=invoice.currency,
         due_on=invoice.due_on,
         version=invoice.version,
+        external_id=invoice.external_id,
     )
     events.record(session, invoice.business_id, event_type, ("invoice", invoice.id), at, payload)
 
@@ -184,13 +199,51 @@ async def open_invoices(session: AsyncSession) -> list[Invoice]:
     return list((await session.execute(select(Invoice).where(Invoice.status.in_(OPEN)))).scalars())
 
 
-def overdue_query(business_id: int) -> Select[Invoice]:
-    """Overdue invoices in collection order: longest overdue first (earliest due date), then the largest."""
-    return (
-        select(Invoice)
-        .where(Invoice.business_id == business_id, Invoice.status == InvoiceStatus.OVERDUE)
-        .order_by(Invoice.due_on, Invoice.amount_cents.desc(), Invoice.id)
+BY_DUE_DATE: pages.Order[Invoice] = pages.Order(
+    "due_on",
+    (pages.Key(Invoice.due_on, lambda i: i.due_on, date), pages.Key(Invoice.id, lambda i: i.id)),
+)
+# Collection order: longest overdue first (earliest due date), then the largest.
+IN_COLLECTION_ORDER: pages.Order[Invoice] = pages.Order(
+    "collection",
+    (
+        pages.Key(Invoice.due_on, lambda i: i.due_on, date),
+        pages.Key(Invoice.amount_cents, lambda i: i.amount_cents, descending=True),
+        pages.Key(Invoice.id, lambda i: i.id),
+    ),
+)
+BY_CHANGE: pages.Order[Invoice] = pages.Order(
+    "updated_at",
+    (pages.Key(Invoice.updated_at, lambda i: i.updated_at, datetime), pages.Key(Invoice.id, lambda i: i.id)),
+)
+
+
+async def list_invoices(
+    session: AsyncSession,
+    business_id: int,
+    *,
+    status: InvoiceStatus | None,
+    external_id: str | None,
+    updated_after: datetime | None,
+    after: str | None,
+    limit: int,
+) -> tuple[list[Invoice], str | None]:
+    """A page by due date; overdue ones in collection order; with ``updated_after`` in the order of their
+    last change; and the next page's cursor (None: the last). ``after``: a cursor this list answered."""
+    if updated_after is not None:
+        order = BY_CHANGE
+    else:
+        order = IN_COLLECTION_ORDER if status == InvoiceStatus.OVERDUE else BY_DUE_DATE
+    position = order.position(after) if after is not None else None
+    statement = external_ids.filtered(
+        select(Invoice).where(Invoice.business_id == business_id), Invoice, external_id
     )
+    if status is not None:
+        statement = statement.where(Invoice.status == status)
+    if updated_after is not None:
+        statement = statement.where(Invoice.updated_at > updated_after)
+    rows = list((await session.execute(pages.ordered(statement, order, position, limit))).scalars())
+    return pages.page(rows, order, limit)
 
 
 async def act_on_moment(session: AsyncSession, moment: InvoiceMomentInput) -> InvoiceMomentResult | None:

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, delete, func, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db import events
+from db import events, external_ids
 from db.models import Business, Call, CallSchedulerConfigRow, Policy
 from db.tenants import bump_settings_revision, settings_revision
 from domain.call_config import CallSchedulerConfig
@@ -179,6 +179,7 @@ def record_policy(session: AsyncSession, policy: Policy, event_type: str) -> Non
         status=policy.status.value,
         term=policy.term,
         end_date=policy.end_date,
+        external_id=policy.external_id,
     )
     events.record(session, policy.business_id, event_type, ("policy", policy.id), datetime.now(UTC), payload)
 
@@ -226,12 +227,13 @@ class PolicyNumberTaken(Exception):
 
 async def create_policy(session: AsyncSession, business_id: int, values: dict[str, Any]) -> Policy:
     """Insert a policy; the UNIQUE (business, policy_number) constraint decides races."""
-    policy = Policy(business_id=business_id, **values)
+    policy = Policy(business_id=business_id, **external_ids.columns(values))
     session.add(policy)
     try:
         await session.commit()
     except IntegrityError as exc:
         await session.rollback()
+        external_ids.raise_if_taken(exc, Policy, "policy")
         if "uq_policies_business_number" in str(exc.orig):
             raise PolicyNumberTaken(values.get("policy_number", "")) from exc
         raise
@@ -401,17 +403,22 @@ class PolicyNotActive(Exception):
 async def update_policy(
     session: AsyncSession, business_id: int, policy_id: int, values: dict[str, Any]
 ) -> Policy | None:
-    """Change an active policy's fields (the workflow re-plans when told); None if there is no such policy."""
-    async with session.begin():
-        policy = await locked_policy(session, business_id, policy_id)
-        if policy is None:
-            return None
-        if policy.status != PolicyStatus.ACTIVE:
-            raise PolicyNotActive(f"the policy is {policy.status.value}")
-        for name, value in values.items():
-            setattr(policy, name, value)
-        if "end_date" in values:
-            policy.call_not_before = None  # a postponement belonged to the old timeline
+    """Change an active policy's fields (the workflow re-plans when told); None if there is no such policy.
+    Raises ``external_ids.ExternalIdTaken``."""
+    try:
+        async with session.begin():
+            policy = await locked_policy(session, business_id, policy_id)
+            if policy is None:
+                return None
+            if policy.status != PolicyStatus.ACTIVE:
+                raise PolicyNotActive(f"the policy is {policy.status.value}")
+            for name, value in external_ids.columns(values).items():
+                setattr(policy, name, value)
+            if "end_date" in values:
+                policy.call_not_before = None  # a postponement belonged to the old timeline
+    except IntegrityError as exc:
+        external_ids.raise_if_taken(exc, Policy, "policy")
+        raise
     return policy
 
 

@@ -9,8 +9,28 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import external_ids, pages
 from db.models import Call, Customer, Policy
 from domain.statuses import CallStatus, PolicyStatus
+
+POLICIES_BY_END: pages.Order[Policy] = pages.Order(
+    "end_date",
+    (pages.Key(Policy.end_date, lambda p: p.end_date, date), pages.Key(Policy.id, lambda p: p.id)),
+)
+POLICIES_BY_CHANGE: pages.Order[Policy] = pages.Order(
+    "updated_at",
+    (pages.Key(Policy.updated_at, lambda p: p.updated_at, datetime), pages.Key(Policy.id, lambda p: p.id)),
+)
+_CALL_MOMENT = func.coalesce(Call.started_at, Call.scheduled_for, Call.created_at)
+CALLS_NEWEST_FIRST: pages.Order[Call] = pages.Order(
+    "newest",
+    (
+        pages.Key(
+            _CALL_MOMENT, lambda c: c.started_at or c.scheduled_for or c.created_at, datetime, descending=True
+        ),
+        pages.Key(Call.id, lambda c: c.id, descending=True),
+    ),
+)
 
 
 async def list_policies(
@@ -20,14 +40,25 @@ async def list_policies(
     limit: int,
     *,
     customer_id: int | None = None,
-) -> list[Policy]:
-    statement = select(Policy).where(Policy.business_id == business_id)
+    external_id: str | None = None,
+    updated_after: datetime | None = None,
+    after: str | None = None,
+) -> tuple[list[Policy], str | None]:
+    """A page, soonest end first, or in the order of their last change with ``updated_after``; and the
+    next page's cursor (None: the last). ``after``: a cursor this list answered (else ``BadCursor``)."""
+    order = POLICIES_BY_END if updated_after is None else POLICIES_BY_CHANGE
+    position = order.position(after) if after is not None else None
+    statement = external_ids.filtered(
+        select(Policy).where(Policy.business_id == business_id), Policy, external_id
+    )
     if status is not None:
         statement = statement.where(Policy.status == status)
     if customer_id is not None:
         statement = statement.where(Policy.customer_id == customer_id)
-    rows = await session.execute(statement.order_by(Policy.end_date, Policy.id).limit(limit))
-    return list(rows.scalars())
+    if updated_after is not None:
+        statement = statement.where(Policy.updated_at > updated_after)
+    rows = list((await session.execute(pages.ordered(statement, order, position, limit))).scalars())
+    return pages.page(rows, order, limit)
 
 
 @dataclass(frozen=True)
@@ -38,9 +69,13 @@ class CallFilter:
     until: datetime | None = None
 
 
-async def list_calls(session: AsyncSession, business_id: int, where: CallFilter, limit: int) -> list[Call]:
-    """Calls newest first; ``since``/``until`` bound the call's time (started, else scheduled)."""
-    moment = func.coalesce(Call.started_at, Call.scheduled_for, Call.created_at)
+async def list_calls(
+    session: AsyncSession, business_id: int, where: CallFilter, limit: int, after: str | None = None
+) -> tuple[list[Call], str | None]:
+    """A page of calls newest first, and the next page's cursor; ``since``/``until`` bound the call's time
+    (started, else scheduled). ``after``: a cursor this list answered (else ``BadCursor``)."""
+    position = CALLS_NEWEST_FIRST.position(after) if after is not None else None
+    moment = _CALL_MOMENT
     statement = select(Call).where(Call.business_id == business_id)
     if where.status is not None:
         statement = statement.where(Call.status == where.status)
@@ -50,8 +85,10 @@ async def list_calls(session: AsyncSession, business_id: int, where: CallFilter,
         statement = statement.where(moment >= where.since)
     if where.until is not None:
         statement = statement.where(moment < where.until)
-    rows = await session.execute(statement.order_by(moment.desc(), Call.id.desc()).limit(limit))
-    return list(rows.scalars())
+    rows = list(
+        (await session.execute(pages.ordered(statement, CALLS_NEWEST_FIRST, position, limit))).scalars()
+    )
+    return pages.page(rows, CALLS_NEWEST_FIRST, limit)
 
 
 async def calls_of_policy(session: AsyncSession, policy_id: int) -> list[Call]:

@@ -98,6 +98,7 @@ class InvoicePayload(Payload):
     currency: str
     due_on: date
     version: int
+    external_id: str | None = Field(default=None, description="your own id of the invoice (2026-12-08.1)")
 
 
 class ReviewPayload(Payload):
@@ -160,6 +161,7 @@ class PolicyPayload(Payload):
     status: str
     term: int
     end_date: date
+    external_id: str | None = Field(default=None, description="your own id of the policy (2026-12-08.1)")
 
 
 class NotificationPayload(Payload):

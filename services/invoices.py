@@ -31,6 +31,29 @@ async def create_invoice(
     return created.invoice, created.created
 
 
+async def list_invoices(
+    sessions: SessionFactory,
+    business_id: int,
+    *,
+    status: InvoiceStatus | None,
+    external_id: str | None,
+    updated_after: datetime | None,
+    after: str | None,
+    limit: int,
+) -> tuple[list[Invoice], str | None]:
+    """Raises ``domain.pages.BadCursor`` for a cursor this list did not answer."""
+    async with sessions() as session:
+        return await store.list_invoices(
+            session,
+            business_id,
+            status=status,
+            external_id=external_id,
+            updated_after=updated_after,
+            after=after,
+            limit=limit,
+        )
+
+
 async def pay(sessions: SessionFactory, client: Client, business_id: int, invoice_id: int) -> Invoice | None:
     async with sessions() as session:
         invoice = await store.pay(session, business_id, invoice_id, datetime.now(UTC))

@@ -172,3 +172,74 @@ async def test_customers_are_found_and_upserted_by_their_external_id(api: Client
         "/v1/customers/by-external-id/pms-17", json={"name": "Ida Roth", "phone": None}, headers=auth
     )
     assert emptied.status == 200 and (await emptied.json())["phone"] is None
+
+
+async def test_policies_invoices_and_projects_take_your_ids_and_are_found_by_them(api: Client) -> None:
+    from datetime import date, timedelta
+
+    auth, customer_id = await tenant(api)
+    other, other_customer = await tenant(api)
+    meta = {"crm": "Pipedrive"}
+    end = (date.today() + timedelta(days=400)).isoformat()
+    due = (date.today() + timedelta(days=30)).isoformat()
+    bodies: dict[str, dict[str, Any]] = {
+        "policies": {
+            "customer_id": customer_id,
+            "policy_number": "P-1",
+            "duration_months": 12,
+            "end_date": end,
+        },
+        "invoices": {"number": "INV-1", "amount_cents": 1000, "currency": "EUR", "due_on": due},
+        "projects": {"name": "Harbour Bridge"},
+    }
+    made: dict[str, int] = {}
+    for kind, body in bodies.items():
+        created = await api.post(
+            f"/v1/{kind}", json={**body, "external_id": "ext-1", "metadata": meta}, headers=auth
+        )
+        assert created.status == 201, (kind, await created.text())
+        row = await created.json()
+        assert (row["external_id"], row["metadata"]) == ("ext-1", meta), kind
+        made[kind] = row["id"]
+        found = await api.get(f"/v1/{kind}/by-external-id/ext-1", headers=auth)
+        assert found.status == 200 and (await found.json())["id"] == row["id"], kind
+        assert (await api.get(f"/v1/{kind}/by-external-id/ext-1", headers=other)).status == 404, kind
+        assert (await api.get(f"/v1/{kind}/by-external-id/ext-2", headers=auth)).status == 404, kind
+        # another row of the same kind under a taken id: a 409 naming the field, nothing written
+        second = {**body, "external_id": "ext-1"}
+        second.update({"policy_number": "P-2"} if kind == "policies" else {})
+        second.update({"number": "INV-2"} if kind == "invoices" else {})
+        taken = await api.post(f"/v1/{kind}", json=second, headers=auth)
+        assert taken.status == 409, (kind, await taken.text())
+        assert (await taken.json())["fields"][0]["field"] == "external_id", kind
+        bad = await api.post(f"/v1/{kind}", json={**body, "metadata": {"k": 1}}, headers=auth)
+        assert bad.status == 422 and (await bad.json())["fields"][0]["field"].startswith("metadata"), kind
+    # the invoice: the same body again is the same invoice (its repeat rule holds with the new fields)
+    repeat = await api.post(
+        "/v1/invoices", json={**bodies["invoices"], "external_id": "ext-1", "metadata": meta}, headers=auth
+    )
+    assert repeat.status == 200 and (await repeat.json())["id"] == made["invoices"]
+    # the other business has an id space of its own
+    theirs = {**bodies["policies"], "customer_id": other_customer, "external_id": "ext-1"}
+    assert (await api.post("/v1/policies", json=theirs, headers=other)).status == 201
+    for kind in ("policies", "invoices"):
+        listed = await (await api.get(f"/v1/{kind}?external_id=ext-1", headers=auth)).json()
+        assert [row["id"] for row in listed["items"]] == [made[kind]], kind
+    plain = {**bodies["policies"], "policy_number": "P-3"}
+    third = await (await api.post("/v1/policies", json=plain, headers=auth)).json()
+    assert third["external_id"] is None
+    clash = await api.patch(f"/v1/policies/{third['id']}", json={"external_id": "ext-1"}, headers=auth)
+    assert clash.status == 409 and (await clash.json())["fields"][0]["field"] == "external_id"
+    named = await api.patch(f"/v1/policies/{third['id']}", json={"external_id": "ext-3"}, headers=auth)
+    assert named.status == 200 and (await named.json())["external_id"] == "ext-3"
+
+    async def issued() -> list[Any]:
+        feed = await (await api.get("/v1/events?type=invoice.issued", headers=auth)).json()
+        return [e["data"]["external_id"] for e in feed["items"]]
+
+    await eventually(lambda: _nonempty(issued), timeout_s=30, what="invoice.issued")
+    assert await issued() == ["ext-1"]  # the event carries your id beside Keeptime's
+
+
+async def _nonempty(read: Any) -> bool:
+    return bool(await read())

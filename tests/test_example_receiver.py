@@ -84,6 +84,12 @@ async def test_the_example_receiver_gets_a_booking_and_its_confirmation_once_eac
                     return booked_event["id"] in (await receiver.seen())["duplicates"]
 
                 await eventually(duplicate_ignored, timeout_s=30, what="the replayed delivery")
+
+                async def both_recorded() -> bool:  # the receiver answers before the attempt is written
+                    attempts = await kt.webhook_attempts(endpoint["id"])
+                    return [a["event_id"] for a in attempts].count(booked_event["id"]) == 2
+
+                await eventually(both_recorded, timeout_s=30, what="both attempts in the delivery log")
             finally:
                 await relay.terminate("test over")
             after = (await receiver.seen())["processed"]

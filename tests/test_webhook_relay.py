@@ -63,6 +63,11 @@ async def test_committed_events_arrive_signed_once_each_and_only_those_asked_for
         async with relaying(sessions, settings):
             await eventually(lambda: _count(receiver, "every", 3), what="three deliveries")
             await eventually(lambda: _count(receiver, "cancels", 1), what="the cancel")
+
+            async def settled() -> bool:  # the receiver has a request before its attempt is recorded
+                return len(await _attempts(sessions, every.id)) >= 3
+
+            await eventually(settled, what="the three attempts recorded")
         got_ids = receiver.ids("every")  # entities go side by side; each entity's events in order
         assert sorted(got_ids) == sorted(f"evt_{i}" for i in ids) and f"evt_{before}" not in got_ids
         assert got_ids.index(f"evt_{ids[0]}") < got_ids.index(f"evt_{ids[1]}")
@@ -154,6 +159,9 @@ async def test_a_slow_dead_or_hostile_endpoint_never_delays_another(
             )
             for name in ("huge", "redirect", "close", "dead"):
                 await eventually(partial(_logged, sessions, bad[name].id, 1), what=f"{name}'s attempts")
+            # a request reaches the receiver before its attempt is recorded: wait for the records too
+            await eventually(partial(_logged, sessions, good.id, 2), what="the good endpoint's attempts")
+            await eventually(partial(_logged, sessions, theirs.id, 1), what="the other business's attempt")
         outcomes = {name: (await _attempts(sessions, row.id))[0] for name, row in bad.items()}
         assert outcomes["hang"][2] == "no answer within 5 s"
         assert outcomes["huge"][:2] == (200, True)  # answered 200: the 10 MB after the first 4 KiB is dropped

@@ -33,6 +33,7 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "upsert_appointment": ("PUT", "/v1/appointments/by-external-id/{external_id}"),
     "appointment_by_external_id": ("GET", "/v1/appointments/by-external-id/{external_id}"),
     "get_appointment": ("GET", "/v1/appointments/{appointment_id}"),
+    "appointments": ("GET", "/v1/appointments"),
     "reschedule_appointment": ("POST", "/v1/appointments/{appointment_id}/reschedule"),
     "cancel_appointment": ("POST", "/v1/appointments/{appointment_id}/cancel"),
     "create_customer": ("POST", "/v1/customers"),
@@ -216,6 +217,31 @@ class Keeptime:
     async def get_appointment(self, appointment_id: int) -> dict[str, Any]:
         """The appointment with its workflow's state and its notification timeline."""
         return cast(dict[str, Any], await self.request("GET", f"/v1/appointments/{appointment_id}"))
+
+    async def appointments(
+        self,
+        *,
+        updated_after: datetime | str | None = None,
+        status: str | None = None,
+        external_id: str | None = None,
+        page_size: int = 100,
+    ) -> AsyncIterator[Appointment]:
+        """Every appointment, page by page (``next_cursor``): by start time, or with ``updated_after`` by
+        their last change (poll with a minute of overlap, or follow ``events()``, which skips nothing)."""
+        params: dict[str, Any] = {
+            "updated_after": _instant(updated_after) if updated_after is not None else None,
+            "status": status,
+            "external_id": external_id,
+            "limit": page_size,
+        }
+        cursor: str | None = None
+        while True:
+            page = await self.request("GET", "/v1/appointments", params={**params, "after": cursor})
+            for appointment in page["items"]:
+                yield cast(Appointment, appointment)
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return
 
     async def reschedule_appointment(
         self, appointment_id: int, *, starts_at: datetime | str, ends_at: datetime | str
