@@ -45,6 +45,10 @@ def test_a_cursor_round_trips_and_anything_else_is_refused() -> None:
         [None, 17],
         ["2031-03-14T09:00:00+00:00", "17"],
         ["2031-03-14T09:00:00+00:00", True],
+        ["2031-03-14T09:00:00+00:00", 2**63],  # beyond bigint: it would fail in the query, a 500
+        ["0001-01-01T00:00:00+14:00", 17],  # before year 1 in UTC
+        ["9999-12-31T23:59:59-14:00", 17],
+        [[1], 17],
     ],
 )
 def test_an_edited_cursor_is_refused_where_its_values_do_not_fit_the_order(values: list[object]) -> None:
@@ -134,3 +138,31 @@ async def test_paging_through_any_rows_sees_each_once_in_the_lists_order(
         if after is None:
             break
     assert changed == sorted(i.id for i in made)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@given(
+    values=st.lists(json_values, max_size=4),
+    order=st.sampled_from(["starts_at", "updated_at", "x"]),
+    raw=st.text(max_size=80),
+)
+def test_any_cursor_is_a_position_in_range_or_refused(values: list[object], order: str, raw: str) -> None:
+    """The class of an edited cursor: whatever it holds, a typed position the query can carry, or
+    ``BadCursor`` (a 422); never another exception (a 500)."""
+    from db.appointments import BY_CHANGE, BY_START
+
+    for cursor in (cursors.encode(order, tuple(values)), raw):
+        for known in (BY_START, BY_CHANGE):
+            try:
+                position = known.position(cursor)
+            except BadCursor:
+                continue
+            at, row_id = position
+            assert isinstance(at, datetime) and at.utcoffset() is not None and 1970 <= at.year <= 2200
+            assert isinstance(row_id, int) and -(2**63) <= row_id < 2**63
