@@ -84,6 +84,8 @@ class PlatformStatsQuery(Query):
 
 class UpcomingVaccinationsQuery(Query):
     within_days: int = Field(default=30, ge=1, le=366)
+    after: str | None = Cursor
+    limit: int = Field(default=500, ge=1, le=500, description="at most this many items")
 
 
 QueryModel = TypeVar("QueryModel", bound=BaseModel)

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from api.auth import require_business
 from api.businesses import path_id
-from api.errors import ApiError, missing_reference, parse_json_body
+from api.errors import ApiError, cursor_error, missing_reference, parse_json_body
 from api.keys import SESSIONS, TEMPORAL
 from api.openapi import RouteTable
 from api.queries import UpcomingVaccinationsQuery, parse_query
@@ -18,6 +18,7 @@ from api.serializers import pet_json, vaccination_json
 from db import pets
 from db.tenants import customer_of
 from domain.ids import vaccination_workflow_id
+from domain.pages import BadCursor
 from keeptime.temporal_client import query_or_none
 from services.vaccinations import register_vaccination
 from workflows.vaccination import VaccinationWorkflow
@@ -84,17 +85,22 @@ async def get_vaccination(request: web.Request) -> web.Response:
 
 @routes.get(
     "/v1/vaccinations/upcoming",
-    "Active records expiring within ?within_days= (default 30), soonest first",
+    "Active records expiring within ?within_days= (default 30), soonest first; page on with "
+    "?after=<next_cursor>",
     ok={"200": "items"},
     query=UpcomingVaccinationsQuery,
 )
 async def upcoming(request: web.Request) -> web.Response:
     """``GET /v1/vaccinations/upcoming?within_days=30``: active records expiring soonest first."""
     business_id = await require_business(request)
-    within = parse_query(request, UpcomingVaccinationsQuery).within_days
-    before = datetime.now(UTC) + timedelta(days=within)
-    async with request.app[SESSIONS]() as session:
-        rows = await pets.upcoming_expiries(session, business_id, before, limit=500)
-    return web.json_response(
-        {"items": [{**vaccination_json(record), "pet": pet_json(pet)} for record, pet in rows]}
-    )
+    query = parse_query(request, UpcomingVaccinationsQuery)
+    before = datetime.now(UTC) + timedelta(days=query.within_days)
+    try:
+        async with request.app[SESSIONS]() as session:
+            rows, next_cursor = await pets.upcoming_expiries(
+                session, business_id, before, query.limit, query.after
+            )
+    except BadCursor as exc:
+        raise cursor_error(exc) from exc
+    items = [{**vaccination_json(record), "pet": pet_json(pet)} for record, pet in rows]
+    return web.json_response({"items": items, "next_cursor": next_cursor})

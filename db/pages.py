@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, Unpack
 
 from sqlalchemy import ColumnElement, Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
@@ -16,6 +16,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from domain.pages import BadCursor, decode, encode
 
 Row = TypeVar("Row")
+Statement = TypeVar("Statement", bound=Select[Unpack[tuple[Any, ...]]])
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def _typed(key: Key, value: Any) -> Any:
     raise TypeError(f"no cursor values of {key.kind.__name__}")
 
 
-def ordered(statement: Select[Any], order: Order[Any], after: list[Any] | None, limit: int) -> Select[Any]:
+def ordered(statement: Statement, order: Order[Any], after: list[Any] | None, limit: int) -> Statement:
     """``statement`` in ``order``, after ``after`` (a position), ``limit`` + 1 rows (one tells of more)."""
     if after is not None:
         statement = statement.where(_after(order.keys, after))

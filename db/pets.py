@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import pages
 from db.models import Business, Pet, Vaccination
 from domain.automation import AutomationSettings
 from domain.expiry import expiry_moments
@@ -54,10 +55,22 @@ async def add_vaccination(
     return record, older
 
 
+SOONEST_FIRST: pages.Order[tuple[Vaccination, Pet]] = pages.Order(
+    "expires_at",
+    (
+        pages.Key(Vaccination.expires_at, lambda row: row[0].expires_at, datetime),
+        pages.Key(Vaccination.id, lambda row: row[0].id),
+    ),
+)
+
+
 async def upcoming_expiries(
-    session: AsyncSession, business_id: int, before: datetime, limit: int
-) -> list[tuple[Vaccination, Pet]]:
-    rows = await session.execute(
+    session: AsyncSession, business_id: int, before: datetime, limit: int, after: str | None = None
+) -> tuple[list[tuple[Vaccination, Pet]], str | None]:
+    """A page of active records expiring before ``before``, soonest first, and the next page's cursor.
+    ``after``: a cursor this list answered (else ``BadCursor``)."""
+    position = SOONEST_FIRST.position(after) if after is not None else None
+    statement = (
         select(Vaccination, Pet)
         .join(Pet, Pet.id == Vaccination.pet_id)
         .where(
@@ -65,10 +78,9 @@ async def upcoming_expiries(
             Vaccination.status.in_(ACTIVE),
             Vaccination.expires_at < before,
         )
-        .order_by(Vaccination.expires_at)
-        .limit(limit)
     )
-    return [(record, pet) for record, pet in rows.all()]
+    rows = await session.execute(pages.ordered(statement, SOONEST_FIRST, position, limit))
+    return pages.page([(record, pet) for record, pet in rows.all()], SOONEST_FIRST, limit)
 
 
 async def vaccination_of(

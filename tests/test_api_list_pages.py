@@ -95,3 +95,21 @@ async def test_appointments_and_policies_page_on_and_filter_by_last_change(api: 
     assert await _all(api, auth, "/v1/policies?limit=2") == (by_end, 3)
     calls, _ = await _all(api, auth, "/v1/calls?limit=2")
     assert calls == []  # (paged the same way: tests/test_list_pages.py has the orders' property)
+
+
+async def test_upcoming_vaccinations_page_on_soonest_first(api: Client) -> None:
+    auth, customer_id = await tenant(api)
+    pet = await (
+        await api.post("/v1/pets", json={"owner_id": customer_id, "name": "Rex"}, headers=auth)
+    ).json()
+    now = datetime.now(UTC).replace(microsecond=0)
+    made = []
+    for days in (9, 3, 9, 5, 1):  # two on the same instant: the id breaks the tie
+        body = {"pet_id": pet["id"], "vaccine": f"V{len(made)}", "expires_at": _z(now + timedelta(days=days))}
+        answer = await api.post("/v1/vaccinations", json=body, headers=auth)
+        assert answer.status == 201, await answer.text()
+        made.append((days, (await answer.json())["id"]))
+    soonest = [row_id for _, row_id in sorted(made)]
+    assert await _all(api, auth, "/v1/vaccinations/upcoming?limit=2") == (soonest, 3)
+    refused = await api.get("/v1/vaccinations/upcoming?after=e30", headers=auth)
+    assert refused.status == 422 and (await refused.json())["fields"][0]["field"] == "after"
