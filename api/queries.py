@@ -75,6 +75,7 @@ class NotificationListQuery(Query):
 
 class PendingCallsQuery(Query):
     within_days: int = Field(default=7, ge=0, le=366)
+    after: str | None = Cursor
     limit: int = Field(default=200, ge=1, le=1000, description="at most this many items")
 
 

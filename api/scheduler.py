@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from api.auth import require_business
-from api.errors import parse_json_body, parse_json_object, validate_merge_patch
+from api.errors import cursor_error, parse_json_body, parse_json_object, validate_merge_patch
 from api.keys import SESSIONS, TEMPORAL
 from api.openapi import RouteTable
 from api.queries import PendingCallsQuery, parse_query
@@ -17,6 +17,7 @@ from api.resources import SchedulerConfigSaved
 from api.schemas import TriggerCallsBody
 from db import policies, policy_queries
 from domain.call_config import CallSchedulerConfig
+from domain.pages import BadCursor
 from domain.policy_plan import local_day, local_day_ends
 from services.policies import trigger_calls_now
 from services.settings import change_call_config
@@ -71,7 +72,8 @@ async def put_config(request: web.Request) -> web.Response:
 
 @routes.get(
     "/v1/scheduler/pending",
-    "Customers who will be called within ?within_days= (default 7): who, why, when",
+    "Customers who will be called within ?within_days= (default 7): who, why, when; page on with "
+    "?after=<next_cursor>",
     ok={"200": "items"},
     query=PendingCallsQuery,
 )
@@ -81,10 +83,13 @@ async def pending(request: web.Request) -> web.Response:
     query = parse_query(request, PendingCallsQuery)
     within, limit = query.within_days, query.limit
     now = datetime.now(UTC)
-    async with request.app[SESSIONS]() as session:
-        rows = await policy_queries.pending_customers(
-            session, business_id, now + timedelta(days=within), limit
-        )
+    try:
+        async with request.app[SESSIONS]() as session:
+            rows, next_cursor = await policy_queries.pending_customers(
+                session, business_id, now + timedelta(days=within), limit, query.after
+            )
+    except BadCursor as exc:
+        raise cursor_error(exc) from exc
     zone, _ = await business_call_settings(request, business_id)
     today = local_day(now, zone)
     items = [
@@ -101,7 +106,7 @@ async def pending(request: web.Request) -> web.Response:
         }
         for policy, customer, last in rows
     ]
-    return web.json_response({"items": items})
+    return web.json_response({"items": items, "next_cursor": next_cursor})
 
 
 @routes.get(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Generic, TypeVar, Unpack
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
@@ -16,7 +16,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from domain.pages import BadCursor, decode, encode
 
 Row = TypeVar("Row")
-Statement = TypeVar("Statement", bound=Select[Unpack[tuple[Any, ...]]])
+Statement = TypeVar("Statement", bound=Select[*tuple[Any, ...]])
 
 
 @dataclass(frozen=True)

@@ -96,17 +96,29 @@ async def calls_of_policy(session: AsyncSession, policy_id: int) -> list[Call]:
     return list(rows.scalars())
 
 
+PENDING_SOONEST_FIRST: pages.Order[tuple[Policy, Customer, date | None]] = pages.Order(
+    "next_call_at",
+    (
+        pages.Key(Policy.next_call_at, lambda row: row[0].next_call_at, datetime),
+        pages.Key(Policy.end_date, lambda row: row[0].end_date, date),
+        pages.Key(Policy.id, lambda row: row[0].id),
+    ),
+)
+
+
 async def pending_customers(
-    session: AsyncSession, business_id: int, before: datetime, limit: int
-) -> list[tuple[Policy, Customer, date | None]]:
-    """Active policies with a call planned before ``before``: soonest call first, then soonest expiry."""
+    session: AsyncSession, business_id: int, before: datetime, limit: int, after: str | None = None
+) -> tuple[list[tuple[Policy, Customer, date | None]], str | None]:
+    """A page of active policies with a call planned before ``before``: soonest call first, then soonest
+    expiry; and the next page's cursor. ``after``: a cursor this list answered (else ``BadCursor``)."""
+    position = PENDING_SOONEST_FIRST.position(after) if after is not None else None
     last_call = (
         select(Call.policy_id, func.max(Call.local_day).label("day"))
         .where(Call.business_id == business_id, Call.status.in_(CallStatus.placed()))
         .group_by(Call.policy_id)
         .subquery()
     )
-    rows = await session.execute(
+    statement = (
         select(Policy, Customer, last_call.c.day)
         .join(Customer, Customer.id == Policy.customer_id)
         .outerjoin(last_call, last_call.c.policy_id == Policy.id)
@@ -116,10 +128,10 @@ async def pending_customers(
             Policy.next_call_at.is_not(None),
             Policy.next_call_at < before,
         )
-        .order_by(Policy.next_call_at, Policy.end_date, Policy.id)
-        .limit(limit)
     )
-    return [(policy, customer, day) for policy, customer, day in rows.all()]
+    rows = await session.execute(pages.ordered(statement, PENDING_SOONEST_FIRST, position, limit))
+    found = [(policy, customer, day) for policy, customer, day in rows.all()]
+    return pages.page(found, PENDING_SOONEST_FIRST, limit)
 
 
 async def day_statistics(

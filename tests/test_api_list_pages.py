@@ -17,7 +17,7 @@ def _z(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
 
 
-async def _all(api: Client, auth: dict[str, str], path: str) -> tuple[list[int], int]:
+async def _all(api: Client, auth: dict[str, str], path: str, key: str = "id") -> tuple[list[int], int]:
     """Every id the list answers, page by page; and how many pages it took."""
     ids: list[int] = []
     cursor: str | None = None
@@ -28,7 +28,7 @@ async def _all(api: Client, auth: dict[str, str], path: str) -> tuple[list[int],
         answer = await api.get(url, headers=auth)
         assert answer.status == 200, await answer.text()
         body: dict[str, Any] = await answer.json()
-        ids += [row["id"] for row in body["items"]]
+        ids += [row[key] for row in body["items"]]
         pages += 1
         cursor = body["next_cursor"]
         if cursor is None:
@@ -93,6 +93,28 @@ async def test_appointments_and_policies_page_on_and_filter_by_last_change(api: 
         policy_ids.append(await answer.json())
     by_end = [p["id"] for p in sorted(policy_ids, key=lambda p: (p["end_date"], p["id"]))]
     assert await _all(api, auth, "/v1/policies?limit=2") == (by_end, 3)
+    # the scheduler's pending list: soonest call first, paged (policies whose first call is 10-12 days out)
+    soon = []
+    for n in range(3):
+        body = {
+            "customer_id": customer_id,
+            "policy_number": f"SOON-{n}",
+            "duration_months": 12,
+            "end_date": (date.today() + timedelta(days=42 - n)).isoformat(),
+        }
+        answer = await api.post("/v1/policies", json=body, headers=auth)
+        assert answer.status == 201, await answer.text()
+        soon.append((await answer.json())["id"])
+
+    async def planned() -> bool:
+        listed = await (await api.get("/v1/scheduler/pending?within_days=20", headers=auth)).json()
+        return len(listed["items"]) == 3
+
+    await eventually(planned, timeout_s=30, what="the three first calls planned")
+    assert await _all(api, auth, "/v1/scheduler/pending?within_days=20&limit=2", "policy_id") == (
+        soon[::-1],
+        2,
+    )
     calls, _ = await _all(api, auth, "/v1/calls?limit=2")
     assert calls == []  # (paged the same way: tests/test_list_pages.py has the orders' property)
 
@@ -103,7 +125,7 @@ async def test_upcoming_vaccinations_page_on_soonest_first(api: Client) -> None:
         await api.post("/v1/pets", json={"owner_id": customer_id, "name": "Rex"}, headers=auth)
     ).json()
     now = datetime.now(UTC).replace(microsecond=0)
-    made = []
+    made: list[tuple[int, int]] = []
     for days in (9, 3, 9, 5, 1):  # two on the same instant: the id breaks the tie
         body = {"pet_id": pet["id"], "vaccine": f"V{len(made)}", "expires_at": _z(now + timedelta(days=days))}
         answer = await api.post("/v1/vaccinations", json=body, headers=auth)
